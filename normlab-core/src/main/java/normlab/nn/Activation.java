@@ -1,0 +1,74 @@
+package normlab.nn;
+
+import normlab.tensor.Tensor;
+
+/** Elementwise activations: Sigmoid, Tanh and ReLU. Each saves what its derivative needs (its output, or its input for ReLU). */
+public abstract class Activation extends Module {
+    protected Tensor saved;
+
+    /** σ(x) = 1/(1+e^(−x)); σ'(x) = σ(1−σ). */
+    public static final class Sigmoid extends Activation {
+        @Override
+        public Tensor forward(Tensor x) {
+            Tensor y = Tensor.zeros(x.shape());
+            float[] a = x.data, b = y.data;
+            for (int i = 0; i < a.length; i++) b[i] = (float) (1.0 / (1.0 + Math.exp(-a[i])));
+            saved = y;
+            return y;
+        }
+
+        @Override
+        public Tensor backward(Tensor dy) {
+            requireForward(saved, this);
+            Tensor.requireShape(label() + " backward", dy, saved.shape());
+            Tensor dx = Tensor.zeros(dy.shape());
+            float[] y = saved.data, g = dy.data, d = dx.data;
+            for (int i = 0; i < g.length; i++) d[i] = g[i] * y[i] * (1f - y[i]);
+            return dx;
+        }
+    }
+
+    /** tanh(x); tanh' = 1 − tanh². */
+    public static final class Tanh extends Activation {
+        @Override
+        public Tensor forward(Tensor x) {
+            Tensor y = Tensor.zeros(x.shape());
+            float[] a = x.data, b = y.data;
+            for (int i = 0; i < a.length; i++) b[i] = (float) Math.tanh(a[i]);
+            saved = y;
+            return y;
+        }
+
+        @Override
+        public Tensor backward(Tensor dy) {
+            requireForward(saved, this);
+            Tensor.requireShape(label() + " backward", dy, saved.shape());
+            Tensor dx = Tensor.zeros(dy.shape());
+            float[] y = saved.data, g = dy.data, d = dx.data;
+            for (int i = 0; i < g.length; i++) d[i] = g[i] * (1f - y[i] * y[i]);
+            return dx;
+        }
+    }
+
+    /** max(0, x); derivative 1 where x > 0, else 0 (PyTorch's choice at 0). */
+    public static final class ReLU extends Activation {
+        @Override
+        public Tensor forward(Tensor x) {
+            Tensor y = Tensor.zeros(x.shape());
+            float[] a = x.data, b = y.data;
+            for (int i = 0; i < a.length; i++) b[i] = a[i] > 0f ? a[i] : 0f;
+            saved = x;
+            return y;
+        }
+
+        @Override
+        public Tensor backward(Tensor dy) {
+            requireForward(saved, this);
+            Tensor.requireShape(label() + " backward", dy, saved.shape());
+            Tensor dx = Tensor.zeros(dy.shape());
+            float[] x = saved.data, g = dy.data, d = dx.data;
+            for (int i = 0; i < g.length; i++) d[i] = x[i] > 0f ? g[i] : 0f;
+            return dx;
+        }
+    }
+}

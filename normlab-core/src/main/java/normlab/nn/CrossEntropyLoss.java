@@ -1,0 +1,63 @@
+package normlab.nn;
+
+import normlab.tensor.ShapeException;
+import normlab.tensor.Tensor;
+
+/**
+ * Softmax cross-entropy over logits (N, K) and integer labels, mean over the batch (PyTorch's
+ * {@code nn.CrossEntropyLoss()}). Stable for large logits via log-sum-exp with the row maximum subtracted:
+ * {@code L = (1/N) Σₙ [log Σₖ e^(zₙₖ−mₙ) + mₙ − z_{n,yₙ}]}; {@code dL/dz = (softmax(z) − onehot(y)) / N}.
+ */
+public final class CrossEntropyLoss {
+    private Tensor probs;
+    private int[] labels;
+
+    /** Returns the mean loss and keeps softmax probabilities for {@link #backward()}. */
+    public float forward(Tensor logits, int[] labels) {
+        if (logits.rank() != 2) throw new ShapeException("CrossEntropyLoss: expected logits of rank 2 (N, K), got " + logits.shapeString());
+        int n = logits.dim(0), k = logits.dim(1);
+        if (labels.length != n) {
+            throw new ShapeException("CrossEntropyLoss: " + labels.length + " labels for logits of shape " + logits.shapeString());
+        }
+        if (n == 0) throw new ShapeException("CrossEntropyLoss: empty batch (logits " + logits.shapeString() + ")");
+        Tensor p = Tensor.zeros(n, k);
+        double total = 0;
+        float[] z = logits.data, pd = p.data;
+        for (int i = 0; i < n; i++) {
+            int o = i * k;
+            int y = labels[i];
+            if (y < 0 || y >= k) throw new IllegalArgumentException("CrossEntropyLoss: label " + y + " at row " + i + " outside [0, " + k + ")");
+            float m = Float.NEGATIVE_INFINITY;
+            for (int j = 0; j < k; j++) m = Math.max(m, z[o + j]);
+            double s = 0;
+            for (int j = 0; j < k; j++) {
+                double e = Math.exp(z[o + j] - m);
+                pd[o + j] = (float) e;
+                s += e;
+            }
+            for (int j = 0; j < k; j++) pd[o + j] = (float) (pd[o + j] / s);
+            total += Math.log(s) + m - z[o + y];
+        }
+        this.probs = p;
+        this.labels = labels.clone();
+        return (float) (total / n);
+    }
+
+    /** dL/dlogits of the last forward. */
+    public Tensor backward() {
+        if (probs == null) throw new IllegalStateException("CrossEntropyLoss: backward called before forward");
+        int n = probs.dim(0), k = probs.dim(1);
+        Tensor g = probs.copy();
+        float inv = 1f / n;
+        for (int i = 0; i < n; i++) {
+            g.data[i * k + labels[i]] -= 1f;
+            for (int j = 0; j < k; j++) g.data[i * k + j] *= inv;
+        }
+        return g;
+    }
+
+    /** Softmax probabilities of the last forward. */
+    public Tensor probabilities() {
+        return probs;
+    }
+}

@@ -1,0 +1,76 @@
+package normlab.nn;
+
+import normlab.kernels.Gemm;
+import normlab.tensor.Tensor;
+
+/**
+ * Fully connected layer, as PyTorch's {@code nn.Linear}: {@code y = x·Wᵀ + b} with W of shape (out, in).
+ * Input (N, in), output (N, out). Default initialization is PyTorch's: W and b uniform in ±1/√in.
+ *
+ * <p>Backward: {@code dW += dyᵀ·x}, {@code db += Σₙ dy}, {@code dx = dy·W}.
+ */
+public final class Linear extends Module {
+    public final int in;
+    public final int out;
+    public final Parameter weight;
+    public final Parameter bias; // null when bias=false
+    private Tensor x; // saved input
+
+    public Linear(int in, int out, boolean bias, normlab.tensor.Rng rng) {
+        if (in <= 0 || out <= 0) throw new IllegalArgumentException("Linear: sizes must be positive, got in=" + in + " out=" + out);
+        this.in = in;
+        this.out = out;
+        this.weight = new Parameter("weight", Tensor.zeros(out, in), Parameter.Kind.WEIGHT);
+        this.bias = bias ? new Parameter("bias", Tensor.zeros(out), Parameter.Kind.BIAS) : null;
+        if (rng != null) {
+            float bound = (float) (1.0 / Math.sqrt(in));
+            Init.uniform(weight.value, -bound, bound, rng);
+            if (this.bias != null) Init.uniform(this.bias.value, -bound, bound, rng);
+        }
+    }
+
+    public Linear(int in, int out, normlab.tensor.Rng rng) {
+        this(in, out, true, rng);
+    }
+
+    @Override
+    protected java.util.List<Parameter> ownParameters() {
+        return bias == null ? java.util.List.of(weight) : java.util.List.of(weight, bias);
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        requireRank(x, 2);
+        requireDim(x, 1, in, "input features");
+        this.x = x;
+        int n = x.dim(0);
+        Tensor y = Tensor.zeros(n, out);
+        Gemm.matmulNT(y.data, x.data, weight.value.data, n, in, out);
+        if (bias != null) {
+            float[] b = bias.value.data, yd = y.data;
+            for (int i = 0; i < n; i++) {
+                int o = i * out;
+                for (int j = 0; j < out; j++) yd[o + j] += b[j];
+            }
+        }
+        return y;
+    }
+
+    @Override
+    public Tensor backward(Tensor dy) {
+        requireForward(x, this);
+        int n = x.dim(0);
+        Tensor.requireShape(label() + " backward", dy, n, out);
+        Gemm.matmulTNAcc(weight.grad.data, dy.data, x.data, n, out, in);
+        if (bias != null) {
+            float[] db = bias.grad.data, d = dy.data;
+            for (int i = 0; i < n; i++) {
+                int o = i * out;
+                for (int j = 0; j < out; j++) db[j] += d[o + j];
+            }
+        }
+        Tensor dx = Tensor.zeros(n, in);
+        Gemm.matmulNN(dx.data, dy.data, weight.value.data, n, out, in);
+        return dx;
+    }
+}

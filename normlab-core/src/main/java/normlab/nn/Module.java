@@ -1,0 +1,175 @@
+package normlab.nn;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import normlab.tensor.ShapeException;
+import normlab.tensor.Tensor;
+
+/**
+ * The module contract: {@code forward} computes the output and keeps what {@code backward} needs; {@code backward}
+ * takes dL/dy of the last forward, accumulates parameter gradients and returns dL/dx.
+ *
+ * <p>State: parameters (value + gradient), buffers (running statistics, never touched by optimizers) and children.
+ * {@link #stateDict()} names them as PyTorch does ({@code 0.weight}, {@code 1.running_mean},
+ * {@code 1.num_batches_tracked}): own parameters, then own buffers, then each child under its name. Integer buffers
+ * ({@code num_batches_tracked}) are 0-d float tensors here (exact to 2^24) and int64 in files.
+ *
+ * <p>Mode is explicit per-module state: {@link #train()} / {@link #eval()} set it on this module and its children. No
+ * global flag exists.
+ */
+public abstract class Module {
+    private boolean training = true;
+    private String path = "";
+
+    /** Computes the output for {@code x}. */
+    public abstract Tensor forward(Tensor x);
+
+    /** Given dL/d(output of the last forward), accumulates parameter gradients and returns dL/d(input). */
+    public abstract Tensor backward(Tensor gradOutput);
+
+    /** This module's own parameters, in PyTorch's registration order. */
+    protected List<Parameter> ownParameters() {
+        return List.of();
+    }
+
+    /** This module's own buffers by local name, in PyTorch's order. The tensors are live (not copies). */
+    protected Map<String, Tensor> ownBuffers() {
+        return Map.of();
+    }
+
+    /** Named children, in order. */
+    public Map<String, Module> children() {
+        return Map.of();
+    }
+
+    /** Puts this module (and its children) in training mode. */
+    public Module train() {
+        setTraining(true);
+        return this;
+    }
+
+    /** Puts this module (and its children) in evaluation mode. */
+    public Module eval() {
+        setTraining(false);
+        return this;
+    }
+
+    /** Sets the mode of this module and its children. */
+    public void setTraining(boolean on) {
+        training = on;
+        for (Module c : children().values()) c.setTraining(on);
+    }
+
+    public boolean isTraining() {
+        return training;
+    }
+
+    /** Position in the enclosing model ({@code "3"}, {@code "features.1"}); empty for a root. */
+    public String path() {
+        return path;
+    }
+
+    /** Sets this module's path and its children's (called by containers). */
+    public void setPath(String p) {
+        path = p;
+        for (Map.Entry<String, Module> e : children().entrySet()) {
+            e.getValue().setPath(p.isEmpty() ? e.getKey() : p + "." + e.getKey());
+        }
+    }
+
+    /** Name for messages: class and path, e.g. {@code BatchNorm1d '1'}. */
+    public String label() {
+        return getClass().getSimpleName() + (path.isEmpty() ? "" : " '" + path + "'");
+    }
+
+    /** Every parameter of this module and its descendants, in state-dict order. */
+    public List<Parameter> parameters() {
+        List<Parameter> out = new ArrayList<>(ownParameters());
+        for (Module c : children().values()) out.addAll(c.parameters());
+        return out;
+    }
+
+    /** Every parameter with its full state-dict key. */
+    public Map<String, Parameter> namedParameters() {
+        Map<String, Parameter> out = new LinkedHashMap<>();
+        collectParams("", out);
+        return out;
+    }
+
+    private void collectParams(String prefix, Map<String, Parameter> out) {
+        for (Parameter p : ownParameters()) out.put(prefix + p.name, p);
+        for (Map.Entry<String, Module> e : children().entrySet()) e.getValue().collectParams(prefix + e.getKey() + ".", out);
+    }
+
+    /** Clears every gradient. */
+    public void zeroGrad() {
+        for (Parameter p : parameters()) p.zeroGrad();
+    }
+
+    /** Live tensors of every parameter and buffer by full key, in PyTorch's order. */
+    public Map<String, Tensor> stateTensors() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        collectState("", out);
+        return out;
+    }
+
+    private void collectState(String prefix, Map<String, Tensor> out) {
+        for (Parameter p : ownParameters()) out.put(prefix + p.name, p.value);
+        for (Map.Entry<String, Tensor> b : ownBuffers().entrySet()) out.put(prefix + b.getKey(), b.getValue());
+        for (Map.Entry<String, Module> e : children().entrySet()) e.getValue().collectState(prefix + e.getKey() + ".", out);
+    }
+
+    /** A copy of every parameter and buffer by full key (PyTorch's {@code state_dict()}). */
+    public Map<String, Tensor> stateDict() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : stateTensors().entrySet()) out.put(e.getKey(), e.getValue().copy());
+        return out;
+    }
+
+    /**
+     * Loads values by full key (PyTorch's strict {@code load_state_dict}). Every problem — missing keys, unexpected
+     * keys, shape mismatches — is reported at once in one {@link StateDictException}, and nothing is changed unless all
+     * keys match.
+     */
+    public void loadStateDict(Map<String, Tensor> state) {
+        Map<String, Tensor> mine = stateTensors();
+        List<String> missing = new ArrayList<>();
+        List<String> unexpected = new ArrayList<>();
+        List<String> wrongShape = new ArrayList<>();
+        for (Map.Entry<String, Tensor> e : mine.entrySet()) {
+            Tensor src = state.get(e.getKey());
+            if (src == null) missing.add(e.getKey());
+            else if (!src.sameShape(e.getValue())) {
+                wrongShape.add(e.getKey() + ": checkpoint has " + src.shapeString() + ", model has " + e.getValue().shapeString());
+            }
+        }
+        for (String k : state.keySet()) if (!mine.containsKey(k)) unexpected.add(k);
+        if (!missing.isEmpty() || !unexpected.isEmpty() || !wrongShape.isEmpty()) {
+            throw new StateDictException(label().isEmpty() ? getClass().getSimpleName() : label(), missing, unexpected, wrongShape);
+        }
+        for (Map.Entry<String, Tensor> e : mine.entrySet()) e.getValue().copyFrom(state.get(e.getKey()));
+    }
+
+    /** Throws a {@link ShapeException} naming this layer unless {@code x} has one of the given ranks. */
+    protected void requireRank(Tensor x, int... ranks) {
+        for (int r : ranks) if (x.rank() == r) return;
+        throw new ShapeException(label() + ": expected input of rank " + (ranks.length == 1 ? String.valueOf(ranks[0])
+                : Arrays.toString(ranks)) + ", got shape " + x.shapeString());
+    }
+
+    /** Throws a {@link ShapeException} naming this layer unless {@code x.dim(d) == size}. */
+    protected void requireDim(Tensor x, int d, int size, String what) {
+        if (x.dim(d) != size) {
+            throw new ShapeException(label() + ": expected " + size + " " + what + " (dim " + d + ") in input of shape "
+                    + x.shapeString() + ", got " + x.dim(d));
+        }
+    }
+
+    /** Throws unless a forward has run since construction (so backward has something to differentiate). */
+    protected static void requireForward(Object saved, Module m) {
+        if (saved == null) throw new IllegalStateException(m.label() + ": backward called before forward");
+    }
+}

@@ -1,0 +1,327 @@
+package normlab.norm;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import normlab.nn.Module;
+import normlab.nn.Parameter;
+import normlab.tensor.ShapeException;
+import normlab.tensor.Tensor;
+
+/**
+ * Batch Normalization (Ioffe &amp; Szegedy 2015, Algorithms 1 and 2) with PyTorch's conventions. All of BatchNorm's
+ * math is in this file; {@link BatchNorm1d} and {@link BatchNorm2d} only check input ranks.
+ *
+ * <p>Input is viewed as (N, C, S): N samples, C channels, S spatial positions (1 for (N, C), L for (N, C, L), H·W for
+ * (N, C, H, W)). Every statistic is per channel over the m = N·S values of that channel.
+ *
+ * <pre>
+ * Training (Algorithm 1), per channel:
+ *   μ_B  = (1/m) Σ xᵢ                          mini-batch mean
+ *   σ²_B = (1/m) Σ (xᵢ − μ_B)²                 mini-batch variance (biased)
+ *   x̂ᵢ   = (xᵢ − μ_B) / √(σ²_B + ε)            normalize
+ *   yᵢ   = γ·x̂ᵢ + β                            scale and shift
+ *   running_mean ← (1−f)·running_mean + f·μ_B
+ *   running_var  ← (1−f)·running_var  + f·σ²_B·m/(m−1)     (unbiased, as Algorithm 2 step 10)
+ *   f = momentum, or 1/num_batches_tracked when momentum is null (cumulative average)
+ * Evaluation (Algorithm 2): the fixed affine y = γ/√(rv+ε)·x + (β − γ·rm/√(rv+ε)).
+ * </pre>
+ *
+ * <p>Options as PyTorch: {@code eps} 1e-5, {@code momentum} 0.1 or null, {@code affine} (γ, β present and learnable),
+ * {@code trackRunningStats} (false: batch statistics in both modes, no buffers).
+ *
+ * <p>Small batches: training needs m = N·S ≥ 2 and throws otherwise (one value per channel has no variance, as PyTorch).
+ * At N = 2 with S = 1 each x̂ is ±1 (or 0), so the layer erases all but the sign of the difference; it still trains.
+ * In evaluation with running statistics any N ≥ 1 works.
+ *
+ * <p>Numerics: the statistics accumulate in double around a shift (the channel's first value), so a channel with mean
+ * 1e4 and std 1e-2 still normalizes to unit variance (the textbook E[x²]−E[x]² would lose every digit). The mean is
+ * kept as a float pair (hi + lo) and subtracted before scaling, y = ((x − μ_hi) − μ_lo)·k + β with k = γ/√(σ²+ε),
+ * so large offsets cancel exactly instead of through a rounded α·x + b.
+ */
+public class BatchNorm extends Module {
+    public final int numFeatures;
+    public final double eps;
+    /** Null means cumulative moving average (PyTorch's momentum=None). */
+    public final Double momentum;
+    public final boolean affine;
+    public final boolean trackRunningStats;
+
+    public final Parameter weight; // γ, null unless affine
+    public final Parameter bias;   // β, null unless affine
+    public final Tensor runningMean; // null unless trackRunningStats
+    public final Tensor runningVar;
+    public final Tensor numBatchesTracked; // 0-d
+
+    // Saved by forward for backward.
+    private Tensor x;
+    private final double[] mean;  // μ used by the last forward (batch or running)
+    private final double[] rstd;  // 1/√(σ²+ε) used by the last forward
+    private boolean usedBatchStats;
+
+    /** BatchNorm with PyTorch's defaults: eps 1e-5, momentum 0.1, affine, tracking running statistics. */
+    public BatchNorm(int numFeatures) {
+        this(numFeatures, 1e-5, 0.1, true, true);
+    }
+
+    public BatchNorm(int numFeatures, double eps, Double momentum, boolean affine, boolean trackRunningStats) {
+        if (numFeatures <= 0) throw new IllegalArgumentException(getClass().getSimpleName() + ": numFeatures must be positive, got " + numFeatures);
+        if (!(eps > 0)) throw new IllegalArgumentException(getClass().getSimpleName() + ": eps must be > 0, got " + eps);
+        if (momentum != null && !(momentum >= 0 && momentum <= 1)) {
+            throw new IllegalArgumentException(getClass().getSimpleName() + ": momentum must be in [0, 1] or null, got " + momentum);
+        }
+        this.numFeatures = numFeatures;
+        this.eps = eps;
+        this.momentum = momentum;
+        this.affine = affine;
+        this.trackRunningStats = trackRunningStats;
+        this.weight = affine ? new Parameter("weight", Tensor.full(1f, numFeatures), Parameter.Kind.NORM) : null;
+        this.bias = affine ? new Parameter("bias", Tensor.zeros(numFeatures), Parameter.Kind.NORM) : null;
+        this.runningMean = trackRunningStats ? Tensor.zeros(numFeatures) : null;
+        this.runningVar = trackRunningStats ? Tensor.full(1f, numFeatures) : null;
+        this.numBatchesTracked = trackRunningStats ? Tensor.scalar(0f) : null;
+        this.mean = new double[numFeatures];
+        this.rstd = new double[numFeatures];
+    }
+
+    @Override
+    protected List<Parameter> ownParameters() {
+        return affine ? List.of(weight, bias) : List.of();
+    }
+
+    @Override
+    protected Map<String, Tensor> ownBuffers() {
+        if (!trackRunningStats) return Map.of();
+        Map<String, Tensor> m = new LinkedHashMap<>();
+        m.put("running_mean", runningMean);
+        m.put("running_var", runningVar);
+        m.put("num_batches_tracked", numBatchesTracked);
+        return m;
+    }
+
+    /** Checks the input's rank; subclasses narrow it. */
+    protected void checkInput(Tensor x) {
+        requireRank(x, 2, 3, 4);
+    }
+
+    /** Whether this forward normalizes with batch statistics (training, or no running statistics). */
+    public boolean usesBatchStats() {
+        return isTraining() || !trackRunningStats;
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        checkInput(x);
+        requireDim(x, 1, numFeatures, "channels");
+        int n = x.dim(0), c = numFeatures, s = x.numel() / Math.max(1, n * c);
+        if (n == 0) throw new ShapeException(label() + ": empty batch, input shape " + x.shapeString());
+        long m = (long) n * s;
+        usedBatchStats = usesBatchStats();
+        if (usedBatchStats) {
+            if (isTraining() && m < 2) {
+                throw new ShapeException(label() + ": expected more than 1 value per channel when training, got input shape "
+                        + x.shapeString());
+            }
+            // Algorithm 1, lines 1-2: per-channel mean and biased variance.
+            double[] var = new double[c];
+            channelStats(mean, var, x.data, n, c, s);
+            for (int ch = 0; ch < c; ch++) rstd[ch] = 1.0 / Math.sqrt(var[ch] + eps);
+            if (isTraining() && trackRunningStats) updateRunning(var, m);
+        } else {
+            // Algorithm 2: inference uses the population estimates.
+            for (int ch = 0; ch < c; ch++) {
+                mean[ch] = runningMean.data[ch];
+                rstd[ch] = 1.0 / Math.sqrt(runningVar.data[ch] + eps);
+            }
+        }
+        // Algorithm 1, lines 3-4, folded per channel: y = (x − μ)·k + β with k = γ·rstd.
+        Tensor y = Tensor.zeros(x.shape());
+        float[] muHi = new float[c], muLo = new float[c], k = new float[c], b = new float[c];
+        for (int ch = 0; ch < c; ch++) {
+            muHi[ch] = (float) mean[ch];
+            muLo[ch] = (float) (mean[ch] - muHi[ch]);
+            double g = affine ? weight.value.data[ch] : 1.0;
+            k[ch] = (float) (g * rstd[ch]);
+            b[ch] = affine ? bias.value.data[ch] : 0f;
+        }
+        normalize(y.data, x.data, muHi, muLo, k, b, n, c, s);
+        this.x = x;
+        return y;
+    }
+
+    /** running ← (1−f)·running + f·batch, with the unbiased variance; counts the batch. */
+    private void updateRunning(double[] var, long m) {
+        numBatchesTracked.data[0] += 1f;
+        double f = momentum != null ? momentum : 1.0 / numBatchesTracked.data[0];
+        double unbias = (double) m / (m - 1);
+        for (int ch = 0; ch < numFeatures; ch++) {
+            runningMean.data[ch] = (float) ((1 - f) * runningMean.data[ch] + f * mean[ch]);
+            runningVar.data[ch] = (float) ((1 - f) * runningVar.data[ch] + f * var[ch] * unbias);
+        }
+    }
+
+    /**
+     * Backward. With batch statistics (x̂ depends on μ_B and σ_B):
+     * <pre>
+     *   dβ = Σ dy,   dγ = Σ dy·x̂,
+     *   dx = γ·rstd · (dy − (1/m)Σdy − x̂·(1/m)Σ dy·x̂)
+     * </pre>
+     * With running statistics (a fixed affine): dx = γ·rstd·dy. One pass computes Σdy and Σdy·(x−μ); a second writes dx.
+     */
+    @Override
+    public Tensor backward(Tensor dy) {
+        requireForward(x, this);
+        Tensor.requireShape(label() + " backward", dy, x.shape());
+        int n = x.dim(0), c = numFeatures, s = x.numel() / (n * c);
+        double mCount = (double) n * s;
+        double[] sumDy = new double[c], sumDyXmu = new double[c];
+        float[] muHi = new float[c], muLo = new float[c];
+        for (int ch = 0; ch < c; ch++) {
+            muHi[ch] = (float) mean[ch];
+            muLo[ch] = (float) (mean[ch] - muHi[ch]);
+        }
+        backwardSums(sumDy, sumDyXmu, dy.data, x.data, muHi, muLo, n, c, s);
+        // dx = a·dy − q·(x − μ) − p per channel.
+        float[] a = new float[c], q = new float[c], p = new float[c];
+        for (int ch = 0; ch < c; ch++) {
+            double g = affine ? weight.value.data[ch] : 1.0;
+            double kk = g * rstd[ch];
+            a[ch] = (float) kk;
+            if (usedBatchStats) {
+                q[ch] = (float) (kk * rstd[ch] * rstd[ch] * sumDyXmu[ch] / mCount);
+                p[ch] = (float) (kk * sumDy[ch] / mCount);
+            }
+            if (affine) {
+                weight.grad.data[ch] += (float) (sumDyXmu[ch] * rstd[ch]);
+                bias.grad.data[ch] += (float) sumDy[ch];
+            }
+        }
+        Tensor dx = Tensor.zeros(x.shape());
+        backwardDx(dx.data, dy.data, x.data, muHi, muLo, a, q, p, n, c, s);
+        return dx;
+    }
+
+    /** Mean used by the last forward, per channel. */
+    public double[] lastMean() {
+        return mean.clone();
+    }
+
+    /** 1/√(σ²+ε) used by the last forward, per channel. */
+    public double[] lastRstd() {
+        return rstd.clone();
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Kernels on flat arrays, (N, C, S) row-major. Outputs first, then inputs, then sizes.
+    // When S == 1 the channels are contiguous in each row ("channels last"), so the loops run over rows with the
+    // channel innermost; otherwise each (n, c) is a contiguous block of S values.
+
+    /**
+     * Per-channel mean and biased variance. Shifted sums in double: with K = the channel's first value,
+     * μ = K + Σ(x−K)/m and σ² = Σ(x−K)²/m − (Σ(x−K)/m)², which is exact in the limit and loses nothing to a large mean.
+     */
+    static void channelStats(double[] mean, double[] var, float[] x, int n, int c, int s) {
+        double m = (double) n * s;
+        if (s == 1) {
+            double[] sum = new double[c], sq = new double[c];
+            for (int i = 0; i < n; i++) {
+                int o = i * c;
+                for (int ch = 0; ch < c; ch++) {
+                    double d = x[o + ch] - (double) x[ch];
+                    sum[ch] += d;
+                    sq[ch] += d * d;
+                }
+            }
+            for (int ch = 0; ch < c; ch++) {
+                double dm = sum[ch] / m;
+                mean[ch] = x[ch] + dm;
+                var[ch] = Math.max(0, sq[ch] / m - dm * dm);
+            }
+            return;
+        }
+        for (int ch = 0; ch < c; ch++) {
+            double shift = x[ch * s];
+            double sum = 0, sq = 0;
+            for (int i = 0; i < n; i++) {
+                int o = (i * c + ch) * s;
+                for (int j = 0; j < s; j++) {
+                    double d = x[o + j] - shift;
+                    sum += d;
+                    sq += d * d;
+                }
+            }
+            double dm = sum / m;
+            mean[ch] = shift + dm;
+            var[ch] = Math.max(0, sq / m - dm * dm);
+        }
+    }
+
+    /** y = ((x − μ_hi) − μ_lo)·k + β per channel. */
+    static void normalize(float[] y, float[] x, float[] muHi, float[] muLo, float[] k, float[] b, int n, int c, int s) {
+        if (s == 1) {
+            for (int i = 0; i < n; i++) {
+                int o = i * c;
+                for (int ch = 0; ch < c; ch++) y[o + ch] = ((x[o + ch] - muHi[ch]) - muLo[ch]) * k[ch] + b[ch];
+            }
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            for (int ch = 0; ch < c; ch++) {
+                int o = (i * c + ch) * s;
+                float mh = muHi[ch], ml = muLo[ch], kk = k[ch], bb = b[ch];
+                for (int j = 0; j < s; j++) y[o + j] = ((x[o + j] - mh) - ml) * kk + bb;
+            }
+        }
+    }
+
+    /** Σdy and Σdy·(x − μ) per channel, in double. */
+    static void backwardSums(double[] sumDy, double[] sumDyXmu, float[] dy, float[] x, float[] muHi, float[] muLo,
+                             int n, int c, int s) {
+        if (s == 1) {
+            for (int i = 0; i < n; i++) {
+                int o = i * c;
+                for (int ch = 0; ch < c; ch++) {
+                    double g = dy[o + ch];
+                    sumDy[ch] += g;
+                    sumDyXmu[ch] += g * ((x[o + ch] - muHi[ch]) - muLo[ch]);
+                }
+            }
+            return;
+        }
+        for (int ch = 0; ch < c; ch++) {
+            double sd = 0, sdx = 0;
+            float mh = muHi[ch], ml = muLo[ch];
+            for (int i = 0; i < n; i++) {
+                int o = (i * c + ch) * s;
+                for (int j = 0; j < s; j++) {
+                    double g = dy[o + j];
+                    sd += g;
+                    sdx += g * ((x[o + j] - mh) - ml);
+                }
+            }
+            sumDy[ch] = sd;
+            sumDyXmu[ch] = sdx;
+        }
+    }
+
+    /** dx = a·dy − q·(x − μ) − p per channel. */
+    static void backwardDx(float[] dx, float[] dy, float[] x, float[] muHi, float[] muLo, float[] a, float[] q, float[] p,
+                           int n, int c, int s) {
+        if (s == 1) {
+            for (int i = 0; i < n; i++) {
+                int o = i * c;
+                for (int ch = 0; ch < c; ch++) {
+                    dx[o + ch] = a[ch] * dy[o + ch] - q[ch] * ((x[o + ch] - muHi[ch]) - muLo[ch]) - p[ch];
+                }
+            }
+            return;
+        }
+        for (int i = 0; i < n; i++) {
+            for (int ch = 0; ch < c; ch++) {
+                int o = (i * c + ch) * s;
+                float aa = a[ch], qq = q[ch], pp = p[ch], mh = muHi[ch], ml = muLo[ch];
+                for (int j = 0; j < s; j++) dx[o + j] = aa * dy[o + j] - qq * ((x[o + j] - mh) - ml) - pp;
+            }
+        }
+    }
+}
