@@ -8,6 +8,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Arrays;
 import java.util.function.Supplier;
+import normlab.nn.AvgPool2d;
+import normlab.nn.Conv2d;
+import normlab.nn.GlobalAvgPool;
+import normlab.nn.Layout;
+import normlab.nn.MaxPool2d;
 import normlab.nn.Module;
 import normlab.nn.Sequential;
 import normlab.nn.SmallCnn;
@@ -47,23 +52,34 @@ class SmallBatchTest {
         return Tensor.of(Arrays.copyOfRange(x.data, i * per, (i + 1) * per), s);
     }
 
-    /** Per-sample layers: in training, at batch 1 and 2, each sample's output equals its output alone (bit for bit). */
+    /**
+     * Per-sample layers: in training, at batch 1 and 2, each sample's output equals its output alone (bit for bit) —
+     * the normalizations computed per sample, and the convolution and pooling layers, which have no batch statistics.
+     */
     @ParameterizedTest
-    @ValueSource(strings = {"LayerNorm", "GroupNorm", "InstanceNorm2d", "RMSNorm"})
+    @ValueSource(strings = {"LayerNorm", "GroupNorm", "GroupNormNHWC", "InstanceNorm2d", "RMSNorm", "Conv2d", "MaxPool2d",
+            "AvgPool2d", "GlobalAvgPool", "FrozenBatchNorm2d"})
     void perSampleLayersWorkAtBatchOneAndTwo(String which) {
         Supplier<Module> make = switch (which) {
             case "LayerNorm" -> () -> new LayerNorm(4, 3, 3);
             case "GroupNorm" -> () -> new GroupNorm(2, 4);
+            case "GroupNormNHWC" -> () -> new GroupNorm(3, 3, 1e-5, true, Layout.NHWC); // (N, 4, 3, 3) read as H=4, W=3, C=3
             case "InstanceNorm2d" -> () -> new InstanceNorm2d(4, 1e-5, 0.1, true, true);
-            default -> () -> new RMSNorm(4, 3, 3);
+            case "RMSNorm" -> () -> new RMSNorm(4, 3, 3);
+            case "Conv2d" -> () -> new Conv2d(4, 2, 3, 2, 1, 1, 2, true, new Rng(3));
+            case "MaxPool2d" -> () -> new MaxPool2d(2, 1, 1);
+            case "AvgPool2d" -> () -> new AvgPool2d(3, 2, 1, true);
+            case "GlobalAvgPool" -> GlobalAvgPool::new;
+            default -> () -> new FrozenBatchNorm2d(4);
         };
+        boolean centred = which.contains("Norm") && !which.equals("RMSNorm") && !which.startsWith("Frozen");
         Rng rng = new Rng(7);
         for (int n : new int[] {1, 2}) {
             Tensor x = gaussian(rng, n, 4, 3, 3);
             Module m = make.get();
             m.train();
             Tensor y = m.forward(x);
-            Tensor dx = m.backward(Tensor.full(1f, x.shape()));
+            Tensor dx = m.backward(Tensor.full(1f, y.shape()));
             for (int i = 0; i < n; i++) {
                 Module alone = make.get();
                 alone.train();
@@ -73,7 +89,7 @@ class SmallBatchTest {
             for (float v : dx.data) assertTrue(Float.isFinite(v), which + " at batch " + n + ": non-finite gradient");
             double mean = 0;
             for (float v : sample(y, 0).data) mean += v;
-            if (!which.equals("RMSNorm")) assertEquals(0, mean / (y.numel() / n), 1e-5, which + ": output of sample 0 is centred");
+            if (centred) assertEquals(0, mean / (y.numel() / n), 1e-5, which + ": output of sample 0 is centred");
         }
     }
 
@@ -104,6 +120,9 @@ class SmallBatchTest {
         BatchNorm2d bn2 = new BatchNorm2d(3);
         assertThrows(ShapeException.class, () -> bn2.forward(onePixel));
         assertDoesNotThrow(() -> bn2.forward(gaussian(rng, 1, 3, 2, 2)), "batch 1 with 4 pixels is 4 values per channel");
+        BatchNorm2d nhwc = new BatchNorm2d(3, Layout.NHWC);
+        assertThrows(ShapeException.class, () -> nhwc.forward(gaussian(rng, 1, 1, 1, 3)), "NHWC: one pixel, one value per channel");
+        assertDoesNotThrow(() -> nhwc.forward(gaussian(rng, 1, 2, 1, 3)), "NHWC: batch 1 with 2 pixels");
         // FrozenBatchNorm2d has no batch statistics at all.
         FrozenBatchNorm2d frozen = new FrozenBatchNorm2d(3);
         assertDoesNotThrow(() -> frozen.forward(onePixel));
