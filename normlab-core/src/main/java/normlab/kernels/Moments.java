@@ -63,6 +63,7 @@ public final class Moments {
                 int base = (ia * p * g + ig) * q;
                 double mu = mean[ia * g + ig], rs = rstd[ia * g + ig];
                 int aff = ig * perGroup;
+                // y = (x − μ)·rstd·γ_c + β_c, one run of `inner` values per affine index c
                 for (int ip = 0; ip < p; ip++) {
                     for (int cb = 0; cb < perGroup; cb++) {
                         int c = aff + cb, o = base + ip * g * q + cb * inner;
@@ -146,6 +147,7 @@ public final class Moments {
                 int base = (ia * p * g + ig) * q;
                 double mu = mean[ia * g + ig], rs = rstd[ia * g + ig];
                 int aff = ig * perGroup;
+                // dx = rstd·γ_c·dy, dγ_c += Σ dy·x̂, dβ_c += Σ dy
                 for (int ip = 0; ip < p; ip++) {
                     for (int cb = 0; cb < perGroup; cb++) {
                         int c = aff + cb, o = base + ip * g * q + cb * inner;
