@@ -26,14 +26,21 @@ final class OnnxGraph {
     private final Onnx.GraphProto.Builder graph = Onnx.GraphProto.newBuilder();
     private final Set<String> names = new HashSet<>();
     private final Set<String> opTypes = new java.util.TreeSet<>();
+    private final int opset;
     private String value;
     private int[] shape;
 
-    OnnxGraph(String inputName, int[] inputShape) {
+    OnnxGraph(String inputName, int[] inputShape, int opset) {
+        this.opset = opset;
         names.add(inputName);
         graph.addInput(valueInfo(inputName, inputShape));
         value = inputName;
         shape = inputShape.clone();
+    }
+
+    /** The ai.onnx operator set the graph is written for (some operators changed signature across sets). */
+    int opset() {
+        return opset;
     }
 
     /** Name of the current value (the output of the last layer emitted). */

@@ -64,6 +64,11 @@ class OnnxExportTest {
         Ort.randomizeNorms(mlp, rng);
         double err = compare(mlp, new int[] {1, 28, 28}, dir.resolve("mlp.onnx"), rng, 64);
         assertTrue(err <= TOL, "MLP: ORT vs normlab rel err " + err);
+        // The comparison is sharp: a model whose statistics moved after export no longer matches the file.
+        for (int c = 0; c < 100; c++) ((BatchNorm1d) mlp.get(5)).runningMean.data[c] += 0.5f;
+        Tensor x = Ort.randn(rng, 8, 1, 28, 28);
+        double drift = Ort.relErr(Ort.run(dir.resolve("mlp.onnx"), x), mlp.forward(x));
+        assertTrue(drift > 100 * TOL, "a changed running mean must show, rel err " + drift);
     }
 
     @Test

@@ -8,7 +8,7 @@ import java.nio.FloatBuffer;
 import java.nio.file.Path;
 import java.util.Map;
 import normlab.nn.Module;
-import normlab.norm.BatchNorm;
+import normlab.nn.Parameter;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
 
@@ -58,23 +58,21 @@ final class Ort {
     }
 
     /**
-     * Gives every BatchNorm of {@code model} statistics and affine parameters far from their defaults (mean ±1, variance
-     * in [0.2, 3], γ in [0.5, 1.5], β ±0.5), as a trained model has, so an export that ignored any of them would fail.
+     * Gives every normalization layer of {@code model} statistics and affine parameters far from their defaults
+     * (running mean ±1, running variance in [0.2, 3], γ in [0.5, 1.5], β ±0.5), as a trained model has, so an export
+     * that ignored or misplaced any of them would fail.
      */
     static void randomizeNorms(Module model, Rng rng) {
-        if (model instanceof BatchNorm) {
-            BatchNorm bn = (BatchNorm) model;
-            for (int c = 0; c < bn.numFeatures; c++) {
-                if (bn.trackRunningStats) {
-                    bn.runningMean.data[c] = (float) (2 * rng.nextDouble() - 1);
-                    bn.runningVar.data[c] = (float) (0.2 + 2.8 * rng.nextDouble());
-                }
-                if (bn.affine) {
-                    bn.weight.value.data[c] = (float) (0.5 + rng.nextDouble());
-                    bn.bias.value.data[c] = (float) (rng.nextDouble() - 0.5);
-                }
-            }
+        for (Map.Entry<String, Tensor> e : model.stateTensors().entrySet()) {
+            float[] d = e.getValue().data;
+            if (e.getKey().endsWith("running_mean")) for (int i = 0; i < d.length; i++) d[i] = (float) (2 * rng.nextDouble() - 1);
+            if (e.getKey().endsWith("running_var")) for (int i = 0; i < d.length; i++) d[i] = (float) (0.2 + 2.8 * rng.nextDouble());
         }
-        for (Module c : model.children().values()) randomizeNorms(c, rng);
+        for (Parameter p : model.parameters()) {
+            if (p.kind != Parameter.Kind.NORM) continue;
+            float[] d = p.value.data;
+            double lo = p.name.equals("weight") ? 0.5 : -0.5;
+            for (int i = 0; i < d.length; i++) d[i] = (float) (lo + rng.nextDouble());
+        }
     }
 }
