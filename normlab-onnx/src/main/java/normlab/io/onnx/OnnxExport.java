@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.Consumer;
 import normlab.io.AtomicFiles;
 import normlab.io.onnx.proto.Onnx;
 import normlab.nn.Activation;
@@ -13,12 +14,17 @@ import normlab.nn.Conv2d;
 import normlab.nn.Dropout;
 import normlab.nn.Flatten;
 import normlab.nn.GlobalAvgPool;
+import normlab.nn.Identity;
 import normlab.nn.Layout;
 import normlab.nn.Linear;
 import normlab.nn.MaxPool2d;
 import normlab.nn.Module;
+import normlab.nn.Residual;
 import normlab.nn.Sequential;
 import normlab.norm.BatchNorm;
+import normlab.norm.BatchRenorm;
+import normlab.norm.FrozenBatchNorm2d;
+import normlab.norm.GhostBatchNorm;
 import normlab.norm.GroupNorm;
 import normlab.norm.InstanceNorm;
 import normlab.norm.LayerNorm;
@@ -26,7 +32,8 @@ import normlab.norm.RMSNorm;
 import normlab.tensor.Tensor;
 
 /**
- * Exports a normlab model — a tree of {@link Sequential}s over supported layers, folded or not — as an ONNX model
+ * Exports a normlab model — a tree of {@link Sequential}s and {@link Residual}s over supported layers, folded or not
+ * (see {@code normlab.infer.Fold}) — as an ONNX model
  * file, so the network runs in ONNX Runtime and every other ONNX consumer. What is exported is the model's inference
  * function (eval mode): normalization layers with running statistics use them, dropout is the identity. The model's
  * own train/eval modes are left as they were.
@@ -39,6 +46,7 @@ import normlab.tensor.Tensor;
  * Linear                       Gemm(x, W, b), transB = 1                  y = x·Wᵀ + b
  * Conv2d                       Conv (kernel_shape, strides, pads, dilations, group)
  * BatchNorm1d/2d (eval)        BatchNormalization(x, γ, β, rm, rv)        y = γ·(x − rm)/√(rv + ε) + β
+ *   BatchRenorm, GhostBatchNorm, FrozenBatchNorm2d: the same (their inference function); NHWC between Transposes
  * InstanceNorm1d/2d            InstanceNormalization(x, γ, β); BatchNormalization if it tracks running statistics
  * LayerNorm                    LayerNormalization, axis = −k              (opset 17)
  * GroupNorm                    GroupNormalization, γ/β per channel        (opset 21); NHWC between two Transposes
@@ -47,7 +55,8 @@ import normlab.tensor.Tensor;
  * MaxPool2d / AvgPool2d        MaxPool / AveragePool (count_include_pad as the layer)
  * GlobalAvgPool                GlobalAveragePool, Flatten
  * Flatten                      Flatten, axis = 1
- * Dropout                      Identity
+ * Dropout, Identity            Identity
+ * Residual(body)               body, then Add with the block's input      y = body(x) + x
  * (optional last layer)        Softmax, axis = 1
  * </pre>
  *
@@ -128,9 +137,17 @@ public final class OnnxExport {
             for (Module c : ((Sequential) m).layers()) probe = emit(c, g, probe);
             return probe;
         }
+        if (m instanceof Residual) {
+            Tensor y = m.forward(probe); // checks that the body keeps the shape, with the layer's own error
+            String skip = g.value();
+            emit(((Residual) m).body, g, probe);
+            // y = body(x) + x
+            g.apply("Add", name(m), g.shape(), List.of(skip));
+            return y;
+        }
         Tensor y = m.forward(probe);
         int[] out = Arrays.copyOfRange(y.shape(), 1, y.rank());
-        String name = m.path().isEmpty() ? m.getClass().getSimpleName() : m.path();
+        String name = name(m);
         if (m instanceof Linear) {
             Linear l = (Linear) m;
             List<String> in = new ArrayList<>();
@@ -150,8 +167,22 @@ public final class OnnxExport {
         } else if (m instanceof BatchNorm) {
             BatchNorm bn = (BatchNorm) m;
             requireRunningStats(bn, bn.trackRunningStats);
+            channelsFirst(g, name, out, bn.layout == Layout.NHWC, cf -> batchNormalization(g, bn, name, cf, bn.numFeatures, bn.eps,
+                    bn.affine ? bn.weight.value : null, bn.affine ? bn.bias.value : null, bn.runningMean, bn.runningVar));
+        } else if (m instanceof BatchRenorm) {
+            // Evaluation is BatchNorm's: y = γ·(x − rm)/√(rv + ε) + β.
+            BatchRenorm bn = (BatchRenorm) m;
             batchNormalization(g, bn, name, out, bn.numFeatures, bn.eps, bn.affine ? bn.weight.value : null,
                     bn.affine ? bn.bias.value : null, bn.runningMean, bn.runningVar);
+        } else if (m instanceof GhostBatchNorm) {
+            // Evaluation is BatchNorm's fixed affine with the running statistics.
+            GhostBatchNorm bn = (GhostBatchNorm) m;
+            batchNormalization(g, bn, name, out, bn.numFeatures, bn.eps, bn.affine ? bn.weight.value : null,
+                    bn.affine ? bn.bias.value : null, bn.runningMean, bn.runningVar);
+        } else if (m instanceof FrozenBatchNorm2d) {
+            // The same fixed affine in both modes; its weight and bias are buffers.
+            FrozenBatchNorm2d bn = (FrozenBatchNorm2d) m;
+            batchNormalization(g, bn, name, out, bn.numFeatures, bn.eps, bn.weight, bn.bias, bn.runningMean, bn.runningVar);
         } else if (m instanceof InstanceNorm) {
             instanceNorm((InstanceNorm) m, g, name, out);
         } else if (m instanceof LayerNorm) {
@@ -189,8 +220,8 @@ public final class OnnxExport {
             g.apply("Flatten", name, out, List.of(), OnnxGraph.attr("axis", 1L));
         } else if (m instanceof Flatten) {
             g.apply("Flatten", name, out, List.of(), OnnxGraph.attr("axis", 1L));
-        } else if (m instanceof Dropout) {
-            // Inference: dropout is the identity.
+        } else if (m instanceof Dropout || m instanceof Identity) {
+            // Inference: dropout is the identity (and Identity, left where folding removed a BatchNorm, is too).
             g.apply("Identity", name, out, List.of());
         } else {
             throw new IllegalArgumentException("OnnxExport: " + m.label() + " has no ONNX mapping (supported: " + SUPPORTED + ")");
@@ -198,8 +229,35 @@ public final class OnnxExport {
         return y;
     }
 
-    static final String SUPPORTED = "Sequential, Linear, Conv2d, BatchNorm1d/2d, InstanceNorm1d/2d, LayerNorm, GroupNorm, "
-            + "RMSNorm, ReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, GlobalAvgPool, Flatten, Dropout";
+    static final String SUPPORTED = "Sequential, Residual, Linear, Conv2d, BatchNorm1d/2d, BatchRenorm, GhostBatchNorm, "
+            + "FrozenBatchNorm2d, InstanceNorm1d/2d, LayerNorm, GroupNorm, RMSNorm, ReLU, Sigmoid, Tanh, MaxPool2d, AvgPool2d, "
+            + "GlobalAvgPool, Flatten, Dropout, Identity";
+
+    /** Node-name prefix of a layer: its path, or its class name for a root layer. */
+    private static String name(Module m) {
+        return m.path().isEmpty() ? m.getClass().getSimpleName() : m.path();
+    }
+
+    /**
+     * Runs {@code op} on a channels-first value. ONNX normalizations take channels at dim 1, so a channels-last layer
+     * (N, *, C) gets a Transpose to (N, C, *) before and one back after; {@code op} receives the channels-first shape.
+     */
+    private static void channelsFirst(OnnxGraph g, String name, int[] out, boolean channelsLast, Consumer<int[]> op) {
+        int rank = out.length + 1;
+        if (!channelsLast || rank <= 2) {
+            op.accept(out);
+            return;
+        }
+        int[] toFirst = new int[rank], toLast = new int[rank];
+        toFirst[1] = rank - 1;
+        for (int i = 2; i < rank; i++) toFirst[i] = i - 1;
+        for (int i = 0; i < rank; i++) toLast[toFirst[i]] = i;
+        int[] cf = new int[out.length];
+        for (int i = 0; i < out.length; i++) cf[i] = out[toFirst[i + 1] - 1];
+        g.apply("Transpose", name, cf, List.of(), OnnxGraph.attrInts("perm", toFirst));
+        op.accept(cf);
+        g.apply("Transpose", name, out, List.of(), OnnxGraph.attrInts("perm", toLast));
+    }
 
     /** Throws unless the layer normalizes with running statistics at inference (otherwise its output depends on the batch). */
     private static void requireRunningStats(Module m, boolean tracked) {
@@ -243,25 +301,8 @@ public final class OnnxExport {
         int c = gn.numChannels;
         String scale = gn.affine ? g.floats(key(gn, "weight"), gn.weight.value) : g.floats(key(gn, "weight"), ones(c), c);
         String bias = gn.affine ? g.floats(key(gn, "bias"), gn.bias.value) : g.floats(key(gn, "bias"), new float[c], c);
-        int rank = out.length + 1;
-        boolean channelsLast = gn.layout == Layout.NHWC && rank > 2;
-        int[] toFirst = new int[rank], toLast = new int[rank];
-        if (channelsLast) {
-            // (N, *, C) → (N, C, *) and back.
-            toFirst[0] = 0;
-            toFirst[1] = rank - 1;
-            for (int i = 2; i < rank; i++) toFirst[i] = i - 1;
-            for (int i = 0; i < rank; i++) toLast[toFirst[i]] = i;
-            int[] cf = new int[out.length];
-            for (int i = 0; i < out.length; i++) cf[i] = out[toFirst[i + 1] - 1];
-            g.apply("Transpose", name, cf, List.of(), OnnxGraph.attrInts("perm", toFirst));
-            g.apply("GroupNormalization", name, cf, List.of(scale, bias), OnnxGraph.attr("num_groups", (long) gn.numGroups),
-                    OnnxGraph.attr("epsilon", (float) gn.eps));
-            g.apply("Transpose", name, out, List.of(), OnnxGraph.attrInts("perm", toLast));
-        } else {
-            g.apply("GroupNormalization", name, out, List.of(scale, bias), OnnxGraph.attr("num_groups", (long) gn.numGroups),
-                    OnnxGraph.attr("epsilon", (float) gn.eps));
-        }
+        channelsFirst(g, name, out, gn.layout == Layout.NHWC, cf -> g.apply("GroupNormalization", name, cf, List.of(scale, bias),
+                OnnxGraph.attr("num_groups", (long) gn.numGroups), OnnxGraph.attr("epsilon", (float) gn.eps)));
     }
 
     /**

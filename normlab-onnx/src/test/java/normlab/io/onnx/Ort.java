@@ -9,6 +9,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
+import normlab.norm.FrozenBatchNorm2d;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
 
@@ -69,10 +70,22 @@ final class Ort {
             if (e.getKey().endsWith("running_var")) for (int i = 0; i < d.length; i++) d[i] = (float) (0.2 + 2.8 * rng.nextDouble());
         }
         for (Parameter p : model.parameters()) {
-            if (p.kind != Parameter.Kind.NORM) continue;
-            float[] d = p.value.data;
-            double lo = p.name.equals("weight") ? 0.5 : -0.5;
-            for (int i = 0; i < d.length; i++) d[i] = (float) (lo + rng.nextDouble());
+            if (p.kind == Parameter.Kind.NORM) affine(p.value, p.name.equals("weight"), rng);
         }
+        randomizeFrozen(model, rng);
+    }
+
+    /** FrozenBatchNorm2d keeps γ and β as buffers, not parameters. */
+    private static void randomizeFrozen(Module m, Rng rng) {
+        if (m instanceof FrozenBatchNorm2d) {
+            affine(((FrozenBatchNorm2d) m).weight, true, rng);
+            affine(((FrozenBatchNorm2d) m).bias, false, rng);
+        }
+        for (Module c : m.children().values()) randomizeFrozen(c, rng);
+    }
+
+    private static void affine(Tensor t, boolean scale, Rng rng) {
+        double lo = scale ? 0.5 : -0.5;
+        for (int i = 0; i < t.numel(); i++) t.data[i] = (float) (lo + rng.nextDouble());
     }
 }
