@@ -33,10 +33,9 @@ import normlab.tensor.Tensor;
 
 /**
  * Exports a normlab model — a tree of {@link Sequential}s and {@link Residual}s over supported layers, folded or not
- * (see {@code normlab.infer.Fold}) — as an ONNX model
- * file, so the network runs in ONNX Runtime and every other ONNX consumer. What is exported is the model's inference
- * function (eval mode): normalization layers with running statistics use them, dropout is the identity. The model's
- * own train/eval modes are left as they were.
+ * (see {@code normlab.infer.Fold}) — as an ONNX model file, so the network runs in ONNX Runtime and every other ONNX
+ * consumer. What is exported is the model's inference function (eval mode): normalization layers with running
+ * statistics use them, dropout is the identity. The model's own train/eval modes are left as they were.
  *
  * <p>One graph input {@code input} of shape (N, inputShapeWithoutBatch…) with a symbolic batch dimension N, one
  * output {@code output}; weights and statistics are float32 initializers named by their state-dict keys.
@@ -109,7 +108,9 @@ public final class OnnxExport {
             System.arraycopy(inputShapeWithoutBatch, 0, probeShape, 1, inputShapeWithoutBatch.length);
             emit(model, g, Tensor.zeros(probeShape));
             if (softmax) {
-                if (g.shape().length < 1) throw new IllegalArgumentException("OnnxExport: softmax needs an output of rank >= 2, got a rank-1 output");
+                if (g.shape().length < 1) {
+                    throw new IllegalArgumentException("OnnxExport: softmax over dim 1 needs an output of rank >= 2, got shape (N)");
+                }
                 g.apply("Softmax", "softmax", g.shape(), List.of(), OnnxGraph.attr("axis", 1L));
             }
             g.finish(OUTPUT);
