@@ -5,15 +5,22 @@ import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
 import normlab.io.LayerTypes;
+import normlab.nn.Conv2d;
 import normlab.nn.Identity;
+import normlab.nn.Layout;
 import normlab.nn.Linear;
 import normlab.nn.Module;
 import normlab.nn.Residual;
 import normlab.nn.Sequential;
 import normlab.norm.BatchNorm;
+import normlab.norm.BatchRenorm;
+import normlab.norm.FrozenBatchNorm2d;
+import normlab.norm.GhostBatchNorm;
+import normlab.tensor.Tensor;
 
 /**
- * Folds eval-mode BatchNorm into the layer before it. At test time BN is the fixed per-channel affine
+ * Folds eval-mode BatchNorm (BatchNorm1d/2d, FrozenBatchNorm2d, and BatchRenorm and GhostBatchNorm, whose evaluation
+ * is the same affine) into the Linear or Conv2d before it. At test time BN is the fixed per-channel affine
  * y = k·x + s with k = γ/√(rv+ε) and s = β − rm·k (Ioffe &amp; Szegedy, Algorithm 2), so a Linear (or Conv2d)
  * z = W·x + b followed by it is one layer with
  * <pre>
@@ -74,14 +81,17 @@ public final class Fold {
         return new Result(out, folded, refused);
     }
 
-    /** Whether {@code m} is a normalization this class folds (eval-mode BatchNorm). */
+    /**
+     * Whether {@code m} is a normalization this class folds: a BatchNorm (1d/2d), FrozenBatchNorm2d, or the BN variants
+     * whose evaluation is BN's fixed affine (BatchRenorm, GhostBatchNorm).
+     */
     public static boolean isFoldableNorm(Module m) {
-        return m instanceof BatchNorm;
+        return m instanceof BatchNorm || m instanceof FrozenBatchNorm2d || m instanceof BatchRenorm || m instanceof GhostBatchNorm;
     }
 
-    /** Whether a BN can fold into {@code m} (a per-output-channel linear map). */
+    /** Whether a BN can fold into {@code m} (a per-output-channel linear map: Linear or Conv2d). */
     public static boolean isProducer(Module m) {
-        return m instanceof Linear;
+        return m instanceof Linear || m instanceof Conv2d;
     }
 
     /**
@@ -94,16 +104,31 @@ public final class Fold {
                 throw new IllegalArgumentException(bn.label() + " has no running statistics (track_running_stats=false): "
                         + "it normalizes with batch statistics even in eval mode, so it is not a fixed affine and cannot be folded");
             }
-            int c = bn.numFeatures;
-            double[] k = new double[c], s = new double[c];
-            for (int ch = 0; ch < c; ch++) {
-                double g = bn.affine ? bn.weight.value.data[ch] : 1.0, b = bn.affine ? bn.bias.value.data[ch] : 0.0;
-                k[ch] = g / Math.sqrt(bn.runningVar.data[ch] + bn.eps);
-                s[ch] = b - bn.runningMean.data[ch] * k[ch];
+            if (bn.layout != Layout.NCHW) {
+                throw new IllegalArgumentException(bn.label() + " is channels-last (NHWC), but Linear and Conv2d give channels at dim 1");
             }
-            return new double[][] {k, s};
+            return affine(bn.weight == null ? null : bn.weight.value, bn.bias == null ? null : bn.bias.value, bn.runningMean, bn.runningVar, bn.eps);
+        }
+        if (norm instanceof FrozenBatchNorm2d f) return affine(f.weight, f.bias, f.runningMean, f.runningVar, f.eps);
+        if (norm instanceof BatchRenorm r) {
+            return affine(r.affine ? r.weight.value : null, r.affine ? r.bias.value : null, r.runningMean, r.runningVar, r.eps);
+        }
+        if (norm instanceof GhostBatchNorm g) {
+            return affine(g.affine ? g.weight.value : null, g.affine ? g.bias.value : null, g.runningMean, g.runningVar, g.eps);
         }
         throw new IllegalArgumentException(norm.label() + " is not a normalization that can be folded");
+    }
+
+    /** k = γ/√(rv+ε), s = β − rm·k per channel; γ = 1 and β = 0 when absent. */
+    private static double[][] affine(Tensor gamma, Tensor beta, Tensor rm, Tensor rv, double eps) {
+        int c = rm.numel();
+        double[] k = new double[c], s = new double[c];
+        for (int ch = 0; ch < c; ch++) {
+            double g = gamma != null ? gamma.data[ch] : 1.0, b = beta != null ? beta.data[ch] : 0.0;
+            k[ch] = g / Math.sqrt(rv.data[ch] + eps);
+            s[ch] = b - rm.data[ch] * k[ch];
+        }
+        return new double[][] {k, s};
     }
 
     /** The single layer equal to {@code producer} followed by {@code norm} in eval mode. Neither is modified. */
@@ -114,6 +139,14 @@ public final class Fold {
             Linear f = new Linear(lin.in, lin.out, true, null);
             scaleRows(f.weight.value.data, f.bias.value.data, lin.weight.value.data, lin.bias == null ? null : lin.bias.value.data,
                     ks[0], ks[1], lin.out, lin.in);
+            return f;
+        }
+        if (producer instanceof Conv2d conv) {
+            requireChannels(producer, conv.outChannels, norm, ks[0].length);
+            Conv2d f = new Conv2d(conv.inChannels, conv.outChannels, new int[] {conv.kh, conv.kw}, new int[] {conv.sh, conv.sw},
+                    new int[] {conv.ph, conv.pw}, new int[] {conv.dh, conv.dw}, conv.groups, true, null);
+            scaleRows(f.weight.value.data, f.bias.value.data, conv.weight.value.data, conv.bias == null ? null : conv.bias.value.data,
+                    ks[0], ks[1], conv.outChannels, conv.weight.value.numel() / conv.outChannels);
             return f;
         }
         throw new IllegalArgumentException("cannot fold " + norm.label() + " into " + producer.label()

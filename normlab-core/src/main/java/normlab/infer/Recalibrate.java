@@ -1,12 +1,13 @@
 package normlab.infer;
 
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import normlab.io.LayerTypes;
 import normlab.nn.Module;
+import normlab.nn.Layout;
 import normlab.norm.BatchNorm;
+import normlab.norm.BatchRenorm;
+import normlab.norm.GhostBatchNorm;
 import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
 
@@ -26,8 +27,10 @@ import normlab.tensor.Tensor;
  * layer j inputs normalized with batch statistics instead.) Cost: for L BN layers, L passes over the K batches; each
  * pass stops at the layer measured, so about K·L/2 full forwards for a plain stack, and no activations are stored.
  *
- * <p>{@code num_batches_tracked}, parameters and every module's mode are left as they were. BNs without running
- * statistics (track_running_stats=false) have nothing to recalibrate and are skipped.
+ * <p>Layers: BatchNorm1d/2d (NCHW or NHWC), BatchRenorm and GhostBatchNorm (whose evaluation uses the same running
+ * statistics). {@code num_batches_tracked}, parameters and every module's mode are left as they were. BNs without
+ * running statistics (track_running_stats=false) have nothing to recalibrate and are skipped; FrozenBatchNorm2d is
+ * frozen by definition and left alone.
  */
 public final class Recalibrate {
     private Recalibrate() {}
@@ -45,24 +48,37 @@ public final class Recalibrate {
     /** Recalibrates every BN of {@code model} in place from {@code batches} (each a model input); returns per-layer stats. */
     public static List<LayerStats> run(Module model, List<Tensor> batches) {
         if (batches.isEmpty()) throw new IllegalArgumentException("Recalibrate: no batches given");
-        Map<String, BatchNorm> bns = new LinkedHashMap<>();
-        collect(model, bns);
+        List<Target> targets = new ArrayList<>();
+        collect(model, targets);
         List<LayerStats> out = new ArrayList<>();
-        for (Map.Entry<String, BatchNorm> e : bns.entrySet()) out.add(recalibrateOne(model, e.getKey(), e.getValue(), batches));
+        for (Target t : targets) out.add(recalibrateOne(model, t, batches));
         return out;
     }
 
-    private static void collect(Module m, Map<String, BatchNorm> bns) {
-        if (m instanceof BatchNorm bn && bn.trackRunningStats) bns.put(bn.path(), bn);
-        for (Module c : m.children().values()) collect(c, bns);
+    /** A layer with running statistics to recalibrate: its statistics buffers and where its channels are. */
+    private record Target(Module layer, Tensor runningMean, Tensor runningVar, boolean channelsLast) {
+        int channels() {
+            return runningMean.numel();
+        }
     }
 
-    private static LayerStats recalibrateOne(Module model, String path, BatchNorm bn, List<Tensor> batches) {
+    /** The BN layers with running statistics, in registration (= forward, for Sequential and Residual) order. */
+    private static void collect(Module m, List<Target> out) {
+        if (m instanceof BatchNorm bn && bn.trackRunningStats) out.add(new Target(bn, bn.runningMean, bn.runningVar, bn.layout == Layout.NHWC));
+        else if (m instanceof BatchRenorm r) out.add(new Target(r, r.runningMean, r.runningVar, false));
+        else if (m instanceof GhostBatchNorm g) out.add(new Target(g, g.runningMean, g.runningVar, false));
+        for (Module c : m.children().values()) collect(c, out);
+    }
+
+    private static LayerStats recalibrateOne(Module model, Target target, List<Tensor> batches) {
+        Module bn = target.layer();
+        String path = bn.path();
+        Class<?> cls = bn.getClass();
         // A copy of the model (with every earlier BN already recalibrated) in which this BN is replaced by a probe; the
         // copy runs in eval mode, the model itself is only touched to store the result.
         Module copy = LayerTypes.copy(model);
-        Probe probe = new Probe(bn);
-        Module probed = LayerTypes.rebuild(copy, m -> m.path().equals(path) && m instanceof BatchNorm ? probe : null);
+        Probe probe = new Probe(bn.label(), target.channels(), target.channelsLast());
+        Module probed = LayerTypes.rebuild(copy, m -> m.path().equals(path) && m.getClass() == cls ? probe : null);
         probed.eval();
         for (Tensor x : batches) {
             int before = probe.batches;
@@ -79,16 +95,17 @@ public final class Recalibrate {
             throw new IllegalArgumentException(bn.label() + ": " + probe.count + " value(s) per channel over " + batches.size()
                     + " batch(es); recalibration needs at least 2");
         }
-        int c = bn.numFeatures;
-        float[] oldMean = bn.runningMean.data.clone(), oldVar = bn.runningVar.data.clone();
+        int c = target.channels();
+        Tensor rm = target.runningMean(), rv = target.runningVar();
+        float[] oldMean = rm.data.clone(), oldVar = rv.data.clone();
         double m = probe.count;
         for (int ch = 0; ch < c; ch++) {
             // mean = K + Σ(x−K)/M;  var = (Σ(x−K)² − (Σ(x−K))²/M) / (M−1)
             double s = probe.sum[ch], q = probe.sq[ch];
-            bn.runningMean.data[ch] = (float) (probe.shift[ch] + s / m);
-            bn.runningVar.data[ch] = (float) (Math.max(0, q - s * s / m) / (m - 1));
+            rm.data[ch] = (float) (probe.shift[ch] + s / m);
+            rv.data[ch] = (float) (Math.max(0, q - s * s / m) / (m - 1));
         }
-        return new LayerStats(bn.label(), probe.count, oldMean, oldVar, bn.runningMean.data.clone(), bn.runningVar.data.clone());
+        return new LayerStats(bn.label(), probe.count, oldMean, oldVar, rm.data.clone(), rv.data.clone());
     }
 
     /** Stands in for the BN being measured: accumulates its input's per-channel sums, then stops the forward pass. */
@@ -99,15 +116,18 @@ public final class Recalibrate {
             }
         }
 
-        private final BatchNorm bn;
+        private final String layer;
+        private final int c;
+        private final boolean channelsLast;
         final double[] shift, sum, sq;
         boolean shifted;
         long count;
         int batches;
 
-        Probe(BatchNorm bn) {
-            this.bn = bn;
-            int c = bn.numFeatures;
+        Probe(String layer, int c, boolean channelsLast) {
+            this.layer = layer;
+            this.c = c;
+            this.channelsLast = channelsLast;
             shift = new double[c];
             sum = new double[c];
             sq = new double[c];
@@ -115,10 +135,12 @@ public final class Recalibrate {
 
         @Override
         public Tensor forward(Tensor x) {
-            if (x.rank() < 2 || x.dim(1) != bn.numFeatures) {
-                throw new ShapeException(bn.label() + ": expected input (N, " + bn.numFeatures + ", ...), got " + x.shapeString());
+            if (x.rank() < 2 || x.dim(channelsLast ? x.rank() - 1 : 1) != c) {
+                throw new ShapeException(layer + ": expected input " + (channelsLast ? "(N, ..., " + c + ")" : "(N, " + c + ", ...)")
+                        + ", got " + x.shapeString());
             }
-            int n = x.dim(0), c = bn.numFeatures, s = x.numel() / Math.max(1, n * c);
+            // Channels-last input is read as (N·H·W, C, 1).
+            int n = channelsLast ? x.numel() / c : x.dim(0), s = x.numel() / Math.max(1, n * c);
             if (n > 0 && !shifted) {
                 for (int ch = 0; ch < c; ch++) shift[ch] = x.data[ch * s];
                 shifted = true;

@@ -6,13 +6,18 @@ import com.google.gson.JsonNull;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
 import java.util.ArrayList;
-import java.util.IdentityHashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Function;
 import normlab.nn.Activation;
+import normlab.nn.AvgPool2d;
+import normlab.nn.Conv2d;
+import normlab.nn.Dropout;
+import normlab.nn.GlobalAvgPool;
+import normlab.nn.Layout;
+import normlab.nn.MaxPool2d;
 import normlab.nn.Flatten;
 import normlab.nn.Identity;
 import normlab.nn.Linear;
@@ -22,6 +27,16 @@ import normlab.nn.Sequential;
 import normlab.norm.BatchNorm;
 import normlab.norm.BatchNorm1d;
 import normlab.norm.BatchNorm2d;
+import normlab.norm.BatchRenorm;
+import normlab.norm.FrozenBatchNorm2d;
+import normlab.norm.GhostBatchNorm;
+import normlab.norm.GroupNorm;
+import normlab.norm.InstanceNorm;
+import normlab.norm.InstanceNorm1d;
+import normlab.norm.InstanceNorm2d;
+import normlab.norm.LayerNorm;
+import normlab.norm.RMSNorm;
+import normlab.tensor.Rng;
 
 /**
  * The registry of layer types a model description can name: for each, how to read its constructor arguments off a
@@ -52,10 +67,43 @@ public final class LayerTypes {
     static {
         leaf("Linear", Linear.class, m -> args("in_features", m.in, "out_features", m.out, "bias", m.bias != null),
                 a -> new Linear(a.integer("in_features"), a.integer("out_features"), a.bool("bias"), null));
+        leaf("Conv2d", Conv2d.class, m -> args("in_channels", m.inChannels, "out_channels", m.outChannels, "kernel_size", new int[] {m.kh, m.kw},
+                        "stride", new int[] {m.sh, m.sw}, "padding", new int[] {m.ph, m.pw}, "dilation", new int[] {m.dh, m.dw}, "groups", m.groups,
+                        "bias", m.bias != null),
+                a -> new Conv2d(a.integer("in_channels"), a.integer("out_channels"), a.ints("kernel_size", 2), a.ints("stride", 2),
+                        a.ints("padding", 2), a.ints("dilation", 2), a.integer("groups"), a.bool("bias"), null));
         leaf("BatchNorm1d", BatchNorm1d.class, LayerTypes::bnArgs,
                 a -> new BatchNorm1d(a.integer("num_features"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine"), a.bool("track_running_stats")));
         leaf("BatchNorm2d", BatchNorm2d.class, LayerTypes::bnArgs,
-                a -> new BatchNorm2d(a.integer("num_features"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine"), a.bool("track_running_stats")));
+                a -> new BatchNorm2d(a.integer("num_features"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine"), a.bool("track_running_stats"), a.layout()));
+        leaf("FrozenBatchNorm2d", FrozenBatchNorm2d.class, m -> args("num_features", m.numFeatures, "eps", m.eps),
+                a -> new FrozenBatchNorm2d(a.integer("num_features"), a.number("eps")));
+        leaf("BatchRenorm", BatchRenorm.class, m -> args("num_features", m.numFeatures, "eps", m.eps, "momentum", m.momentum, "affine", m.affine,
+                        "warmup_steps", m.schedule.warmupSteps(), "rmax", m.schedule.rmaxFinal(), "rmax_steps", m.schedule.rmaxSteps(),
+                        "dmax", m.schedule.dmaxFinal(), "dmax_steps", m.schedule.dmaxSteps()),
+                a -> new BatchRenorm(a.integer("num_features"), a.number("eps"), a.number("momentum"), a.bool("affine"),
+                        new BatchRenorm.Schedule(a.integer("warmup_steps"), a.number("rmax"), a.integer("rmax_steps"), a.number("dmax"), a.integer("dmax_steps"))));
+        leaf("GhostBatchNorm", GhostBatchNorm.class, m -> args("num_features", m.numFeatures, "virtual_batch_size", m.virtualBatchSize, "eps", m.eps,
+                        "momentum", m.momentum, "affine", m.affine),
+                a -> new GhostBatchNorm(a.integer("num_features"), a.integer("virtual_batch_size"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine")));
+        leaf("InstanceNorm1d", InstanceNorm1d.class, LayerTypes::inArgs,
+                a -> new InstanceNorm1d(a.integer("num_features"), a.number("eps"), a.number("momentum"), a.bool("affine"), a.bool("track_running_stats")));
+        leaf("InstanceNorm2d", InstanceNorm2d.class, LayerTypes::inArgs,
+                a -> new InstanceNorm2d(a.integer("num_features"), a.number("eps"), a.number("momentum"), a.bool("affine"), a.bool("track_running_stats")));
+        leaf("LayerNorm", LayerNorm.class, m -> args("normalized_shape", m.normalizedShape, "eps", m.eps, "elementwise_affine", m.weight != null, "bias", m.bias != null),
+                a -> new LayerNorm(a.intList("normalized_shape"), a.number("eps"), a.bool("elementwise_affine"), a.bool("bias")));
+        leaf("GroupNorm", GroupNorm.class, m -> withLayout(args("num_groups", m.numGroups, "num_channels", m.numChannels, "eps", m.eps, "affine", m.affine), m.layout),
+                a -> new GroupNorm(a.integer("num_groups"), a.integer("num_channels"), a.number("eps"), a.bool("affine"), a.layout()));
+        leaf("RMSNorm", RMSNorm.class, m -> args("normalized_shape", m.normalizedShape, "eps", m.eps, "elementwise_affine", m.weight != null),
+                a -> new RMSNorm(a.intList("normalized_shape"), a.number("eps"), a.bool("elementwise_affine")));
+        leaf("MaxPool2d", MaxPool2d.class, m -> args("kernel_size", new int[] {m.kh, m.kw}, "stride", new int[] {m.sh, m.sw}, "padding", new int[] {m.ph, m.pw}),
+                a -> new MaxPool2d(a.ints("kernel_size", 2), a.ints("stride", 2), a.ints("padding", 2)));
+        leaf("AvgPool2d", AvgPool2d.class, m -> args("kernel_size", new int[] {m.kh, m.kw}, "stride", new int[] {m.sh, m.sw}, "padding", new int[] {m.ph, m.pw},
+                        "count_include_pad", m.countIncludePad),
+                a -> new AvgPool2d(a.ints("kernel_size", 2), a.ints("stride", 2), a.ints("padding", 2), a.bool("count_include_pad")));
+        leaf("GlobalAvgPool", GlobalAvgPool.class, m -> args(), a -> new GlobalAvgPool());
+        // A loaded Dropout draws its masks from a fixed seed (the generator's state is not part of the model).
+        leaf("Dropout", Dropout.class, m -> args("p", m.p), a -> new Dropout(a.number("p"), new Rng(0)));
         leaf("ReLU", Activation.ReLU.class, m -> args(), a -> new Activation.ReLU());
         leaf("Sigmoid", Activation.Sigmoid.class, m -> args(), a -> new Activation.Sigmoid());
         leaf("Tanh", Activation.Tanh.class, m -> args(), a -> new Activation.Tanh());
@@ -69,8 +117,19 @@ public final class LayerTypes {
     }
 
     private static JsonObject bnArgs(BatchNorm m) {
+        return withLayout(args("num_features", m.numFeatures, "eps", m.eps, "momentum", m.momentum, "affine", m.affine,
+                "track_running_stats", m.trackRunningStats), m.layout);
+    }
+
+    private static JsonObject inArgs(InstanceNorm m) {
         return args("num_features", m.numFeatures, "eps", m.eps, "momentum", m.momentum, "affine", m.affine,
                 "track_running_stats", m.trackRunningStats);
+    }
+
+    /** Adds {@code "layout": "NHWC"} for channels-last layers; NCHW (PyTorch's only constructor form) is left implicit. */
+    private static JsonObject withLayout(JsonObject o, Layout layout) {
+        if (layout == Layout.NHWC) o.addProperty("layout", layout.name());
+        return o;
     }
 
     /** Registers a layer without children: its type name, class, argument reader and constructor. */
@@ -297,6 +356,23 @@ public final class LayerTypes {
             int[] out = new int[n];
             java.util.Arrays.fill(out, x);
             return out;
+        }
+
+        /** A list of integers of any length (e.g. LayerNorm's {@code normalized_shape}); a single integer is a list of one. */
+        public int[] intList(String name) throws ModelFileException {
+            JsonElement v = get(name);
+            if (!v.isJsonArray()) return new int[] {integer(name)};
+            return ints(name, v.getAsJsonArray().size());
+        }
+
+        /** The optional {@code layout} argument: NCHW when absent. */
+        public Layout layout() throws ModelFileException {
+            if (!has("layout")) return Layout.NCHW;
+            JsonElement v = get("layout");
+            if (v.isJsonPrimitive() && v.getAsJsonPrimitive().isString()) {
+                for (Layout l : Layout.values()) if (l.name().equals(v.getAsString())) return l;
+            }
+            throw new ModelFileException(where + ": argument 'layout' must be \"NCHW\" or \"NHWC\", got " + v);
         }
 
         /** Whether the argument is present (for optional arguments with defaults). */

@@ -110,6 +110,17 @@ class RecalibrateTest {
     }
 
     @Test
+    void channelsLastCountsEveryPosition() {
+        Rng r = new Rng(17);
+        BatchNorm2d bn = new BatchNorm2d(3, normlab.nn.Layout.NHWC);
+        List<Tensor> batches = List.of(Toy.randn(r, 2, 4, 5, 3), Toy.randn(r, 3, 4, 5, 3));
+        Recalibrate.run(new Sequential(bn), batches);
+        // Direct statistics: NHWC (N, H, W, C) is (N·H·W, C) rows.
+        Tensor all = concat(batches);
+        assertStats(bn, direct(all.view(all.numel() / 3, 3)));
+    }
+
+    @Test
     void corruptedStatisticsRecover() {
         Toy.Data train = Toy.blobs(21, 22, 2000, 20, 5), held = Toy.blobs(21, 23, 1000, 20, 5), test = Toy.blobs(21, 24, 1000, 20, 5);
         Sequential m = mlp(new Rng(12));

@@ -37,6 +37,26 @@ class OnnxInferTest {
     Path dir;
 
     @Test
+    void foldedCnnHasNoBatchNormalizationAndMatches() throws Exception {
+        Rng rng = new Rng(31);
+        Sequential cnn = OnnxFamilyTest.cnn(rng, BatchNorm2d::new);
+        Ort.randomizeNorms(cnn, rng);
+        Module folded = Fold.fold(cnn);
+        Path f = dir.resolve("folded.onnx");
+        double err = OnnxExportTest.compare(folded, new int[] {1, 12, 12}, f, rng, 16);
+        assertTrue(err <= TOL, "folded CNN: ORT vs normlab rel err " + err);
+        List<String> ops = OnnxFamilyTest.ops(f);
+        assertFalse(ops.contains("BatchNormalization"), ops.toString());
+        assertEquals(3, ops.stream().filter("Conv"::equals).count(), ops.toString());
+        // The folded file also computes the unfolded model's function.
+        Tensor x = Ort.randn(rng, 16, 1, 12, 12);
+        cnn.eval();
+        double vsUnfolded = Ort.relErr(Ort.run(f, x), cnn.forward(x));
+        System.out.printf("folded.onnx vs unfolded normlab model: max rel err %.3g%n", vsUnfolded);
+        assertTrue(vsUnfolded <= TOL, "folded ONNX vs unfolded normlab rel err " + vsUnfolded);
+    }
+
+    @Test
     void foldedMlpMatches() throws Exception {
         Rng rng = new Rng(32);
         Sequential mlp = OnnxExportTest.paperMlp(rng);

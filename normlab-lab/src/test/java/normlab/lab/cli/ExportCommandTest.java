@@ -1,4 +1,4 @@
-package normlab.lab;
+package normlab.lab.cli;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -14,6 +14,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import normlab.io.ModelFiles;
+import normlab.lab.Main;
 import normlab.nn.Activation;
 import normlab.nn.Linear;
 import normlab.nn.Sequential;

@@ -1,4 +1,4 @@
-package normlab.lab;
+package normlab.lab.cli;
 
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -16,7 +16,7 @@ import picocli.CommandLine.Parameters;
  */
 @Command(name = "export", mixinStandardHelpOptions = true,
         description = "Export a saved model (.safetensors + .json) to ONNX, with a dynamic batch dimension.")
-final class ExportCommand implements Callable<Integer> {
+public final class ExportCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "MODEL", description = "the model's weights file (its .json description beside it)")
     Path model;
 
