@@ -146,6 +146,8 @@ public final class OnnxExport {
             g.apply("Add", name(m), g.shape(), List.of(skip));
             return y;
         }
+        // Refuse batch-dependent layers before probing them (their batch-1 forward would fail with a less useful error).
+        if (m instanceof BatchNorm) requireRunningStats(m, ((BatchNorm) m).trackRunningStats);
         Tensor y = m.forward(probe);
         int[] out = Arrays.copyOfRange(y.shape(), 1, y.rank());
         String name = name(m);
@@ -167,7 +169,6 @@ public final class OnnxExport {
                     OnnxGraph.attr("group", (long) c.groups));
         } else if (m instanceof BatchNorm) {
             BatchNorm bn = (BatchNorm) m;
-            requireRunningStats(bn, bn.trackRunningStats);
             channelsFirst(g, name, out, bn.layout == Layout.NHWC, cf -> batchNormalization(g, bn, name, cf, bn.numFeatures, bn.eps,
                     bn.affine ? bn.weight.value : null, bn.affine ? bn.bias.value : null, bn.runningMean, bn.runningVar));
         } else if (m instanceof BatchRenorm) {
