@@ -30,8 +30,8 @@ import normlab.tensor.Tensor;
  * <p>Options as PyTorch: {@code eps} 1e-5, {@code momentum} 0.1 or null, {@code affine} (γ, β present and learnable),
  * {@code trackRunningStats} (false: batch statistics in both modes, no buffers).
  *
- * <p>Small batches: batch statistics (training, or evaluation without running statistics) need m = N·S ≥ 2; fewer
- * throws (one value per channel has no variance, as PyTorch).
+ * <p>Small batches: batch statistics need m = N·S ≥ 2, so training (and evaluation without running statistics) throws
+ * otherwise (one value per channel has no variance, as PyTorch).
  * At N = 2 with S = 1 each x̂ is ±1 (or 0), so the layer erases all but the sign of the difference; it still trains.
  * In evaluation with running statistics any N ≥ 1 works.
  *
@@ -119,9 +119,10 @@ public class BatchNorm extends Module {
         long m = (long) n * s;
         usedBatchStats = usesBatchStats();
         if (usedBatchStats) {
-            if (m < 2) { // as PyTorch, whenever batch statistics are used (training, or no running statistics)
-                throw new ShapeException(label() + ": expected more than 1 value per channel when using batch statistics, got input shape "
-                        + x.shapeString());
+            if (m < 2) {
+                throw new ShapeException(label() + ": expected more than 1 value per channel when "
+                        + (isTraining() ? "training" : "using batch statistics (trackRunningStats=false)") + ", got input shape "
+                        + x.shapeString() + " (N·spatial = " + m + ")");
             }
             // Algorithm 1, lines 1-2: per-channel mean and biased variance.
             double[] var = new double[c];
