@@ -1,12 +1,13 @@
 package normlab.lab;
 
+import normlab.lab.cli.MnistCommand;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
 /** The {@code normlab} command line: one entry point whose subcommands run the lab's experiments and tools. */
 @Command(name = "normlab", mixinStandardHelpOptions = true, version = "normlab 0.1.0",
         description = "Batch Normalization and its descendants for the JVM: experiments, reports and model tools.",
-        subcommands = {CommandLine.HelpCommand.class})
+        subcommands = {MnistCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Override
     public void run() {
@@ -14,6 +15,8 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        // Charts are rendered off screen; never try to open a display.
+        if (System.getProperty("java.awt.headless") == null) System.setProperty("java.awt.headless", "true");
         System.exit(new CommandLine(new Main()).execute(args));
     }
 }

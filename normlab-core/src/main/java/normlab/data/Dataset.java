@@ -1,0 +1,106 @@
+package normlab.data;
+
+import java.util.Arrays;
+import normlab.tensor.Tensor;
+
+/**
+ * An in-memory image classification set: N grayscale images of rows×cols, pixel bytes scaled to [0, 1]
+ * ({@code x = byte/255}), and N integer labels. Immutable; safe to share between threads.
+ *
+ * <p>Mini-batches are gathered by an index array: {@link #batch} gives (B, 1, rows, cols) for convolutional models,
+ * {@link #batchFlat} gives (B, rows·cols) for fully connected ones, {@link #labels(int[])} the matching labels.
+ */
+public final class Dataset {
+    /** A short name for messages and reports, e.g. {@code mnist/train}. */
+    public final String name;
+    /** Pixels in [0, 1], image after image, each rows×cols row-major. */
+    public final float[] images;
+    public final int[] labels;
+    public final int n;
+    public final int rows;
+    public final int cols;
+
+    public Dataset(String name, float[] images, int[] labels, int rows, int cols) {
+        if (rows <= 0 || cols <= 0) throw new IllegalArgumentException(name + ": image size must be positive, got " + rows + "×" + cols);
+        if ((long) labels.length * rows * cols != images.length) {
+            throw new IllegalArgumentException(name + ": " + labels.length + " labels but " + images.length + " pixels ("
+                    + (images.length / ((double) rows * cols)) + " images of " + rows + "×" + cols + ")");
+        }
+        this.name = name;
+        this.images = images;
+        this.labels = labels;
+        this.n = labels.length;
+        this.rows = rows;
+        this.cols = cols;
+    }
+
+    /** Builds a dataset from IDX images and labels, scaling bytes to [0, 1]; counts must agree. */
+    public static Dataset of(String name, Idx.Images img, int[] labels) {
+        if (img.n() != labels.length) {
+            throw new IllegalArgumentException(name + ": " + img.n() + " images but " + labels.length + " labels");
+        }
+        float[] px = new float[img.pixels().length];
+        byte[] b = img.pixels();
+        // x = byte / 255
+        for (int i = 0; i < px.length; i++) px[i] = (b[i] & 0xFF) / 255f;
+        return new Dataset(name, px, labels, img.rows(), img.cols());
+    }
+
+    /** Pixels per image (rows·cols). */
+    public int features() {
+        return rows * cols;
+    }
+
+    /** One more than the largest label (10 for MNIST). */
+    public int numClasses() {
+        int max = -1;
+        for (int y : labels) max = Math.max(max, y);
+        return max + 1;
+    }
+
+    /** The images at {@code idx} as (B, 1, rows, cols). */
+    public Tensor batch(int[] idx) {
+        return batchFlat(idx).view(idx.length, 1, rows, cols);
+    }
+
+    /** The images at {@code idx} as (B, rows·cols). */
+    public Tensor batchFlat(int[] idx) {
+        int f = features();
+        Tensor t = Tensor.zeros(idx.length, f);
+        for (int i = 0; i < idx.length; i++) {
+            int k = idx[i];
+            if (k < 0 || k >= n) throw new IndexOutOfBoundsException(name + ": index " + k + " outside [0, " + n + ")");
+            System.arraycopy(images, k * f, t.data, i * f, f);
+        }
+        return t;
+    }
+
+    /** The labels at {@code idx}. */
+    public int[] labels(int[] idx) {
+        int[] out = new int[idx.length];
+        for (int i = 0; i < idx.length; i++) out[i] = labels[idx[i]];
+        return out;
+    }
+
+    /** Indices {@code from, from+1, …, to−1} (a sequential batch, e.g. for evaluation). */
+    public static int[] range(int from, int to) {
+        int[] r = new int[to - from];
+        for (int i = 0; i < r.length; i++) r[i] = from + i;
+        return r;
+    }
+
+    /** Examples {@code [from, to)} as a new dataset (copied). */
+    public Dataset slice(int from, int to) {
+        if (from < 0 || to > n || from > to) {
+            throw new IndexOutOfBoundsException(name + ": slice [" + from + ", " + to + ") outside [0, " + n + "]");
+        }
+        int f = features();
+        return new Dataset(name + "[" + from + ":" + to + "]", Arrays.copyOfRange(images, from * f, to * f),
+                Arrays.copyOfRange(labels, from, to), rows, cols);
+    }
+
+    @Override
+    public String toString() {
+        return name + " (" + n + " images of " + rows + "×" + cols + ")";
+    }
+}

@@ -1,0 +1,100 @@
+package normlab.data;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Set;
+import java.util.zip.GZIPOutputStream;
+import normlab.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** Batches, slices, and the tar reader of the MNIST fetcher. */
+class DatasetTest {
+    static Dataset threeImages() {
+        float[] px = new float[3 * 2 * 3];
+        for (int i = 0; i < px.length; i++) px[i] = i / 100f;
+        return new Dataset("t", px, new int[] {5, 6, 7}, 2, 3);
+    }
+
+    @Test
+    void batchesGatherByIndex() {
+        Dataset d = threeImages();
+        Tensor flat = d.batchFlat(new int[] {2, 0});
+        assertArrayEquals(new int[] {2, 6}, flat.shape());
+        assertEquals(0.12f, flat.data[0]);
+        assertEquals(0.05f, flat.data[11]);
+        Tensor img = d.batch(new int[] {1});
+        assertArrayEquals(new int[] {1, 1, 2, 3}, img.shape());
+        assertEquals(0.06f, img.at(0, 0, 0, 0));
+        assertArrayEquals(new int[] {7, 5}, d.labels(new int[] {2, 0}));
+        assertThrows(IndexOutOfBoundsException.class, () -> d.batchFlat(new int[] {3}));
+    }
+
+    @Test
+    void sliceCopiesARange() {
+        Dataset s = threeImages().slice(1, 3);
+        assertEquals(2, s.n);
+        assertArrayEquals(new int[] {6, 7}, s.labels);
+        assertEquals(0.06f, s.images[0]);
+        assertThrows(IndexOutOfBoundsException.class, () -> threeImages().slice(2, 4));
+        assertThrows(IllegalArgumentException.class, () -> new Dataset("bad", new float[5], new int[] {1}, 2, 3));
+    }
+
+    @Test
+    void untarFindsFilesUnderPrefix(@TempDir Path dir) throws Exception {
+        Path src = dir.resolve("src/package/data");
+        Files.createDirectories(src);
+        Files.writeString(src.resolve("a"), "alpha");
+        byte[] big = new byte[1500]; // spans three 512-byte blocks
+        for (int i = 0; i < big.length; i++) big[i] = (byte) i;
+        Files.write(src.resolve("b"), big);
+        Files.writeString(dir.resolve("src/package/other"), "skip me");
+        Path tgz = dir.resolve("p.tgz");
+        Process p = new ProcessBuilder("tar", "czf", tgz.toString(), "-C", dir.resolve("src").toString(), "package")
+                .inheritIO().start();
+        assertEquals(0, p.waitFor());
+        Map<String, byte[]> files = Datasets.untarGz(tgz, "package/data/", Set.of("a", "b"));
+        assertEquals(Set.of("a", "b"), files.keySet());
+        assertEquals("alpha", new String(files.get("a"), StandardCharsets.UTF_8));
+        assertArrayEquals(big, files.get("b"));
+        // A gzip stream that is not a tar archive (it ends inside the first header).
+        Path notTar = dir.resolve("x.tgz");
+        try (GZIPOutputStream gz = new GZIPOutputStream(Files.newOutputStream(notTar))) {
+            gz.write("too short".getBytes(StandardCharsets.UTF_8));
+        }
+        assertThrows(DataFormatException.class, () -> Datasets.untarGz(notTar, "package/data/", Set.of("a")));
+    }
+
+    @Test
+    void md5MatchesKnownDigest() {
+        assertEquals("900150983cd24fb0d6963f7d28e17f72", Datasets.md5("abc".getBytes(StandardCharsets.US_ASCII)));
+    }
+
+    @Test
+    void cacheDirIsPerUser() {
+        Path c = Datasets.cacheDir();
+        String override = System.getenv("NORMLAB_DATA");
+        if (override != null && !override.isBlank()) assertEquals(Path.of(override), c);
+        else assertEquals("normlab", c.getFileName().toString());
+    }
+
+    @Test
+    void fashionMnistWhenInstalled() throws IOException {
+        if (!Files.isDirectory(Datasets.FASHION_DIR)) {
+            IOException e = assertThrows(IOException.class, () -> Datasets.fashionMnist(false));
+            org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("apt-get install dataset-fashion-mnist"));
+            return;
+        }
+        Dataset test = Datasets.fashionMnist(false);
+        assertEquals(10_000, test.n);
+        assertEquals(28, test.rows);
+        assertEquals(10, test.numClasses());
+    }
+}

@@ -1,0 +1,198 @@
+package normlab.lab.experiments;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import normlab.data.Dataset;
+import normlab.nn.Module;
+import normlab.nn.Sequential;
+import normlab.optim.SGD;
+import normlab.tensor.Rng;
+import normlab.train.ColumnRecorder;
+import normlab.train.Evaluation;
+import normlab.train.Hooks;
+import normlab.train.MnistMlp;
+import normlab.train.Trainer;
+
+/**
+ * The Batch Normalization paper's MNIST experiment (§4.1, Figure 1): the same 784-100-100-100-10 sigmoid network
+ * trained with and without BN from the same initial weights and the same batch order, plain SGD, cross-entropy.
+ * Every {@code evalEvery} steps it records the test accuracy (Fig. 1a) and the 15th, 50th and 85th percentiles over
+ * the test set of the input to one fixed sigmoid of the last hidden layer (Fig. 1b without BN, Fig. 1c with BN).
+ *
+ * <p>The two variants are independent, so with two threads they run concurrently (each on one thread).
+ */
+public final class MnistExperiment {
+    /** The percentiles of Figure 1b/c. */
+    public static final double[] PERCENTILES = {15, 50, 85};
+
+    /** Settings of one run; defaults are the paper's. */
+    public record Params(int steps, int batch, double lr, double std, long seed, int threads, int evalEvery, int unit) {
+        public Params {
+            if (steps <= 0) throw new IllegalArgumentException("--steps must be positive, got " + steps);
+            if (batch < 2) throw new IllegalArgumentException("--batch must be at least 2 (BatchNorm needs 2 values per unit), got " + batch);
+            if (!(lr > 0)) throw new IllegalArgumentException("--lr must be positive, got " + lr);
+            if (!(std > 0)) throw new IllegalArgumentException("--std must be positive, got " + std);
+            if (threads <= 0) throw new IllegalArgumentException("--threads must be positive, got " + threads);
+            if (evalEvery <= 0) throw new IllegalArgumentException("--eval-every must be positive, got " + evalEvery);
+            if (unit < 0 || unit >= MnistMlp.SIZES[3]) {
+                throw new IllegalArgumentException("--unit must be in [0, " + MnistMlp.SIZES[3] + "), got " + unit);
+            }
+        }
+
+        /** The paper's protocol: 50,000 steps of 60, lr 0.1, weights N(0, 0.01²), evaluated every 500 steps. */
+        public static Params defaults() {
+            return new Params(50_000, 60, 0.1, 0.01, 1, Math.min(2, Runtime.getRuntime().availableProcessors()), 500, 0);
+        }
+    }
+
+    /**
+     * One evaluation: step, losses, accuracy, percentiles of the followed sigmoid's input, time since start.
+     * {@code trainLoss} is the mean training loss since the previous point (NaN at step 0).
+     */
+    public record Point(int step, double trainLoss, double testLoss, double accuracy, double p15, double p50, double p85,
+                        double seconds) {}
+
+    /** A variant's record: its points, the time spent in training steps and in evaluation, and its trainer (model). */
+    public record VariantResult(String name, boolean batchNorm, List<Point> points, double trainSeconds, double evalSeconds,
+                                Trainer trainer) {
+        public Point last() {
+            return points.get(points.size() - 1);
+        }
+
+        /** Training steps per second (evaluation excluded). */
+        public double stepsPerSecond() {
+            return last().step() / trainSeconds;
+        }
+
+        public double wallSeconds() {
+            return trainSeconds + evalSeconds;
+        }
+    }
+
+    /** Both variants and the derived figures of the acceptance criteria. */
+    public record Result(Params params, VariantResult baseline, VariantResult bn, double wallSeconds) {
+        public double baselineFinalAccuracy() {
+            return baseline.last().accuracy();
+        }
+
+        public double bnFinalAccuracy() {
+            return bn.last().accuracy();
+        }
+
+        /**
+         * First recorded step (after step 0) at which BN's test accuracy reaches the baseline's final accuracy; null if
+         * never.
+         */
+        public Integer bnStepsToBaselineFinal() {
+            double target = baselineFinalAccuracy();
+            for (Point p : bn.points()) if (p.step() > 0 && p.accuracy() >= target) return p.step();
+            return null;
+        }
+
+        /** steps / {@link #bnStepsToBaselineFinal()}: how many times fewer steps BN needs; null if never. */
+        public Double speedup() {
+            Integer s = bnStepsToBaselineFinal();
+            return s == null ? null : (double) params.steps() / s;
+        }
+    }
+
+    /** Receives progress from the running variants (called from their threads). */
+    public interface Progress {
+        void onStep(String variant, int step);
+
+        void onEval(String variant, Point point);
+    }
+
+    private MnistExperiment() {}
+
+    /** Runs both variants on {@code train}, evaluating on {@code test}. */
+    public static Result run(Params p, Dataset train, Dataset test, Progress progress) throws InterruptedException {
+        long t0 = System.nanoTime();
+        VariantResult base, bn;
+        if (p.threads() >= 2) {
+            ExecutorService pool = Executors.newFixedThreadPool(2, r -> {
+                Thread t = new Thread(r, "mnist-variant");
+                t.setDaemon(true);
+                return t;
+            });
+            try {
+                Future<VariantResult> fb = pool.submit(() -> runVariant(p, false, train, test, progress));
+                Future<VariantResult> fn = pool.submit(() -> runVariant(p, true, train, test, progress));
+                base = get(fb);
+                bn = get(fn);
+            } finally {
+                pool.shutdownNow();
+            }
+        } else {
+            base = runVariant(p, false, train, test, progress);
+            bn = runVariant(p, true, train, test, progress);
+        }
+        return new Result(p, base, bn, (System.nanoTime() - t0) / 1e9);
+    }
+
+    private static VariantResult get(Future<VariantResult> f) throws InterruptedException {
+        try {
+            return f.get();
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof RuntimeException re) throw re;
+            if (c instanceof Error err) throw err;
+            throw new IllegalStateException(c);
+        }
+    }
+
+    /** Name of a variant in files and tables. */
+    public static String variantName(boolean batchNorm) {
+        return batchNorm ? "bn" : "baseline";
+    }
+
+    /**
+     * Trains one variant. Both variants draw their initial weights and their batch order from generators split off
+     * {@code Rng(seed)} in the same order, so they start from the same weights and see the same batches.
+     */
+    public static VariantResult runVariant(Params p, boolean batchNorm, Dataset train, Dataset test, Progress progress) {
+        String name = variantName(batchNorm);
+        Rng root = new Rng(p.seed());
+        Rng init = root.split(), shuffle = root.split();
+        Sequential model = MnistMlp.build(batchNorm, p.std(), init);
+        Trainer trainer = new Trainer(model, new SGD(model.parameters(), p.lr()), train, p.batch(), shuffle, true);
+        Module probe = MnistMlp.lastSigmoid(model);
+        ColumnRecorder recorder = new ColumnRecorder(p.unit());
+        Hooks hooks = new Hooks().onInput(probe, recorder);
+        List<Point> points = new ArrayList<>();
+        long start = System.nanoTime();
+        // Step 0: the untrained network, so the curves start where training does.
+        Evaluation ev0 = Trainer.evaluate(model, test, true, hooks);
+        double[] q0 = recorder.percentiles(PERCENTILES);
+        recorder.clear();
+        points.add(new Point(0, Double.NaN, ev0.loss(), ev0.accuracy(), q0[0], q0[1], q0[2], (System.nanoTime() - start) / 1e9));
+        progress.onEval(name, points.get(0));
+        long[] evalNanos = {System.nanoTime() - start};
+        long[] lastStepEnd = {start};
+        trainer.fit(p.steps(), p.evalEvery(), test, hooks, new Trainer.Listener() {
+            @Override
+            public void onStep(int step, float loss) {
+                lastStepEnd[0] = System.nanoTime();
+                progress.onStep(name, step);
+            }
+
+            @Override
+            public void onEval(int step, double trainLoss, Evaluation ev) {
+                long now = System.nanoTime();
+                evalNanos[0] += now - lastStepEnd[0];
+                double[] q = recorder.percentiles(PERCENTILES);
+                recorder.clear();
+                Point pt = new Point(step, trainLoss, ev.loss(), ev.accuracy(), q[0], q[1], q[2], (now - start) / 1e9);
+                points.add(pt);
+                progress.onEval(name, pt);
+            }
+        });
+        double total = (System.nanoTime() - start) / 1e9;
+        double eval = evalNanos[0] / 1e9;
+        return new VariantResult(name, batchNorm, List.copyOf(points), total - eval, eval, trainer);
+    }
+}
