@@ -3,6 +3,7 @@ package normlab.norm;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import normlab.nn.Layout;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
 import normlab.tensor.ShapeException;
@@ -28,7 +29,8 @@ import normlab.tensor.Tensor;
  * </pre>
  *
  * <p>Options as PyTorch: {@code eps} 1e-5, {@code momentum} 0.1 or null, {@code affine} (γ, β present and learnable),
- * {@code trackRunningStats} (false: batch statistics in both modes, no buffers).
+ * {@code trackRunningStats} (false: batch statistics in both modes, no buffers). {@code layout} NHWC takes
+ * channels-last input (N, H, W, C) in place: it is the kernels' S = 1 path with N·H·W rows of C contiguous channels.
  *
  * <p>Small batches: batch statistics need m = N·S ≥ 2, so training (and evaluation without running statistics) throws
  * otherwise (one value per channel has no variance, as PyTorch).
@@ -47,6 +49,8 @@ public class BatchNorm extends Module {
     public final Double momentum;
     public final boolean affine;
     public final boolean trackRunningStats;
+    /** NCHW (channels at dim 1) or NHWC (channels last, read as (N·H·W, C, 1)). */
+    public final Layout layout;
 
     public final Parameter weight; // γ, null unless affine
     public final Parameter bias;   // β, null unless affine
@@ -66,6 +70,10 @@ public class BatchNorm extends Module {
     }
 
     public BatchNorm(int numFeatures, double eps, Double momentum, boolean affine, boolean trackRunningStats) {
+        this(numFeatures, eps, momentum, affine, trackRunningStats, Layout.NCHW);
+    }
+
+    public BatchNorm(int numFeatures, double eps, Double momentum, boolean affine, boolean trackRunningStats, Layout layout) {
         if (numFeatures <= 0) throw new IllegalArgumentException(getClass().getSimpleName() + ": numFeatures must be positive, got " + numFeatures);
         if (!(eps > 0)) throw new IllegalArgumentException(getClass().getSimpleName() + ": eps must be > 0, got " + eps);
         if (momentum != null && !(momentum >= 0 && momentum <= 1)) {
@@ -76,6 +84,7 @@ public class BatchNorm extends Module {
         this.momentum = momentum;
         this.affine = affine;
         this.trackRunningStats = trackRunningStats;
+        this.layout = layout;
         this.weight = affine ? new Parameter("weight", Tensor.full(1f, numFeatures), Parameter.Kind.NORM) : null;
         this.bias = affine ? new Parameter("bias", Tensor.zeros(numFeatures), Parameter.Kind.NORM) : null;
         this.runningMean = trackRunningStats ? Tensor.zeros(numFeatures) : null;
@@ -113,9 +122,9 @@ public class BatchNorm extends Module {
     @Override
     public Tensor forward(Tensor x) {
         checkInput(x);
-        requireDim(x, 1, numFeatures, "channels");
-        int n = x.dim(0), c = numFeatures, s = x.numel() / Math.max(1, n * c);
-        if (n == 0) throw new ShapeException(label() + ": empty batch, input shape " + x.shapeString());
+        requireDim(x, layout.channelDim(x.rank()), numFeatures, "channels");
+        int c = numFeatures, n = rows(x), s = x.numel() / Math.max(1, n * c);
+        if (x.dim(0) == 0) throw new ShapeException(label() + ": empty batch, input shape " + x.shapeString());
         long m = (long) n * s;
         usedBatchStats = usesBatchStats();
         if (usedBatchStats) {
@@ -151,6 +160,11 @@ public class BatchNorm extends Module {
         return y;
     }
 
+    /** The kernels' N: the batch size for NCHW, N·H·W rows (with S = 1) for NHWC. */
+    private int rows(Tensor x) {
+        return layout == Layout.NHWC ? x.numel() / numFeatures : x.dim(0);
+    }
+
     /** running ← (1−f)·running + f·batch, with the unbiased variance; counts the batch. */
     private void updateRunning(double[] var, long m) {
         numBatchesTracked.data[0] += 1f;
@@ -174,7 +188,7 @@ public class BatchNorm extends Module {
     public Tensor backward(Tensor dy) {
         requireForward(x, this);
         Tensor.requireShape(label() + " backward", dy, x.shape());
-        int n = x.dim(0), c = numFeatures, s = x.numel() / (n * c);
+        int c = numFeatures, n = rows(x), s = x.numel() / (n * c);
         double mCount = (double) n * s;
         double[] sumDy = new double[c], sumDyXmu = new double[c];
         float[] muHi = new float[c], muLo = new float[c];

@@ -1,0 +1,101 @@
+package normlab.nn;
+
+import normlab.tensor.ShapeException;
+import normlab.tensor.Tensor;
+
+/**
+ * 2-D max pooling as PyTorch's {@code nn.MaxPool2d(kernel, stride=kernel, padding=0)} (dilation 1, ceil_mode off):
+ * <pre>
+ *   y[n, c, a, b] = max_{i,j} x[n, c, a·sh − ph + i, b·sw − pw + j]   (padding never wins: it is −∞)
+ *   OH = ⌊(H + 2ph − kh)/sh⌋ + 1
+ * </pre>
+ * The first maximum in row-major window order is taken (NaN counts as a maximum, as PyTorch) and its index saved;
+ * backward routes each dy to that input position. Padding must be at most half the kernel, as PyTorch requires.
+ *
+ * <p>Small batches: samples are independent, so batch size 1 and 2 behave like any other.
+ */
+public final class MaxPool2d extends Module {
+    public final int kh, kw, sh, sw, ph, pw;
+
+    private int[] inShape;
+    private int[] argmax; // flat input index per output element
+
+    /** Square window, stride = kernel, no padding. */
+    public MaxPool2d(int kernel) {
+        this(kernel, kernel, 0);
+    }
+
+    public MaxPool2d(int kernel, int stride, int padding) {
+        this(new int[] {kernel, kernel}, new int[] {stride, stride}, new int[] {padding, padding});
+    }
+
+    /** Each argument is {height, width}. */
+    public MaxPool2d(int[] kernel, int[] stride, int[] padding) {
+        if (kernel[0] <= 0 || kernel[1] <= 0 || stride[0] <= 0 || stride[1] <= 0) {
+            throw new IllegalArgumentException("MaxPool2d: kernel and stride must be positive");
+        }
+        if (padding[0] < 0 || padding[1] < 0 || 2 * padding[0] > kernel[0] || 2 * padding[1] > kernel[1]) {
+            throw new IllegalArgumentException("MaxPool2d: padding must be in [0, kernel/2], got padding " + padding[0] + "x" + padding[1]
+                    + " for kernel " + kernel[0] + "x" + kernel[1]);
+        }
+        kh = kernel[0];
+        kw = kernel[1];
+        sh = stride[0];
+        sw = stride[1];
+        ph = padding[0];
+        pw = padding[1];
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        requireRank(x, 4);
+        int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3);
+        int oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
+        if (h + 2 * ph < kh || w + 2 * pw < kw) {
+            throw new ShapeException(label() + ": input " + x.shapeString() + " is smaller than the " + kh + "x" + kw + " window");
+        }
+        Tensor y = Tensor.zeros(n, c, oh, ow);
+        argmax = new int[y.numel()];
+        float[] xd = x.data, yd = y.data;
+        for (int nc = 0; nc < n * c; nc++) {
+            int plane = nc * h * w;
+            for (int a = 0; a < oh; a++) {
+                for (int b = 0; b < ow; b++) {
+                    // max over the window, first maximum wins
+                    float best = Float.NEGATIVE_INFINITY;
+                    int arg = -1;
+                    for (int i = 0; i < kh; i++) {
+                        int iy = a * sh - ph + i;
+                        if (iy < 0 || iy >= h) continue;
+                        for (int j = 0; j < kw; j++) {
+                            int ix = b * sw - pw + j;
+                            if (ix < 0 || ix >= w) continue;
+                            float v = xd[plane + iy * w + ix];
+                            if (arg < 0 || v > best || Float.isNaN(v) && !Float.isNaN(best)) {
+                                best = v;
+                                arg = plane + iy * w + ix;
+                            }
+                        }
+                    }
+                    int o = (nc * oh + a) * ow + b;
+                    yd[o] = best;
+                    argmax[o] = arg;
+                }
+            }
+        }
+        inShape = x.shape();
+        return y;
+    }
+
+    /** dx[argmax] += dy. */
+    @Override
+    public Tensor backward(Tensor dy) {
+        requireForward(inShape, this);
+        if (dy.numel() != argmax.length || dy.rank() != 4) {
+            throw new ShapeException(label() + " backward: got shape " + dy.shapeString() + ", expected " + argmax.length + " elements of rank 4");
+        }
+        Tensor dx = Tensor.zeros(inShape);
+        for (int o = 0; o < argmax.length; o++) dx.data[argmax[o]] += dy.data[o];
+        return dx;
+    }
+}
