@@ -216,6 +216,27 @@ public final class Safetensors {
         return new Contents(out, metadata);
     }
 
+    /** The dtype of every tensor in the file's header ({@code F32}, {@code I64}, ...), validated as {@link #read} does. */
+    public static Map<String, String> dtypes(Path file) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            String name = file.toString();
+            long fileSize = ch.size();
+            if (fileSize < 8) throw bad(name, "file is " + fileSize + " bytes, shorter than the 8-byte header length");
+            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            readFully(ch, lenBuf, 0, name);
+            long headerLen = lenBuf.getLong(0);
+            if (headerLen < 2 || headerLen > MAX_HEADER || headerLen > fileSize - 8) {
+                throw bad(name, "header length " + Long.toUnsignedString(headerLen) + " does not fit in a file of " + fileSize + " bytes");
+            }
+            ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
+            readFully(ch, hb, 8, name);
+            Map<String, String> dtypes = new LinkedHashMap<>();
+            parseHeader(name, new String(hb.array(), StandardCharsets.UTF_8), fileSize - 8 - headerLen, new LinkedHashMap<>(),
+                    new LinkedHashMap<>(), dtypes, new LinkedHashMap<>());
+            return dtypes;
+        }
+    }
+
     private static void parseHeader(String file, String json, long dataLen, Map<String, long[]> spans, Map<String, int[]> shapes,
                                     Map<String, String> dtypes, Map<String, String> metadata) throws ModelFileException {
         JsonElement root;

@@ -1,0 +1,237 @@
+package normlab.infer;
+
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import normlab.io.LayerTypes;
+import normlab.nn.Conv2d;
+import normlab.nn.Identity;
+import normlab.nn.Layout;
+import normlab.nn.Linear;
+import normlab.nn.Module;
+import normlab.nn.Residual;
+import normlab.nn.Sequential;
+import normlab.norm.BatchNorm;
+import normlab.norm.BatchRenorm;
+import normlab.norm.FrozenBatchNorm2d;
+import normlab.norm.GhostBatchNorm;
+import normlab.tensor.Tensor;
+
+/**
+ * Folds eval-mode BatchNorm (BatchNorm1d/2d, FrozenBatchNorm2d, and BatchRenorm and GhostBatchNorm, whose evaluation
+ * is the same affine) into the Linear or Conv2d before it. At test time BN is the fixed per-channel affine
+ * y = k·x + s with k = γ/√(rv+ε) and s = β − rm·k (Ioffe &amp; Szegedy, Algorithm 2), so a Linear (or Conv2d)
+ * z = W·x + b followed by it is one layer with
+ * <pre>
+ *   W' = W·γ/√(rv+ε)              (row o of W, i.e. output channel o, scaled by k_o)
+ *   b' = (b − rm)·γ/√(rv+ε) + β   (b = 0 when the layer has no bias; γ = 1, β = 0 when BN is not affine)
+ * </pre>
+ * The folded layer always has a bias. The BN's place is taken by an {@link Identity}, so every other layer keeps its
+ * key. The whole-model pass ({@link #fold}) works on a deep copy (the original is untouched) and returns it in eval
+ * mode. A BN folds only into the layer immediately before it in a {@link Sequential} (nested Sequentials are one
+ * sequence); anything in between — an activation, pooling, dropout, another BN, the join of a {@link Residual} — or
+ * a BN without running statistics is refused with an error naming both layers.
+ */
+public final class Fold {
+    private Fold() {}
+
+    /** A BN that was folded, and the layer it went into (labels in the original model). */
+    public record Pair(String producer, String norm) {}
+
+    /** The folded model, the pairs folded and, for {@link #foldWhereAllowed}, the BNs left in place and why. */
+    public record Result(Module model, List<Pair> folded, List<String> refused) {}
+
+    /** Thrown by {@link #fold} when a BN cannot be folded; lists every such BN. */
+    public static final class FoldException extends IllegalArgumentException {
+        public final List<String> reasons;
+
+        FoldException(List<String> reasons) {
+            super(String.join("\n", reasons));
+            this.reasons = List.copyOf(reasons);
+        }
+    }
+
+    /** Folds every BN of {@code model} into the layer before it; throws {@link FoldException} if any BN cannot be. */
+    public static Module fold(Module model) {
+        Result r = plan(model, true);
+        return r.model();
+    }
+
+    /** Folds every BN that can be folded and leaves the others in place, listing them with the reason. */
+    public static Result foldWhereAllowed(Module model) {
+        return plan(model, false);
+    }
+
+    private static Result plan(Module model, boolean strict) {
+        Module copy = LayerTypes.copy(model);
+        List<Module[]> pairs = new ArrayList<>();
+        List<String> refused = new ArrayList<>();
+        scan(copy, pairs, refused);
+        if (strict && !refused.isEmpty()) throw new FoldException(refused);
+        Map<Module, Module> replace = new IdentityHashMap<>();
+        List<Pair> folded = new ArrayList<>();
+        for (Module[] p : pairs) {
+            replace.put(p[0], foldPair(p[0], p[1]));
+            replace.put(p[1], new Identity());
+            folded.add(new Pair(p[0].label(), p[1].label()));
+        }
+        Module out = LayerTypes.rebuild(copy, replace::get);
+        out.eval();
+        return new Result(out, folded, refused);
+    }
+
+    /**
+     * Whether {@code m} is a normalization this class folds: a BatchNorm (1d/2d), FrozenBatchNorm2d, or the BN variants
+     * whose evaluation is BN's fixed affine (BatchRenorm, GhostBatchNorm).
+     */
+    public static boolean isFoldableNorm(Module m) {
+        return m instanceof BatchNorm || m instanceof FrozenBatchNorm2d || m instanceof BatchRenorm || m instanceof GhostBatchNorm;
+    }
+
+    /** Whether a BN can fold into {@code m} (a per-output-channel linear map: Linear or Conv2d). */
+    public static boolean isProducer(Module m) {
+        return m instanceof Linear || m instanceof Conv2d;
+    }
+
+    /**
+     * The eval-mode affine of a BN as {k, s} per channel (y = k·x + s), in double:
+     * k = γ/√(rv+ε), s = β − rm·k.
+     */
+    public static double[][] affineOf(Module norm) {
+        if (norm instanceof BatchNorm bn) {
+            if (!bn.trackRunningStats) {
+                throw new IllegalArgumentException(bn.label() + " has no running statistics (track_running_stats=false): "
+                        + "it normalizes with batch statistics even in eval mode, so it is not a fixed affine and cannot be folded");
+            }
+            if (bn.layout != Layout.NCHW) {
+                throw new IllegalArgumentException(bn.label() + " is channels-last (NHWC), but Linear and Conv2d give channels at dim 1");
+            }
+            return affine(bn.weight == null ? null : bn.weight.value, bn.bias == null ? null : bn.bias.value, bn.runningMean, bn.runningVar, bn.eps);
+        }
+        if (norm instanceof FrozenBatchNorm2d f) return affine(f.weight, f.bias, f.runningMean, f.runningVar, f.eps);
+        if (norm instanceof BatchRenorm r) {
+            return affine(r.affine ? r.weight.value : null, r.affine ? r.bias.value : null, r.runningMean, r.runningVar, r.eps);
+        }
+        if (norm instanceof GhostBatchNorm g) {
+            return affine(g.affine ? g.weight.value : null, g.affine ? g.bias.value : null, g.runningMean, g.runningVar, g.eps);
+        }
+        throw new IllegalArgumentException(norm.label() + " is not a normalization that can be folded");
+    }
+
+    /** k = γ/√(rv+ε), s = β − rm·k per channel; γ = 1 and β = 0 when absent. */
+    private static double[][] affine(Tensor gamma, Tensor beta, Tensor rm, Tensor rv, double eps) {
+        int c = rm.numel();
+        double[] k = new double[c], s = new double[c];
+        for (int ch = 0; ch < c; ch++) {
+            double g = gamma != null ? gamma.data[ch] : 1.0, b = beta != null ? beta.data[ch] : 0.0;
+            k[ch] = g / Math.sqrt(rv.data[ch] + eps);
+            s[ch] = b - rm.data[ch] * k[ch];
+        }
+        return new double[][] {k, s};
+    }
+
+    /** The single layer equal to {@code producer} followed by {@code norm} in eval mode. Neither is modified. */
+    public static Module foldPair(Module producer, Module norm) {
+        double[][] ks = affineOf(norm);
+        if (producer instanceof Linear lin) {
+            requireChannels(producer, lin.out, norm, ks[0].length);
+            Linear f = new Linear(lin.in, lin.out, true, null);
+            scaleRows(f.weight.value.data, f.bias.value.data, lin.weight.value.data, lin.bias == null ? null : lin.bias.value.data,
+                    ks[0], ks[1], lin.out, lin.in);
+            return f;
+        }
+        if (producer instanceof Conv2d conv) {
+            requireChannels(producer, conv.outChannels, norm, ks[0].length);
+            Conv2d f = new Conv2d(conv.inChannels, conv.outChannels, new int[] {conv.kh, conv.kw}, new int[] {conv.sh, conv.sw},
+                    new int[] {conv.ph, conv.pw}, new int[] {conv.dh, conv.dw}, conv.groups, true, null);
+            scaleRows(f.weight.value.data, f.bias.value.data, conv.weight.value.data, conv.bias == null ? null : conv.bias.value.data,
+                    ks[0], ks[1], conv.outChannels, conv.weight.value.numel() / conv.outChannels);
+            return f;
+        }
+        throw new IllegalArgumentException("cannot fold " + norm.label() + " into " + producer.label()
+                + ": only Linear and Conv2d take a folded BatchNorm");
+    }
+
+    private static void requireChannels(Module producer, int out, Module norm, int c) {
+        if (out != c) {
+            throw new IllegalArgumentException("cannot fold " + norm.label() + " (" + c + " channels) into " + producer.label()
+                    + " (" + out + " output channels)");
+        }
+    }
+
+    /**
+     * W'[o, :] = W[o, :]·k_o and b'_o = b_o·k_o + s_o (= (b_o − rm_o)·k_o + β_o), for weights of shape (out, rest):
+     * rest = in for Linear, in·kh·kw for Conv2d. b may be null (no bias: b = 0).
+     */
+    static void scaleRows(float[] wOut, float[] bOut, float[] w, float[] b, double[] k, double[] s, int out, int rest) {
+        for (int o = 0; o < out; o++) {
+            double ko = k[o];
+            int base = o * rest;
+            for (int j = 0; j < rest; j++) wOut[base + j] = (float) (w[base + j] * ko);
+            bOut[o] = (float) ((b == null ? 0.0 : b[o]) * ko + s[o]);
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Finding pairs: a Sequential (nested ones flattened) is one sequence; any other container is opaque to its
+    // neighbours and its children are scanned on their own.
+
+    private static void scan(Module m, List<Module[]> pairs, List<String> refused) {
+        if (m instanceof Sequential) {
+            List<Module> seq = new ArrayList<>();
+            flatten(m, seq);
+            for (int i = 0; i < seq.size(); i++) {
+                Module el = seq.get(i);
+                if (isFoldableNorm(el)) check(seq, i, pairs, refused);
+                else if (!el.children().isEmpty()) for (Module c : el.children().values()) scan(c, pairs, refused);
+            }
+        } else if (isFoldableNorm(m)) {
+            refused.add("cannot fold " + m.label() + ": no Linear or Conv2d comes directly before it");
+        } else {
+            for (Module c : m.children().values()) scan(c, pairs, refused);
+        }
+    }
+
+    private static void flatten(Module m, List<Module> out) {
+        if (m instanceof Sequential s) for (Module c : s.layers()) flatten(c, out);
+        else out.add(m);
+    }
+
+    private static void check(List<Module> seq, int i, List<Module[]> pairs, List<String> refused) {
+        Module bn = seq.get(i);
+        Module prev = i > 0 ? seq.get(i - 1) : null;
+        if (prev != null && isProducer(prev)) {
+            try {
+                affineOf(bn);
+                pairs.add(new Module[] {prev, bn});
+            } catch (IllegalArgumentException e) {
+                refused.add("cannot fold " + bn.label() + " into " + prev.label() + ": " + e.getMessage());
+            }
+            return;
+        }
+        if (prev == null) {
+            refused.add("cannot fold " + bn.label() + ": no Linear or Conv2d comes before it");
+            return;
+        }
+        Module producer = null;
+        for (int j = i - 1; j >= 0 && producer == null; j--) producer = lastProducer(seq.get(j));
+        String between = prev instanceof Residual ? "the residual join of " + prev.label() : prev.label();
+        if (producer == null) {
+            refused.add("cannot fold " + bn.label() + ": no Linear or Conv2d comes before it (" + between + " does)");
+        } else {
+            refused.add("cannot fold " + bn.label() + " into " + producer.label() + ": " + between + " lies between them");
+        }
+    }
+
+    /** The last Linear/Conv2d inside {@code m} in forward order (m itself if it is one), or null. */
+    private static Module lastProducer(Module m) {
+        if (isProducer(m)) return m;
+        List<Module> ch = new ArrayList<>(m.children().values());
+        for (int j = ch.size() - 1; j >= 0; j--) {
+            Module p = lastProducer(ch.get(j));
+            if (p != null) return p;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,176 @@
+package normlab.infer;
+
+import java.util.ArrayList;
+import java.util.List;
+import normlab.io.LayerTypes;
+import normlab.nn.Module;
+import normlab.nn.Layout;
+import normlab.norm.BatchNorm;
+import normlab.norm.BatchRenorm;
+import normlab.norm.GhostBatchNorm;
+import normlab.tensor.ShapeException;
+import normlab.tensor.Tensor;
+
+/**
+ * PreciseBN: replaces every BatchNorm's running statistics by the exact population statistics of its inputs over K
+ * given batches, instead of the exponential moving average left by training (which lags the weights and is biased
+ * toward the last batches). For each channel, over all M = Σ_batches N·S values x it sees:
+ * <pre>
+ *   running_mean = (1/M) Σ x                    (= the count-weighted mean of the per-batch means)
+ *   running_var  = (1/(M−1)) Σ (x − mean)²      (pooled sums, unbiased as PyTorch's running_var)
+ * </pre>
+ * accumulated in double around a per-channel shift (the first value seen), Σ(x−K) and Σ(x−K)².
+ *
+ * <p>Order: layer by layer, in forward (registration) order, with the whole model in eval mode. While layer j is
+ * measured, every BN before it already holds its recalibrated statistics, so layer j sees exactly the inputs it will
+ * see at test time. (Measuring all layers in one training-mode pass, as a moving-average update does, would feed
+ * layer j inputs normalized with batch statistics instead.) Cost: for L BN layers, L passes over the K batches; each
+ * pass stops at the layer measured, so about K·L/2 full forwards for a plain stack, and no activations are stored.
+ *
+ * <p>Layers: BatchNorm1d/2d (NCHW or NHWC), BatchRenorm and GhostBatchNorm (whose evaluation uses the same running
+ * statistics). {@code num_batches_tracked}, parameters and every module's mode are left as they were. BNs without
+ * running statistics (track_running_stats=false) have nothing to recalibrate and are skipped; FrozenBatchNorm2d is
+ * frozen by definition and left alone.
+ */
+public final class Recalibrate {
+    private Recalibrate() {}
+
+    /** What one layer got: its label, the number of values per channel, and the old and new statistics. */
+    public record LayerStats(String layer, long count, float[] oldMean, float[] oldVar, float[] mean, float[] var) {
+        /** Largest |new − old| of the mean over channels. */
+        public double maxMeanChange() {
+            double m = 0;
+            for (int i = 0; i < mean.length; i++) m = Math.max(m, Math.abs(mean[i] - oldMean[i]));
+            return m;
+        }
+    }
+
+    /** Recalibrates every BN of {@code model} in place from {@code batches} (each a model input); returns per-layer stats. */
+    public static List<LayerStats> run(Module model, List<Tensor> batches) {
+        if (batches.isEmpty()) throw new IllegalArgumentException("Recalibrate: no batches given");
+        List<Target> targets = new ArrayList<>();
+        collect(model, targets);
+        List<LayerStats> out = new ArrayList<>();
+        for (Target t : targets) out.add(recalibrateOne(model, t, batches));
+        return out;
+    }
+
+    /** A layer with running statistics to recalibrate: its statistics buffers and where its channels are. */
+    private record Target(Module layer, Tensor runningMean, Tensor runningVar, boolean channelsLast) {
+        int channels() {
+            return runningMean.numel();
+        }
+    }
+
+    /** The BN layers with running statistics, in registration (= forward, for Sequential and Residual) order. */
+    private static void collect(Module m, List<Target> out) {
+        if (m instanceof BatchNorm bn && bn.trackRunningStats) out.add(new Target(bn, bn.runningMean, bn.runningVar, bn.layout == Layout.NHWC));
+        else if (m instanceof BatchRenorm r) out.add(new Target(r, r.runningMean, r.runningVar, false));
+        else if (m instanceof GhostBatchNorm g) out.add(new Target(g, g.runningMean, g.runningVar, false));
+        for (Module c : m.children().values()) collect(c, out);
+    }
+
+    private static LayerStats recalibrateOne(Module model, Target target, List<Tensor> batches) {
+        Module bn = target.layer();
+        String path = bn.path();
+        Class<?> cls = bn.getClass();
+        // A copy of the model (with every earlier BN already recalibrated) in which this BN is replaced by a probe; the
+        // copy runs in eval mode, the model itself is only touched to store the result.
+        Module copy = LayerTypes.copy(model);
+        Probe probe = new Probe(bn.label(), target.channels(), target.channelsLast());
+        Module probed = LayerTypes.rebuild(copy, m -> m.path().equals(path) && m.getClass() == cls ? probe : null);
+        probed.eval();
+        for (Tensor x : batches) {
+            int before = probe.batches;
+            try {
+                probed.forward(x);
+            } catch (Probe.Reached r) {
+                // expected: the forward stops at the probe
+            }
+            if (probe.batches == before) {
+                throw new IllegalStateException(bn.label() + ": the forward pass never reached this layer, so it cannot be recalibrated");
+            }
+        }
+        if (probe.count < 2) {
+            throw new IllegalArgumentException(bn.label() + ": " + probe.count + " value(s) per channel over " + batches.size()
+                    + " batch(es); recalibration needs at least 2");
+        }
+        int c = target.channels();
+        Tensor rm = target.runningMean(), rv = target.runningVar();
+        float[] oldMean = rm.data.clone(), oldVar = rv.data.clone();
+        double m = probe.count;
+        for (int ch = 0; ch < c; ch++) {
+            // mean = K + Σ(x−K)/M;  var = (Σ(x−K)² − (Σ(x−K))²/M) / (M−1)
+            double s = probe.sum[ch], q = probe.sq[ch];
+            rm.data[ch] = (float) (probe.shift[ch] + s / m);
+            rv.data[ch] = (float) (Math.max(0, q - s * s / m) / (m - 1));
+        }
+        return new LayerStats(bn.label(), probe.count, oldMean, oldVar, rm.data.clone(), rv.data.clone());
+    }
+
+    /** Stands in for the BN being measured: accumulates its input's per-channel sums, then stops the forward pass. */
+    private static final class Probe extends Module {
+        static final class Reached extends RuntimeException {
+            Reached() {
+                super(null, null, false, false);
+            }
+        }
+
+        private final String layer;
+        private final int c;
+        private final boolean channelsLast;
+        final double[] shift, sum, sq;
+        boolean shifted;
+        long count;
+        int batches;
+
+        Probe(String layer, int c, boolean channelsLast) {
+            this.layer = layer;
+            this.c = c;
+            this.channelsLast = channelsLast;
+            shift = new double[c];
+            sum = new double[c];
+            sq = new double[c];
+        }
+
+        @Override
+        public Tensor forward(Tensor x) {
+            if (x.rank() < 2 || x.dim(channelsLast ? x.rank() - 1 : 1) != c) {
+                throw new ShapeException(layer + ": expected input " + (channelsLast ? "(N, ..., " + c + ")" : "(N, " + c + ", ...)")
+                        + ", got " + x.shapeString());
+            }
+            // Channels-last input is read as (N·H·W, C, 1).
+            int n = channelsLast ? x.numel() / c : x.dim(0), s = x.numel() / Math.max(1, n * c);
+            if (n > 0 && !shifted) {
+                for (int ch = 0; ch < c; ch++) shift[ch] = x.data[ch * s];
+                shifted = true;
+            }
+            accumulate(sum, sq, x.data, shift, n, c, s);
+            count += (long) n * s;
+            batches++;
+            throw new Reached();
+        }
+
+        @Override
+        public Tensor backward(Tensor dy) {
+            throw new UnsupportedOperationException("Recalibrate probe has no backward");
+        }
+    }
+
+    /** Σ(x−K) and Σ(x−K)² per channel of (N, C, S) input, in double. */
+    static void accumulate(double[] sum, double[] sq, float[] x, double[] shift, int n, int c, int s) {
+        for (int i = 0; i < n; i++) {
+            for (int ch = 0; ch < c; ch++) {
+                int o = (i * c + ch) * s;
+                double k = shift[ch], a = 0, b = 0;
+                for (int j = 0; j < s; j++) {
+                    double d = x[o + j] - k;
+                    a += d;
+                    b += d * d;
+                }
+                sum[ch] += a;
+                sq[ch] += b;
+            }
+        }
+    }
+}

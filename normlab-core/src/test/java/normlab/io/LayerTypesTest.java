@@ -1,0 +1,77 @@
+package normlab.io;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import normlab.nn.*;
+import normlab.nn.Module;
+import normlab.norm.*;
+import normlab.tensor.Rng;
+import normlab.tensor.Tensor;
+import org.junit.jupiter.api.Test;
+
+/** Every registered layer type survives describe → build → load state with identical description and state. */
+class LayerTypesTest {
+    private static List<Module> samples() {
+        Rng r = new Rng(5);
+        return List.of(
+                new Linear(3, 4, false, r),
+                new Conv2d(4, 6, new int[] {3, 1}, new int[] {2, 1}, new int[] {1, 0}, new int[] {1, 2}, 2, true, r),
+                new BatchNorm1d(5, 1e-3, null, false, true),
+                new BatchNorm2d(5, 1e-5, 0.3, true, false, Layout.NHWC),
+                new FrozenBatchNorm2d(4, 0.0),
+                new BatchRenorm(3, 1e-4, 0.05, true, new BatchRenorm.Schedule(10, 2.5, 100, 4, 50)),
+                new GhostBatchNorm(3, 8, 1e-5, null, false),
+                new InstanceNorm1d(3, 1e-5, 0.1, true, true),
+                new InstanceNorm2d(3),
+                new LayerNorm(new int[] {4, 5}, 1e-6, true, false),
+                new GroupNorm(2, 6, 1e-5, false, Layout.NHWC),
+                new RMSNorm(new int[] {7}, null, true),
+                new MaxPool2d(new int[] {3, 2}, new int[] {2, 2}, new int[] {1, 1}),
+                new AvgPool2d(new int[] {2, 2}, new int[] {1, 2}, new int[] {0, 1}, false),
+                new GlobalAvgPool(),
+                new Dropout(0.25, r),
+                new Activation.ReLU(), new Activation.Sigmoid(), new Activation.Tanh(),
+                new Flatten(), new Identity(),
+                new Sequential(new Linear(2, 2, r), new Sequential()),
+                new Residual(new Sequential(new Linear(2, 2, r))));
+    }
+
+    @Test
+    void everyRegisteredTypeRoundTrips() throws ModelFileException {
+        Set<String> seen = new LinkedHashSet<>();
+        Rng r = new Rng(6);
+        for (Module m : samples()) {
+            for (Tensor t : m.stateTensors().values()) for (int i = 0; i < t.data.length; i++) t.data[i] = (float) r.nextGaussian();
+            var desc = LayerTypes.describe(m);
+            seen.add(desc.get("type").getAsString());
+            Module back = LayerTypes.build(desc, "sample");
+            assertSame(m.getClass(), back.getClass());
+            assertEquals(desc, LayerTypes.describe(back), desc.toString());
+            back.loadStateDict(m.stateDict());
+            Map<String, Tensor> a = m.stateDict(), b = back.stateDict();
+            assertEquals(a.keySet(), b.keySet());
+            for (String k : a.keySet()) assertArrayEquals(a.get(k).data, b.get(k).data, k);
+        }
+        assertEquals(new LinkedHashSet<>(LayerTypes.names()), seen, "every registered type has a sample here");
+    }
+
+    @Test
+    void unknownArgumentIsRefused() {
+        var desc = LayerTypes.describe(new Linear(2, 3, null));
+        desc.getAsJsonObject("args").addProperty("bias_init", 0.5);
+        ModelFileException e = assertThrows(ModelFileException.class, () -> LayerTypes.build(desc, "model"));
+        assertEquals("model (Linear): unknown argument 'bias_init'", e.getMessage());
+    }
+
+    @Test
+    void constructorErrorsNameTheNode() {
+        var desc = LayerTypes.describe(new Conv2d(4, 4, 3, null));
+        desc.getAsJsonObject("args").addProperty("groups", 3);
+        ModelFileException e = assertThrows(ModelFileException.class, () -> LayerTypes.build(desc, "model.children[0]"));
+        assertTrue(e.getMessage().startsWith("model.children[0] (Conv2d): Conv2d: in (4) and out (4) channels"), e.getMessage());
+    }
+}
