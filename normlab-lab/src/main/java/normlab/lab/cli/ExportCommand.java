@@ -1,0 +1,40 @@
+package normlab.lab.cli;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import normlab.io.ModelFiles;
+import normlab.io.onnx.OnnxExport;
+import normlab.nn.Module;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * {@code normlab export model.safetensors --input-shape 1,28,28 --out model.onnx}: loads a model file (weights and the
+ * description beside them, {@link ModelFiles}) and writes its inference function as ONNX ({@link OnnxExport}). The
+ * batch dimension stays symbolic; the input shape is the rest, which the model file does not record.
+ */
+@Command(name = "export", mixinStandardHelpOptions = true,
+        description = "Export a saved model (.safetensors + .json) to ONNX, with a dynamic batch dimension.")
+public final class ExportCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "MODEL", description = "the model's weights file (its .json description beside it)")
+    Path model;
+
+    @Option(names = "--out", required = true, paramLabel = "FILE", description = "the ONNX file to write")
+    Path out;
+
+    @Option(names = "--input-shape", required = true, split = ",", paramLabel = "D",
+            description = "input shape without the batch dimension, e.g. 1,28,28 or 784")
+    int[] inputShape;
+
+    @Option(names = "--softmax", description = "append a softmax over dim 1 (output probabilities instead of logits)")
+    boolean softmax;
+
+    @Override
+    public Integer call() throws Exception {
+        Module m = ModelFiles.load(model);
+        OnnxExport.export(m, inputShape, out, softmax);
+        System.out.println("wrote " + out + " (" + java.nio.file.Files.size(out) + " bytes) from " + model);
+        return 0;
+    }
+}
