@@ -75,6 +75,20 @@ public final class Trainer {
         return steps;
     }
 
+    /** The optimizer (its state goes into checkpoints). */
+    public Optimizer optimizer() {
+        return optimizer;
+    }
+
+    BatchSampler sampler() {
+        return sampler;
+    }
+
+    /** Sets the step count when resuming from a checkpoint ({@link Checkpoints}). */
+    void restoreSteps(int s) {
+        steps = s;
+    }
+
     /** Completed passes over the training data. */
     public long epoch() {
         return sampler.epoch();
