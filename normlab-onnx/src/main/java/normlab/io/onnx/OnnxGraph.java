@@ -25,7 +25,6 @@ final class OnnxGraph {
 
     private final Onnx.GraphProto.Builder graph = Onnx.GraphProto.newBuilder();
     private final Set<String> names = new HashSet<>();
-    private final Set<String> opTypes = new java.util.TreeSet<>();
     private final int opset;
     private String value;
     private int[] shape;
@@ -57,11 +56,6 @@ final class OnnxGraph {
     void setValue(String name, int[] shapeWithoutBatch) {
         value = name;
         shape = shapeWithoutBatch.clone();
-    }
-
-    /** The operator types used so far, sorted. */
-    Set<String> opTypes() {
-        return java.util.Collections.unmodifiableSet(opTypes);
     }
 
     /** A fresh name starting with {@code base}. */
@@ -109,7 +103,6 @@ final class OnnxGraph {
         b.addAllInput(inputs);
         for (Onnx.AttributeProto a : attrs) b.addAttribute(a);
         graph.addNode(b);
-        opTypes.add(opType);
         return out;
     }
 
@@ -126,7 +119,6 @@ final class OnnxGraph {
         String out = fresh(name);
         graph.addNode(Onnx.NodeProto.newBuilder().setOpType("Identity").setName(fresh("output/Identity"))
                 .addInput(value).addOutput(out));
-        opTypes.add("Identity");
         graph.addOutput(valueInfo(out, shape));
         value = out;
     }
