@@ -36,7 +36,7 @@ import normlab.tensor.Tensor;
  *
  * <p>Integrity: {@link #write} records a CRC-32C in {@code __metadata__["normlab.crc32c"]} over the other metadata
  * entries (sorted by key) and, for each tensor in file order, its name, dtype, shape and raw bytes; {@link #read}
- * recomputes and compares it when present (files from other writers have none and are read as they are), and
+ * recomputes and compares it when present (and leaves it out of the metadata it returns) (files from other writers have none and are read as they are), and
  * {@link #read(Path, boolean)} with {@code requireChecksum} also refuses a file without one (normlab's own checkpoints:
  * otherwise damage to the key itself would switch the check off). A mismatch, like every other defect, is a {@link ModelFileException};
  * other {@link IOException}s mean the file could not be read at all (missing, unreadable).
@@ -213,6 +213,7 @@ public final class Safetensors {
             throw bad(file, "checksum mismatch: " + CHECKSUM_KEY + " says " + expectedCrc + ", contents give "
                     + String.format("%08x", crc.getValue()) + " (the file is corrupted)");
         }
+        metadata.remove(CHECKSUM_KEY); // verified; callers see the metadata they wrote
         return new Contents(out, metadata);
     }
 

@@ -85,8 +85,7 @@ public abstract class InstanceNorm extends Module {
         int n = x.dim(0), c = numFeatures, s = x.numel() / Math.max(1, n * c);
         if (n == 0 || s == 0) throw new ShapeException(label() + ": empty input of shape " + x.shapeString());
         usedBatchStats = isTraining() || !trackRunningStats;
-        mean = new double[n * c];
-        rstd = new double[n * c];
+        double[] mean = new double[n * c], rstd = new double[n * c];
         if (usedBatchStats) {
             if (s < 2) {
                 throw new ShapeException(label() + ": expected more than 1 spatial element when using batch statistics, got input shape "
@@ -108,6 +107,9 @@ public abstract class InstanceNorm extends Module {
         Tensor y = Tensor.zeros(x.shape());
         Moments.normalize(y.data, x.data, mean, rstd, affine ? weight.value.data : null, affine ? bias.value.data : null,
                 n, 1, c, s, s);
+        // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
+        this.mean = mean;
+        this.rstd = rstd;
         this.x = x;
         return y;
     }
