@@ -115,7 +115,8 @@ public final class ModelFiles {
             throw new ModelFileException(description + ": \"format\" must be \"" + FORMAT + "\", got " + f);
         }
         JsonElement v = o.get("version");
-        if (v == null || !v.isJsonPrimitive() || !v.getAsJsonPrimitive().isNumber() || v.getAsInt() != VERSION) {
+        if (v == null || !v.isJsonPrimitive() || !v.getAsJsonPrimitive().isNumber()
+                || v.getAsJsonPrimitive().getAsBigDecimal().compareTo(java.math.BigDecimal.valueOf(VERSION)) != 0) {
             throw new ModelFileException(description + ": unsupported \"version\" " + v + " (this normlab reads version " + VERSION + ")");
         }
         try {
