@@ -21,7 +21,9 @@ class FuzzCorpusReplayTest {
     record Target(String dir, Consumer<byte[]> body) {}
 
     static final List<Target> TARGETS = List.of(
-            new Target("SafetensorsFuzzTestInputs/decode", SafetensorsFuzzTest::fuzzerTestOneInput));
+            new Target("SafetensorsFuzzTestInputs/decode", SafetensorsFuzzTest::fuzzerTestOneInput),
+            new Target("IdxFuzzTestInputs/read", IdxFuzzTest::fuzzerTestOneInput),
+            new Target("ModelDescriptionFuzzTestInputs/build", ModelDescriptionFuzzTest::fuzzerTestOneInput));
 
     @TestFactory
     Stream<DynamicTest> replayCommittedInputs() throws IOException, URISyntaxException {
