@@ -101,6 +101,8 @@ public final class ModelFiles {
             text = Files.readString(description, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
             throw new ModelFileException(description + ": model description not found (it is written beside the weights by ModelFiles.save)");
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new ModelFileException(description + ": not valid UTF-8 text (" + e + ")");
         }
         JsonElement root;
         try {
