@@ -15,6 +15,11 @@ Cases (PyTorch issue #5410 is the motivating failure: E[x²]−E[x]² in float32
   tinyvar    variances 1e-7..1e-4 around eps = 1e-5
   subnormal  subnormal float32 inputs, alone and mixed with normal values
 Layouts: 'nc' is (N, C) (the channels-last kernel path), 'nchw' is (N, C, H, W) (the planar path).
+
+The same four cases for LayerNorm and GroupNorm, where each statistic is per sample (per row, per (sample, group)):
+golden/edge/ln_<case>.safetensors, x (K, 32) normalized over the last dimension, and gn_<case>.safetensors,
+x (K, 4, 4, 2) with 2 groups; each row or group draws its values from one of the case's value sets. Keys: x, weight,
+bias, dy, y, dx, dweight, dbias.
 """
 import os
 
@@ -112,3 +117,51 @@ def generate(out_dir):
                 "rm_eval": rm_eval, "rv_eval": rv_eval, "y_eval": y_eval,
             }, {"eps": EPS, "momentum": MOMENTUM, "case": case, "layout": layout,
                "torch_f64_rel_err": f"{torch_err:.3e}"})
+    generate_per_sample(d)
+
+
+def _per_sample_reference(x, w, b, dy, groups):
+    """Two-pass float64 LayerNorm (groups=None: over the last dim) or GroupNorm forward, and its autograd backward."""
+    xd = x.double().requires_grad_(True)
+    wd = w.double().requires_grad_(True)
+    bd = b.double().requires_grad_(True)
+    if groups is None:
+        mean = xd.mean(dim=-1, keepdim=True)
+        var = ((xd - mean) ** 2).mean(dim=-1, keepdim=True)
+        y = (xd - mean) / torch.sqrt(var + EPS) * wd + bd
+    else:
+        n, c = x.shape[0], x.shape[1]
+        xg = xd.reshape(n, groups, -1)
+        mean = xg.mean(dim=-1, keepdim=True)
+        var = ((xg - mean) ** 2).mean(dim=-1, keepdim=True)
+        shape = [1, c] + [1] * (x.dim() - 2)
+        y = ((xg - mean) / torch.sqrt(var + EPS)).reshape(x.shape) * wd.view(shape) + bd.view(shape)
+    y.backward(dy.double())
+    return y.detach(), xd.grad, wd.grad, bd.grad
+
+
+def generate_per_sample(d):
+    for ci, case in enumerate(["offset", "constant", "tinyvar", "subnormal"]):
+        for kind in ["ln", "gn"]:
+            g = torch.Generator().manual_seed(2000 + 10 * ci + (kind == "gn"))
+            if kind == "ln":
+                sets = _channels(case, g, 32)
+                x = torch.stack(sets, dim=0)  # (K, 32): one set per row
+                w = (0.5 + torch.rand(32, generator=g)).float()
+                b = torch.randn(32, generator=g).float()
+                groups = None
+            else:
+                sets = _channels(case, g, 16) + _channels(case, g, 16)
+                k = len(sets) // 2
+                # sample i, group 0 = set i, group 1 = set k + i; each group is 2 channels × 4 × 2 = 16 values
+                x = torch.stack([torch.cat([sets[i], sets[k + i]]).view(4, 4, 2) for i in range(k)], dim=0)
+                w = (0.5 + torch.rand(4, generator=g)).float()
+                b = torch.randn(4, generator=g).float()
+                groups = 2
+            x = x.contiguous()
+            dy = torch.randn(x.shape, generator=g).float()
+            y, dx, dw, db = _per_sample_reference(x, w, b, dy, groups)
+            save(os.path.join(d, f"{kind}_{case}.safetensors"),
+                 {"x": x, "weight": w, "bias": b, "dy": dy, "y": y, "dx": dx, "dweight": dw, "dbias": db},
+                 {"eps": EPS, "case": case, "layer": "LayerNorm(32)" if groups is None else "GroupNorm(2, 4)"})
+
