@@ -94,7 +94,7 @@ public abstract class InstanceNorm extends Module {
             double[] var = new double[n * c];
             Moments.moments(mean, var, x.data, n, 1, c, s);
             Moments.rstd(rstd, var, eps, n * c);
-            if (isTraining() && trackRunningStats) updateRunning(var, n, s);
+            if (isTraining() && trackRunningStats) updateRunning(mean, var, n, s);
         } else {
             // Evaluation with running statistics: the same fixed (μ_c, rstd_c) for every sample.
             for (int i = 0; i < n; i++) {
@@ -115,7 +115,7 @@ public abstract class InstanceNorm extends Module {
     }
 
     /** running ← (1−m)·running + m·mean over samples of (μ_nc, σ²_nc·S/(S−1)). */
-    private void updateRunning(double[] var, int n, int s) {
+    private void updateRunning(double[] mean, double[] var, int n, int s) {
         double unbias = (double) s / (s - 1);
         for (int ch = 0; ch < numFeatures; ch++) {
             double mu = 0, v = 0;

@@ -146,6 +146,9 @@ public final class OnnxExport {
             g.apply("Add", name(m), g.shape(), List.of(skip));
             return y;
         }
+        // Before the batch-1 probe: a BatchNorm without running statistics refuses one sample (as PyTorch) with a
+        // message about batch size, while the export's real reason is that its output depends on the batch.
+        if (m instanceof BatchNorm) requireRunningStats(m, ((BatchNorm) m).trackRunningStats);
         Tensor y = m.forward(probe);
         int[] out = Arrays.copyOfRange(y.shape(), 1, y.rank());
         String name = name(m);
