@@ -7,12 +7,16 @@ import java.util.Map;
 import normlab.io.ModelFileException;
 import normlab.io.ModelFiles;
 import normlab.io.Safetensors;
+import normlab.nn.Dropout;
+import normlab.nn.Module;
+import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
 
 /**
  * Training checkpoints that resume bit for bit: everything that decides the next step is saved — the model's
  * parameters and buffers, the optimizer's state (SGD momentum buffers, Adam moments and step), the batch sampler's
- * permutation, position and epoch, the state of its random generator, and the step count.
+ * permutation, position and epoch, the state of its random generator, the generators of the model's Dropout layers,
+ * and the step count.
  *
  * <p>The file is a model file ({@link ModelFiles}: {@code ckpt.safetensors} + {@code ckpt.json}, so
  * {@code ModelFiles.load} also opens a checkpoint as a model). Optimizer and sampler tensors are extras
@@ -35,8 +39,8 @@ public final class Checkpoints {
         meta.put("step", Integer.toString(trainer.steps()));
         meta.put("sampler.position", Integer.toString(s.position()));
         meta.put("sampler.epoch", Long.toString(s.epoch()));
-        long[] rng = s.rng().state();
-        meta.put("sampler.rng", Long.toHexString(rng[0]) + "," + Long.toHexString(rng[1]) + "," + rng[2]);
+        meta.put("sampler.rng", encode(s.rng()));
+        for (Map.Entry<String, Rng> e : dropoutRngs(trainer.model()).entrySet()) meta.put("rng." + e.getKey(), encode(e.getValue()));
         Map<String, Tensor> extra = new LinkedHashMap<>();
         for (Map.Entry<String, Tensor> e : trainer.optimizer().state().entrySet()) extra.put("optim/" + e.getKey(), e.getValue());
         int[] order = s.order();
@@ -72,12 +76,35 @@ public final class Checkpoints {
             for (int i = 0; i < idx.length; i++) idx[i] = (int) order.data[i];
             BatchSampler s = trainer.sampler();
             s.restore(idx, Integer.parseInt(meta.get("sampler.position")), Long.parseLong(meta.get("sampler.epoch")));
-            String[] r = meta.get("sampler.rng").split(",");
-            s.rng().setState(new long[] {Long.parseUnsignedLong(r[0], 16), Long.parseUnsignedLong(r[1], 16), Long.parseLong(r[2])});
+            decode(s.rng(), meta.get("sampler.rng"));
+            for (Map.Entry<String, Rng> e : dropoutRngs(trainer.model()).entrySet()) {
+                String v = meta.get("rng." + e.getKey());
+                if (v == null) throw new IllegalArgumentException("no generator state for Dropout '" + e.getKey() + "'");
+                decode(e.getValue(), v);
+            }
             trainer.restoreSteps(Integer.parseInt(meta.get("step")));
         } catch (RuntimeException e) { // NumberFormatException, NullPointerException of a missing key, a wrong shape
             throw new ModelFileException(file + ": inconsistent training checkpoint: " + e, e);
         }
         return meta;
+    }
+
+    /** The generators of every Dropout in {@code m} (with one), by module path. */
+    private static Map<String, Rng> dropoutRngs(Module m) {
+        Map<String, Rng> out = new LinkedHashMap<>();
+        if (m instanceof Dropout d && d.rng() != null) out.put(m.path().isEmpty() ? "root" : m.path(), d.rng());
+        for (Module c : m.children().values()) out.putAll(dropoutRngs(c));
+        return out;
+    }
+
+    private static String encode(Rng rng) {
+        long[] r = rng.state();
+        return Long.toHexString(r[0]) + "," + Long.toHexString(r[1]) + "," + r[2];
+    }
+
+    private static void decode(Rng rng, String text) {
+        String[] r = text.split(",");
+        if (r.length != 3) throw new IllegalArgumentException("generator state '" + text + "' is not three values");
+        rng.setState(new long[] {Long.parseUnsignedLong(r[0], 16), Long.parseUnsignedLong(r[1], 16), Long.parseLong(r[2])});
     }
 }

@@ -79,6 +79,25 @@ class CheckpointTest {
         assertSameState(straight, run(resumed, 14));
     }
 
+    /** A CNN with BatchNorm and Dropout: the dropout generator is part of the checkpoint too. */
+    @Test
+    void resumedTrainingIsBitIdenticalWithDropout() throws IOException {
+        java.util.function.LongFunction<Trainer> make = seed -> {
+            Module m = new normlab.nn.Sequential(new normlab.nn.Conv2d(1, 3, 3, new Rng(seed)), new normlab.norm.BatchNorm2d(3),
+                    new normlab.nn.Activation.ReLU(), new normlab.nn.Dropout(0.3, new Rng(seed + 2)), new normlab.nn.MaxPool2d(2),
+                    new normlab.nn.Flatten(), new normlab.nn.Linear(3 * 13 * 13, 10, new Rng(seed + 3)));
+            return new Trainer(m, new normlab.optim.SGD(m.parameters(), 0.05, 0.9, false, 0, false), CheckpointChild.data(), 20,
+                    new Rng(seed + 1), false);
+        };
+        Trainer straight = run(make.apply(3), 8);
+        Trainer first = run(make.apply(3), 3);
+        Path f = dir.resolve("cnn.safetensors");
+        Checkpoints.save(f, first, Map.of());
+        Trainer resumed = make.apply(40);
+        Checkpoints.resume(f, resumed);
+        assertSameState(straight, run(resumed, 8));
+    }
+
     @Test
     void checkpointOpensAsAModel() throws IOException {
         Trainer t = run(CheckpointChild.trainer(7), 2);
