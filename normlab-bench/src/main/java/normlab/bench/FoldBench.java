@@ -20,6 +20,8 @@ import org.openjdk.jmh.annotations.*;
  * without BN (layers with biases, nothing in between). Folding should make BN free: {@code folded} ≈ {@code noBn}.
  * Models: the paper's MNIST MLP 784-100-100-100-10 (sigmoid) on a batch of 256, and a CNN
  * conv(1→16, 3×3) BN ReLU conv(16→32, 3×3, stride 2) BN ReLU flatten linear(32·14·14→10) on 64 images of 28×28.
+ * On a shared, loaded machine run it with {@code -bm sample} and compare the p0.00 (minimum) rows, which contention
+ * cannot inflate.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
