@@ -64,9 +64,20 @@ class BatchNormEdgeCaseTest {
     @CsvSource({"offset, nc", "offset, nchw", "constant, nc", "constant, nchw",
                 "tinyvar, nc", "tinyvar, nchw", "subnormal, nc", "subnormal, nchw"})
     void matchesFloat64Reference(String kase, String layout) throws Exception {
+        for (boolean simd : new boolean[] {true, false}) { // the Vector API kernels and the scalar reference loops
+            boolean old = normlab.kernels.Kernels.setSimd(simd);
+            try {
+                check(kase, layout, simd);
+            } finally {
+                normlab.kernels.Kernels.setSimd(old);
+            }
+        }
+    }
+
+    private void check(String kase, String layout, boolean simd) throws Exception {
         Map<String, Tensor> f = fixture("bn_" + kase + "_" + layout);
         Tensor x = f.get("x");
-        String id = kase + "/" + layout + " ";
+        String id = kase + "/" + layout + (simd ? " simd " : " scalar ");
 
         BatchNorm bn = layer(x, f);
         Tensor y = bn.forward(x);

@@ -23,6 +23,17 @@ class PerSampleNormEdgeCaseTest {
     @CsvSource({"ln, offset", "ln, constant", "ln, tinyvar", "ln, subnormal",
                 "gn, offset", "gn, constant", "gn, tinyvar", "gn, subnormal"})
     void matchesFloat64Reference(String kind, String kase) throws Exception {
+        for (boolean simd : new boolean[] {true, false}) { // the Vector API kernels and the scalar reference loops
+            boolean old = normlab.kernels.Kernels.setSimd(simd);
+            try {
+                check(kind, kase, simd);
+            } finally {
+                normlab.kernels.Kernels.setSimd(old);
+            }
+        }
+    }
+
+    private void check(String kind, String kase, boolean simd) throws Exception {
         Map<String, Tensor> f = fixture(kind + "_" + kase);
         Tensor x = f.get("x");
         Module layer;
@@ -40,7 +51,7 @@ class PerSampleNormEdgeCaseTest {
         }
         w.value.copyFrom(f.get("weight"));
         b.value.copyFrom(f.get("bias"));
-        String id = kind + "/" + kase + " ";
+        String id = kind + "/" + kase + (simd ? " simd " : " scalar ");
         assertClose(id + "y", layer.forward(x), f.get("y"), OUT_TOL);
         assertClose(id + "dx", layer.backward(f.get("dy")), f.get("dx"), GRAD_TOL);
         assertClose(id + "dweight", w.grad, f.get("dweight"), GRAD_TOL);
