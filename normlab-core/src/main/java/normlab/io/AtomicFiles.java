@@ -3,6 +3,7 @@ package normlab.io;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -11,6 +12,9 @@ import java.nio.file.StandardOpenOption;
 /**
  * Crash-safe file replacement: write a temporary file in the target's directory, fsync it, rename it over the target,
  * fsync the directory. A crash at any point leaves either the old file or the new one, never a mix.
+ *
+ * <p>A process killed mid-write leaves its temporary file ({@code .name.<random>.tmp}) behind; the next write of the
+ * same target deletes such leftovers first. This assumes one writer per target at a time.
  */
 public final class AtomicFiles {
     private AtomicFiles() {}
@@ -18,7 +22,14 @@ public final class AtomicFiles {
     public static void write(Path target, byte[] bytes) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
         Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        String prefix = "." + target.getFileName() + ".";
+        try (DirectoryStream<Path> stale = Files.newDirectoryStream(dir, p -> {
+            String n = p.getFileName().toString();
+            return n.startsWith(prefix) && n.endsWith(".tmp");
+        })) {
+            for (Path p : stale) Files.deleteIfExists(p);
+        }
+        Path tmp = Files.createTempFile(dir, prefix, ".tmp");
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 ByteBuffer b = ByteBuffer.wrap(bytes);

@@ -222,6 +222,9 @@ public final class LayerTypes {
             m = t.builder.build(args, children);
         } catch (IllegalArgumentException e) {
             throw new ModelFileException(where + " (" + t.name + "): " + e.getMessage(), e);
+        } catch (OutOfMemoryError e) {
+            // Sizes larger than the heap (a corrupt or hostile description): one failed allocation, nothing else affected.
+            throw new ModelFileException(where + " (" + t.name + "): too large to allocate with these arguments " + a + " (" + e.getMessage() + ")");
         }
         args.requireAllUsed();
         return m;

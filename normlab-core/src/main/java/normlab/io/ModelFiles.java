@@ -101,6 +101,8 @@ public final class ModelFiles {
             text = Files.readString(description, StandardCharsets.UTF_8);
         } catch (NoSuchFileException e) {
             throw new ModelFileException(description + ": model description not found (it is written beside the weights by ModelFiles.save)");
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new ModelFileException(description + ": not valid UTF-8 text (" + e + ")");
         }
         JsonElement root;
         try {
@@ -115,7 +117,8 @@ public final class ModelFiles {
             throw new ModelFileException(description + ": \"format\" must be \"" + FORMAT + "\", got " + f);
         }
         JsonElement v = o.get("version");
-        if (v == null || !v.isJsonPrimitive() || !v.getAsJsonPrimitive().isNumber() || v.getAsInt() != VERSION) {
+        if (v == null || !v.isJsonPrimitive() || !v.getAsJsonPrimitive().isNumber()
+                || v.getAsJsonPrimitive().getAsBigDecimal().compareTo(java.math.BigDecimal.valueOf(VERSION)) != 0) {
             throw new ModelFileException(description + ": unsupported \"version\" " + v + " (this normlab reads version " + VERSION + ")");
         }
         try {

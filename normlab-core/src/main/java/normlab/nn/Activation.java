@@ -52,13 +52,13 @@ public abstract class Activation extends Module {
         }
     }
 
-    /** max(0, x); derivative 1 where x > 0, else 0 (PyTorch's choice at 0). */
+    /** max(0, x), NaN staying NaN as in PyTorch; derivative 1 where x > 0, else 0 (PyTorch's choice at 0 and NaN). */
     public static final class ReLU extends Activation {
         @Override
         public Tensor forward(Tensor x) {
             Tensor y = Tensor.zeros(x.shape());
             float[] a = x.data, b = y.data;
-            for (int i = 0; i < a.length; i++) b[i] = a[i] > 0f ? a[i] : 0f;
+            for (int i = 0; i < a.length; i++) b[i] = a[i] > 0f || a[i] != a[i] ? a[i] : 0f;
             saved = x;
             return y;
         }

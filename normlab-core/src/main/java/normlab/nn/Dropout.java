@@ -29,6 +29,11 @@ public final class Dropout extends Module {
         this.rng = rng;
     }
 
+    /** The mask generator (null when built without one); training checkpoints save and restore its state. */
+    public Rng rng() {
+        return rng;
+    }
+
     /** Uses {@code keep} (values 0 or 1, the input's shape) as the mask from now on; null returns to random masks. */
     public void setMask(Tensor keep) {
         if (keep != null) {

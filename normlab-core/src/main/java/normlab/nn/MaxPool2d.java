@@ -55,7 +55,7 @@ public final class MaxPool2d extends Module {
             throw new ShapeException(label() + ": input " + x.shapeString() + " is smaller than the " + kh + "x" + kw + " window");
         }
         Tensor y = Tensor.zeros(n, c, oh, ow);
-        argmax = new int[y.numel()];
+        int[] argmax = new int[y.numel()];
         float[] xd = x.data, yd = y.data;
         for (int nc = 0; nc < n * c; nc++) {
             int plane = nc * h * w;
@@ -83,6 +83,8 @@ public final class MaxPool2d extends Module {
                 }
             }
         }
+        // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
+        this.argmax = argmax;
         inShape = x.shape();
         return y;
     }

@@ -67,7 +67,7 @@ public final class FrozenBatchNorm2d extends Module {
         requireRank(x, 4);
         requireDim(x, 1, numFeatures, "channels");
         int n = x.dim(0), c = numFeatures, s = x.dim(2) * x.dim(3);
-        scale = new float[c];
+        float[] scale = new float[c];
         float[] shift = new float[c];
         for (int ch = 0; ch < c; ch++) {
             // scale = w/√(rv+ε), shift = b − rm·scale (torchvision's order of operations, in float)
@@ -82,6 +82,8 @@ public final class FrozenBatchNorm2d extends Module {
                 for (int j = 0; j < s; j++) y.data[o + j] = x.data[o + j] * a + b;
             }
         }
+        // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
+        this.scale = scale;
         inShape = x.shape();
         return y;
     }

@@ -125,9 +125,8 @@ public final class GhostBatchNorm extends Module {
         int n = x.dim(0), c = numFeatures, s = x.numel() / Math.max(1, n * c), block = c * s;
         if (n == 0) throw new ShapeException(label() + ": empty batch, input shape " + x.shapeString());
         usedBatchStats = isTraining();
-        ghosts = usedBatchStats ? ghostBatches(n, virtualBatchSize) : new int[][] {allSamples(n)};
-        mean = new double[ghosts.length][c];
-        rstd = new double[ghosts.length][c];
+        int[][] ghosts = usedBatchStats ? ghostBatches(n, virtualBatchSize) : new int[][] {allSamples(n)};
+        double[][] mean = new double[ghosts.length][c], rstd = new double[ghosts.length][c];
         Tensor y = Tensor.zeros(x.shape());
         double[] newMean = new double[c], newVar = new double[c];
         for (int j = 0; j < ghosts.length; j++) {
@@ -175,6 +174,10 @@ public final class GhostBatchNorm extends Module {
                 runningVar.data[ch] = (float) ((1 - f) * runningVar.data[ch] + f * newVar[ch]);
             }
         }
+        // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
+        this.ghosts = ghosts;
+        this.mean = mean;
+        this.rstd = rstd;
         this.x = x;
         return y;
     }

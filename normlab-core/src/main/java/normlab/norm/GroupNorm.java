@@ -73,14 +73,16 @@ public final class GroupNorm extends Module {
         if (x.numel() == 0) throw new ShapeException(label() + ": empty input of shape " + x.shapeString());
         int[] v = geometry(x);
         int groups = v[0] * v[2];
-        mean = new double[groups];
-        rstd = new double[groups];
+        double[] mean = new double[groups], rstd = new double[groups];
         double[] var = new double[groups];
         Moments.moments(mean, var, x.data, v[0], v[1], v[2], v[3]);
         Moments.rstd(rstd, var, eps, groups);
         Tensor y = Tensor.zeros(x.shape());
         Moments.normalize(y.data, x.data, mean, rstd, affine ? weight.value.data : null, affine ? bias.value.data : null,
                 v[0], v[1], v[2], v[3], v[4]);
+        // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
+        this.mean = mean;
+        this.rstd = rstd;
         this.x = x;
         return y;
     }

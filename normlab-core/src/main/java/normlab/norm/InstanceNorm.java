@@ -85,8 +85,7 @@ public abstract class InstanceNorm extends Module {
         int n = x.dim(0), c = numFeatures, s = x.numel() / Math.max(1, n * c);
         if (n == 0 || s == 0) throw new ShapeException(label() + ": empty input of shape " + x.shapeString());
         usedBatchStats = isTraining() || !trackRunningStats;
-        mean = new double[n * c];
-        rstd = new double[n * c];
+        double[] mean = new double[n * c], rstd = new double[n * c];
         if (usedBatchStats) {
             if (s < 2) {
                 throw new ShapeException(label() + ": expected more than 1 spatial element when using batch statistics, got input shape "
@@ -95,7 +94,7 @@ public abstract class InstanceNorm extends Module {
             double[] var = new double[n * c];
             Moments.moments(mean, var, x.data, n, 1, c, s);
             Moments.rstd(rstd, var, eps, n * c);
-            if (isTraining() && trackRunningStats) updateRunning(var, n, s);
+            if (isTraining() && trackRunningStats) updateRunning(mean, var, n, s);
         } else {
             // Evaluation with running statistics: the same fixed (μ_c, rstd_c) for every sample.
             for (int i = 0; i < n; i++) {
@@ -108,12 +107,15 @@ public abstract class InstanceNorm extends Module {
         Tensor y = Tensor.zeros(x.shape());
         Moments.normalize(y.data, x.data, mean, rstd, affine ? weight.value.data : null, affine ? bias.value.data : null,
                 n, 1, c, s, s);
+        // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
+        this.mean = mean;
+        this.rstd = rstd;
         this.x = x;
         return y;
     }
 
     /** running ← (1−m)·running + m·mean over samples of (μ_nc, σ²_nc·S/(S−1)). */
-    private void updateRunning(double[] var, int n, int s) {
+    private void updateRunning(double[] mean, double[] var, int n, int s) {
         double unbias = (double) s / (s - 1);
         for (int ch = 0; ch < numFeatures; ch++) {
             double mu = 0, v = 0;

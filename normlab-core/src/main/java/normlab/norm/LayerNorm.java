@@ -68,14 +68,16 @@ public final class LayerNorm extends Module {
                     + "], got " + x.shapeString());
         }
         int rows = x.numel() / d;
-        mean = new double[rows];
-        rstd = new double[rows];
+        double[] mean = new double[rows], rstd = new double[rows];
         double[] var = new double[rows];
         Moments.moments(mean, var, x.data, rows, 1, 1, d);
         Moments.rstd(rstd, var, eps, rows);
         Tensor y = Tensor.zeros(s);
         Moments.normalize(y.data, x.data, mean, rstd, weight == null ? null : weight.value.data,
                 bias == null ? null : bias.value.data, rows, 1, 1, d, 1);
+        // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
+        this.mean = mean;
+        this.rstd = rstd;
         this.x = x;
         return y;
     }

@@ -69,10 +69,12 @@ public final class RMSNorm extends Module {
                     + "], got " + x.shapeString());
         }
         int rows = x.numel() / d;
-        rrms = new double[rows];
+        double[] rrms = new double[rows];
         Moments.rms(rrms, x.data, eps, rows, d);
         Tensor y = Tensor.zeros(s);
         Moments.rmsNormalize(y.data, x.data, rrms, weight == null ? null : weight.value.data, rows, d);
+        // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
+        this.rrms = rrms;
         this.x = x;
         return y;
     }

@@ -89,6 +89,26 @@ public final class Adam implements Optimizer {
         return t;
     }
 
+    /** {@code exp_avg.i}, {@code exp_avg_sq.i}, {@code max_exp_avg_sq.i} (amsgrad) per parameter, and {@code step}. */
+    @Override
+    public java.util.Map<String, normlab.tensor.Tensor> state() {
+        if (t >= 1L << 24) throw new IllegalStateException("Adam: step count " + t + " is not exact as a float");
+        java.util.Map<String, normlab.tensor.Tensor> out = new java.util.LinkedHashMap<>();
+        Optimizer.putBuffers(out, "exp_avg", m);
+        Optimizer.putBuffers(out, "exp_avg_sq", v);
+        Optimizer.putBuffers(out, "max_exp_avg_sq", vMax);
+        out.put("step", normlab.tensor.Tensor.scalar(t));
+        return out;
+    }
+
+    @Override
+    public void loadState(java.util.Map<String, normlab.tensor.Tensor> state) {
+        Optimizer.loadBuffers(state, "Adam", "exp_avg", m);
+        Optimizer.loadBuffers(state, "Adam", "exp_avg_sq", v);
+        Optimizer.loadBuffers(state, "Adam", "max_exp_avg_sq", vMax);
+        t = (long) Optimizer.require(state, "Adam", "step").data[0];
+    }
+
     @Override
     public List<Parameter> parameters() {
         return params;

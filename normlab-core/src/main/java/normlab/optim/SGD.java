@@ -80,6 +80,21 @@ public final class SGD implements Optimizer {
         started = true;
     }
 
+    /** {@code momentum_buffer.i} per parameter (when momentum > 0) and {@code started} (0 or 1: whether v was set). */
+    @Override
+    public java.util.Map<String, normlab.tensor.Tensor> state() {
+        java.util.Map<String, normlab.tensor.Tensor> out = new java.util.LinkedHashMap<>();
+        Optimizer.putBuffers(out, "momentum_buffer", velocity);
+        out.put("started", normlab.tensor.Tensor.scalar(started ? 1f : 0f));
+        return out;
+    }
+
+    @Override
+    public void loadState(java.util.Map<String, normlab.tensor.Tensor> state) {
+        Optimizer.loadBuffers(state, "SGD", "momentum_buffer", velocity);
+        started = Optimizer.require(state, "SGD", "started").data[0] != 0f;
+    }
+
     /** Momentum buffers (for checkpoints); null entries when momentum is 0. */
     public float[][] velocity() {
         return velocity;

@@ -70,6 +70,19 @@ public final class Rng {
         }
     }
 
+    /** The generator's complete state (for checkpoints): the SplitMix64 counter, the cached Gaussian, whether it is cached. */
+    public long[] state() {
+        return new long[] {state, Double.doubleToRawLongBits(spareGaussian), hasSpare ? 1 : 0};
+    }
+
+    /** Restores a {@link #state()}, so the stream continues exactly where it was saved. */
+    public void setState(long[] s) {
+        if (s.length != 3) throw new IllegalArgumentException("Rng.setState: expected 3 values, got " + s.length);
+        state = s[0];
+        spareGaussian = Double.longBitsToDouble(s[1]);
+        hasSpare = s[2] != 0;
+    }
+
     /** An independent generator derived from this one (for a sub-consumer such as a dropout layer). */
     public Rng split() {
         return new Rng(nextLong());

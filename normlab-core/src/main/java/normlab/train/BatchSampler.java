@@ -48,6 +48,30 @@ public final class BatchSampler {
         return epoch;
     }
 
+    /** The current permutation (a copy) and the position in it: with the Rng's state, all a checkpoint needs. */
+    int[] order() {
+        return order.clone();
+    }
+
+    int position() {
+        return pos;
+    }
+
+    Rng rng() {
+        return rng;
+    }
+
+    /** Restores the permutation, position and epoch saved by a checkpoint (the Rng is restored by its owner). */
+    void restore(int[] savedOrder, int savedPos, long savedEpoch) {
+        if (savedOrder.length != n || savedPos < 0 || savedPos > n) {
+            throw new IllegalArgumentException("BatchSampler: saved order of " + savedOrder.length + " at position " + savedPos
+                    + " does not fit " + n + " examples");
+        }
+        System.arraycopy(savedOrder, 0, order, 0, n);
+        pos = savedPos;
+        epoch = savedEpoch;
+    }
+
     public int batchSize() {
         return batchSize;
     }

@@ -32,6 +32,32 @@ public final class Trainer {
     private final boolean flatInputs;
     private final CrossEntropyLoss loss = new CrossEntropyLoss();
     private int steps;
+    private NonFinitePolicy nonFinite = NonFinitePolicy.STOP;
+    private int skipped;
+
+    /**
+     * What a step does when the loss or a gradient is NaN or infinite (layers propagate such values as PyTorch does;
+     * the trainer is where they are caught). Checked before the optimizer step, so the weights never take a bad update.
+     */
+    public enum NonFinitePolicy {
+        /** Throw {@link NonFiniteException} naming the step and where it appeared (default). */
+        STOP,
+        /** Skip the update (count it in {@link #skippedSteps()}) and go on with the next batch. */
+        SKIP,
+        /** Apply the update anyway (PyTorch's behaviour without a check). */
+        IGNORE
+    }
+
+    /** Sets the non-finite policy; returns this. */
+    public Trainer onNonFinite(NonFinitePolicy policy) {
+        this.nonFinite = java.util.Objects.requireNonNull(policy, "policy");
+        return this;
+    }
+
+    /** Updates skipped under {@link NonFinitePolicy#SKIP}. */
+    public int skippedSteps() {
+        return skipped;
+    }
 
     /** What {@link #fit} reports. Both methods are optional. */
     public interface Listener {
@@ -58,12 +84,50 @@ public final class Trainer {
         int[] idx = sampler.next();
         model.train();
         optimizer.zeroGrad();
+        // Buffers (running statistics) change during forward: keep a copy so a rejected step leaves them as they were.
+        Map<String, Tensor> buffers = nonFinite == NonFinitePolicy.IGNORE ? null : bufferCopies();
         Tensor logits = model.forward(input(train, idx, flatInputs));
         float l = loss.forward(logits, train.labels(idx));
         model.backward(loss.backward());
+        if (nonFinite != NonFinitePolicy.IGNORE) {
+            String[] bad = firstNonFinite(l);
+            if (bad != null) {
+                Map<String, Tensor> live = model.stateTensors();
+                for (Map.Entry<String, Tensor> e : buffers.entrySet()) live.get(e.getKey()).copyFrom(e.getValue());
+                if (nonFinite == NonFinitePolicy.STOP) throw new NonFiniteException(steps + 1, bad[0], bad[1]);
+                skipped++;
+                steps++;
+                return l;
+            }
+        }
         optimizer.step();
         steps++;
         return l;
+    }
+
+    /** Copies of the model's buffers (state tensors that are not parameters). */
+    private Map<String, Tensor> bufferCopies() {
+        Map<String, Tensor> out = new java.util.LinkedHashMap<>(model.stateTensors());
+        out.keySet().removeAll(model.namedParameters().keySet());
+        out.replaceAll((k, t) -> t.copy());
+        return out;
+    }
+
+    /** {where, detail} of the first non-finite value: the loss, else parameters and gradients in state-dict order. */
+    private String[] firstNonFinite(float l) {
+        if (!Float.isFinite(l)) return new String[] {"loss", "loss is " + l};
+        for (Map.Entry<String, normlab.nn.Parameter> e : model.namedParameters().entrySet()) {
+            for (Tensor t : new Tensor[] {e.getValue().value, e.getValue().grad}) {
+                float[] d = t.data;
+                for (int i = 0; i < d.length; i++) {
+                    if (!Float.isFinite(d[i])) {
+                        String what = t == e.getValue().grad ? " (gradient)" : " (value)";
+                        return new String[] {e.getKey() + what, d[i] + " at flat index " + i + " of shape " + t.shapeString()};
+                    }
+                }
+            }
+        }
+        return null;
     }
 
     /** The model being trained. */
@@ -74,6 +138,20 @@ public final class Trainer {
     /** Steps taken so far. */
     public int steps() {
         return steps;
+    }
+
+    /** The optimizer (its state goes into checkpoints). */
+    public Optimizer optimizer() {
+        return optimizer;
+    }
+
+    BatchSampler sampler() {
+        return sampler;
+    }
+
+    /** Sets the step count when resuming from a checkpoint ({@link Checkpoints}). */
+    void restoreSteps(int s) {
+        steps = s;
     }
 
     /** Completed passes over the training data. */

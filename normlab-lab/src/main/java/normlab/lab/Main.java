@@ -1,7 +1,7 @@
 package normlab.lab;
 
-import normlab.lab.cli.FoldCommand;
 import normlab.lab.cli.ExportCommand;
+import normlab.lab.cli.FoldCommand;
 import normlab.lab.cli.MnistCommand;
 import normlab.lab.cli.RecalibrateCommand;
 import picocli.CommandLine;
@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 /** The {@code normlab} command line: one entry point whose subcommands run the lab's experiments and tools. */
 @Command(name = "normlab", mixinStandardHelpOptions = true, version = "normlab 0.1.0",
         description = "Batch Normalization and its descendants for the JVM: experiments, reports and model tools.",
-        subcommands = {MnistCommand.class, FoldCommand.class, RecalibrateCommand.class, ExportCommand.class,
+        subcommands = {MnistCommand.class, ExportCommand.class, FoldCommand.class, RecalibrateCommand.class,
                 CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     @Override

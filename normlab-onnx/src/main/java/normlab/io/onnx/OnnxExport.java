@@ -146,7 +146,8 @@ public final class OnnxExport {
             g.apply("Add", name(m), g.shape(), List.of(skip));
             return y;
         }
-        // Refuse batch-dependent layers before probing them (their batch-1 forward would fail with a less useful error).
+        // Before the batch-1 probe: a BatchNorm without running statistics refuses one sample (as PyTorch) with a
+        // message about batch size, while the export's real reason is that its output depends on the batch.
         if (m instanceof BatchNorm) requireRunningStats(m, ((BatchNorm) m).trackRunningStats);
         Tensor y = m.forward(probe);
         int[] out = Arrays.copyOfRange(y.shape(), 1, y.rank());
@@ -169,6 +170,7 @@ public final class OnnxExport {
                     OnnxGraph.attr("group", (long) c.groups));
         } else if (m instanceof BatchNorm) {
             BatchNorm bn = (BatchNorm) m;
+            requireRunningStats(bn, bn.trackRunningStats);
             channelsFirst(g, name, out, bn.layout == Layout.NHWC, cf -> batchNormalization(g, bn, name, cf, bn.numFeatures, bn.eps,
                     bn.affine ? bn.weight.value : null, bn.affine ? bn.bias.value : null, bn.runningMean, bn.runningVar));
         } else if (m instanceof BatchRenorm) {

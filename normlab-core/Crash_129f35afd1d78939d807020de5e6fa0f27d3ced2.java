@@ -1,0 +1,28 @@
+import java.lang.reflect.InvocationTargetException;
+import java.lang.reflect.Method;
+
+public class Crash_129f35afd1d78939d807020de5e6fa0f27d3ced2 {
+    static final String base64Bytes = String.join("", "ewogICJmb3JtYXQiOiAibm9ybWxhYi1tb2RlbCIsCiAgInZlcnNpb24iOiAxLAogICJtb2RlbCI6IHsKICAgICJ0eXBlIjogIlNlcXVlbnRpYWwiLAogICAgImFyZ3MiOiB7fSwKICAgICJjaGlsZHJlbiI6IFsKICAgICAgewogICAgICAgICJ0eXBlIjogIkNvbnYyZCIsCiAgICAgICAgImFyZ3MiOiB7CiAgICAgICAgICAiaW5fY2hhbm5lbHMiOiAxLAogICAgICAgICAgIm91dF9jaGFubmVscyI6IDIsCiAgICAgICAgICAia2VybmVsX3NpemUiOiBbCiAgICAgICAgICAgIDMsCiAgICAgICAgICAgIDMKICAgICAgICAgIF0sCiAgICAgICAgICAic3RyaWRlIjogWwogICAgICAgICAgICAxLAogICAgICAgICAgICAxCiAgICAgICAgICBdLAogICAgICAgICAgInBhZGRpbmciOiBbCiAgICAgICAgICAgIDEsCiAgICAgICAgICAgIDEKICAgICAgICAgIF0sCiAgICAgICAgICAiZGlsYXRpb24iOiBbCiAgICAgICAgICAgIDEsCiAgICAgICAgICAgIDEKICAgICAgICAgIF0sCiAgICAgICAgICAiZ3JvdXBzIjogMSwKICAgICAgICAgICJiaWFzIjogZmFsc2UKICAgICAgICB9CiAgICAgIH0sCiAgICAgIHsKICAgICAgICAidHlwZSI6ICJHaG9zdEJhdGNoTm9ybSIsCiAgICAgICAgImFyZ3MiOiB7CiAgICAgICAgICAibnVtX2ZlYXR1cmVzIjogMiwKICAgICAgICAgICJ2aXJ0dWFsX2JhdGNoX3NpemUiOiA4LAogICAgICAgICAgImVwcyI6IDEuMEUtNSwKICAgICAgICAgICJtb21lbnR1bSI6IDAuMSwKICAgICAgICAgICJhZmZpbmUiOiB0cnVlCiAgICAgICAgfQogICAgICB9LAogICAgICB7CiAgICAgICAgInR5cGUiOiAiUmVMVSIsCiAgICAgICAgImFyZ3MiOiB7fQogICAgICB9LAogICAgICB7CiAgICAgoCAgInR5cGUiOiAiTWF4UG9vbDJkIiwKICAgICAgICAiYXJncyI6IHsKICAgICAgICAgICJrZXJuZWxfc2l6ZSI6IFsKICAgICAgICAgICAgMiwKICAgICAgICAgICAgMgogICAgICAgICAgXSwKICAgICAgICAgICJzdHJpZGUiOiBbCiAgICAgICAgICAgIDIsCiAgICAgICAgICAgIDIKICAgICAgICAgIF0sCiAgICAgICAgICAicGFkZGluZyI6IFsKICAgICAgICAgICAgMCwKICAgICAgICAgICAgMAogICAgICAgICAgXQogICAgICAgIH0KICAgICAgfSwKICAgICAgewpgICAgICAgICJ0eXBlIjogIkNvbnYyZCIsCiAgICAgICAgImFyZ3MiOiB7CiAgICAgICAgICAiaW5fY2hhbm5lbHMiOiAyLAogICAgICAgICAgIm91dF9jaGFubmVscyI6IDQsCiAgICAgICAgICAia2VybmVsX3NpemUiOiBbCiAgICAgICAgICAgIDMsCiAgICAgICAgICAgIDMKICAgICAgICAgIF0sCiAgICAgICAgICAic3RyaWRlIjogWwogICAgICAgICAgICAxLAogICAgICAgICAgICAxCiAgICAgICAgICBdLAogICAgICAgICAgInBhZGRpbmciOiBbCiAgICAgICAgICAgIDEsCiAgICAgICAgICAgIDEKICAgICAgICAgIF0sCiAgICAgICAgICAiZGlsYXRpb24iOiBbCiAgICAgICAgICAgIDEsCiAgICAgICAgICAgIDEKICAgICAgICAgIF0sCiAgICAgICAgICAiZ3JvdXBzIjogMSwKICAgICAgICAgICJiaWFzIjogZmFsc2UKICAgICAgICB9CiAgICAgIH0sCiAgICAgIHsKICAgICAgICAidHlwZSI6ICJHaG9zdEJhdGNoTm9ybSIsCiAgICAgICAgImFyZ3MiOiB7CiAgICAgICAgICAibnVtX2ZlYXR1cmVzIjogNCwKICAgICAgICAgICJ2aXJ0dWFsX2JhdGNoX3NpemUiOiA4LAogICAgICAgICAgImVwcyI6IDEuMEUtNSwKICAgICAgICAgICJtb21lbnR1bSI6IDAuMSwKICAgICAgICAgICJhZmZpbmUiOiB0cnVlCiAgICAgICAgfQogICAgICB9LAogICAgICB7CiAgICAgICAgInR5cGUiOiAiUmVMVSIsCiAgICAgICAgImFyZ3MiOiB7fQogICAgICB9LAogICAgICB7CiAgICAgICAgInR5cGUiOiAiTWF4UG9vbDJkIiwKICAgICAgICAiYXJncyI6IHsKICAgICAgICAgICJrZXJuZWxfc2l6ZSI6IFsKICAgICAgICAgICAgMiwKICAgICAgICAgICAgMgogICAgICAgICAgXSwKICAgICAgICAgICJzdHJpZGUiOiBbCiAgICAgICAgICAgIDIsCiAgICAgICAgICAgIDIKICAgICAgICAgIF0sCiAgICAgICAgICAicGFkZGluZyI6IFsKICAgICAgICAgICAgMCwKICAgICAgICAgICAgMAogICAgICAgICAgXQogICAgICAgIH0KICAgICAgfSwKICAgICAgewogICAgICAgICJ0eXBlIjogIkZsYXR0ZW4iLAogICAgICAgICJhcmdzIjoge30KICAgICAgfSwKICAgICAgewogICAgICAgICJ0eXBlIjogIkxpbmVhciIsCiAgICAgICAgImFyZ3MiOiB7CiAgICAgICAgICAiaW5fZmVhdHVyZXMiOiAxOTYsCiAgICAgICAgICAib3V0X2ZlYXR1cmVzIjogMTAsCiAgICAgICAgICAiYmlhcyI6IHRydWUKICAgICAgICB9CiAgICAgIH0KICAgIF0KICB9Cn0K");
+
+    public static void main(String[] args) throws Throwable {
+        Crash_129f35afd1d78939d807020de5e6fa0f27d3ced2.class.getClassLoader().setDefaultAssertionStatus(true);
+        try {
+            Method fuzzerInitialize = normlab.fuzz.ModelDescriptionFuzzTest.class.getMethod("fuzzerInitialize");
+            fuzzerInitialize.invoke(null);
+        } catch (NoSuchMethodException ignored) {
+            try {
+                Method fuzzerInitialize = normlab.fuzz.ModelDescriptionFuzzTest.class.getMethod("fuzzerInitialize", String[].class);
+                fuzzerInitialize.invoke(null, (Object) args);
+            } catch (NoSuchMethodException ignored1) {
+            } catch (IllegalAccessException | InvocationTargetException e) {
+                e.printStackTrace();
+                System.exit(1);
+            }
+        } catch (IllegalAccessException | InvocationTargetException e) {
+            e.printStackTrace();
+            System.exit(1);
+        }
+        byte[] input = java.util.Base64.getDecoder().decode(base64Bytes);
+        normlab.fuzz.ModelDescriptionFuzzTest.fuzzerTestOneInput(input);
+    }
+}
