@@ -1,36 +1,92 @@
 package normlab.kernels;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
- * Transcendental activations on vector lanes (the JDK's vector exp and tanh, accurate to about an ulp in float), for
- * the layers' forward passes when {@link Kernels#simd()} is on; the layers keep their scalar double-precision loops as
- * the reference. Elementwise work is memory- or latency-light, so it stays on the calling thread.
+ * Transcendental activations on vector lanes, for the layers' forward passes when {@link Kernels#simd()} is on; the
+ * layers keep their scalar double-precision loops as the reference.
+ *
+ * <p>Why not the JDK's {@code VectorOperators.EXP}/{@code TANH}: compiled code computes them with a native library while
+ * interpreted code falls back to per-lane {@code Math} calls, and the two differ in the last bit. A run's results would
+ * then depend on when the JIT kicked in, which breaks bit-reproducibility (a resumed run diverged from an uninterrupted
+ * one by an ulp). Here exp is built from IEEE additions, multiplications and fused multiply-adds only, which give the
+ * same bits interpreted or compiled, on lanes and in the scalar tail alike. Elementwise work is light, so it stays on
+ * the calling thread.
  */
 public final class Elementwise {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
 
+    // exp(x) = 2^n · e^r with n = round(x·log₂e) and r = x − n·ln2 (ln2 split in two for an exact product), |r| ≤ ln2/2;
+    // e^r by its Taylor polynomial to degree 7 (remainder below 5e-9 relative), in Horner form with FMAs.
+    private static final float LOG2E = 1.44269504f;
+    private static final float LN2_HI = 0.693145752f; // ln2 rounded to 16 significant bits: n·LN2_HI is exact
+    private static final float LN2_LO = 1.42860677e-6f;
+    private static final float ROUNDER = 12582912f; // 1.5·2²³: adding and subtracting it rounds to the nearest integer
+    private static final float MAX_X = 88f, MIN_X = -87f; // keeps 2^n a normal float
+    private static final float[] C = {1f / 5040, 1f / 720, 1f / 120, 1f / 24, 1f / 6, 0.5f, 1f, 1f};
+
     private Elementwise() {}
+
+    /** e^x for one value, bit-identical to a lane of {@link #exp(FloatVector)}. */
+    public static float exp(float x) {
+        x = Math.min(Math.max(x, MIN_X), MAX_X);
+        float n = (x * LOG2E + ROUNDER) - ROUNDER;
+        float r = Math.fma(-n, LN2_LO, Math.fma(-n, LN2_HI, x));
+        float p = C[0];
+        for (int i = 1; i < C.length; i++) p = Math.fma(p, r, C[i]);
+        return p * Float.intBitsToFloat(((int) n + 127) << 23);
+    }
+
+    /** e^x on every lane (the same operations as {@link #exp(float)}). */
+    static FloatVector exp(FloatVector x) {
+        x = x.max(MIN_X).min(MAX_X);
+        FloatVector n = x.mul(LOG2E).add(ROUNDER).sub(ROUNDER);
+        FloatVector nn = n.neg();
+        FloatVector r = nn.fma(FloatVector.broadcast(S, LN2_LO), nn.fma(FloatVector.broadcast(S, LN2_HI), x));
+        FloatVector p = FloatVector.broadcast(S, C[0]);
+        for (int i = 1; i < C.length; i++) p = p.fma(r, FloatVector.broadcast(S, C[i]));
+        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        return p.mul(bits.reinterpretAsFloats());
+    }
 
     /** y = σ(x) = 1/(1 + e^(−x)) over n values. */
     public static void sigmoid(float[] y, float[] x, int n) {
         int bound = S.loopBound(n), i = 0;
         FloatVector one = FloatVector.broadcast(S, 1f);
         for (; i < bound; i += S.length()) {
-            FloatVector e = FloatVector.fromArray(S, x, i).neg().lanewise(VectorOperators.EXP);
+            FloatVector e = exp(FloatVector.fromArray(S, x, i).neg());
             one.div(e.add(one)).intoArray(y, i);
         }
-        for (; i < n; i++) y[i] = (float) (1.0 / (1.0 + Math.exp(-x[i])));
+        for (; i < n; i++) y[i] = 1f / (1f + exp(-x[i]));
+    }
+
+    // tanh(x) = 1 − 2/(e^(2x) + 1); for |x| < 1/8, where that loses digits to cancellation, the odd Taylor polynomial
+    // x − x³/3 + 2x⁵/15 − 17x⁷/315 (remainder below 1e-10).
+    private static final float SMALL = 0.125f;
+
+    /** tanh for one value, bit-identical to a lane of {@link #tanh(float[], float[], int)}. */
+    public static float tanh(float x) {
+        if (Math.abs(x) < SMALL) {
+            float x2 = x * x;
+            return x * Math.fma(Math.fma(Math.fma(-17f / 315, x2, 2f / 15), x2, -1f / 3), x2, 1f);
+        }
+        return 1f - 2f / (exp(2f * x) + 1f);
     }
 
     /** y = tanh(x) over n values. */
     public static void tanh(float[] y, float[] x, int n) {
         int bound = S.loopBound(n), i = 0;
+        FloatVector one = FloatVector.broadcast(S, 1f), two = FloatVector.broadcast(S, 2f);
         for (; i < bound; i += S.length()) {
-            FloatVector.fromArray(S, x, i).lanewise(VectorOperators.TANH).intoArray(y, i);
+            FloatVector v = FloatVector.fromArray(S, x, i);
+            FloatVector big = one.sub(two.div(exp(v.mul(2f)).add(one)));
+            FloatVector x2 = v.mul(v);
+            FloatVector small = v.mul(x2.fma(-17f / 315, 2f / 15).fma(x2, FloatVector.broadcast(S, -1f / 3)).fma(x2, one));
+            big.blend(small, v.abs().compare(VectorOperators.LT, SMALL)).intoArray(y, i);
         }
-        for (; i < n; i++) y[i] = (float) Math.tanh(x[i]);
+        for (; i < n; i++) y[i] = tanh(x[i]);
     }
 }

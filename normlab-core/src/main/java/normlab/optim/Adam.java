@@ -118,8 +118,8 @@ public final class Adam implements Optimizer {
     public void step() {
         t++;
         float b1 = (float) beta1, b2 = (float) beta2, oneMinusB1 = (float) (1 - beta1), oneMinusB2 = (float) (1 - beta2);
-        float stepSize = (float) (lr / (1 - Math.pow(beta1, t)));
-        float bc2Sqrt = (float) Math.sqrt(1 - Math.pow(beta2, t));
+        float stepSize = (float) (lr / (1 - StrictMath.pow(beta1, t)));
+        float bc2Sqrt = (float) Math.sqrt(1 - StrictMath.pow(beta2, t));
         float epsF = (float) eps;
         for (int pi = 0; pi < params.size(); pi++) {
             Parameter p = params.get(pi);
