@@ -31,12 +31,12 @@ public final class CrossEntropyLoss {
             for (int j = 0; j < k; j++) m = Math.max(m, z[o + j]);
             double s = 0;
             for (int j = 0; j < k; j++) {
-                double e = Math.exp(z[o + j] - m);
+                double e = StrictMath.exp(z[o + j] - m); // StrictMath: the same bits on every JVM and JIT state
                 pd[o + j] = (float) e;
                 s += e;
             }
             for (int j = 0; j < k; j++) pd[o + j] = (float) (pd[o + j] / s);
-            total += Math.log(s) + m - z[o + y];
+            total += StrictMath.log(s) + m - z[o + y];
         }
         this.probs = p;
         this.labels = labels.clone();
