@@ -58,33 +58,47 @@ public final class Checkpoints {
      */
     public static Map<String, String> resume(Path file, Trainer trainer) throws IOException {
         Safetensors.read(file, true); // integrity first: refuses a file without a checksum or with a wrong one
+        // Never half-loaded: everything is parsed and checked before anything is applied, and the model and optimizer
+        // (the two parts that can still refuse while being applied) are rolled back if either does.
+        Map<String, Tensor> modelBefore = trainer.model().stateDict();
+        Map<String, Tensor> optimBefore = new LinkedHashMap<>();
+        for (Map.Entry<String, Tensor> e : trainer.optimizer().state().entrySet()) optimBefore.put(e.getKey(), e.getValue().copy());
         ModelFiles.Loaded loaded = ModelFiles.loadInto(trainer.model(), file);
         Map<String, String> meta = loaded.metadata();
-        if (!FORMAT.equals(meta.get("checkpoint"))) {
-            throw new ModelFileException(file + ": not a training checkpoint (metadata 'checkpoint' is " + meta.get("checkpoint")
-                    + ", expected " + FORMAT + ")");
-        }
         try {
+            if (!FORMAT.equals(meta.get("checkpoint"))) {
+                throw new ModelFileException(file + ": not a training checkpoint (metadata 'checkpoint' is " + meta.get("checkpoint")
+                        + ", expected " + FORMAT + ")");
+            }
             Map<String, Tensor> optim = new LinkedHashMap<>();
             for (Map.Entry<String, Tensor> e : loaded.extra().entrySet()) {
                 if (e.getKey().startsWith("optim/")) optim.put(e.getKey().substring("optim/".length()), e.getValue());
             }
-            trainer.optimizer().loadState(optim);
             Tensor order = loaded.extra().get("sampler/order");
             if (order == null) throw new IllegalArgumentException("no sampler/order tensor");
             int[] idx = new int[order.numel()];
             for (int i = 0; i < idx.length; i++) idx[i] = (int) order.data[i];
-            BatchSampler s = trainer.sampler();
-            s.restore(idx, Integer.parseInt(meta.get("sampler.position")), Long.parseLong(meta.get("sampler.epoch")));
-            decode(s.rng(), meta.get("sampler.rng"));
+            int position = Integer.parseInt(meta.get("sampler.position"));
+            long epoch = Long.parseLong(meta.get("sampler.epoch"));
+            int step = Integer.parseInt(meta.get("step"));
+            long[] samplerRng = decode(meta.get("sampler.rng"));
+            Map<Rng, long[]> dropout = new LinkedHashMap<>();
             for (Map.Entry<String, Rng> e : dropoutRngs(trainer.model()).entrySet()) {
                 String v = meta.get("rng." + e.getKey());
                 if (v == null) throw new IllegalArgumentException("no generator state for Dropout '" + e.getKey() + "'");
-                decode(e.getValue(), v);
+                dropout.put(e.getValue(), decode(v));
             }
-            trainer.restoreSteps(Integer.parseInt(meta.get("step")));
-        } catch (RuntimeException e) { // NumberFormatException, NullPointerException of a missing key, a wrong shape
-            throw new ModelFileException(file + ": inconsistent training checkpoint: " + e, e);
+            trainer.optimizer().loadState(optim);
+            BatchSampler s = trainer.sampler();
+            s.restore(idx, position, epoch);
+            s.rng().setState(samplerRng);
+            for (Map.Entry<Rng, long[]> e : dropout.entrySet()) e.getKey().setState(e.getValue());
+            trainer.restoreSteps(step);
+        } catch (RuntimeException | ModelFileException e) { // a missing key, a number that doesn't parse, a wrong shape
+            trainer.model().loadStateDict(modelBefore);
+            trainer.optimizer().loadState(optimBefore);
+            if (e instanceof ModelFileException m) throw m;
+            throw new ModelFileException(file + ": inconsistent training checkpoint (nothing was loaded): " + e, e);
         }
         return meta;
     }
@@ -102,9 +116,10 @@ public final class Checkpoints {
         return Long.toHexString(r[0]) + "," + Long.toHexString(r[1]) + "," + r[2];
     }
 
-    private static void decode(Rng rng, String text) {
+    private static long[] decode(String text) {
+        if (text == null) throw new IllegalArgumentException("missing generator state");
         String[] r = text.split(",");
         if (r.length != 3) throw new IllegalArgumentException("generator state '" + text + "' is not three values");
-        rng.setState(new long[] {Long.parseUnsignedLong(r[0], 16), Long.parseUnsignedLong(r[1], 16), Long.parseLong(r[2])});
+        return new long[] {Long.parseUnsignedLong(r[0], 16), Long.parseUnsignedLong(r[1], 16), Long.parseLong(r[2])};
     }
 }

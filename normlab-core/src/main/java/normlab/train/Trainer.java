@@ -229,8 +229,12 @@ public final class Trainer {
         return flat ? d.batchFlat(idx) : d.batch(idx);
     }
 
-    /** Writes the model's state dict (PyTorch keys) to {@code file} as safetensors, atomically. */
+    /**
+     * Writes a complete, resumable checkpoint ({@link Checkpoints#save}): the model as a model file (safetensors with
+     * PyTorch keys + its JSON description, so {@code normlab fold}/{@code export} open it), optimizer, sampler and
+     * generator state; atomically and checksummed.
+     */
     public void saveCheckpoint(Path file, Map<String, String> metadata) throws IOException {
-        Safetensors.write(file, model.stateDict(), metadata);
+        Checkpoints.save(file, this, metadata);
     }
 }

@@ -178,8 +178,8 @@ class CheckpointTest {
             Safetensors.read(ckpt, true); // the checkpoint is complete and its checksum verifies
             Trainer probe = CheckpointChild.trainer(5);
             Checkpoints.resume(ckpt, probe);
-            assertTrue(probe.steps() == seen || probe.steps() == seen + 1,
-                    "checkpoint at step " + probe.steps() + " after the child reported " + seen);
+            // The child may finish further saves between our decision and the kill (under load), never lose one.
+            assertTrue(probe.steps() >= seen, "checkpoint at step " + probe.steps() + " after the child reported " + seen);
             if (probe.steps() == seen) interrupted++; // the announced save of step seen + 1 never completed
             lastReported = probe.steps();
         }
@@ -189,5 +189,28 @@ class CheckpointTest {
         Checkpoints.resume(ckpt, resumed);
         int end = resumed.steps() + 3;
         assertSameState(run(CheckpointChild.trainer(7), end), run(resumed, end));
+    }
+
+    /** A checkpoint whose checksum is fine but whose training state is inconsistent is refused and loads nothing. */
+    @Test
+    void inconsistentCheckpointLoadsNothing() throws IOException {
+        Trainer source = run(CheckpointChild.trainer(7), 4);
+        Path good = dir.resolve("good.safetensors");
+        Checkpoints.save(good, source, Map.of());
+        Map<String, String> meta = new java.util.LinkedHashMap<>(normlab.io.Safetensors.read(good).metadata());
+        meta.put("sampler.position", "not a number");
+        Map<String, normlab.tensor.Tensor> extra = new java.util.LinkedHashMap<>();
+        for (Map.Entry<String, normlab.tensor.Tensor> e : normlab.io.Safetensors.read(good).tensors().entrySet()) {
+            if (e.getKey().startsWith("extra/")) extra.put(e.getKey().substring("extra/".length()), e.getValue());
+        }
+        Path bad = dir.resolve("bad.safetensors");
+        normlab.io.ModelFiles.save(source.model(), bad, meta, extra); // valid checksum, inconsistent contents
+        Trainer target = CheckpointChild.trainer(99);
+        Map<String, normlab.tensor.Tensor> before = target.model().stateDict();
+        int stepsBefore = target.steps();
+        assertThrows(normlab.io.ModelFileException.class, () -> Checkpoints.resume(bad, target));
+        Map<String, normlab.tensor.Tensor> after = target.model().stateDict();
+        for (String k : before.keySet()) assertArrayEquals(before.get(k).data, after.get(k).data, k);
+        assertEquals(stepsBefore, target.steps());
     }
 }

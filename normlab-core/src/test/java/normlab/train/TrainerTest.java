@@ -139,12 +139,24 @@ class TrainerTest {
         Path file = dir.resolve("sub/model.safetensors");
         t.saveCheckpoint(file, Map.of("steps", "5"));
         Safetensors.Contents c = Safetensors.read(file);
-        assertEquals(List.of("0.weight", "1.weight", "1.bias", "1.running_mean", "1.running_var", "1.num_batches_tracked",
-                "3.weight", "3.bias"), new ArrayList<>(c.tensors().keySet()));
+        // The model's tensors come first under PyTorch's keys; the training state follows under extra/.
+        List<String> keys = new ArrayList<>(c.tensors().keySet());
+        List<String> modelKeys = List.of("0.weight", "1.weight", "1.bias", "1.running_mean", "1.running_var",
+                "1.num_batches_tracked", "3.weight", "3.bias");
+        assertEquals(modelKeys, keys.subList(0, modelKeys.size()));
+        assertTrue(keys.subList(modelKeys.size(), keys.size()).stream().allMatch(k -> k.startsWith("extra/")), keys.toString());
         assertEquals(5f, c.tensors().get("1.num_batches_tracked").data[0]);
         assertEquals("5", c.metadata().get("steps"));
         Sequential fresh = model(new Rng(99));
-        fresh.loadStateDict(c.tensors());
+        java.util.Map<String, Tensor> state = new java.util.LinkedHashMap<>();
+        for (String k : modelKeys) state.put(k, c.tensors().get(k));
+        fresh.loadStateDict(state);
+        // It is also a model file: it reopens with no code.
+        Module reopened = normlab.io.ModelFiles.load(file);
+        Tensor xr = train.batchFlat(Dataset.range(0, 10));
+        m.eval();
+        Tensor ya = m.forward(xr), yb = reopened.forward(xr);
+        for (int i = 0; i < ya.numel(); i++) assertEquals(ya.data[i], yb.data[i]);
         Tensor x = train.batchFlat(Dataset.range(0, 10));
         m.eval();
         fresh.eval();
