@@ -25,14 +25,17 @@ public final class Elementwise {
     private static final float LN2_HI = 0.693145752f; // ln2 rounded to 16 significant bits: n·LN2_HI is exact
     private static final float LN2_LO = 1.42860677e-6f;
     private static final float ROUNDER = 12582912f; // 1.5·2²³: adding and subtracting it rounds to the nearest integer
-    private static final float MAX_X = 88f, MIN_X = -87f; // keeps 2^n a normal float
+    // Outside [MIN_X, MAX_X] the result is 0 or +∞ (true values below 1.7e-38 or above 1.6e38), which keeps 2^n a
+    // normal float inside and makes σ(−∞) = 0 and σ(+∞) = 1 exactly, as PyTorch. NaN stays NaN.
+    private static final float MAX_X = 88f, MIN_X = -87f;
     private static final float[] C = {1f / 5040, 1f / 720, 1f / 120, 1f / 24, 1f / 6, 0.5f, 1f, 1f};
 
     private Elementwise() {}
 
     /** e^x for one value, bit-identical to a lane of {@link #exp(FloatVector)}. */
     public static float exp(float x) {
-        x = Math.min(Math.max(x, MIN_X), MAX_X);
+        if (x > MAX_X) return Float.POSITIVE_INFINITY;
+        if (x < MIN_X) return 0f;
         float n = (x * LOG2E + ROUNDER) - ROUNDER;
         float r = Math.fma(-n, LN2_LO, Math.fma(-n, LN2_HI, x));
         float p = C[0];
@@ -41,15 +44,17 @@ public final class Elementwise {
     }
 
     /** e^x on every lane (the same operations as {@link #exp(float)}). */
-    static FloatVector exp(FloatVector x) {
-        x = x.max(MIN_X).min(MAX_X);
+    static FloatVector exp(FloatVector x0) {
+        FloatVector x = x0.max(MIN_X).min(MAX_X);
         FloatVector n = x.mul(LOG2E).add(ROUNDER).sub(ROUNDER);
         FloatVector nn = n.neg();
         FloatVector r = nn.fma(FloatVector.broadcast(S, LN2_LO), nn.fma(FloatVector.broadcast(S, LN2_HI), x));
         FloatVector p = FloatVector.broadcast(S, C[0]);
         for (int i = 1; i < C.length; i++) p = p.fma(r, FloatVector.broadcast(S, C[i]));
         IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
-        return p.mul(bits.reinterpretAsFloats());
+        return p.mul(bits.reinterpretAsFloats())
+                .blend(Float.POSITIVE_INFINITY, x0.compare(VectorOperators.GT, MAX_X))
+                .blend(0f, x0.compare(VectorOperators.LT, MIN_X));
     }
 
     /** y = σ(x) = 1/(1 + e^(−x)) over n values. */
