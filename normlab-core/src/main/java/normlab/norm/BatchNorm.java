@@ -1,6 +1,5 @@
 package normlab.norm;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import normlab.kernels.Kernels;
@@ -59,6 +58,7 @@ public class BatchNorm extends Module {
     public final Tensor runningMean; // null unless trackRunningStats
     public final Tensor runningVar;
     public final Tensor numBatchesTracked; // 0-d
+    private final RunningStats running; // owns the three buffers above
 
     // Saved by forward for backward.
     private Tensor x;
@@ -76,22 +76,19 @@ public class BatchNorm extends Module {
     }
 
     public BatchNorm(int numFeatures, double eps, Double momentum, boolean affine, boolean trackRunningStats, Layout layout) {
-        if (numFeatures <= 0) throw new IllegalArgumentException(getClass().getSimpleName() + ": numFeatures must be positive, got " + numFeatures);
-        if (!(eps > 0)) throw new IllegalArgumentException(getClass().getSimpleName() + ": eps must be > 0, got " + eps);
-        if (momentum != null && !(momentum >= 0 && momentum <= 1)) {
-            throw new IllegalArgumentException(getClass().getSimpleName() + ": momentum must be in [0, 1] or null, got " + momentum);
-        }
+        RunningStats.checkOptions(getClass().getSimpleName(), numFeatures, eps, momentum, true);
         this.numFeatures = numFeatures;
         this.eps = eps;
         this.momentum = momentum;
         this.affine = affine;
         this.trackRunningStats = trackRunningStats;
         this.layout = layout;
-        this.weight = affine ? new Parameter("weight", Tensor.full(1f, numFeatures), Parameter.Kind.NORM) : null;
-        this.bias = affine ? new Parameter("bias", Tensor.zeros(numFeatures), Parameter.Kind.NORM) : null;
-        this.runningMean = trackRunningStats ? Tensor.zeros(numFeatures) : null;
-        this.runningVar = trackRunningStats ? Tensor.full(1f, numFeatures) : null;
-        this.numBatchesTracked = trackRunningStats ? Tensor.scalar(0f) : null;
+        this.weight = affine ? RunningStats.gamma(numFeatures) : null;
+        this.bias = affine ? RunningStats.beta(numFeatures) : null;
+        this.running = trackRunningStats ? new RunningStats(numFeatures) : null;
+        this.runningMean = trackRunningStats ? running.mean : null;
+        this.runningVar = trackRunningStats ? running.var : null;
+        this.numBatchesTracked = trackRunningStats ? running.count : null;
         this.mean = new double[numFeatures];
         this.rstd = new double[numFeatures];
     }
@@ -103,12 +100,7 @@ public class BatchNorm extends Module {
 
     @Override
     protected Map<String, Tensor> ownBuffers() {
-        if (!trackRunningStats) return Map.of();
-        Map<String, Tensor> m = new LinkedHashMap<>();
-        m.put("running_mean", runningMean);
-        m.put("running_var", runningVar);
-        m.put("num_batches_tracked", numBatchesTracked);
-        return m;
+        return trackRunningStats ? running.buffers() : Map.of();
     }
 
     /** Checks the input's rank; subclasses narrow it. */
@@ -169,13 +161,7 @@ public class BatchNorm extends Module {
 
     /** running ← (1−f)·running + f·batch, with the unbiased variance; counts the batch. */
     private void updateRunning(double[] var, long m) {
-        numBatchesTracked.data[0] += 1f;
-        double f = momentum != null ? momentum : 1.0 / numBatchesTracked.data[0];
-        double unbias = (double) m / (m - 1);
-        for (int ch = 0; ch < numFeatures; ch++) {
-            runningMean.data[ch] = (float) ((1 - f) * runningMean.data[ch] + f * mean[ch]);
-            runningVar.data[ch] = (float) ((1 - f) * runningVar.data[ch] + f * var[ch] * unbias);
-        }
+        running.blend(running.countBatch(momentum), mean, var, (double) m / (m - 1));
     }
 
     /**

@@ -1,6 +1,5 @@
 package normlab.norm;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import normlab.nn.Module;
@@ -80,6 +79,7 @@ public final class BatchRenorm extends Module {
     public final Tensor runningMean;
     public final Tensor runningVar;
     public final Tensor numBatchesTracked;
+    private final RunningStats running; // owns the three buffers above
 
     private Tensor x;
     private final double[] mean, rstd, r, d;
@@ -91,19 +91,18 @@ public final class BatchRenorm extends Module {
     }
 
     public BatchRenorm(int numFeatures, double eps, double momentum, boolean affine, Schedule schedule) {
-        if (numFeatures <= 0) throw new IllegalArgumentException("BatchRenorm: numFeatures must be positive, got " + numFeatures);
-        if (!(eps > 0)) throw new IllegalArgumentException("BatchRenorm: eps must be > 0, got " + eps);
-        if (!(momentum >= 0 && momentum <= 1)) throw new IllegalArgumentException("BatchRenorm: momentum must be in [0, 1], got " + momentum);
+        RunningStats.checkOptions("BatchRenorm", numFeatures, eps, momentum, false);
         this.numFeatures = numFeatures;
         this.eps = eps;
         this.momentum = momentum;
         this.affine = affine;
         this.schedule = schedule;
-        this.weight = affine ? new Parameter("weight", Tensor.full(1f, numFeatures), Parameter.Kind.NORM) : null;
-        this.bias = affine ? new Parameter("bias", Tensor.zeros(numFeatures), Parameter.Kind.NORM) : null;
-        this.runningMean = Tensor.zeros(numFeatures);
-        this.runningVar = Tensor.full(1f, numFeatures);
-        this.numBatchesTracked = Tensor.scalar(0f);
+        this.weight = affine ? RunningStats.gamma(numFeatures) : null;
+        this.bias = affine ? RunningStats.beta(numFeatures) : null;
+        this.running = new RunningStats(numFeatures);
+        this.runningMean = running.mean;
+        this.runningVar = running.var;
+        this.numBatchesTracked = running.count;
         this.mean = new double[numFeatures];
         this.rstd = new double[numFeatures];
         this.r = new double[numFeatures];
@@ -117,11 +116,7 @@ public final class BatchRenorm extends Module {
 
     @Override
     protected Map<String, Tensor> ownBuffers() {
-        Map<String, Tensor> m = new LinkedHashMap<>();
-        m.put("running_mean", runningMean);
-        m.put("running_var", runningVar);
-        m.put("num_batches_tracked", numBatchesTracked);
-        return m;
+        return running.buffers();
     }
 
     @Override
@@ -148,12 +143,7 @@ public final class BatchRenorm extends Module {
                 d[ch] = Math.min(dmax, Math.max(-dmax, (mean[ch] - runningMean.data[ch]) / sigma));
             }
             // Running statistics as BatchNorm, after r and d have used the old values.
-            numBatchesTracked.data[0] += 1f;
-            double unbias = (double) m / (m - 1);
-            for (int ch = 0; ch < c; ch++) {
-                runningMean.data[ch] = (float) ((1 - momentum) * runningMean.data[ch] + momentum * mean[ch]);
-                runningVar.data[ch] = (float) ((1 - momentum) * runningVar.data[ch] + momentum * var[ch] * unbias);
-            }
+            running.blend(running.countBatch(momentum), mean, var, (double) m / (m - 1));
         } else {
             for (int ch = 0; ch < c; ch++) {
                 mean[ch] = runningMean.data[ch];

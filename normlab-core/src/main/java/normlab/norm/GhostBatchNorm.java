@@ -1,6 +1,5 @@
 package normlab.norm;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import normlab.nn.Module;
@@ -51,6 +50,7 @@ public final class GhostBatchNorm extends Module {
     public final Tensor runningMean;
     public final Tensor runningVar;
     public final Tensor numBatchesTracked;
+    private final RunningStats running; // owns the three buffers above
 
     private Tensor x;
     private int[][] ghosts;    // sample indices per ghost batch of the last forward
@@ -64,22 +64,19 @@ public final class GhostBatchNorm extends Module {
     }
 
     public GhostBatchNorm(int numFeatures, int virtualBatchSize, double eps, Double momentum, boolean affine) {
-        if (numFeatures <= 0) throw new IllegalArgumentException("GhostBatchNorm: numFeatures must be positive, got " + numFeatures);
+        RunningStats.checkOptions("GhostBatchNorm", numFeatures, eps, momentum, true);
         if (virtualBatchSize <= 0) throw new IllegalArgumentException("GhostBatchNorm: virtualBatchSize must be positive, got " + virtualBatchSize);
-        if (!(eps > 0)) throw new IllegalArgumentException("GhostBatchNorm: eps must be > 0, got " + eps);
-        if (momentum != null && !(momentum >= 0 && momentum <= 1)) {
-            throw new IllegalArgumentException("GhostBatchNorm: momentum must be in [0, 1] or null, got " + momentum);
-        }
         this.numFeatures = numFeatures;
         this.virtualBatchSize = virtualBatchSize;
         this.eps = eps;
         this.momentum = momentum;
         this.affine = affine;
-        this.weight = affine ? new Parameter("weight", Tensor.full(1f, numFeatures), Parameter.Kind.NORM) : null;
-        this.bias = affine ? new Parameter("bias", Tensor.zeros(numFeatures), Parameter.Kind.NORM) : null;
-        this.runningMean = Tensor.zeros(numFeatures);
-        this.runningVar = Tensor.full(1f, numFeatures);
-        this.numBatchesTracked = Tensor.scalar(0f);
+        this.weight = affine ? RunningStats.gamma(numFeatures) : null;
+        this.bias = affine ? RunningStats.beta(numFeatures) : null;
+        this.running = new RunningStats(numFeatures);
+        this.runningMean = running.mean;
+        this.runningVar = running.var;
+        this.numBatchesTracked = running.count;
     }
 
     @Override
@@ -89,11 +86,7 @@ public final class GhostBatchNorm extends Module {
 
     @Override
     protected Map<String, Tensor> ownBuffers() {
-        Map<String, Tensor> m = new LinkedHashMap<>();
-        m.put("running_mean", runningMean);
-        m.put("running_var", runningVar);
-        m.put("num_batches_tracked", numBatchesTracked);
-        return m;
+        return running.buffers();
     }
 
     /** Sample indices of each ghost batch for a batch of n: G = ⌈n/v⌉ ghosts, sample i in ghost i mod G. */
@@ -167,12 +160,7 @@ public final class GhostBatchNorm extends Module {
             scatter(y.data, yj, idx, block);
         }
         if (usedBatchStats) {
-            numBatchesTracked.data[0] += 1f;
-            double f = momentum != null ? momentum : 1.0 / numBatchesTracked.data[0];
-            for (int ch = 0; ch < c; ch++) {
-                runningMean.data[ch] = (float) ((1 - f) * runningMean.data[ch] + f * newMean[ch]);
-                runningVar.data[ch] = (float) ((1 - f) * runningVar.data[ch] + f * newVar[ch]);
-            }
+            running.blend(running.countBatch(momentum), newMean, newVar, 1.0); // newVar is already unbiased
         }
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
         this.ghosts = ghosts;

@@ -1,6 +1,5 @@
 package normlab.norm;
 
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import normlab.kernels.Moments;
@@ -38,6 +37,7 @@ public abstract class InstanceNorm extends Module {
     public final Tensor runningMean; // null unless trackRunningStats
     public final Tensor runningVar;
     public final Tensor numBatchesTracked;
+    private final RunningStats running; // owns the three buffers above
 
     private Tensor x;
     private double[] mean, rstd;
@@ -45,19 +45,18 @@ public abstract class InstanceNorm extends Module {
 
     protected InstanceNorm(int numFeatures, double eps, double momentum, boolean affine, boolean trackRunningStats) {
         String name = getClass().getSimpleName();
-        if (numFeatures <= 0) throw new IllegalArgumentException(name + ": numFeatures must be positive, got " + numFeatures);
-        if (!(eps > 0)) throw new IllegalArgumentException(name + ": eps must be > 0, got " + eps);
-        if (!(momentum >= 0 && momentum <= 1)) throw new IllegalArgumentException(name + ": momentum must be in [0, 1], got " + momentum);
+        RunningStats.checkOptions(name, numFeatures, eps, momentum, false);
         this.numFeatures = numFeatures;
         this.eps = eps;
         this.momentum = momentum;
         this.affine = affine;
         this.trackRunningStats = trackRunningStats;
-        this.weight = affine ? new Parameter("weight", Tensor.full(1f, numFeatures), Parameter.Kind.NORM) : null;
-        this.bias = affine ? new Parameter("bias", Tensor.zeros(numFeatures), Parameter.Kind.NORM) : null;
-        this.runningMean = trackRunningStats ? Tensor.zeros(numFeatures) : null;
-        this.runningVar = trackRunningStats ? Tensor.full(1f, numFeatures) : null;
-        this.numBatchesTracked = trackRunningStats ? Tensor.scalar(0f) : null;
+        this.weight = affine ? RunningStats.gamma(numFeatures) : null;
+        this.bias = affine ? RunningStats.beta(numFeatures) : null;
+        this.running = trackRunningStats ? new RunningStats(numFeatures) : null;
+        this.runningMean = trackRunningStats ? running.mean : null;
+        this.runningVar = trackRunningStats ? running.var : null;
+        this.numBatchesTracked = trackRunningStats ? running.count : null;
     }
 
     /** Checks the input's rank (3 for 1d, 4 for 2d). */
@@ -70,12 +69,7 @@ public abstract class InstanceNorm extends Module {
 
     @Override
     protected Map<String, Tensor> ownBuffers() {
-        if (!trackRunningStats) return Map.of();
-        Map<String, Tensor> m = new LinkedHashMap<>();
-        m.put("running_mean", runningMean);
-        m.put("running_var", runningVar);
-        m.put("num_batches_tracked", numBatchesTracked);
-        return m;
+        return trackRunningStats ? running.buffers() : Map.of();
     }
 
     @Override
@@ -116,16 +110,17 @@ public abstract class InstanceNorm extends Module {
 
     /** running ← (1−m)·running + m·mean over samples of (μ_nc, σ²_nc·S/(S−1)). */
     private void updateRunning(double[] mean, double[] var, int n, int s) {
-        double unbias = (double) s / (s - 1);
+        double[] mu = new double[numFeatures], v = new double[numFeatures];
         for (int ch = 0; ch < numFeatures; ch++) {
-            double mu = 0, v = 0;
             for (int i = 0; i < n; i++) {
-                mu += mean[i * numFeatures + ch];
-                v += var[i * numFeatures + ch] * unbias;
+                mu[ch] += mean[i * numFeatures + ch];
+                v[ch] += var[i * numFeatures + ch];
             }
-            runningMean.data[ch] = (float) ((1 - momentum) * runningMean.data[ch] + momentum * mu / n);
-            runningVar.data[ch] = (float) ((1 - momentum) * runningVar.data[ch] + momentum * v / n);
+            mu[ch] /= n;
+            v[ch] /= n;
         }
+        // As PyTorch, instance norm never increments num_batches_tracked.
+        running.blend(momentum, mu, v, (double) s / (s - 1));
     }
 
     /**
