@@ -143,6 +143,21 @@ public final class Parallel {
         }
     }
 
+    /**
+     * Runs {@code body} with every kernel it calls serial on the calling thread. For callers that parallelize above the
+     * kernels (two trainings side by side, one per core): they would otherwise queue for the one shared pool. Results
+     * are unchanged, since they never depend on the thread count.
+     */
+    public static <T> T serially(java.util.concurrent.Callable<T> body) throws Exception {
+        boolean outer = INSIDE.get();
+        INSIDE.set(true);
+        try {
+            return body.call();
+        } finally {
+            INSIDE.set(outer);
+        }
+    }
+
     private static void ensureWorkers(int n) {
         if (workers.length >= n) return;
         Worker[] w = java.util.Arrays.copyOf(workers, n);

@@ -7,6 +7,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import normlab.data.Dataset;
+import normlab.kernels.Parallel;
 import normlab.nn.Module;
 import normlab.nn.Sequential;
 import normlab.optim.SGD;
@@ -120,16 +121,22 @@ public final class MnistExperiment {
                 return t;
             });
             try {
-                Future<VariantResult> fb = pool.submit(() -> runVariant(p, false, train, test, progress));
-                Future<VariantResult> fn = pool.submit(() -> runVariant(p, true, train, test, progress));
+                // One core per variant: each variant's kernels run serially on its own thread.
+                Future<VariantResult> fb = pool.submit(() -> Parallel.serially(() -> runVariant(p, false, train, test, progress)));
+                Future<VariantResult> fn = pool.submit(() -> Parallel.serially(() -> runVariant(p, true, train, test, progress)));
                 base = get(fb);
                 bn = get(fn);
             } finally {
                 pool.shutdownNow();
             }
         } else {
-            base = runVariant(p, false, train, test, progress);
-            bn = runVariant(p, true, train, test, progress);
+            int old = Parallel.setThreads(1); // --threads 1: one core in all
+            try {
+                base = runVariant(p, false, train, test, progress);
+                bn = runVariant(p, true, train, test, progress);
+            } finally {
+                Parallel.setThreads(old);
+            }
         }
         return new Result(p, base, bn, (System.nanoTime() - t0) / 1e9);
     }
