@@ -30,6 +30,12 @@ public final class AtomicFiles {
             for (Path p : stale) Files.deleteIfExists(p);
         }
         Path tmp = Files.createTempFile(dir, prefix, ".tmp");
+        // createTempFile makes the file private (0600); a saved model or data file should be as readable as any other.
+        try {
+            Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (UnsupportedOperationException ignored) {
+            // not a POSIX file system: keep its default
+        }
         try {
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 ByteBuffer b = ByteBuffer.wrap(bytes);
