@@ -32,7 +32,8 @@ import normlab.tensor.Tensor;
  * {@code trackRunningStats} (false: batch statistics in both modes, no buffers). {@code layout} NHWC takes
  * channels-last input (N, H, W, C) in place: it is the kernels' S = 1 path with N·H·W rows of C contiguous channels.
  *
- * <p>Small batches: training needs m = N·S ≥ 2 and throws otherwise (one value per channel has no variance, as PyTorch).
+ * <p>Small batches: batch statistics need m = N·S ≥ 2, so training (and evaluation without running statistics) throws
+ * otherwise (one value per channel has no variance, as PyTorch).
  * At N = 2 with S = 1 each x̂ is ±1 (or 0), so the layer erases all but the sign of the difference; it still trains.
  * In evaluation with running statistics any N ≥ 1 works.
  *
@@ -127,9 +128,10 @@ public class BatchNorm extends Module {
         long m = (long) n * s;
         usedBatchStats = usesBatchStats();
         if (usedBatchStats) {
-            if (isTraining() && m < 2) {
-                throw new ShapeException(label() + ": expected more than 1 value per channel when training, got input shape "
-                        + x.shapeString());
+            if (m < 2) {
+                throw new ShapeException(label() + ": expected more than 1 value per channel when "
+                        + (isTraining() ? "training" : "using batch statistics (trackRunningStats=false)") + ", got input shape "
+                        + x.shapeString() + " (N·spatial = " + m + ")");
             }
             // Algorithm 1, lines 1-2: per-channel mean and biased variance.
             double[] var = new double[c];
