@@ -18,12 +18,20 @@ package normlab.kernels;
  * <p>Numerics: sums run in double around a shift K (the group's first value), μ = K + Σ(x−K)/M and
  * σ² = Σ(x−K)²/M − (Σ(x−K)/M)², so a group with mean 1e4 and spread 1e-2 keeps its digits. Kernels take outputs, then
  * inputs, then parameters, then sizes.
+ *
+ * <p>The loops here are the scalar reference. With {@link Kernels#simd()} on, contiguous groups (P == 1: LayerNorm,
+ * GroupNorm NCHW, InstanceNorm) and RMSNorm run {@link NormKernels}' vector-lane, multi-threaded versions of the same
+ * formulas; the strided NHWC GroupNorm view stays on these loops.
  */
 public final class Moments {
     private Moments() {}
 
     /** Mean and biased variance of each (a, g) group; results indexed a·G + g. */
     public static void moments(double[] mean, double[] var, float[] x, int a, int p, int g, int q) {
+        if (Kernels.simd() && p == 1) { // contiguous groups: SIMD rows on the pool (NormKernels)
+            NormKernels.rowMoments(mean, var, x, a * g, q);
+            return;
+        }
         double m = (double) p * q;
         for (int ia = 0; ia < a; ia++) {
             for (int ig = 0; ig < g; ig++) {
@@ -57,6 +65,10 @@ public final class Moments {
      */
     public static void normalize(float[] y, float[] x, double[] mean, double[] rstd, float[] gamma, float[] beta,
                                  int a, int p, int g, int q, int inner) {
+        if (Kernels.simd() && p == 1) {
+            NormKernels.groupNormalize(y, x, mean, rstd, gamma, beta, a * g, g, q, inner);
+            return;
+        }
         int perGroup = q / inner;
         for (int ia = 0; ia < a; ia++) {
             for (int ig = 0; ig < g; ig++) {
@@ -86,6 +98,10 @@ public final class Moments {
      */
     public static void backward(float[] dx, float[] dgamma, float[] dbeta, float[] dy, float[] x, double[] mean,
                                 double[] rstd, float[] gamma, int a, int p, int g, int q, int inner) {
+        if (Kernels.simd() && p == 1) {
+            NormKernels.groupBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, a * g, g, q, inner);
+            return;
+        }
         int perGroup = q / inner;
         double m = (double) p * q;
         double[] dg = dgamma == null ? null : new double[g * perGroup];
@@ -164,6 +180,10 @@ public final class Moments {
 
     /** Per row of D values: rrms = 1/√(mean(x²) + ε), mean(x²) accumulated in double. */
     public static void rms(double[] rrms, float[] x, double eps, int rows, int d) {
+        if (Kernels.simd()) {
+            NormKernels.rms(rrms, x, eps, rows, d);
+            return;
+        }
         for (int r = 0; r < rows; r++) {
             int o = r * d;
             double sq = 0;
@@ -175,6 +195,10 @@ public final class Moments {
 
     /** y = x·rrms·w (w per position in the row; null means 1). */
     public static void rmsNormalize(float[] y, float[] x, double[] rrms, float[] w, int rows, int d) {
+        if (Kernels.simd()) {
+            NormKernels.rmsNormalize(y, x, rrms, w, rows, d);
+            return;
+        }
         for (int r = 0; r < rows; r++) {
             int o = r * d;
             double rr = rrms[r];
@@ -192,6 +216,10 @@ public final class Moments {
      * </pre>
      */
     public static void rmsBackward(float[] dx, float[] dw, float[] dy, float[] x, double[] rrms, float[] w, int rows, int d) {
+        if (Kernels.simd()) {
+            NormKernels.rmsBackward(dx, dw, dy, x, rrms, w, rows, d);
+            return;
+        }
         double[] acc = dw == null ? null : new double[d];
         for (int r = 0; r < rows; r++) {
             int o = r * d;

@@ -12,7 +12,8 @@ public abstract class Activation extends Module {
         public Tensor forward(Tensor x) {
             Tensor y = Tensor.zeros(x.shape());
             float[] a = x.data, b = y.data;
-            for (int i = 0; i < a.length; i++) b[i] = (float) (1.0 / (1.0 + Math.exp(-a[i])));
+            if (normlab.kernels.Kernels.simd()) normlab.kernels.Elementwise.sigmoid(b, a, a.length);
+            else for (int i = 0; i < a.length; i++) b[i] = (float) (1.0 / (1.0 + Math.exp(-a[i])));
             saved = y;
             return y;
         }
@@ -34,7 +35,8 @@ public abstract class Activation extends Module {
         public Tensor forward(Tensor x) {
             Tensor y = Tensor.zeros(x.shape());
             float[] a = x.data, b = y.data;
-            for (int i = 0; i < a.length; i++) b[i] = (float) Math.tanh(a[i]);
+            if (normlab.kernels.Kernels.simd()) normlab.kernels.Elementwise.tanh(b, a, a.length);
+            else for (int i = 0; i < a.length; i++) b[i] = (float) Math.tanh(a[i]);
             saved = y;
             return y;
         }

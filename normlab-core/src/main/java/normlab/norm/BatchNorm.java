@@ -3,6 +3,8 @@ package normlab.norm;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import normlab.kernels.Kernels;
+import normlab.kernels.NormKernels;
 import normlab.nn.Layout;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
@@ -231,12 +233,18 @@ public class BatchNorm extends Module {
     // Kernels on flat arrays, (N, C, S) row-major. Outputs first, then inputs, then sizes.
     // When S == 1 the channels are contiguous in each row ("channels last"), so the loops run over rows with the
     // channel innermost; otherwise each (n, c) is a contiguous block of S values.
+    // The loops below are the scalar reference; with Kernels.simd() on, NormKernels runs the same math with vector
+    // lanes on Parallel's pool (float lanes over short blocks, folded into double in a fixed order).
 
     /**
      * Per-channel mean and biased variance. Shifted sums in double: with K = the channel's first value,
      * μ = K + Σ(x−K)/m and σ² = Σ(x−K)²/m − (Σ(x−K)/m)², which is exact in the limit and loses nothing to a large mean.
      */
     static void channelStats(double[] mean, double[] var, float[] x, int n, int c, int s) {
+        if (Kernels.simd()) {
+            NormKernels.channelStats(mean, var, x, n, c, s);
+            return;
+        }
         double m = (double) n * s;
         if (s == 1) {
             double[] sum = new double[c], sq = new double[c];
@@ -274,6 +282,10 @@ public class BatchNorm extends Module {
 
     /** y = ((x − μ_hi) − μ_lo)·k + β per channel. */
     static void normalize(float[] y, float[] x, float[] muHi, float[] muLo, float[] k, float[] b, int n, int c, int s) {
+        if (Kernels.simd()) {
+            NormKernels.normalize(y, x, muHi, muLo, k, b, n, c, s);
+            return;
+        }
         if (s == 1) {
             for (int i = 0; i < n; i++) {
                 int o = i * c;
@@ -293,6 +305,10 @@ public class BatchNorm extends Module {
     /** Σdy and Σdy·(x − μ) per channel, in double. */
     static void backwardSums(double[] sumDy, double[] sumDyXmu, float[] dy, float[] x, float[] muHi, float[] muLo,
                              int n, int c, int s) {
+        if (Kernels.simd()) {
+            NormKernels.backwardSums(sumDy, sumDyXmu, dy, x, muHi, muLo, n, c, s);
+            return;
+        }
         if (s == 1) {
             for (int i = 0; i < n; i++) {
                 int o = i * c;
@@ -323,6 +339,10 @@ public class BatchNorm extends Module {
     /** dx = a·dy − q·(x − μ) − p per channel. */
     static void backwardDx(float[] dx, float[] dy, float[] x, float[] muHi, float[] muLo, float[] a, float[] q, float[] p,
                            int n, int c, int s) {
+        if (Kernels.simd()) {
+            NormKernels.backwardDx(dx, dy, x, muHi, muLo, a, q, p, n, c, s);
+            return;
+        }
         if (s == 1) {
             for (int i = 0; i < n; i++) {
                 int o = i * c;

@@ -27,7 +27,7 @@ public final class BatchSweep {
     public record Params(List<SmallCnn.Norm> norms, int[] batches, double baseLr, int epochs, int trainSize, int testSize) {
         public static Params of(boolean quick) {
             int[] b = {64, 32, 16, 8, 4, 2};
-            return quick ? new Params(NORMS, b, 0.02, 1, 1_536, 1_000) : new Params(NORMS, b, 0.02, 2, 12_000, 5_000);
+            return quick ? new Params(NORMS, b, 0.02, 1, 1_024, 500) : new Params(NORMS, b, 0.02, 2, 12_000, 5_000);
         }
     }
 

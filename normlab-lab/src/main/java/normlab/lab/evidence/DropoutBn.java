@@ -36,7 +36,7 @@ public final class DropoutBn {
 
     public record Params(double[] rates, int steps, int batch, double lr, int trainSize, int testSize) {
         public static Params of(boolean quick) {
-            return quick ? new Params(new double[] {0, 0.1, 0.3, 0.5}, 400, 64, 0.05, 10_000, 2_000)
+            return quick ? new Params(new double[] {0, 0.1, 0.3, 0.5}, 300, 64, 0.05, 10_000, 2_000)
                     : new Params(new double[] {0, 0.1, 0.3, 0.5}, 4_000, 64, 0.05, 0, 0);
         }
     }

@@ -24,7 +24,7 @@ public final class InitSweep {
         public static Params of(boolean quick) {
             List<Runs.WeightInit> inits = List.of(Runs.WeightInit.normal(0.01), Runs.WeightInit.normal(0.1),
                     Runs.WeightInit.normal(1), Runs.WeightInit.normal(3), Runs.WeightInit.HE, Runs.WeightInit.XAVIER);
-            return quick ? new Params(inits, 0.1, 400, 60, 10_000, 2_000) : new Params(inits, 0.1, 5_000, 60, 0, 0);
+            return quick ? new Params(inits, 0.1, 300, 60, 10_000, 2_000) : new Params(inits, 0.1, 5_000, 60, 0, 0);
         }
     }
 

@@ -21,7 +21,7 @@ public final class LrSweep {
 
     public record Params(double baseLr, double[] multipliers, int steps, int batch, double std, int trainSize, int testSize) {
         public static Params of(boolean quick) {
-            return quick ? new Params(0.1, new double[] {1, 3, 10, 30}, 400, 60, 0.01, 10_000, 2_000)
+            return quick ? new Params(0.1, new double[] {1, 3, 10, 30}, 300, 60, 0.01, 10_000, 2_000)
                     : new Params(0.1, new double[] {1, 3, 10, 30}, 5_000, 60, 0.01, 0, 0);
         }
     }

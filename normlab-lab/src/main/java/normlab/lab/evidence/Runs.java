@@ -13,6 +13,7 @@ import java.util.concurrent.Future;
 import normlab.data.Dataset;
 import normlab.data.Datasets;
 import normlab.io.LayerTypes;
+import normlab.kernels.Parallel;
 import normlab.nn.Init;
 import normlab.nn.Linear;
 import normlab.nn.Module;
@@ -58,8 +59,21 @@ public final class Runs {
         return d.slice(d.n - n, d.n);
     }
 
-    /** Runs the tasks on up to {@code threads} threads; results in the order given. */
+    /**
+     * Runs the tasks on up to {@code threads} threads; results in the order given. Independent runs side by side use
+     * the cores better than one run's kernels split across them, so while they run the kernels are kept on their
+     * caller's thread ({@link Parallel#setThreads}(1)); results do not depend on it.
+     */
     public static <T> List<T> parallel(int threads, List<Callable<T>> tasks) {
+        int old = Parallel.setThreads(1);
+        try {
+            return runAll(threads, tasks);
+        } finally {
+            Parallel.setThreads(old);
+        }
+    }
+
+    private static <T> List<T> runAll(int threads, List<Callable<T>> tasks) {
         List<T> out = new ArrayList<>();
         if (threads <= 1 || tasks.size() <= 1) {
             for (Callable<T> t : tasks) out.add(call(t));

@@ -1,0 +1,209 @@
+package normlab.bench;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import normlab.kernels.Parallel;
+import normlab.nn.Activation;
+import normlab.nn.Conv2d;
+import normlab.nn.CrossEntropyLoss;
+import normlab.nn.Flatten;
+import normlab.nn.Linear;
+import normlab.nn.MaxPool2d;
+import normlab.nn.Module;
+import normlab.nn.Sequential;
+import normlab.norm.BatchNorm1d;
+import normlab.norm.BatchNorm2d;
+import normlab.norm.GroupNorm;
+import normlab.norm.InstanceNorm2d;
+import normlab.norm.LayerNorm;
+import normlab.norm.RMSNorm;
+import normlab.optim.SGD;
+import normlab.tensor.Rng;
+import normlab.tensor.Tensor;
+
+/**
+ * normlab's half of the peer comparison (tools/peer/compare.sh runs it alternately with tools/peer/peer_torch.py, which
+ * times the same workloads in PyTorch). One JSON object per line on the output file, one per (workload, op):
+ * the median time of one call after warm-up, and the bytes of minimal memory traffic for the norm kernels
+ * (forward-train 3 passes over the tensor, forward-eval 2 — 3 for layers without running statistics, which must compute
+ * them — backward 5) or steps/s for the training workloads. Also the copy bandwidth (STREAM-like, 2 passes).
+ *
+ * <p>Usage: {@code java --add-modules jdk.incubator.vector -cp benchmarks.jar normlab.bench.Peer --threads 1
+ * --out r.jsonl [--seconds 0.5] [--only substring]}.
+ */
+public final class Peer {
+    private final int threads;
+    private final double seconds;
+    private final String only;
+    private final PrintStream out;
+
+    private Peer(int threads, double seconds, String only, PrintStream out) {
+        this.threads = threads;
+        this.seconds = seconds;
+        this.only = only;
+        this.out = out;
+    }
+
+    public static void main(String[] args) throws IOException {
+        int threads = Runtime.getRuntime().availableProcessors();
+        double seconds = 0.5;
+        String only = null;
+        Path outPath = null;
+        for (int i = 0; i < args.length; i++) {
+            switch (args[i]) {
+                case "--threads": threads = Integer.parseInt(args[++i]); break;
+                case "--seconds": seconds = Double.parseDouble(args[++i]); break;
+                case "--only": only = args[++i]; break;
+                case "--out": outPath = Path.of(args[++i]); break;
+                default: throw new IllegalArgumentException("Peer: unknown argument " + args[i]
+                        + " (expected --threads N, --seconds S, --only TEXT, --out FILE)");
+            }
+        }
+        Parallel.setThreads(threads);
+        PrintStream ps = outPath == null ? System.out : new PrintStream(Files.newOutputStream(outPath,
+                StandardOpenOption.CREATE, StandardOpenOption.APPEND), true, StandardCharsets.UTF_8);
+        new Peer(threads, seconds, only, ps).runAll();
+        ps.flush();
+    }
+
+    private boolean wanted(String name) {
+        return only == null || name.contains(only);
+    }
+
+    /** Times {@code r} (after warm-up) and returns the median seconds per call. */
+    private double time(Runnable r) {
+        // Warm-up long enough for C2 to compile the Vector API loops (interpreted, they run ~100x slower).
+        long end = System.nanoTime() + (long) (seconds * 2e9);
+        int warm = 0;
+        while (warm < 10 || System.nanoTime() < end) {
+            r.run();
+            warm++;
+        }
+        List<Double> t = new ArrayList<>();
+        end = System.nanoTime() + (long) (seconds * 1e9);
+        while (t.size() < 10 || (System.nanoTime() < end && t.size() < 10000)) {
+            long t0 = System.nanoTime();
+            r.run();
+            t.add((System.nanoTime() - t0) * 1e-9);
+        }
+        double[] a = t.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return a[a.length / 2];
+    }
+
+    private void emit(String workload, String op, String shape, double sec, long bytes, String status, String note) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "{\"impl\":\"normlab\",\"threads\":%d,\"workload\":\"%s\",\"op\":\"%s\",\"shape\":\"%s\"",
+                threads, workload, op, shape));
+        if (sec > 0) sb.append(String.format(Locale.ROOT, ",\"ms\":%.6f", sec * 1e3));
+        if (bytes > 0) sb.append(",\"bytes\":").append(bytes);
+        sb.append(",\"status\":\"").append(status).append('"');
+        if (note != null) sb.append(",\"note\":\"").append(note.replace("\"", "'")).append('"');
+        sb.append('}');
+        out.println(sb);
+        if (out != System.out) System.err.println(sb);
+    }
+
+    private static Tensor gaussian(Rng rng, int... shape) {
+        Tensor t = Tensor.zeros(shape);
+        for (int i = 0; i < t.numel(); i++) t.data[i] = (float) rng.nextGaussian();
+        return t;
+    }
+
+    private void runAll() {
+        if (wanted("copy")) copy();
+        norm("bn1d", new BatchNorm1d(1024), true, 256, 1024);
+        norm("bn2d", new BatchNorm2d(64), true, 32, 64, 56, 56);
+        norm("bn2d", new BatchNorm2d(64), true, 64, 64, 56, 56);
+        norm("ln", new LayerNorm(768), false, 8192, 768);
+        norm("gn32", new GroupNorm(32, 64), false, 32, 64, 56, 56);
+        norm("in2d", new InstanceNorm2d(64), false, 32, 64, 56, 56);
+        norm("rms", new RMSNorm(768), false, 8192, 768);
+        mlp(false);
+        mlp(true);
+        cnn("bn");
+        cnn("gn");
+    }
+
+    /** STREAM-like copy of 2 × 128 MB, split over the pool: the bandwidth ceiling for this run (2 passes counted). */
+    private void copy() {
+        int n = 32 << 20;
+        float[] a = new float[n], b = new float[n];
+        Arrays.fill(a, 1f);
+        int chunk = 1 << 16;
+        int chunks = n / chunk;
+        double sec = time(() -> Parallel.forRange(chunks, 1, (lo, hi) ->
+                System.arraycopy(a, lo * chunk, b, lo * chunk, (hi - lo) * chunk)));
+        emit("copy", "copy", "[" + n + "]", sec, 2L * 4 * n, "ok", null);
+    }
+
+    private void norm(String name, Module m, boolean hasRunningStats, int... shape) {
+        String shapeStr = Arrays.toString(shape).replace(" ", "");
+        if (!wanted(name)) return;
+        Rng rng = new Rng(7);
+        Tensor x = gaussian(rng, shape), dy = gaussian(rng, shape);
+        long bytes = 4L * x.numel();
+        m.train();
+        emit(name, "fwd_train", shapeStr, time(() -> m.forward(x)), 3 * bytes, "ok", null);
+        m.eval();
+        emit(name, "fwd_eval", shapeStr, time(() -> m.forward(x)), (hasRunningStats ? 2 : 3) * bytes, "ok",
+                hasRunningStats ? null : "no running statistics: eval computes them (3 passes)");
+        m.train();
+        m.forward(x);
+        emit(name, "backward", shapeStr, time(() -> m.backward(dy)), 5 * bytes, "ok", null);
+    }
+
+    /** The paper's MLP: 784-100-100-100-10, sigmoid, optional BN before each sigmoid; SGD lr 0.01, batch 60. */
+    private void mlp(boolean bn) {
+        String name = bn ? "mlp_bn" : "mlp";
+        if (!wanted(name)) return;
+        Rng rng = new Rng(1);
+        List<Module> layers = new ArrayList<>();
+        int in = 784;
+        for (int i = 0; i < 3; i++) {
+            layers.add(new Linear(in, 100, rng));
+            if (bn) layers.add(new BatchNorm1d(100));
+            layers.add(new Activation.Sigmoid());
+            in = 100;
+        }
+        layers.add(new Linear(100, 10, rng));
+        train(name, new Sequential(layers), new int[] {60, 784}, 10, rng);
+    }
+
+    /** Small CNN on 28×28: conv3×3(1→32)-norm-ReLU-pool2, conv3×3(32→64)-norm-ReLU-pool2, linear(3136→10); batch 64. */
+    private void cnn(String norm) {
+        String name = "cnn_" + norm;
+        if (!wanted(name)) return;
+        Rng rng = new Rng(2);
+        Module n1 = norm.equals("bn") ? new BatchNorm2d(32) : new GroupNorm(8, 32);
+        Module n2 = norm.equals("bn") ? new BatchNorm2d(64) : new GroupNorm(8, 64);
+        Sequential model = new Sequential(
+                new Conv2d(1, 32, 3, 1, 1, 1, 1, true, rng), n1, new Activation.ReLU(), new MaxPool2d(2),
+                new Conv2d(32, 64, 3, 1, 1, 1, 1, true, rng), n2, new Activation.ReLU(), new MaxPool2d(2),
+                new Flatten(), new Linear(64 * 7 * 7, 10, rng));
+        train(name, model, new int[] {64, 1, 28, 28}, 10, rng);
+    }
+
+    private void train(String name, Sequential model, int[] xShape, int classes, Rng rng) {
+        Tensor x = gaussian(rng, xShape);
+        int[] labels = new int[xShape[0]];
+        for (int i = 0; i < labels.length; i++) labels[i] = rng.nextInt(classes);
+        SGD opt = new SGD(model.parameters(), 0.01);
+        CrossEntropyLoss loss = new CrossEntropyLoss();
+        model.train();
+        double sec = time(() -> {
+            model.zeroGrad();
+            loss.forward(model.forward(x), labels);
+            model.backward(loss.backward());
+            opt.step();
+        });
+        emit(name, "train_step", Arrays.toString(xShape).replace(" ", ""), sec, 0, "ok", null);
+    }
+}

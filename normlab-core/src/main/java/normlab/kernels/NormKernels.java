@@ -1,0 +1,628 @@
+package normlab.kernels;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * The fast paths of the per-channel normalization kernels (BatchNorm's statistics, normalize, and the two backward
+ * passes): Vector API lanes with a scalar tail, spread over {@link Parallel}'s pool. The scalar reference loops live
+ * next to the layer ({@code BatchNorm}'s static kernels), which call these when {@link Kernels#simd()} is on.
+ *
+ * <p>Layout: x is (N, C, S) row-major. For S &gt; 1 every (n, c) is a contiguous "row" of S values; for S == 1 the
+ * channels are contiguous in each of the N rows (channels last) and the lanes run over channels.
+ *
+ * <p>Reductions, for speed and exactness: lanes accumulate in float over short blocks (at most {@link #BLOCK}
+ * elements per row, or {@link #ROWS} rows), each block's lanes are added into double in lane order, and blocks are
+ * combined in index order. Shifted sums keep a large mean harmless: d = x − K with K the channel's first value is exact
+ * in float when x and K are within a factor of two, so a channel with mean 1e4 and std 1e-2 sums small exact numbers.
+ * The blocks are fixed by the sizes alone, so the results are the same at every thread count. Floating reductions never
+ * use {@code reduceLanes}, whose order the API leaves open.
+ */
+public final class NormKernels {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Elements of one row summed in float before folding into double (a multiple of the lane count). */
+    static final int BLOCK = 1024;
+    /** Rows summed in float before folding into double, channels-last path. */
+    static final int ROWS = 64;
+    /** Minimum elements per parallel task (below this a thread hand-off costs more than it saves). */
+    static final int GRAIN = 32 * 1024;
+
+    private NormKernels() {}
+
+    private static int rowsPerTask(int len) {
+        return Math.max(1, GRAIN / Math.max(1, len));
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Statistics
+
+    /**
+     * Per-channel mean and biased variance over (N, S), shifted by K = each channel's first value:
+     * μ = K + Σd/m, σ² = Σd²/m − (Σd/m)², d = x − K, m = N·S.
+     */
+    public static void channelStats(double[] mean, double[] var, float[] x, int n, int c, int s) {
+        float[] shift = new float[c];
+        for (int ch = 0; ch < c; ch++) shift[ch] = x[ch * s];
+        double[] s1 = new double[c], s2 = new double[c];
+        if (s == 1) channelsLastSums(s1, s2, x, null, shift, null, n, c);
+        else rowSumsByChannel(s1, s2, x, null, shift, null, n, c, s);
+        double m = (double) n * s;
+        for (int ch = 0; ch < c; ch++) {
+            double dm = s1[ch] / m;
+            mean[ch] = shift[ch] + dm;
+            var[ch] = Math.max(0, s2[ch] / m - dm * dm);
+        }
+    }
+
+    /** Σdy and Σdy·((x − μ_hi) − μ_lo) per channel (sumDy and sumDyXmu are overwritten). */
+    public static void backwardSums(double[] sumDy, double[] sumDyXmu, float[] dy, float[] x, float[] muHi,
+                                    float[] muLo, int n, int c, int s) {
+        java.util.Arrays.fill(sumDy, 0, c, 0.0);
+        java.util.Arrays.fill(sumDyXmu, 0, c, 0.0);
+        if (s == 1) channelsLastSums(sumDy, sumDyXmu, dy, x, muHi, muLo, n, c);
+        else rowSumsByChannel(sumDy, sumDyXmu, dy, x, muHi, muLo, n, c, s);
+    }
+
+    /**
+     * S &gt; 1: per-row partials, then per channel in order of n. Two modes share the loop:
+     * statistics (a = x, g == null):  s1 += d, s2 += d², d = x − hi;
+     * backward   (a = dy, g = x):     s1 += dy, s2 += dy·((x − hi) − lo).
+     */
+    private static void rowSumsByChannel(double[] s1, double[] s2, float[] a, float[] g, float[] hi, float[] lo,
+                                         int n, int c, int s) {
+        int rows = n * c;
+        double[] p1 = new double[rows], p2 = new double[rows];
+        Parallel.forRange(rows, rowsPerTask(s), (r0, r1) -> {
+            float[] lane = new float[L];
+            for (int r = r0; r < r1; r++) {
+                int ch = r % c;
+                if (g == null) statsRow(p1, p2, r, a, r * s, s, hi[ch], lane);
+                else backwardRow(p1, p2, r, a, g, r * s, s, hi[ch], lo[ch], lane);
+            }
+        });
+        for (int i = 0; i < n; i++) {
+            for (int ch = 0; ch < c; ch++) {
+                s1[ch] += p1[i * c + ch];
+                s2[ch] += p2[i * c + ch];
+            }
+        }
+    }
+
+    /** Σd and Σd² of one row, d = x − k, folded into p1[r], p2[r]. */
+    private static void statsRow(double[] p1, double[] p2, int r, float[] x, int o, int len, float k, float[] lane) {
+        FloatVector vk = FloatVector.broadcast(S, k);
+        double d1 = 0, d2 = 0;
+        for (int j0 = 0; j0 < len; j0 += BLOCK) {
+            int end = Math.min(len, j0 + BLOCK);
+            int vend = j0 + S.loopBound(end - j0);
+            FloatVector a1 = FloatVector.zero(S), a2 = a1;
+            int j = j0;
+            for (; j < vend; j += L) {
+                FloatVector d = FloatVector.fromArray(S, x, o + j).sub(vk);
+                a1 = a1.add(d);
+                a2 = d.fma(d, a2);
+            }
+            float t1 = 0f, t2 = 0f;
+            for (; j < end; j++) {
+                float d = x[o + j] - k;
+                t1 += d;
+                t2 = Math.fma(d, d, t2);
+            }
+            d1 += foldLanes(a1, lane) + t1;
+            d2 += foldLanes(a2, lane) + t2;
+        }
+        p1[r] = d1;
+        p2[r] = d2;
+    }
+
+    /** Σdy and Σdy·((x − hi) − lo) of one row, folded into p1[r], p2[r]. */
+    private static void backwardRow(double[] p1, double[] p2, int r, float[] dy, float[] x, int o, int len, float hi,
+                                    float lo, float[] lane) {
+        FloatVector vh = FloatVector.broadcast(S, hi), vl = FloatVector.broadcast(S, lo);
+        double d1 = 0, d2 = 0;
+        for (int j0 = 0; j0 < len; j0 += BLOCK) {
+            int end = Math.min(len, j0 + BLOCK);
+            int vend = j0 + S.loopBound(end - j0);
+            FloatVector a1 = FloatVector.zero(S), a2 = a1;
+            int j = j0;
+            for (; j < vend; j += L) {
+                FloatVector g = FloatVector.fromArray(S, dy, o + j);
+                FloatVector xm = FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl);
+                a1 = a1.add(g);
+                a2 = g.fma(xm, a2);
+            }
+            float t1 = 0f, t2 = 0f;
+            for (; j < end; j++) {
+                float g = dy[o + j];
+                t1 += g;
+                t2 = Math.fma(g, (x[o + j] - hi) - lo, t2);
+            }
+            d1 += foldLanes(a1, lane) + t1;
+            d2 += foldLanes(a2, lane) + t2;
+        }
+        p1[r] = d1;
+        p2[r] = d2;
+    }
+
+    /** The lanes of v added into a double in lane order. */
+    private static double foldLanes(FloatVector v, float[] lane) {
+        v.intoArray(lane, 0);
+        double s = 0;
+        for (int i = 0; i < L; i++) s += lane[i];
+        return s;
+    }
+
+    /**
+     * S == 1 (channels last, x is N×C): per block of {@link #ROWS} rows, per channel partials; blocks combined in
+     * order. Same two modes as {@link #rowSumsByChannel}.
+     */
+    private static void channelsLastSums(double[] s1, double[] s2, float[] a, float[] g, float[] hi, float[] lo,
+                                         int n, int c) {
+        int blocks = (n + ROWS - 1) / ROWS;
+        double[] p1 = new double[blocks * c], p2 = new double[blocks * c];
+        int vc = S.loopBound(c);
+        Parallel.forRange(blocks, Math.max(1, GRAIN / (ROWS * c)), (b0, b1) -> {
+            float[] lane = new float[L];
+            for (int b = b0; b < b1; b++) {
+                int i0 = b * ROWS, i1 = Math.min(n, i0 + ROWS), po = b * c;
+                for (int ch = 0; ch < vc; ch += L) {
+                    FloatVector vh = FloatVector.fromArray(S, hi, ch);
+                    FloatVector vl = g == null ? null : FloatVector.fromArray(S, lo, ch);
+                    FloatVector a1 = FloatVector.zero(S), a2 = a1;
+                    for (int i = i0; i < i1; i++) {
+                        if (g == null) {
+                            FloatVector d = FloatVector.fromArray(S, a, i * c + ch).sub(vh);
+                            a1 = a1.add(d);
+                            a2 = d.fma(d, a2);
+                        } else {
+                            FloatVector dy = FloatVector.fromArray(S, a, i * c + ch);
+                            FloatVector xm = FloatVector.fromArray(S, g, i * c + ch).sub(vh).sub(vl);
+                            a1 = a1.add(dy);
+                            a2 = dy.fma(xm, a2);
+                        }
+                    }
+                    a1.intoArray(lane, 0);
+                    for (int l = 0; l < L; l++) p1[po + ch + l] = lane[l];
+                    a2.intoArray(lane, 0);
+                    for (int l = 0; l < L; l++) p2[po + ch + l] = lane[l];
+                }
+                for (int ch = vc; ch < c; ch++) {
+                    float t1 = 0f, t2 = 0f, h = hi[ch];
+                    for (int i = i0; i < i1; i++) {
+                        if (g == null) {
+                            float d = a[i * c + ch] - h;
+                            t1 += d;
+                            t2 = Math.fma(d, d, t2);
+                        } else {
+                            float dy = a[i * c + ch];
+                            t1 += dy;
+                            t2 = Math.fma(dy, (g[i * c + ch] - h) - lo[ch], t2);
+                        }
+                    }
+                    p1[po + ch] = t1;
+                    p2[po + ch] = t2;
+                }
+            }
+        });
+        for (int b = 0; b < blocks; b++) {
+            for (int ch = 0; ch < c; ch++) {
+                s1[ch] += p1[b * c + ch];
+                s2[ch] += p2[b * c + ch];
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Elementwise passes
+
+    /** y = ((x − μ_hi) − μ_lo)·k + β per channel (one read of x, one write of y). */
+    public static void normalize(float[] y, float[] x, float[] muHi, float[] muLo, float[] k, float[] b,
+                                 int n, int c, int s) {
+        if (s == 1) {
+            int vc = S.loopBound(c);
+            Parallel.forRange(n, rowsPerTask(c), (i0, i1) -> {
+                for (int i = i0; i < i1; i++) {
+                    int o = i * c;
+                    int ch = 0;
+                    for (; ch < vc; ch += L) {
+                        FloatVector.fromArray(S, x, o + ch)
+                                .sub(FloatVector.fromArray(S, muHi, ch)).sub(FloatVector.fromArray(S, muLo, ch))
+                                .fma(FloatVector.fromArray(S, k, ch), FloatVector.fromArray(S, b, ch))
+                                .intoArray(y, o + ch);
+                    }
+                    for (; ch < c; ch++) y[o + ch] = Math.fma((x[o + ch] - muHi[ch]) - muLo[ch], k[ch], b[ch]);
+                }
+            });
+            return;
+        }
+        int vs = S.loopBound(s);
+        Parallel.forRange(n * c, rowsPerTask(s), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int ch = r % c, o = r * s;
+                float mh = muHi[ch], ml = muLo[ch], kk = k[ch], bb = b[ch];
+                FloatVector vh = FloatVector.broadcast(S, mh), vl = FloatVector.broadcast(S, ml);
+                FloatVector vk = FloatVector.broadcast(S, kk), vb = FloatVector.broadcast(S, bb);
+                int j = 0;
+                for (; j < vs; j += L) {
+                    FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl).fma(vk, vb).intoArray(y, o + j);
+                }
+                for (; j < s; j++) y[o + j] = Math.fma((x[o + j] - mh) - ml, kk, bb);
+            }
+        });
+    }
+
+    /** dx = a·dy − q·((x − μ_hi) − μ_lo) − p per channel (reads dy and x once, writes dx once). */
+    public static void backwardDx(float[] dx, float[] dy, float[] x, float[] muHi, float[] muLo, float[] a, float[] q,
+                                  float[] p, int n, int c, int s) {
+        if (s == 1) {
+            int vc = S.loopBound(c);
+            Parallel.forRange(n, rowsPerTask(c), (i0, i1) -> {
+                for (int i = i0; i < i1; i++) {
+                    int o = i * c;
+                    int ch = 0;
+                    for (; ch < vc; ch += L) {
+                        FloatVector xm = FloatVector.fromArray(S, x, o + ch)
+                                .sub(FloatVector.fromArray(S, muHi, ch)).sub(FloatVector.fromArray(S, muLo, ch));
+                        FloatVector t = FloatVector.fromArray(S, dy, o + ch)
+                                .fma(FloatVector.fromArray(S, a, ch), FloatVector.fromArray(S, p, ch).neg());
+                        xm.fma(FloatVector.fromArray(S, q, ch).neg(), t).intoArray(dx, o + ch);
+                    }
+                    for (; ch < c; ch++) {
+                        float t = Math.fma(dy[o + ch], a[ch], -p[ch]);
+                        dx[o + ch] = Math.fma((x[o + ch] - muHi[ch]) - muLo[ch], -q[ch], t);
+                    }
+                }
+            });
+            return;
+        }
+        int vs = S.loopBound(s);
+        Parallel.forRange(n * c, rowsPerTask(s), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int ch = r % c, o = r * s;
+                float mh = muHi[ch], ml = muLo[ch], aa = a[ch], nq = -q[ch], np = -p[ch];
+                FloatVector vh = FloatVector.broadcast(S, mh), vl = FloatVector.broadcast(S, ml);
+                FloatVector va = FloatVector.broadcast(S, aa), vq = FloatVector.broadcast(S, nq);
+                FloatVector vp = FloatVector.broadcast(S, np);
+                int j = 0;
+                for (; j < vs; j += L) {
+                    FloatVector t = FloatVector.fromArray(S, dy, o + j).fma(va, vp);
+                    FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl).fma(vq, t).intoArray(dx, o + j);
+                }
+                for (; j < s; j++) dx[o + j] = Math.fma((x[o + j] - mh) - ml, nq, Math.fma(dy[o + j], aa, np));
+            }
+        });
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Group kernels (LayerNorm, GroupNorm NCHW, InstanceNorm: Moments' view with P == 1, so every group is one
+    // contiguous row of Q values) and RMSNorm rows. Same conventions: float lanes over short blocks folded into double,
+    // fixed blocks of rows for parameter-gradient sums, combined in block order.
+
+    /** Blocks of rows for parameter-gradient partials: at most 64 blocks, fixed by the row count alone. */
+    private static int rowsPerBlock(int rows) {
+        return Math.max(1, (rows + 63) / 64);
+    }
+
+    /** Mean and biased variance of each contiguous row of {@code len} values (shift: the row's first value). */
+    public static void rowMoments(double[] mean, double[] var, float[] x, int rows, int len) {
+        double[] p1 = new double[rows], p2 = new double[rows];
+        Parallel.forRange(rows, rowsPerTask(len), (r0, r1) -> {
+            float[] lane = new float[L];
+            for (int r = r0; r < r1; r++) statsRow(p1, p2, r, x, r * len, len, x[r * len], lane);
+        });
+        double m = len;
+        for (int r = 0; r < rows; r++) {
+            double dm = p1[r] / m;
+            mean[r] = x[r * len] + dm;
+            var[r] = Math.max(0, p2[r] / m - dm * dm);
+        }
+    }
+
+    /**
+     * y = x̂·γ_c + β_c with x̂ = ((x − μ_hi) − μ_lo)·rstd per row; row r = (ia, ig) of {@code g} groups, affine index
+     * c = ig·(len/inner) + j/inner (γ, β may be null: 1 and 0).
+     */
+    public static void groupNormalize(float[] y, float[] x, double[] mean, double[] rstd, float[] gamma, float[] beta,
+                                      int rows, int g, int len, int inner) {
+        int per = len / inner;
+        Parallel.forRange(rows, rowsPerTask(len), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int o = r * len, cBase = (r % g) * per;
+                float hi = (float) mean[r], lo = (float) (mean[r] - hi), rs = (float) rstd[r];
+                FloatVector vh = FloatVector.broadcast(S, hi), vl = FloatVector.broadcast(S, lo);
+                FloatVector vr = FloatVector.broadcast(S, rs);
+                if (inner == 1) {
+                    int vs = S.loopBound(len), j = 0;
+                    FloatVector one = FloatVector.broadcast(S, 1f), zero = FloatVector.zero(S);
+                    for (; j < vs; j += L) {
+                        FloatVector gm = gamma == null ? one : FloatVector.fromArray(S, gamma, cBase + j);
+                        FloatVector bt = beta == null ? zero : FloatVector.fromArray(S, beta, cBase + j);
+                        FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl).mul(vr).fma(gm, bt).intoArray(y, o + j);
+                    }
+                    for (; j < len; j++) {
+                        float xh = ((x[o + j] - hi) - lo) * rs;
+                        y[o + j] = Math.fma(xh, gamma == null ? 1f : gamma[cBase + j], beta == null ? 0f : beta[cBase + j]);
+                    }
+                } else {
+                    int vs = S.loopBound(inner);
+                    for (int run = 0; run < per; run++) {
+                        int c = cBase + run, ro = o + run * inner;
+                        float gm = gamma == null ? 1f : gamma[c], bt = beta == null ? 0f : beta[c];
+                        FloatVector vg = FloatVector.broadcast(S, gm), vb = FloatVector.broadcast(S, bt);
+                        int j = 0;
+                        for (; j < vs; j += L) {
+                            FloatVector.fromArray(S, x, ro + j).sub(vh).sub(vl).mul(vr).fma(vg, vb).intoArray(y, ro + j);
+                        }
+                        for (; j < inner; j++) y[ro + j] = Math.fma(((x[ro + j] - hi) - lo) * rs, gm, bt);
+                    }
+                }
+            }
+        });
+    }
+
+    /**
+     * Backward of {@link #groupNormalize} with batch statistics, per row with x̂ = ((x − μ_hi) − μ_lo)·rstd and
+     * ĝ = dy·γ_c:
+     * <pre>
+     *   dx  = rstd · (ĝ − (1/M)Σĝ − x̂·(1/M)Σ ĝ·x̂)
+     *   dγ_c += Σ dy·x̂,   dβ_c += Σ dy     (skipped when dgamma / dbeta is null)
+     * </pre>
+     * Pass 1 reads dy and x for the row sums and the parameter sums; pass 2 reads them again and writes dx.
+     */
+    public static void groupBackward(float[] dx, float[] dgamma, float[] dbeta, float[] dy, float[] x, double[] mean,
+                                     double[] rstd, float[] gamma, int rows, int g, int len, int inner) {
+        int per = len / inner, nAff = g * per;
+        int rpb = rowsPerBlock(rows), blocks = (rows + rpb - 1) / rpb;
+        boolean params = dgamma != null || dbeta != null;
+        double[] pg = params ? new double[blocks * nAff] : null, pb = params ? new double[blocks * nAff] : null;
+        Parallel.forRange(blocks, Math.max(1, GRAIN / Math.max(1, rpb * len)), (b0, b1) -> {
+            float[] lane = new float[L];
+            float[] colG = inner == 1 && params ? new float[nAff] : null, colB = colG == null ? null : new float[nAff];
+            for (int b = b0; b < b1; b++) {
+                if (colG != null) {
+                    java.util.Arrays.fill(colG, 0f);
+                    java.util.Arrays.fill(colB, 0f);
+                }
+                for (int r = b * rpb; r < Math.min(rows, (b + 1) * rpb); r++) {
+                    groupBackwardRow(dx, pg, pb, colG, colB, dy, x, mean[r], rstd[r], gamma, r, b * nAff, g, len,
+                            inner, per, lane);
+                }
+                if (colG != null) {
+                    for (int c = 0; c < nAff; c++) {
+                        pg[b * nAff + c] = colG[c];
+                        pb[b * nAff + c] = colB[c];
+                    }
+                }
+            }
+        });
+        if (!params) return;
+        for (int c = 0; c < nAff; c++) {
+            double sg = 0, sb = 0;
+            for (int b = 0; b < blocks; b++) {
+                sg += pg[b * nAff + c];
+                sb += pb[b * nAff + c];
+            }
+            if (dgamma != null) dgamma[c] += (float) sg;
+            if (dbeta != null) dbeta[c] += (float) sb;
+        }
+    }
+
+    private static void groupBackwardRow(float[] dx, double[] pg, double[] pb, float[] colG, float[] colB, float[] dy,
+                                         float[] x, double mu, double rsd, float[] gamma, int r, int pOff, int g,
+                                         int len, int inner, int per, float[] lane) {
+        int o = r * len, cBase = (r % g) * per;
+        float hi = (float) mu, lo = (float) (mu - hi), rs = (float) rsd;
+        FloatVector vh = FloatVector.broadcast(S, hi), vl = FloatVector.broadcast(S, lo), vr = FloatVector.broadcast(S, rs);
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        double sg = 0, sgx = 0;
+        // Pass 1: Σĝ, Σĝ·x̂ for the row; Σdy·x̂, Σdy per affine index.
+        if (inner == 1) {
+            int vs = S.loopBound(len);
+            for (int j0 = 0; j0 < len; j0 += BLOCK) {
+                int end = Math.min(len, j0 + BLOCK), vend = Math.min(vs, end);
+                FloatVector a1 = FloatVector.zero(S), a2 = a1;
+                int j = j0;
+                for (; j < vend; j += L) {
+                    FloatVector d = FloatVector.fromArray(S, dy, o + j);
+                    FloatVector xh = FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl).mul(vr);
+                    FloatVector gh = gamma == null ? d : d.mul(FloatVector.fromArray(S, gamma, cBase + j));
+                    a1 = a1.add(gh);
+                    a2 = gh.fma(xh, a2);
+                    if (colG != null) {
+                        d.fma(xh, FloatVector.fromArray(S, colG, cBase + j)).intoArray(colG, cBase + j);
+                        d.add(FloatVector.fromArray(S, colB, cBase + j)).intoArray(colB, cBase + j);
+                    }
+                }
+                float t1 = 0f, t2 = 0f;
+                for (; j < end; j++) {
+                    float d = dy[o + j], xh = ((x[o + j] - hi) - lo) * rs;
+                    float gh = gamma == null ? d : d * gamma[cBase + j];
+                    t1 += gh;
+                    t2 = Math.fma(gh, xh, t2);
+                    if (colG != null) {
+                        colG[cBase + j] = Math.fma(d, xh, colG[cBase + j]);
+                        colB[cBase + j] += d;
+                    }
+                }
+                sg += foldLanes(a1, lane) + t1;
+                sgx += foldLanes(a2, lane) + t2;
+            }
+        } else {
+            int vs = S.loopBound(inner);
+            for (int run = 0; run < per; run++) {
+                int c = cBase + run, ro = o + run * inner;
+                float gm = gamma == null ? 1f : gamma[c];
+                double rb = 0, rbx = 0;
+                for (int j0 = 0; j0 < inner; j0 += BLOCK) {
+                    int end = Math.min(inner, j0 + BLOCK), vend = Math.min(vs, end);
+                    FloatVector a1 = FloatVector.zero(S), a2 = a1;
+                    int j = j0;
+                    for (; j < vend; j += L) {
+                        FloatVector d = FloatVector.fromArray(S, dy, ro + j);
+                        FloatVector xh = FloatVector.fromArray(S, x, ro + j).sub(vh).sub(vl).mul(vr);
+                        a1 = a1.add(d);
+                        a2 = d.fma(xh, a2);
+                    }
+                    float t1 = 0f, t2 = 0f;
+                    for (; j < end; j++) {
+                        float d = dy[ro + j];
+                        t1 += d;
+                        t2 = Math.fma(d, ((x[ro + j] - hi) - lo) * rs, t2);
+                    }
+                    rb += foldLanes(a1, lane) + t1;
+                    rbx += foldLanes(a2, lane) + t2;
+                }
+                // γ is constant over the run: Σĝ = γ·Σdy, Σĝ·x̂ = γ·Σdy·x̂.
+                sg += gm * rb;
+                sgx += gm * rbx;
+                if (pg != null) {
+                    pg[pOff + c] += rbx;
+                    pb[pOff + c] += rb;
+                }
+            }
+        }
+        double m = len;
+        float mg = (float) (sg / m), mgx = (float) (sgx / m);
+        // Pass 2: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)).
+        FloatVector vmg = FloatVector.broadcast(S, -mg), vmgx = FloatVector.broadcast(S, -mgx);
+        if (inner == 1) {
+            int vs = S.loopBound(len), j = 0;
+            for (; j < vs; j += L) {
+                FloatVector d = FloatVector.fromArray(S, dy, o + j);
+                FloatVector gm = gamma == null ? one : FloatVector.fromArray(S, gamma, cBase + j);
+                FloatVector xh = FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl).mul(vr);
+                xh.fma(vmgx, d.fma(gm, vmg)).mul(vr).intoArray(dx, o + j);
+            }
+            for (; j < len; j++) {
+                float xh = ((x[o + j] - hi) - lo) * rs;
+                float t = Math.fma(dy[o + j], gamma == null ? 1f : gamma[cBase + j], -mg);
+                dx[o + j] = Math.fma(xh, -mgx, t) * rs;
+            }
+        } else {
+            int vs = S.loopBound(inner);
+            for (int run = 0; run < per; run++) {
+                int c = cBase + run, ro = o + run * inner;
+                float gm = gamma == null ? 1f : gamma[c];
+                FloatVector vg = FloatVector.broadcast(S, gm);
+                int j = 0;
+                for (; j < vs; j += L) {
+                    FloatVector d = FloatVector.fromArray(S, dy, ro + j);
+                    FloatVector xh = FloatVector.fromArray(S, x, ro + j).sub(vh).sub(vl).mul(vr);
+                    xh.fma(vmgx, d.fma(vg, vmg)).mul(vr).intoArray(dx, ro + j);
+                }
+                for (; j < inner; j++) {
+                    float xh = ((x[ro + j] - hi) - lo) * rs;
+                    dx[ro + j] = Math.fma(xh, -mgx, Math.fma(dy[ro + j], gm, -mg)) * rs;
+                }
+            }
+        }
+    }
+
+    /** Per row of d values: rrms = 1/√(mean(x²) + ε); x² summed in float lanes per block, folded into double. */
+    public static void rms(double[] rrms, float[] x, double eps, int rows, int d) {
+        Parallel.forRange(rows, rowsPerTask(d), (r0, r1) -> {
+            float[] lane = new float[L];
+            for (int r = r0; r < r1; r++) {
+                int o = r * d;
+                double sq = 0;
+                for (int j0 = 0; j0 < d; j0 += BLOCK) {
+                    int end = Math.min(d, j0 + BLOCK), vend = j0 + S.loopBound(end - j0);
+                    FloatVector a = FloatVector.zero(S);
+                    int j = j0;
+                    for (; j < vend; j += L) {
+                        FloatVector v = FloatVector.fromArray(S, x, o + j);
+                        a = v.fma(v, a);
+                    }
+                    float t = 0f;
+                    for (; j < end; j++) t = Math.fma(x[o + j], x[o + j], t);
+                    sq += foldLanes(a, lane) + t;
+                }
+                rrms[r] = 1.0 / Math.sqrt(sq / d + eps);
+            }
+        });
+    }
+
+    /** y = (x·rrms)·w per row (w per position; null means 1). */
+    public static void rmsNormalize(float[] y, float[] x, double[] rrms, float[] w, int rows, int d) {
+        int vs = S.loopBound(d);
+        Parallel.forRange(rows, rowsPerTask(d), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
+                int o = r * d;
+                float rr = (float) rrms[r];
+                FloatVector vr = FloatVector.broadcast(S, rr);
+                int j = 0;
+                for (; j < vs; j += L) {
+                    FloatVector xh = FloatVector.fromArray(S, x, o + j).mul(vr);
+                    (w == null ? xh : xh.mul(FloatVector.fromArray(S, w, j))).intoArray(y, o + j);
+                }
+                for (; j < d; j++) {
+                    float xh = x[o + j] * rr;
+                    y[o + j] = w == null ? xh : xh * w[j];
+                }
+            }
+        });
+    }
+
+    /**
+     * RMSNorm backward per row, x̂ = x·rrms, ĝ = dy·w: dx = rrms·(ĝ − x̂·(1/d)Σĝ·x̂); dw += Σ_rows dy·x̂ (per-block
+     * float column sums, blocks combined in order in double).
+     */
+    public static void rmsBackward(float[] dx, float[] dw, float[] dy, float[] x, double[] rrms, float[] w, int rows,
+                                   int d) {
+        int rpb = rowsPerBlock(rows), blocks = (rows + rpb - 1) / rpb;
+        double[] pw = dw == null ? null : new double[blocks * d];
+        int vs = S.loopBound(d);
+        Parallel.forRange(blocks, Math.max(1, GRAIN / Math.max(1, rpb * d)), (b0, b1) -> {
+            float[] lane = new float[L];
+            float[] col = dw == null ? null : new float[d];
+            for (int b = b0; b < b1; b++) {
+                if (col != null) java.util.Arrays.fill(col, 0f);
+                for (int r = b * rpb; r < Math.min(rows, (b + 1) * rpb); r++) {
+                    int o = r * d;
+                    float rr = (float) rrms[r];
+                    FloatVector vr = FloatVector.broadcast(S, rr);
+                    double sgx = 0;
+                    for (int j0 = 0; j0 < d; j0 += BLOCK) {
+                        int end = Math.min(d, j0 + BLOCK), vend = Math.min(vs, end);
+                        FloatVector a = FloatVector.zero(S);
+                        int j = j0;
+                        for (; j < vend; j += L) {
+                            FloatVector g = FloatVector.fromArray(S, dy, o + j);
+                            FloatVector xh = FloatVector.fromArray(S, x, o + j).mul(vr);
+                            FloatVector gh = w == null ? g : g.mul(FloatVector.fromArray(S, w, j));
+                            a = gh.fma(xh, a);
+                            if (col != null) g.fma(xh, FloatVector.fromArray(S, col, j)).intoArray(col, j);
+                        }
+                        float t = 0f;
+                        for (; j < end; j++) {
+                            float g = dy[o + j], xh = x[o + j] * rr;
+                            t = Math.fma(w == null ? g : g * w[j], xh, t);
+                            if (col != null) col[j] = Math.fma(g, xh, col[j]);
+                        }
+                        sgx += foldLanes(a, lane) + t;
+                    }
+                    float mgx = (float) (sgx / d);
+                    FloatVector vm = FloatVector.broadcast(S, -mgx);
+                    int j = 0;
+                    for (; j < vs; j += L) {
+                        FloatVector g = FloatVector.fromArray(S, dy, o + j);
+                        FloatVector gh = w == null ? g : g.mul(FloatVector.fromArray(S, w, j));
+                        FloatVector.fromArray(S, x, o + j).mul(vr).fma(vm, gh).mul(vr).intoArray(dx, o + j);
+                    }
+                    for (; j < d; j++) {
+                        float g = dy[o + j], gh = w == null ? g : g * w[j];
+                        dx[o + j] = Math.fma(x[o + j] * rr, -mgx, gh) * rr;
+                    }
+                }
+                if (col != null) for (int j = 0; j < d; j++) pw[b * d + j] = col[j];
+            }
+        });
+        if (dw == null) return;
+        for (int j = 0; j < d; j++) {
+            double s = 0;
+            for (int b = 0; b < blocks; b++) s += pw[b * d + j];
+            dw[j] += (float) s;
+        }
+    }
+}

@@ -1,0 +1,142 @@
+package normlab.kernels;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import normlab.norm.BatchNorm;
+import normlab.tensor.Rng;
+import normlab.tensor.Tensor;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * BatchNorm's kernels through the layer: the SIMD path agrees with the scalar reference, and the SIMD path gives
+ * bit-identical results at 1 and 2 threads. Shapes cover vector tails, several float blocks per row, several row blocks
+ * in the channels-last path, and a channel-count tail there.
+ *
+ * <p>Agreement metric: max |simd − scalar| ≤ tol · max(1, max |scalar|), tol 1e-5 for outputs and 1e-4 for gradients.
+ */
+class NormKernelsTest {
+    private final boolean simd0 = Kernels.simd();
+    private final int threads0 = Parallel.threads();
+
+    @AfterEach
+    void restore() {
+        Kernels.setSimd(simd0);
+        Parallel.setThreads(threads0);
+    }
+
+    /** (N, C, S) shapes; S == 1 is the channels-last path. */
+    private static final int[][] SHAPES = {
+        {4, 5, 37}, {3, 6, 2 * NormKernels.BLOCK + 19}, {2, 3, 16}, {5, 2, 3},
+        {130, 37, 1}, {70, 48, 1}, {200, 7, 1}, {64, 16, 1}
+    };
+
+    /** Everything one training step and one eval forward of BatchNorm produce. */
+    private static List<float[]> run(int n, int c, int s, long seed, float offset, float scale) {
+        Rng rng = new Rng(seed);
+        int[] shape = s == 1 ? new int[] {n, c} : new int[] {n, c, s};
+        Tensor x = Tensor.zeros(shape), dy = Tensor.zeros(shape);
+        for (int i = 0; i < x.numel(); i++) {
+            x.data[i] = offset + scale * (float) rng.nextGaussian();
+            dy.data[i] = (float) rng.nextGaussian();
+        }
+        BatchNorm bn = new BatchNorm(c);
+        for (int ch = 0; ch < c; ch++) {
+            bn.weight.value.data[ch] = 0.5f + rng.nextFloat();
+            bn.bias.value.data[ch] = rng.nextFloat() - 0.5f;
+        }
+        List<float[]> out = new ArrayList<>();
+        bn.train();
+        out.add(bn.forward(x).data);
+        out.add(bn.backward(dy).data);
+        out.add(bn.weight.grad.data.clone());
+        out.add(bn.bias.grad.data.clone());
+        out.add(bn.runningMean.data.clone());
+        out.add(bn.runningVar.data.clone());
+        bn.eval();
+        out.add(bn.forward(x).data);
+        out.add(bn.backward(dy).data);
+        return out;
+    }
+
+    private static final double[] TOL = {1e-5, 1e-4, 1e-4, 1e-4, 1e-5, 1e-5, 1e-5, 1e-4};
+
+    @Test
+    void simdAgreesWithScalarReference() {
+        for (int[] sh : SHAPES) {
+            for (float offset : new float[] {0f, 3f}) {
+                Kernels.setSimd(false);
+                List<float[]> ref = run(sh[0], sh[1], sh[2], 11, offset, 2f);
+                Kernels.setSimd(true);
+                List<float[]> got = run(sh[0], sh[1], sh[2], 11, offset, 2f);
+                for (int t = 0; t < ref.size(); t++) {
+                    double maxRef = 0, maxErr = 0;
+                    for (int i = 0; i < ref.get(t).length; i++) {
+                        maxRef = Math.max(maxRef, Math.abs(ref.get(t)[i]));
+                        maxErr = Math.max(maxErr, Math.abs(ref.get(t)[i] - got.get(t)[i]));
+                    }
+                    assertTrue(maxErr <= TOL[t] * Math.max(1, maxRef), "shape " + java.util.Arrays.toString(sh)
+                            + " tensor " + t + ": max err " + maxErr + " vs max ref " + maxRef);
+                }
+            }
+        }
+    }
+
+    @Test
+    void simdIsBitIdenticalAtOneAndTwoThreads() {
+        Kernels.setSimd(true);
+        // Large enough that the kernels really split the work (more than one task of NormKernels.GRAIN elements).
+        int[][] shapes = {{8, 16, 3000}, {4000, 40, 1}, {6, 3, 1031}};
+        for (int[] sh : shapes) {
+            Parallel.setThreads(1);
+            List<float[]> one = run(sh[0], sh[1], sh[2], 5, 1f, 3f);
+            Parallel.setThreads(2);
+            List<float[]> two = run(sh[0], sh[1], sh[2], 5, 1f, 3f);
+            for (int t = 0; t < one.size(); t++) {
+                assertArrayEquals(one.get(t), two.get(t), "shape " + java.util.Arrays.toString(sh) + " tensor " + t);
+            }
+        }
+    }
+
+    @Test
+    void largeOffsetStillNormalizesToUnitVariance() {
+        // Mean 1e4, std 1e-2: E[x²] − E[x]² in float would lose every digit. With eps → 0 the output variance of each
+        // channel must be σ²/(σ²+ε) with σ² the data's own variance (two-pass, double), to 1e-3.
+        for (boolean simd : new boolean[] {true, false}) {
+            for (int[] sh : new int[][] {{8, 3, 3000}, {5000, 20, 1}}) {
+                Kernels.setSimd(simd);
+                Parallel.setThreads(2);
+                int n = sh[0], c = sh[1], s = sh[2];
+                Rng rng = new Rng(3);
+                Tensor x = s == 1 ? Tensor.zeros(n, c) : Tensor.zeros(n, c, s);
+                for (int i = 0; i < x.numel(); i++) x.data[i] = 1e4f + 1e-2f * (float) rng.nextGaussian();
+                double eps = 1e-12;
+                BatchNorm bn = new BatchNorm(c, eps, 0.1, false, true);
+                Tensor y = bn.forward(x);
+                for (int ch = 0; ch < c; ch++) {
+                    double mx = 0, my = 0, m = (double) n * s;
+                    for (int i = 0; i < n; i++) for (int j = 0; j < s; j++) {
+                        mx += x.data[(i * c + ch) * s + j];
+                        my += y.data[(i * c + ch) * s + j];
+                    }
+                    mx /= m;
+                    my /= m;
+                    double vx = 0, vy = 0;
+                    for (int i = 0; i < n; i++) for (int j = 0; j < s; j++) {
+                        double dx = x.data[(i * c + ch) * s + j] - mx, dyy = y.data[(i * c + ch) * s + j] - my;
+                        vx += dx * dx;
+                        vy += dyy * dyy;
+                    }
+                    vx /= m;
+                    vy /= m;
+                    assertEquals(vx / (vx + eps), vy, 1e-3, "simd=" + simd + " channel " + ch + " output variance");
+                    assertEquals(0.0, my, 1e-3, "simd=" + simd + " channel " + ch + " output mean");
+                }
+            }
+        }
+    }
+}
