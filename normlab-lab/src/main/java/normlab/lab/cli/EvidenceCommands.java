@@ -203,11 +203,11 @@ public final class EvidenceCommands {
             return 0;
         }
 
-        /** Figure 1 (the paper's protocol; quick: 2,500 steps and 2,000 test images) into runs/mnist-<timestamp>. */
+        /** Figure 1 (the paper's protocol; quick: 5,000 steps and 2,000 test images) into runs/mnist-<timestamp>. */
         int figure1(Settings s) {
             MnistExperiment.Params d = MnistExperiment.Params.defaults();
             MnistExperiment.Params p = quick
-                    ? new MnistExperiment.Params(2_500, d.batch(), d.lr(), d.std(), seed, threads, 250, d.unit())
+                    ? new MnistExperiment.Params(5_000, d.batch(), d.lr(), d.std(), seed, threads, 250, d.unit())
                     : new MnistExperiment.Params(d.steps(), d.batch(), d.lr(), d.std(), seed, threads, d.evalEvery(), d.unit());
             System.out.printf(Locale.ROOT, "mnist%s: Figure 1, %,d steps, seed %d%n", quick ? " (quick)" : "", p.steps(), seed);
             try {

@@ -129,7 +129,7 @@ public final class BatchSweep {
 
     /**
      * Rule: with Δ = error at batch 2 − error at batch 32, HOLDS when BN's Δ ≥ 3 points and GN's Δ ≤ ½ BN's; PARTLY
-     * when BN's Δ exceeds GN's; otherwise DOES_NOT_HOLD.
+     * when BN's error grows (Δ > 0) and more than GN's; otherwise DOES_NOT_HOLD.
      */
     public static Claim groupNormVerdict(double bn32, double bn2, double gn32, double gn2) {
         double dBn = bn2 - bn32, dGn = gn2 - gn32;
@@ -137,17 +137,17 @@ public final class BatchSweep {
                 + "GroupNorm's stays flat (about 24.1 %).", "Wu & He 2018 (Group Normalization), Figure 1",
                 String.format(Locale.ROOT, "test error batch 32 → 2: BN %s → %s (%+.1f points), GN %s → %s (%+.1f points)",
                         RunOutput.pct(bn32), RunOutput.pct(bn2), 100 * dBn, RunOutput.pct(gn32), RunOutput.pct(gn2), 100 * dGn),
-                Verdict.of(dBn >= 0.03 && dGn <= dBn / 2, dBn > dGn),
-                "Δ = error(batch 2) − error(batch 32); holds if Δ_BN ≥ 3 points and Δ_GN ≤ ½ Δ_BN, partly if Δ_BN > Δ_GN");
+                Verdict.of(dBn >= 0.03 && dGn <= dBn / 2, dBn > 0 && dBn > dGn),
+                "Δ = error(batch 2) − error(batch 32); holds if Δ_BN ≥ 3 points and Δ_GN ≤ ½ Δ_BN, partly if Δ_BN > 0 and Δ_BN > Δ_GN");
     }
 
-    /** Rule: HOLDS when BatchRenorm's Δ ≤ ½ BN's Δ and BN's Δ ≥ 3 points; PARTLY when smaller than BN's; else DOES_NOT_HOLD. */
+    /** Rule: HOLDS when BN's Δ ≥ 3 points and BatchRenorm's Δ ≤ ½ BN's; PARTLY when BN's error grows and BatchRenorm's Δ is smaller; else DOES_NOT_HOLD. */
     public static Claim renormVerdict(double bn32, double bn2, double br32, double br2) {
         double dBn = bn2 - bn32, dBr = br2 - br32;
         return new Claim("Batch Renormalization reduces BN's degradation with small mini-batches.", "Ioffe 2017 (Batch Renormalization), §4.3",
                 String.format(Locale.ROOT, "test error batch 32 → 2: BN %+.1f points, BatchRenorm %s → %s (%+.1f points)",
                         100 * dBn, RunOutput.pct(br32), RunOutput.pct(br2), 100 * dBr),
-                Verdict.of(dBn >= 0.03 && dBr <= dBn / 2, dBr < dBn),
-                "holds if Δ_BN ≥ 3 points and Δ_BatchRenorm ≤ ½ Δ_BN, partly if Δ_BatchRenorm < Δ_BN");
+                Verdict.of(dBn >= 0.03 && dBr <= dBn / 2, dBn > 0 && dBr < dBn),
+                "holds if Δ_BN ≥ 3 points and Δ_BatchRenorm ≤ ½ Δ_BN, partly if Δ_BN > 0 and Δ_BatchRenorm < Δ_BN");
     }
 }

@@ -139,7 +139,12 @@ public final class RunOutput {
         return String.format(Locale.ROOT, "%.1f ± %.1f %%", 100 * s.mean(), 100 * s.sd());
     }
 
+    /** A number with three significant digits and no trailing zeros: 0.1, 3, 0.0123, 1.5e+35, 12345. */
     public static String num(double x) {
-        return String.format(Locale.ROOT, Math.abs(x) >= 100 || x == 0 ? "%.0f" : Math.abs(x) >= 1 ? "%.2f" : "%.3g", x);
+        if (!Double.isFinite(x)) return Double.toString(x);
+        if (x == 0 || Math.abs(x) >= 1000 && Math.abs(x) < 1e7) return String.format(Locale.ROOT, "%.0f", x);
+        String g = String.format(Locale.ROOT, "%.3g", x);
+        if (g.contains("e")) return g;
+        return new java.math.BigDecimal(g).stripTrailingZeros().toPlainString();
     }
 }

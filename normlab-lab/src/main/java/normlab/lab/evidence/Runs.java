@@ -140,7 +140,7 @@ public final class Runs {
 
     /**
      * Trains with {@link Trainer#step()} for {@code steps} steps and evaluates on {@code test}. A non-finite training
-     * loss stops the run at once (status DIVERGED, accuracy measured anyway, usually chance); a finished run whose test
+     * loss or parameter stops the run at once (status DIVERGED, accuracy measured anyway, usually chance); a finished run whose test
      * accuracy is within 2 points of chance (1/K) is AT_CHANCE.
      */
     public static Outcome train(Module model, Optimizer opt, Dataset train, Dataset test, int steps, int batch, Rng shuffle,
@@ -157,7 +157,7 @@ public final class Runs {
             float l = t.step();
             times[i] = System.nanoTime() - t0;
             done++;
-            if (!Float.isFinite(l)) {
+            if (!Float.isFinite(l) || !finiteParameters(model)) {
                 status = Status.DIVERGED;
                 curve.add(Double.NaN);
                 break;
@@ -169,7 +169,6 @@ public final class Runs {
             }
         }
         Evaluation ev = Trainer.evaluate(model, test, flat, null);
-        if (status == Status.OK && !finiteParameters(model)) status = Status.DIVERGED;
         if (status == Status.OK && ev.accuracy() <= 1.0 / test.numClasses() + 0.02) status = Status.AT_CHANCE;
         long[] sorted = java.util.Arrays.copyOf(times, done);
         java.util.Arrays.sort(sorted);
@@ -177,7 +176,7 @@ public final class Runs {
                 curve.stream().mapToDouble(Double::doubleValue).toArray());
     }
 
-    /** Whether every parameter and buffer of {@code m} is finite. */
+    /** Whether every parameter and buffer (running statistics) of {@code m} is finite. */
     public static boolean finiteParameters(Module m) {
         for (Tensor t : m.stateTensors().values()) for (float v : t.data) if (!Float.isFinite(v)) return false;
         return true;

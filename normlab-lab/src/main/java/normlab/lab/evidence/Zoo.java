@@ -23,7 +23,7 @@ import org.knowm.xchart.CategorySeries;
  * per image (evaluation forward in batches of 256) as is and, where the norm folds into the convolution before it,
  * folded ({@link Fold}); and the cost of the normalization layer alone (forward + backward on the first layer's
  * activations), RMSNorm against LayerNorm (Zhang &amp; Sennrich 2019 report 7–64 % savings). Timings are single
- * threaded after training; training runs themselves may share the cores.
+ * threaded after training, the fastest of interleaved rounds; training step times are medians while runs share the cores.
  */
 public final class Zoo {
     public static final String NAME = "zoo";
@@ -45,25 +45,35 @@ public final class Zoo {
         return s[s.length / 2];
     }
 
-    /** Median seconds per image of an evaluation forward over batches of 256 test images. */
-    static double inferenceSeconds(Module model, Dataset test, int reps) {
-        model.eval();
-        int b = Math.min(256, test.n);
-        Tensor x = test.batch(Dataset.range(0, b));
-        model.forward(x);
-        double[] t = new double[reps];
-        for (int r = 0; r < reps; r++) {
-            long t0 = System.nanoTime();
-            model.forward(x);
-            t[r] = (System.nanoTime() - t0) / 1e9 / b;
+    /**
+     * Times the tasks in interleaved rounds (task 0, 1, …, then again), after one warm-up round, and returns each
+     * task's fastest time in seconds. On a shared machine the minimum is the least disturbed estimate of a cost, and
+     * interleaving exposes every task to the same background load.
+     */
+    static double[] interleavedMin(List<Runnable> tasks, int rounds) {
+        double[] best = new double[tasks.size()];
+        Arrays.fill(best, Double.POSITIVE_INFINITY);
+        for (Runnable t : tasks) t.run();
+        for (int r = 0; r < rounds; r++) {
+            for (int i = 0; i < tasks.size(); i++) {
+                long t0 = System.nanoTime();
+                tasks.get(i).run();
+                best[i] = Math.min(best[i], (System.nanoTime() - t0) / 1e9);
+            }
         }
-        return median(t);
+        return best;
     }
 
-    /** Median seconds of forward + backward of the norm layer alone on a (32, 8, 28, 28) input (training mode). */
-    static double layerSeconds(SmallCnn.Norm norm, int reps) {
+    /** An evaluation forward of {@code model} over {@code x}. */
+    static Runnable inference(Module model, Tensor x) {
+        model.eval();
+        return () -> model.forward(x);
+    }
+
+    /** Forward + backward of the norm layer alone on a (32, 8, 28, 28) input in training mode; null for NONE. */
+    static Runnable layerStep(SmallCnn.Norm norm) {
         Module m = norm.make(8, 28, 28);
-        if (m == null) return 0;
+        if (m == null) return null;
         m.train();
         Rng rng = new Rng(7);
         Tensor x = Tensor.zeros(32, 8, 28, 28), dy = Tensor.zeros(32, 8, 28, 28);
@@ -71,18 +81,10 @@ public final class Zoo {
             x.data[i] = (float) rng.nextGaussian();
             dy.data[i] = (float) rng.nextGaussian();
         }
-        for (int w = 0; w < 3; w++) {
+        return () -> {
             m.forward(x);
             m.backward(dy);
-        }
-        double[] t = new double[reps * 3];
-        for (int r = 0; r < t.length; r++) {
-            long t0 = System.nanoTime();
-            m.forward(x);
-            m.backward(dy);
-            t[r] = (System.nanoTime() - t0) / 1e9;
-        }
-        return median(t);
+        };
     }
 
     public static RunOutput run(Params p, Settings s) throws IOException {
@@ -109,7 +111,7 @@ public final class Zoo {
         out.parameters.addProperty("optimizer", "SGD momentum 0.9, lr " + p.lr());
         out.parameters.addProperty("steps", p.steps());
         out.parameters.addProperty("batch", p.batch());
-        out.parameters.addProperty("timing", "median of " + p.timingReps() + " repetitions, one thread, after training");
+        out.parameters.addProperty("timing", "fastest of " + p.timingReps() + " interleaved rounds, one thread, after training");
         out.table("runs.csv", "norm", "seed", "status", "test_accuracy", "ms_per_train_step");
         for (Cell c : cells) {
             out.row("runs.csv", BatchSweep.label(c.norm()), c.seed(), c.outcome().status().text, c.outcome().accuracy(), 1e3 * c.outcome().secondsPerStep());
@@ -120,19 +122,39 @@ public final class Zoo {
         List<Double> accM = new ArrayList<>(), accE = new ArrayList<>(), stepMs = new ArrayList<>(), inf = new ArrayList<>(), layer = new ArrayList<>();
         double noneInf = Double.NaN, bnInf = Double.NaN, bnFolded = Double.NaN, bnAcc = Double.NaN, bnFoldedAcc = Double.NaN;
         double lnLayer = 0, rmsLayer = 0;
+        // Timing, single threaded: every model's inference (as is, then folded where it folds) and every norm layer alone,
+        // in interleaved rounds.
+        int b = Math.min(256, test.n);
+        Tensor x = test.batch(Dataset.range(0, b));
+        List<Runnable> timed = new ArrayList<>();
+        List<Module> foldedModels = new ArrayList<>();
         for (SmallCnn.Norm norm : NORMS) {
+            Sequential m = cells.stream().filter(c -> c.norm() == norm).findFirst().orElseThrow().model();
+            timed.add(inference(m, x));
+            Module f = norm != SmallCnn.Norm.NONE && Fold.isFoldableNorm(norm.make(8, 28, 28)) ? Fold.fold(m) : null;
+            foldedModels.add(f);
+            timed.add(f == null ? () -> { } : inference(f, x));
+            Runnable l = layerStep(norm);
+            timed.add(l == null ? () -> { } : l);
+        }
+        int oldThreads = normlab.kernels.Parallel.setThreads(1);
+        double[] times;
+        try {
+            times = interleavedMin(timed, p.timingReps());
+        } finally {
+            normlab.kernels.Parallel.setThreads(oldThreads);
+        }
+        for (int ni = 0; ni < NORMS.size(); ni++) {
+            SmallCnn.Norm norm = NORMS.get(ni);
             List<Cell> cs = cells.stream().filter(c -> c.norm() == norm).toList();
             Spread a = Spread.of(cs.stream().mapToDouble(c -> c.outcome().accuracy()).toArray());
             double step = Spread.of(cs.stream().mapToDouble(c -> c.outcome().secondsPerStep()).toArray()).mean();
             Sequential m = cs.get(0).model();
-            double ti = inferenceSeconds(m, test, p.timingReps());
-            double tf = Double.NaN, fa = Double.NaN;
-            if (norm != SmallCnn.Norm.NONE && Fold.isFoldableNorm(norm.make(8, 28, 28))) {
-                Module folded = Fold.fold(m);
-                tf = inferenceSeconds(folded, test, p.timingReps());
-                fa = Trainer.evaluate(folded, test, false, null).accuracy();
-            }
-            double tl = layerSeconds(norm, p.timingReps());
+            Module folded = foldedModels.get(ni);
+            double ti = times[3 * ni] / b;
+            double tf = folded == null ? Double.NaN : times[3 * ni + 1] / b;
+            double fa = folded == null ? Double.NaN : Trainer.evaluate(folded, test, false, null).accuracy();
+            double tl = norm == SmallCnn.Norm.NONE ? 0 : times[3 * ni + 2];
             String n = BatchSweep.label(norm);
             out.row("norms.csv", n, a.mean(), a.sd(), 1e3 * step, 1e6 * ti, 1e6 * tf, fa, 1e3 * tl);
             names.add(n);

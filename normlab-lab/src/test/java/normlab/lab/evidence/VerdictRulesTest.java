@@ -28,7 +28,7 @@ class VerdictRulesTest {
         Spread[][] bad = {{s(.9), s(.9), s(.9), s(.9)}, {s(.9), s(.8), s(.1), s(.1)}};
         Claim c = LrSweep.verdict(lrs, bad, new int[][] {{0, 0, 0, 0}, {0, 0, 3, 3}});
         assertEquals(Verdict.DOES_NOT_HOLD, c.verdict());
-        assertTrue(c.measurement().contains("lr 3.00: 90.0 ± 0.0 % vs 10.0 ± 0.0 %"), c.measurement());
+        assertTrue(c.measurement().contains("lr 3: 90.0 ± 0.0 % vs 10.0 ± 0.0 %"), c.measurement());
     }
 
     @Test
@@ -44,6 +44,9 @@ class VerdictRulesTest {
         assertEquals(Verdict.HOLDS, BatchSweep.groupNormVerdict(.236, .347, .241, .243).verdict());
         assertEquals(Verdict.PARTLY, BatchSweep.groupNormVerdict(.20, .22, .20, .21).verdict());
         assertEquals(Verdict.DOES_NOT_HOLD, BatchSweep.groupNormVerdict(.20, .21, .20, .25).verdict());
+        // BN's error falls with the batch: no degradation to speak of, whatever GN does.
+        assertEquals(Verdict.DOES_NOT_HOLD, BatchSweep.groupNormVerdict(.30, .25, .30, .22).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, BatchSweep.renormVerdict(.30, .25, .30, .22).verdict());
         assertEquals(Verdict.HOLDS, BatchSweep.renormVerdict(.2, .3, .2, .22).verdict());
         assertEquals(Verdict.PARTLY, BatchSweep.renormVerdict(.2, .3, .2, .28).verdict());
         assertEquals(Verdict.DOES_NOT_HOLD, BatchSweep.renormVerdict(.2, .3, .2, .35).verdict());
@@ -103,6 +106,15 @@ class VerdictRulesTest {
         j.add("speedup", com.google.gson.JsonNull.INSTANCE);
         j.addProperty("bn_final_accuracy", 0.9);
         assertEquals(Verdict.DOES_NOT_HOLD, EvidenceReport.figure1Claim(j).verdict());
+    }
+
+    @Test
+    void numbersAreCompact() {
+        assertEquals("0.1", RunOutput.num(0.1));
+        assertEquals("3", RunOutput.num(3.0));
+        assertEquals("0.0123", RunOutput.num(0.012345));
+        assertEquals("1.00e+35", RunOutput.num(1e35));
+        assertEquals("12345", RunOutput.num(12345));
     }
 
     @Test
