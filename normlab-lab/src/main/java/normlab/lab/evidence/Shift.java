@@ -150,7 +150,7 @@ public final class Shift {
             shS[i] = sh;
         }
         XYChart b = Charts.xy("(b) Shifted deployment: recalibration vs samples", "recalibration samples from the deployment domain (log)",
-                "test accuracy on the shifted domain", true);
+                "test accuracy", true);
         Charts.series(b, "clean test set, running statistics", xr, cleanS, 2, true);
         Charts.series(b, "shifted, running statistics (no recalibration)", xr, shS, 0, true);
         Charts.series(b, "shifted, recalibrated", xr, rcS, 1, false);

@@ -31,7 +31,7 @@ public final class Zoo {
 
     public record Params(int steps, int batch, double lr, int trainSize, int testSize, int timingReps) {
         public static Params of(boolean quick) {
-            return quick ? new Params(60, 32, 0.02, 4_096, 1_000, 7) : new Params(1_500, 32, 0.02, 0, 10_000, 25);
+            return quick ? new Params(60, 32, 0.02, 4_096, 1_000, 15) : new Params(1_500, 32, 0.02, 0, 10_000, 25);
         }
     }
 
