@@ -108,6 +108,15 @@ class GradientCheckTest {
         assertAllPass(GradCheck.check(net, gaussian(rng, 1, 6, 5), GradCheck.TOL), 6);
     }
 
+    @Test
+    void convolutionalShapedNetwork() {
+        // BatchNorm2d → Tanh → Flatten → Linear: Flatten's backward must restore (N, C, H, W).
+        Rng rng = new Rng(32);
+        Sequential net = new Sequential(batchNorm(2, 2, true, true, rng), new Activation.Tanh(), new Flatten(),
+                new Linear(2 * 3 * 2, 3, true, rng));
+        assertAllPass(GradCheck.check(net, gaussian(rng, 1, 4, 2, 3, 2), GradCheck.TOL), 5);
+    }
+
     @ParameterizedTest
     @ValueSource(doubles = {1, 8})
     void crossEntropy(double logitScale) {

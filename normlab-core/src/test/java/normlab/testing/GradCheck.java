@@ -23,10 +23,14 @@ import normlab.tensor.Tensor;
  * allowance below (about 1e-5 relative for values within a few rms of zero).
  *
  * <p>Acceptance, per tensor: {@code max_i |Dᵢ − gᵢ| ≤ tol·max_i |Dᵢ| + noise}, where g is the analytic gradient and
- * {@code noise = 1.5·e/h} (plus the misplacement term above) bounds what rounding of the forward can do to D: each evaluation of L is off by at most
- * {@code e = 8·2⁻²⁴·Σ|rᵢ·yᵢ|} (every yᵢ a few float32 roundings from exact), and the stencil's weights sum to 18/12
+ * {@code noise = 1.5·e/h} (plus the misplacement term above) bounds what rounding of the forward can do to D: each
+ * evaluation of L is off by at most {@code e = 8·2⁻²⁴·Σ|rᵢ·yᵢ|} (every yᵢ a few float32 roundings from exact), and the stencil's weights sum to 18/12
  * per unit e. A wrong gradient (missing term, wrong sign, wrong factor) is off by a fraction of max|D|, far above
  * {@code tol = 1e-3} plus noise; {@link Result} reports both so tests can show the margin.
+ *
+ * <p>Use: {@code GradCheck.check(layer, x, GradCheck.TOL)} after putting the layer in the mode to check; keep x and the
+ * parameters O(1) (h follows their rms) and away from kinks (ReLU: |x| ≫ 2h). Losses that are not modules go through
+ * {@link #checkScalar}. The forward must be a deterministic function of x and the parameters.
  *
  * <p>The module runs in the mode it is in (train or eval). Buffers (running statistics) are restored before every
  * evaluation and at the end, parameters are restored exactly; the analytic gradients are left in the parameters.
