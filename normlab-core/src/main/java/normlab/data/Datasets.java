@@ -120,10 +120,14 @@ public final class Datasets {
         Path dir = cacheDir().resolve("mnist");
         if (verified(dir)) return dir;
         Files.createDirectories(dir);
-        try (FileChannel lockCh = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-             FileLock ignored = lockCh.lock()) {
-            if (verified(dir)) return dir; // another process fetched it while we waited
-            fetchMnist(dir);
+        try (FileChannel lockCh = FileChannel.open(dir.resolve(".lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+            FileLock lock = lockCh.lock();
+            try {
+                if (verified(dir)) return dir; // another process fetched it while we waited
+                fetchMnist(dir);
+            } finally {
+                lock.release();
+            }
         }
         return dir;
     }

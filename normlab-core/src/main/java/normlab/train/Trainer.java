@@ -14,7 +14,8 @@ import normlab.tensor.Tensor;
 /**
  * Mini-batch training of a classifier with cross-entropy, as a plain loop built from small pieces:
  * {@link #step()} (one SGD step on the next shuffled batch), {@link #evaluate} (a pass over a dataset in evaluation
- * mode, with optional activation {@link Hooks}), {@link #fit} (steps, evaluating every K), {@link #saveCheckpoint}
+ * mode, with optional activation {@link Hooks}), {@link #fit} / {@link #fitEpochs} (steps or epochs, evaluating every
+ * K steps), {@link #saveCheckpoint}
  * (the model's state dict as safetensors, written atomically).
  *
  * <p>One step: zero the gradients, {@code z = model(x)}, {@code L = CE(z, y)}, {@code model.backward(dL/dz)},
@@ -103,6 +104,11 @@ public final class Trainer {
             }
         }
         return last;
+    }
+
+    /** {@link #fit} for {@code epochs} passes over the training data ({@code ⌊n / batch⌋} steps each). */
+    public Evaluation fitEpochs(int epochs, int evalEvery, Dataset test, Hooks hooks, Listener listener) {
+        return fit(BatchSampler.stepsForEpochs(train.n, sampler.batchSize(), epochs), evalEvery, test, hooks, listener);
     }
 
     /**

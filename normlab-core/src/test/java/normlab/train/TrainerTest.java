@@ -77,6 +77,23 @@ class TrainerTest {
     }
 
     @Test
+    void fitEpochsTakesFloorNOverBatchStepsPerEpoch() {
+        Dataset train = quadrants(100, 8);
+        Sequential m = model(new Rng(5));
+        Trainer t = new Trainer(m, new SGD(m.parameters(), 0.1), train, 30, new Rng(2), true);
+        List<Integer> evals = new ArrayList<>();
+        t.fitEpochs(2, 4, quadrants(30, 9), null, new Trainer.Listener() {
+            @Override
+            public void onEval(int step, double trainLoss, Evaluation e) {
+                evals.add(step);
+            }
+        });
+        // 100 examples in batches of 30: 3 steps per epoch, 6 for two; evaluations after step 4 and the last.
+        assertEquals(6, t.steps());
+        assertEquals(List.of(4, 6), evals);
+    }
+
+    @Test
     void sameSeedsSameModel() {
         Dataset train = quadrants(120, 3);
         float[][] weights = new float[2][];

@@ -53,7 +53,7 @@ final class TrainingProgress implements MnistExperiment.Progress, AutoCloseable 
                 sb.append(String.format(Locale.ROOT, "%s %,d acc %s", e.getKey(), e.getValue(),
                         q == null ? "-" : String.format(Locale.ROOT, "%.4f", q.accuracy())));
             }
-            bar.setExtraMessage(sb.toString());
+            bar.setExtraMessage(" " + sb);
         } else if (p.step() * 10L / steps > decile.getOrDefault(variant, 0)) {
             decile.put(variant, (int) (p.step() * 10L / steps));
             double secs = (System.nanoTime() - start) / 1e9;
