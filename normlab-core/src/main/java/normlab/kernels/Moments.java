@@ -75,14 +75,13 @@ public final class Moments {
                 int base = (ia * p * g + ig) * q;
                 double mu = mean[ia * g + ig], rs = rstd[ia * g + ig];
                 int aff = ig * perGroup;
+                // y = (x − μ)·rstd·γ_c + β_c, one run of `inner` values per affine index c
                 for (int ip = 0; ip < p; ip++) {
-                    int o = base + ip * g * q;
-                    for (int iq = 0; iq < q; iq++) {
-                        float xh = (float) ((x[o + iq] - mu) * rs);
-                        int c = aff + iq / inner;
+                    for (int cb = 0; cb < perGroup; cb++) {
+                        int c = aff + cb, o = base + ip * g * q + cb * inner;
                         float gm = gamma == null ? 1f : gamma[c];
                         float bt = beta == null ? 0f : beta[c];
-                        y[o + iq] = xh * gm + bt;
+                        for (int t = 0; t < inner; t++) y[o + t] = (float) ((x[o + t] - mu) * rs) * gm + bt;
                     }
                 }
             }
@@ -114,27 +113,32 @@ public final class Moments {
                 double sg = 0, sgx = 0;
                 // Σĝ and Σĝ·x̂; parameter gradients Σdy·x̂ and Σdy on the same pass.
                 for (int ip = 0; ip < p; ip++) {
-                    int o = base + ip * g * q;
-                    for (int iq = 0; iq < q; iq++) {
-                        double xh = (x[o + iq] - mu) * rs;
-                        int c = aff + iq / inner;
-                        double d = dy[o + iq];
-                        double gh = gamma == null ? d : d * gamma[c];
-                        sg += gh;
-                        sgx += gh * xh;
-                        if (dg != null) dg[c] += d * xh;
-                        if (db != null) db[c] += d;
+                    for (int cb = 0; cb < perGroup; cb++) {
+                        int c = aff + cb, o = base + ip * g * q + cb * inner;
+                        double sd = 0, sdx = 0;
+                        for (int t = 0; t < inner; t++) {
+                            double d = dy[o + t];
+                            sd += d;
+                            sdx += d * (x[o + t] - mu);
+                        }
+                        // Σĝ = γ_c·Σdy, Σĝ·x̂ = γ_c·rstd·Σdy(x−μ) over the channel's run; dγ_c += rstd·Σdy(x−μ), dβ_c += Σdy
+                        double gm = gamma == null ? 1.0 : gamma[c];
+                        sg += gm * sd;
+                        sgx += gm * rs * sdx;
+                        if (dg != null) dg[c] += rs * sdx;
+                        if (db != null) db[c] += sd;
                     }
                 }
                 double mg = sg / m, mgx = sgx / m;
                 // dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂))
                 for (int ip = 0; ip < p; ip++) {
-                    int o = base + ip * g * q;
-                    for (int iq = 0; iq < q; iq++) {
-                        double xh = (x[o + iq] - mu) * rs;
-                        int c = aff + iq / inner;
-                        double gh = gamma == null ? dy[o + iq] : (double) dy[o + iq] * gamma[c];
-                        dx[o + iq] = (float) (rs * (gh - mg - xh * mgx));
+                    for (int cb = 0; cb < perGroup; cb++) {
+                        int c = aff + cb, o = base + ip * g * q + cb * inner;
+                        double gm = gamma == null ? 1.0 : gamma[c];
+                        for (int t = 0; t < inner; t++) {
+                            double xh = (x[o + t] - mu) * rs;
+                            dx[o + t] = (float) (rs * (gm * dy[o + t] - mg - xh * mgx));
+                        }
                     }
                 }
             }
@@ -159,15 +163,17 @@ public final class Moments {
                 int base = (ia * p * g + ig) * q;
                 double mu = mean[ia * g + ig], rs = rstd[ia * g + ig];
                 int aff = ig * perGroup;
+                // dx = rstd·γ_c·dy, dγ_c += Σ dy·x̂, dβ_c += Σ dy
                 for (int ip = 0; ip < p; ip++) {
-                    int o = base + ip * g * q;
-                    for (int iq = 0; iq < q; iq++) {
-                        int c = aff + iq / inner;
-                        double d = dy[o + iq];
+                    for (int cb = 0; cb < perGroup; cb++) {
+                        int c = aff + cb, o = base + ip * g * q + cb * inner;
                         double gm = gamma == null ? 1.0 : gamma[c];
-                        dx[o + iq] = (float) (rs * gm * d);
-                        if (dg != null) dg[c] += d * (x[o + iq] - mu) * rs;
-                        if (db != null) db[c] += d;
+                        for (int t = 0; t < inner; t++) {
+                            double d = dy[o + t];
+                            dx[o + t] = (float) (rs * gm * d);
+                            if (dg != null) dg[c] += d * (x[o + t] - mu) * rs;
+                            if (db != null) db[c] += d;
+                        }
                     }
                 }
             }

@@ -15,9 +15,10 @@ import normlab.tensor.Tensor;
  *   y[n, o, a, b] = bias[o] + Σ_{c ∈ group(o)} Σ_{i,j} w[o, c, i, j] · x[n, c, a·sh − ph + i·dh, b·sw − pw + j·dw]
  *   OH = ⌊(H + 2ph − dh·(kh−1) − 1)/sh⌋ + 1
  * </pre>
- * Computed per sample and group as im2col ({@link Im2col}) then one GEMM: with col of shape (OH·OW, K), K = (C/groups)·kh·kw,
- * y_g = W_g·colᵀ ({@link Gemm#matmulNT}). Backward: dW_g += dy_g·col ({@link Gemm#matmulNN}), dcol = dy_gᵀ·W_g
- * ({@link Gemm#matmulTNAcc}) folded back by col2im, db = Σ dy.
+ * Computed per group as im2col ({@link Im2col}) over the whole batch then one GEMM: with col of shape (K, N·OH·OW),
+ * K = (C/groups)·kh·kw, y_g = W_g·col ({@link Gemm#matmulNN}). Backward: dW_g += dy_g·colᵀ ({@link Gemm#matmulNT}),
+ * dcol = W_gᵀ·dy_g ({@link Gemm#matmulTNAcc}) folded back by col2im, db = Σ dy. The patches are kept from forward to
+ * backward (K·N·OH·OW floats per group).
  *
  * <p>Default initialization is PyTorch's: kaiming_uniform with a = √5, i.e. W and b uniform in ±1/√fan_in with
  * fan_in = (C/groups)·kh·kw. Only zero padding (padding_mode "zeros") is provided.
@@ -31,6 +32,7 @@ public final class Conv2d extends Module {
     public final Parameter bias; // null when bias=false
 
     private Tensor x;
+    private float[][] cols; // per group, the (K × N·P) patches of the last forward
 
     /** Square kernel, stride 1, no padding, bias, PyTorch init. */
     public Conv2d(int in, int out, int kernel, Rng rng) {
@@ -99,22 +101,24 @@ public final class Conv2d extends Module {
             throw new ShapeException(label() + ": input " + x.shapeString() + " is smaller than the dilated kernel ("
                     + (dh * (kh - 1) + 1) + "x" + (dw * (kw - 1) + 1) + " with padding " + ph + "x" + pw + ")");
         }
-        int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow;
+        int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, np = n * p;
         Tensor y = Tensor.zeros(n, outChannels, oh, ow);
-        float[] col = new float[p * k], yg = new float[og * p];
+        cols = new float[groups][];
+        float[] yg = new float[og * np];
         for (int g = 0; g < groups; g++) {
-            float[] wg = groupWeight(weight.value.data, g, og * k);
+            // col (K × N·P): one row per kernel tap, one column per output position of every sample
+            float[] col = new float[k * np];
             for (int i = 0; i < n; i++) {
-                Im2col.im2col(col, x.data, (i * inChannels + g * cg) * h * w, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
-                // y_g (og × P) = W_g (og × K) · colᵀ (K × P)
-                Gemm.matmulNT(yg, wg, col, og, k, p);
-                int yo = (i * outChannels + g * og) * p;
-                System.arraycopy(yg, 0, y.data, yo, og * p);
-                if (bias != null) {
-                    for (int o = 0; o < og; o++) {
-                        float b = bias.value.data[g * og + o];
-                        for (int j = 0; j < p; j++) y.data[yo + o * p + j] += b;
-                    }
+                Im2col.im2col(col, i * p, np, x.data, (i * inChannels + g * cg) * h * w, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
+            }
+            cols[g] = col;
+            // y_g (og × N·P) = W_g (og × K) · col (K × N·P), then y[n, g·og + o, ·] = y_g[o, n·P + ·] + b
+            Gemm.matmulNN(yg, groupWeight(weight.value.data, g, og * k), col, og, k, np);
+            for (int o = 0; o < og; o++) {
+                float b = bias == null ? 0f : bias.value.data[g * og + o];
+                for (int i = 0; i < n; i++) {
+                    int src = o * np + i * p, dst = (i * outChannels + g * og + o) * p;
+                    for (int j = 0; j < p; j++) y.data[dst + j] = yg[src + j] + b;
                 }
             }
         }
@@ -126,39 +130,39 @@ public final class Conv2d extends Module {
         return groups == 1 ? w : Arrays.copyOfRange(w, g * len, (g + 1) * len);
     }
 
+    /**
+     * Per group, with dy_g (og × N·P) gathered from dy: dW_g += dy_g·colᵀ, dcol = W_gᵀ·dy_g folded back onto dx by
+     * col2im, db = row sums of dy_g. The patches saved by forward are reused.
+     */
     @Override
     public Tensor backward(Tensor dy) {
         requireForward(x, this);
         int n = x.dim(0), h = x.dim(2), w = x.dim(3);
         int oh = outSize(h, kh, sh, ph, dh), ow = outSize(w, kw, sw, pw, dw);
         Tensor.requireShape(label() + " backward", dy, n, outChannels, oh, ow);
-        int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow;
+        int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, np = n * p;
         Tensor dx = Tensor.zeros(x.shape());
-        float[] col = new float[p * k], dcol = new float[p * k], dyg = new float[og * p], dwTmp = new float[og * k];
+        float[] dyg = new float[og * np], dwg = new float[og * k], dcol = new float[k * np];
         for (int g = 0; g < groups; g++) {
-            float[] wg = groupWeight(weight.value.data, g, og * k);
-            float[] dwg = new float[og * k];
-            for (int i = 0; i < n; i++) {
-                int yo = (i * outChannels + g * og) * p;
-                System.arraycopy(dy.data, yo, dyg, 0, og * p);
-                Im2col.im2col(col, x.data, (i * inChannels + g * cg) * h * w, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
-                // dW_g (og × K) += dy_g (og × P) · col (P × K)
-                Gemm.matmulNN(dwTmp, dyg, col, og, p, k);
-                for (int j = 0; j < og * k; j++) dwg[j] += dwTmp[j];
-                // dcol (P × K) = dy_gᵀ · W_g, then folded back onto dx
-                Arrays.fill(dcol, 0f);
-                Gemm.matmulTNAcc(dcol, dyg, wg, og, p, k);
-                Im2col.col2im(dx.data, (i * inChannels + g * cg) * h * w, dcol, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
-                if (bias != null) {
-                    for (int o = 0; o < og; o++) {
-                        double s = 0;
-                        for (int j = 0; j < p; j++) s += dyg[o * p + j];
-                        bias.grad.data[g * og + o] += (float) s;
-                    }
+            for (int o = 0; o < og; o++) {
+                double sb = 0;
+                for (int i = 0; i < n; i++) {
+                    int src = (i * outChannels + g * og + o) * p, dst = o * np + i * p;
+                    System.arraycopy(dy.data, src, dyg, dst, p);
+                    for (int j = 0; j < p; j++) sb += dyg[dst + j];
                 }
+                if (bias != null) bias.grad.data[g * og + o] += (float) sb;
             }
+            // dW_g (og × K) += dy_g (og × N·P) · colᵀ (N·P × K)
+            Gemm.matmulNT(dwg, dyg, cols[g], og, np, k);
             float[] gw = weight.grad.data;
             for (int j = 0; j < og * k; j++) gw[g * og * k + j] += dwg[j];
+            // dcol (K × N·P) = W_gᵀ · dy_g, folded back onto each sample's input block
+            Arrays.fill(dcol, 0f);
+            Gemm.matmulTNAcc(dcol, groupWeight(weight.value.data, g, og * k), dyg, og, k, np);
+            for (int i = 0; i < n; i++) {
+                Im2col.col2im(dx.data, (i * inChannels + g * cg) * h * w, dcol, i * p, np, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
+            }
         }
         return dx;
     }
