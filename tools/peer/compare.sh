@@ -44,3 +44,5 @@ done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)" >> "$out/machine.txt"
 cat "$out/machine.txt"
 "$py" tools/peer/report.py "$out" | tee "$out/table.md"
+"$py" tools/peer/report.py "$out" --metric cpu > "$out/table-cpu.md"
+echo "(process-CPU-time version: $out/table-cpu.md)"

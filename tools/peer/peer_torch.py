@@ -23,13 +23,19 @@ def timed(fn, seconds):
         fn()
         warm += 1
     ts = []
+    cpu0 = time.process_time()
     end = time.perf_counter() + seconds
     while len(ts) < 10 or (time.perf_counter() < end and len(ts) < 10000):
         t0 = time.perf_counter()
         fn()
         ts.append(time.perf_counter() - t0)
+    global last_cpu
+    last_cpu = (time.process_time() - cpu0) / len(ts)
     ts.sort()
     return ts[len(ts) // 2]
+
+
+last_cpu = 0.0  # process CPU seconds per call of the last timed() measurement (all threads)
 
 
 class RMSNorm(nn.Module):
@@ -56,6 +62,7 @@ class Runner:
                "shape": str(list(shape)).replace(" ", "")}
         if sec:
             rec["ms"] = sec * 1e3
+            rec["cpu_ms"] = last_cpu * 1e3
         if nbytes:
             rec["bytes"] = nbytes
         rec["status"] = status

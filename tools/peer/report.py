@@ -6,7 +6,10 @@ Columns: median time per call; GB/s of minimal traffic (bytes counted by the wor
 forward-eval 2, backward 5); speedup = PyTorch time / normlab time (above 1: normlab is faster); fraction of the copy
 ceiling = GB/s / best copy GB/s measured in the same run at that thread count. Training workloads show steps/s.
 
-Usage: /usr/bin/python3 tools/peer/report.py RUN_DIR
+With --metric cpu the time is process CPU time per call instead of wall time: on a shared machine at 1 thread that
+removes the time spent descheduled (at 2 threads it counts both threads' work, so it is not a wall time).
+
+Usage: /usr/bin/python3 tools/peer/report.py RUN_DIR [--metric wall|cpu]
 """
 import csv
 import json
@@ -15,8 +18,9 @@ import sys
 from pathlib import Path
 
 
-def main(run_dir):
+def main(run_dir, metric="wall"):
     run_dir = Path(run_dir)
+    field = "ms" if metric == "wall" else "cpu_ms"
     recs = []
     for f in sorted(run_dir.glob("raw-*.jsonl")):
         for line in f.read_text().splitlines():
@@ -32,7 +36,7 @@ def main(run_dir):
         groups[key].setdefault(r["impl"], []).append(r)
 
     def med(rs):
-        ms = [r["ms"] for r in rs if r.get("status") == "ok" and "ms" in r]
+        ms = [r[field] for r in rs if r.get("status") == "ok" and r.get(field)]
         return statistics.median(ms) if ms else None
 
     copy_gbs = {}
@@ -71,12 +75,16 @@ def main(run_dir):
     fields = ["threads", "workload", "op", "shape", "rounds", "normlab_ms", "pytorch_ms", "speedup", "normlab_gbs",
               "pytorch_gbs", "normlab_copy_frac", "pytorch_copy_frac", "normlab_steps_s", "pytorch_steps_s", "status",
               "note"]
-    with open(run_dir / "results.csv", "w", newline="") as f:
+    suffix = "" if metric == "wall" else "-cpu"
+    with open(run_dir / f"results{suffix}.csv", "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=fields)
         wr.writeheader()
         for r in rows:
             wr.writerow({k: r.get(k) for k in fields})
-    (run_dir / "results.json").write_text(json.dumps({"copy_gbs": copy_gbs, "rows": rows}, indent=1))
+    (run_dir / f"results{suffix}.json").write_text(json.dumps({"metric": metric, "copy_gbs": copy_gbs, "rows": rows},
+                                                            indent=1))
+    print(f"time: {'median wall time per call' if metric == 'wall' else 'process CPU time per call'}; "
+          "speedup = PyTorch time / normlab time")
 
     def f(v, fmt):
         return "-" if v is None else format(v, fmt)
@@ -104,8 +112,16 @@ def main(run_dir):
         mlp = {r["workload"]: r["normlab_ms"] for r in rows if r["threads"] == t and r["op"] == "train_step"}
         if mlp.get("mlp") and mlp.get("mlp_bn"):
             print(f"threads {t}: BN adds {100 * (mlp['mlp_bn'] / mlp['mlp'] - 1):.1f}% to the normlab MLP step")
-    print(f"wrote {run_dir / 'results.csv'} and {run_dir / 'results.json'}")
+    print(f"wrote {run_dir / f'results{suffix}.csv'} and {run_dir / f'results{suffix}.json'}")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else ".")
+    args = sys.argv[1:]
+    metric = "wall"
+    if "--metric" in args:
+        i = args.index("--metric")
+        metric = args[i + 1]
+        del args[i:i + 2]
+    if metric not in ("wall", "cpu"):
+        sys.exit("report.py: --metric must be wall or cpu")
+    main(args[0] if args else ".", metric)

@@ -78,22 +78,44 @@ public final class Peer {
         return only == null || name.contains(only);
     }
 
-    /** Times {@code r} (after warm-up) and returns the median seconds per call. */
+    /** Process CPU seconds per call over the last {@link #time} measurement (all threads: JIT and GC included). */
+    private double lastCpu;
+
+    private static long processCpuNanos() {
+        java.lang.management.OperatingSystemMXBean os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+        return os instanceof com.sun.management.OperatingSystemMXBean
+                ? ((com.sun.management.OperatingSystemMXBean) os).getProcessCpuTime() : -1;
+    }
+
+    /** Times {@code r} (after warm-up) and returns the median wall seconds per call; sets {@link #lastCpu}. */
     private double time(Runnable r) {
-        // Warm-up long enough for C2 to compile the Vector API loops (interpreted, they run ~100x slower).
-        long end = System.nanoTime() + (long) (seconds * 2e9);
-        int warm = 0;
-        while (warm < 10 || System.nanoTime() < end) {
-            r.run();
-            warm++;
+        // Warm-up until C2 has compiled the Vector API loops (interpreted they run ~100x slower, and compilation is slow
+        // on a busy machine): windows of 0.25 s (at least 3 calls) until a window's median stops improving by more than
+        // 5% on the previous one, at least 2·seconds and at most 15 s.
+        long start = System.nanoTime(), minEnd = start + (long) (seconds * 2e9), maxEnd = start + 15_000_000_000L;
+        double prev = Double.MAX_VALUE;
+        while (true) {
+            List<Double> w = new ArrayList<>();
+            long wEnd = System.nanoTime() + 250_000_000L;
+            while (w.size() < 3 || System.nanoTime() < wEnd) {
+                long t0 = System.nanoTime();
+                r.run();
+                w.add((System.nanoTime() - t0) * 1e-9);
+            }
+            double med = w.stream().mapToDouble(Double::doubleValue).sorted().toArray()[w.size() / 2];
+            long now = System.nanoTime();
+            if (now > maxEnd || (now > minEnd && med > 0.95 * prev)) break;
+            prev = Math.min(prev, med);
         }
         List<Double> t = new ArrayList<>();
-        end = System.nanoTime() + (long) (seconds * 1e9);
+        long cpu0 = processCpuNanos();
+        long end = System.nanoTime() + (long) (seconds * 1e9);
         while (t.size() < 10 || (System.nanoTime() < end && t.size() < 10000)) {
             long t0 = System.nanoTime();
             r.run();
             t.add((System.nanoTime() - t0) * 1e-9);
         }
+        lastCpu = cpu0 < 0 ? 0 : (processCpuNanos() - cpu0) * 1e-9 / t.size();
         double[] a = t.stream().mapToDouble(Double::doubleValue).sorted().toArray();
         return a[a.length / 2];
     }
@@ -102,7 +124,7 @@ public final class Peer {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "{\"impl\":\"normlab\",\"threads\":%d,\"workload\":\"%s\",\"op\":\"%s\",\"shape\":\"%s\"",
                 threads, workload, op, shape));
-        if (sec > 0) sb.append(String.format(Locale.ROOT, ",\"ms\":%.6f", sec * 1e3));
+        if (sec > 0) sb.append(String.format(Locale.ROOT, ",\"ms\":%.6f,\"cpu_ms\":%.6f", sec * 1e3, lastCpu * 1e3));
         if (bytes > 0) sb.append(",\"bytes\":").append(bytes);
         sb.append(",\"status\":\"").append(status).append('"');
         if (note != null) sb.append(",\"note\":\"").append(note.replace("\"", "'")).append('"');

@@ -163,46 +163,11 @@ public final class NormKernels {
         double[] p1 = new double[blocks * c], p2 = new double[blocks * c];
         int vc = S.loopBound(c);
         Parallel.forRange(blocks, Math.max(1, GRAIN / (ROWS * c)), (b0, b1) -> {
-            float[] lane = new float[L];
+            float[] acc1 = new float[c], acc2 = new float[c];
             for (int b = b0; b < b1; b++) {
                 int i0 = b * ROWS, i1 = Math.min(n, i0 + ROWS), po = b * c;
-                for (int ch = 0; ch < vc; ch += L) {
-                    FloatVector vh = FloatVector.fromArray(S, hi, ch);
-                    FloatVector vl = g == null ? null : FloatVector.fromArray(S, lo, ch);
-                    FloatVector a1 = FloatVector.zero(S), a2 = a1;
-                    for (int i = i0; i < i1; i++) {
-                        if (g == null) {
-                            FloatVector d = FloatVector.fromArray(S, a, i * c + ch).sub(vh);
-                            a1 = a1.add(d);
-                            a2 = d.fma(d, a2);
-                        } else {
-                            FloatVector dy = FloatVector.fromArray(S, a, i * c + ch);
-                            FloatVector xm = FloatVector.fromArray(S, g, i * c + ch).sub(vh).sub(vl);
-                            a1 = a1.add(dy);
-                            a2 = dy.fma(xm, a2);
-                        }
-                    }
-                    a1.intoArray(lane, 0);
-                    for (int l = 0; l < L; l++) p1[po + ch + l] = lane[l];
-                    a2.intoArray(lane, 0);
-                    for (int l = 0; l < L; l++) p2[po + ch + l] = lane[l];
-                }
-                for (int ch = vc; ch < c; ch++) {
-                    float t1 = 0f, t2 = 0f, h = hi[ch];
-                    for (int i = i0; i < i1; i++) {
-                        if (g == null) {
-                            float d = a[i * c + ch] - h;
-                            t1 += d;
-                            t2 = Math.fma(d, d, t2);
-                        } else {
-                            float dy = a[i * c + ch];
-                            t1 += dy;
-                            t2 = Math.fma(dy, (g[i * c + ch] - h) - lo[ch], t2);
-                        }
-                    }
-                    p1[po + ch] = t1;
-                    p2[po + ch] = t2;
-                }
+                if (g == null) statsBlockChannelsLast(p1, p2, po, a, hi, i0, i1, c, vc, acc1, acc2);
+                else backwardBlockChannelsLast(p1, p2, po, a, g, hi, lo, i0, i1, c, vc, acc1, acc2);
             }
         });
         for (int b = 0; b < blocks; b++) {
@@ -210,6 +175,60 @@ public final class NormKernels {
                 s1[ch] += p1[b * c + ch];
                 s2[ch] += p2[b * c + ch];
             }
+        }
+    }
+
+    /**
+     * One block of rows [i0, i1), statistics mode: per channel Σd and Σd² (d = x − shift) into p1, p2 at po. Rows are
+     * streamed in memory order; the float accumulators (acc1, acc2: c values each) stay in L1.
+     */
+    private static void statsBlockChannelsLast(double[] p1, double[] p2, int po, float[] x, float[] shift, int i0,
+                                               int i1, int c, int vc, float[] acc1, float[] acc2) {
+        java.util.Arrays.fill(acc1, 0, c, 0f);
+        java.util.Arrays.fill(acc2, 0, c, 0f);
+        for (int i = i0; i < i1; i++) {
+            int o = i * c, ch = 0;
+            for (; ch < vc; ch += L) {
+                FloatVector d = FloatVector.fromArray(S, x, o + ch).sub(FloatVector.fromArray(S, shift, ch));
+                FloatVector.fromArray(S, acc1, ch).add(d).intoArray(acc1, ch);
+                d.fma(d, FloatVector.fromArray(S, acc2, ch)).intoArray(acc2, ch);
+            }
+            for (; ch < c; ch++) {
+                float d = x[o + ch] - shift[ch];
+                acc1[ch] += d;
+                acc2[ch] = Math.fma(d, d, acc2[ch]);
+            }
+        }
+        for (int ch = 0; ch < c; ch++) {
+            p1[po + ch] = acc1[ch];
+            p2[po + ch] = acc2[ch];
+        }
+    }
+
+    /** One block of rows [i0, i1), backward mode: per channel Σdy and Σdy·((x − hi) − lo) into p1, p2 at po. */
+    private static void backwardBlockChannelsLast(double[] p1, double[] p2, int po, float[] dy, float[] x, float[] hi,
+                                                  float[] lo, int i0, int i1, int c, int vc, float[] acc1,
+                                                  float[] acc2) {
+        java.util.Arrays.fill(acc1, 0, c, 0f);
+        java.util.Arrays.fill(acc2, 0, c, 0f);
+        for (int i = i0; i < i1; i++) {
+            int o = i * c, ch = 0;
+            for (; ch < vc; ch += L) {
+                FloatVector g = FloatVector.fromArray(S, dy, o + ch);
+                FloatVector xm = FloatVector.fromArray(S, x, o + ch)
+                        .sub(FloatVector.fromArray(S, hi, ch)).sub(FloatVector.fromArray(S, lo, ch));
+                FloatVector.fromArray(S, acc1, ch).add(g).intoArray(acc1, ch);
+                g.fma(xm, FloatVector.fromArray(S, acc2, ch)).intoArray(acc2, ch);
+            }
+            for (; ch < c; ch++) {
+                float g = dy[o + ch];
+                acc1[ch] += g;
+                acc2[ch] = Math.fma(g, (x[o + ch] - hi[ch]) - lo[ch], acc2[ch]);
+            }
+        }
+        for (int ch = 0; ch < c; ch++) {
+            p1[po + ch] = acc1[ch];
+            p2[po + ch] = acc2[ch];
         }
     }
 
@@ -299,6 +318,13 @@ public final class NormKernels {
     // contiguous row of Q values) and RMSNorm rows. Same conventions: float lanes over short blocks folded into double,
     // fixed blocks of rows for parameter-gradient sums, combined in block order.
 
+    /** An array of n copies of v (stands in for an absent γ or w: multiplying by 1 is exact). */
+    private static float[] filled(float v, int n) {
+        float[] a = new float[n];
+        java.util.Arrays.fill(a, v);
+        return a;
+    }
+
     /** Blocks of rows for parameter-gradient partials: at most 64 blocks, fixed by the row count alone. */
     private static int rowsPerBlock(int rows) {
         return Math.max(1, (rows + 63) / 64);
@@ -323,9 +349,10 @@ public final class NormKernels {
      * y = x̂·γ_c + β_c with x̂ = ((x − μ_hi) − μ_lo)·rstd per row; row r = (ia, ig) of {@code g} groups, affine index
      * c = ig·(len/inner) + j/inner (γ, β may be null: 1 and 0).
      */
-    public static void groupNormalize(float[] y, float[] x, double[] mean, double[] rstd, float[] gamma, float[] beta,
+    public static void groupNormalize(float[] y, float[] x, double[] mean, double[] rstd, float[] gamma0, float[] beta0,
                                       int rows, int g, int len, int inner) {
         int per = len / inner;
+        float[] gamma = gamma0 != null ? gamma0 : filled(1f, g * per), beta = beta0 != null ? beta0 : new float[g * per];
         Parallel.forRange(rows, rowsPerTask(len), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int o = r * len, cBase = (r % g) * per;
@@ -334,21 +361,20 @@ public final class NormKernels {
                 FloatVector vr = FloatVector.broadcast(S, rs);
                 if (inner == 1) {
                     int vs = S.loopBound(len), j = 0;
-                    FloatVector one = FloatVector.broadcast(S, 1f), zero = FloatVector.zero(S);
                     for (; j < vs; j += L) {
-                        FloatVector gm = gamma == null ? one : FloatVector.fromArray(S, gamma, cBase + j);
-                        FloatVector bt = beta == null ? zero : FloatVector.fromArray(S, beta, cBase + j);
+                        FloatVector gm = FloatVector.fromArray(S, gamma, cBase + j);
+                        FloatVector bt = FloatVector.fromArray(S, beta, cBase + j);
                         FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl).mul(vr).fma(gm, bt).intoArray(y, o + j);
                     }
                     for (; j < len; j++) {
                         float xh = ((x[o + j] - hi) - lo) * rs;
-                        y[o + j] = Math.fma(xh, gamma == null ? 1f : gamma[cBase + j], beta == null ? 0f : beta[cBase + j]);
+                        y[o + j] = Math.fma(xh, gamma[cBase + j], beta[cBase + j]);
                     }
                 } else {
                     int vs = S.loopBound(inner);
                     for (int run = 0; run < per; run++) {
                         int c = cBase + run, ro = o + run * inner;
-                        float gm = gamma == null ? 1f : gamma[c], bt = beta == null ? 0f : beta[c];
+                        float gm = gamma[c], bt = beta[c];
                         FloatVector vg = FloatVector.broadcast(S, gm), vb = FloatVector.broadcast(S, bt);
                         int j = 0;
                         for (; j < vs; j += L) {
@@ -371,8 +397,9 @@ public final class NormKernels {
      * Pass 1 reads dy and x for the row sums and the parameter sums; pass 2 reads them again and writes dx.
      */
     public static void groupBackward(float[] dx, float[] dgamma, float[] dbeta, float[] dy, float[] x, double[] mean,
-                                     double[] rstd, float[] gamma, int rows, int g, int len, int inner) {
+                                     double[] rstd, float[] gamma0, int rows, int g, int len, int inner) {
         int per = len / inner, nAff = g * per;
+        float[] gamma = gamma0 != null ? gamma0 : filled(1f, nAff);
         int rpb = rowsPerBlock(rows), blocks = (rows + rpb - 1) / rpb;
         boolean params = dgamma != null || dbeta != null;
         double[] pg = params ? new double[blocks * nAff] : null, pb = params ? new double[blocks * nAff] : null;
@@ -414,7 +441,6 @@ public final class NormKernels {
         int o = r * len, cBase = (r % g) * per;
         float hi = (float) mu, lo = (float) (mu - hi), rs = (float) rsd;
         FloatVector vh = FloatVector.broadcast(S, hi), vl = FloatVector.broadcast(S, lo), vr = FloatVector.broadcast(S, rs);
-        FloatVector one = FloatVector.broadcast(S, 1f);
         double sg = 0, sgx = 0;
         // Pass 1: Σĝ, Σĝ·x̂ for the row; Σdy·x̂, Σdy per affine index.
         if (inner == 1) {
@@ -426,7 +452,7 @@ public final class NormKernels {
                 for (; j < vend; j += L) {
                     FloatVector d = FloatVector.fromArray(S, dy, o + j);
                     FloatVector xh = FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl).mul(vr);
-                    FloatVector gh = gamma == null ? d : d.mul(FloatVector.fromArray(S, gamma, cBase + j));
+                    FloatVector gh = d.mul(FloatVector.fromArray(S, gamma, cBase + j));
                     a1 = a1.add(gh);
                     a2 = gh.fma(xh, a2);
                     if (colG != null) {
@@ -437,7 +463,7 @@ public final class NormKernels {
                 float t1 = 0f, t2 = 0f;
                 for (; j < end; j++) {
                     float d = dy[o + j], xh = ((x[o + j] - hi) - lo) * rs;
-                    float gh = gamma == null ? d : d * gamma[cBase + j];
+                    float gh = d * gamma[cBase + j];
                     t1 += gh;
                     t2 = Math.fma(gh, xh, t2);
                     if (colG != null) {
@@ -452,7 +478,7 @@ public final class NormKernels {
             int vs = S.loopBound(inner);
             for (int run = 0; run < per; run++) {
                 int c = cBase + run, ro = o + run * inner;
-                float gm = gamma == null ? 1f : gamma[c];
+                float gm = gamma[c];
                 double rb = 0, rbx = 0;
                 for (int j0 = 0; j0 < inner; j0 += BLOCK) {
                     int end = Math.min(inner, j0 + BLOCK), vend = Math.min(vs, end);
@@ -490,20 +516,20 @@ public final class NormKernels {
             int vs = S.loopBound(len), j = 0;
             for (; j < vs; j += L) {
                 FloatVector d = FloatVector.fromArray(S, dy, o + j);
-                FloatVector gm = gamma == null ? one : FloatVector.fromArray(S, gamma, cBase + j);
+                FloatVector gm = FloatVector.fromArray(S, gamma, cBase + j);
                 FloatVector xh = FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl).mul(vr);
                 xh.fma(vmgx, d.fma(gm, vmg)).mul(vr).intoArray(dx, o + j);
             }
             for (; j < len; j++) {
                 float xh = ((x[o + j] - hi) - lo) * rs;
-                float t = Math.fma(dy[o + j], gamma == null ? 1f : gamma[cBase + j], -mg);
+                float t = Math.fma(dy[o + j], gamma[cBase + j], -mg);
                 dx[o + j] = Math.fma(xh, -mgx, t) * rs;
             }
         } else {
             int vs = S.loopBound(inner);
             for (int run = 0; run < per; run++) {
                 int c = cBase + run, ro = o + run * inner;
-                float gm = gamma == null ? 1f : gamma[c];
+                float gm = gamma[c];
                 FloatVector vg = FloatVector.broadcast(S, gm);
                 int j = 0;
                 for (; j < vs; j += L) {
@@ -544,8 +570,9 @@ public final class NormKernels {
     }
 
     /** y = (x·rrms)·w per row (w per position; null means 1). */
-    public static void rmsNormalize(float[] y, float[] x, double[] rrms, float[] w, int rows, int d) {
+    public static void rmsNormalize(float[] y, float[] x, double[] rrms, float[] w0, int rows, int d) {
         int vs = S.loopBound(d);
+        float[] w = w0 != null ? w0 : filled(1f, d);
         Parallel.forRange(rows, rowsPerTask(d), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int o = r * d;
@@ -554,11 +581,10 @@ public final class NormKernels {
                 int j = 0;
                 for (; j < vs; j += L) {
                     FloatVector xh = FloatVector.fromArray(S, x, o + j).mul(vr);
-                    (w == null ? xh : xh.mul(FloatVector.fromArray(S, w, j))).intoArray(y, o + j);
+                    xh.mul(FloatVector.fromArray(S, w, j)).intoArray(y, o + j);
                 }
                 for (; j < d; j++) {
-                    float xh = x[o + j] * rr;
-                    y[o + j] = w == null ? xh : xh * w[j];
+                    y[o + j] = x[o + j] * rr * w[j];
                 }
             }
         });
@@ -568,8 +594,9 @@ public final class NormKernels {
      * RMSNorm backward per row, x̂ = x·rrms, ĝ = dy·w: dx = rrms·(ĝ − x̂·(1/d)Σĝ·x̂); dw += Σ_rows dy·x̂ (per-block
      * float column sums, blocks combined in order in double).
      */
-    public static void rmsBackward(float[] dx, float[] dw, float[] dy, float[] x, double[] rrms, float[] w, int rows,
+    public static void rmsBackward(float[] dx, float[] dw, float[] dy, float[] x, double[] rrms, float[] w0, int rows,
                                    int d) {
+        float[] w = w0 != null ? w0 : filled(1f, d);
         int rpb = rowsPerBlock(rows), blocks = (rows + rpb - 1) / rpb;
         double[] pw = dw == null ? null : new double[blocks * d];
         int vs = S.loopBound(d);
@@ -590,14 +617,14 @@ public final class NormKernels {
                         for (; j < vend; j += L) {
                             FloatVector g = FloatVector.fromArray(S, dy, o + j);
                             FloatVector xh = FloatVector.fromArray(S, x, o + j).mul(vr);
-                            FloatVector gh = w == null ? g : g.mul(FloatVector.fromArray(S, w, j));
+                            FloatVector gh = g.mul(FloatVector.fromArray(S, w, j));
                             a = gh.fma(xh, a);
                             if (col != null) g.fma(xh, FloatVector.fromArray(S, col, j)).intoArray(col, j);
                         }
                         float t = 0f;
                         for (; j < end; j++) {
                             float g = dy[o + j], xh = x[o + j] * rr;
-                            t = Math.fma(w == null ? g : g * w[j], xh, t);
+                            t = Math.fma(g * w[j], xh, t);
                             if (col != null) col[j] = Math.fma(g, xh, col[j]);
                         }
                         sgx += foldLanes(a, lane) + t;
@@ -607,11 +634,11 @@ public final class NormKernels {
                     int j = 0;
                     for (; j < vs; j += L) {
                         FloatVector g = FloatVector.fromArray(S, dy, o + j);
-                        FloatVector gh = w == null ? g : g.mul(FloatVector.fromArray(S, w, j));
+                        FloatVector gh = g.mul(FloatVector.fromArray(S, w, j));
                         FloatVector.fromArray(S, x, o + j).mul(vr).fma(vm, gh).mul(vr).intoArray(dx, o + j);
                     }
                     for (; j < d; j++) {
-                        float g = dy[o + j], gh = w == null ? g : g * w[j];
+                        float g = dy[o + j], gh = g * w[j];
                         dx[o + j] = Math.fma(x[o + j] * rr, -mgx, gh) * rr;
                     }
                 }

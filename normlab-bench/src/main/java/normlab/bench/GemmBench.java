@@ -1,0 +1,78 @@
+package normlab.bench;
+
+import java.util.concurrent.TimeUnit;
+import normlab.kernels.Gemm;
+import normlab.kernels.Kernels;
+import normlab.kernels.Parallel;
+import normlab.tensor.Rng;
+import org.openjdk.jmh.annotations.*;
+
+/**
+ * JMH: the three GEMM products on the shapes that matter, named (n, k, m) as in {@link Gemm#matmulNT}: the paper's MLP
+ * layers (60×784×100, 60×100×100, 60×100×10) and a small CNN's im2col products (32×9×784 for conv1 per sample,
+ * 64×288×196 for conv2). For the backward forms, dx = dy·W is matmulNN(n, m, k) and dW += dyᵀ·x is matmulTNAcc(n, m, k).
+ * Divide 2·n·k·m by the time for FLOP/s.
+ */
+@State(Scope.Thread)
+@BenchmarkMode(Mode.AverageTime)
+@OutputTimeUnit(TimeUnit.MICROSECONDS)
+@Warmup(iterations = 3, time = 1)
+@Measurement(iterations = 5, time = 1)
+@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
+public class GemmBench {
+    @Param({"60x784x100", "60x100x100", "60x100x10", "32x9x784", "64x288x196"})
+    public String nkm;
+
+    @Param({"1", "2"})
+    public int threads;
+
+    @Param({"true"})
+    public boolean simd;
+
+    int n, k, m;
+    float[] x, w, y, dy, dx, dw;
+
+    @Setup
+    public void setup() {
+        Parallel.setThreads(threads);
+        Kernels.setSimd(simd);
+        int[] s = Shapes.parse(nkm);
+        n = s[0];
+        k = s[1];
+        m = s[2];
+        Rng rng = new Rng(1);
+        x = fill(rng, n * k);
+        w = fill(rng, m * k);
+        dy = fill(rng, n * m);
+        y = new float[n * m];
+        dx = new float[n * k];
+        dw = new float[m * k];
+    }
+
+    private static float[] fill(Rng rng, int len) {
+        float[] a = new float[len];
+        for (int i = 0; i < len; i++) a[i] = (float) rng.nextGaussian();
+        return a;
+    }
+
+    /** y = x·Wᵀ. */
+    @Benchmark
+    public float[] forwardNT() {
+        Gemm.matmulNT(y, x, w, n, k, m);
+        return y;
+    }
+
+    /** dx = dy·W. */
+    @Benchmark
+    public float[] inputGradNN() {
+        Gemm.matmulNN(dx, dy, w, n, m, k);
+        return dx;
+    }
+
+    /** dW += dyᵀ·x. */
+    @Benchmark
+    public float[] weightGradTN() {
+        Gemm.matmulTNAcc(dw, dy, x, n, m, k);
+        return dw;
+    }
+}
