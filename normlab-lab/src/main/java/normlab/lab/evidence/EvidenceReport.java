@@ -34,10 +34,15 @@ public final class EvidenceReport {
 
     private EvidenceReport() {}
 
-    /** The newest run of each experiment under {@code runs} (direct subdirectories with a summary.json), by experiment name. */
+    /**
+     * The run of each experiment under {@code runs} (direct subdirectories with a summary.json) that the report shows,
+     * by experiment name: the newest full run if there is one (a full run is better evidence than a quick one), else
+     * the newest quick run.
+     */
     public static Map<String, Found> scan(Path runs) throws IOException {
         Map<String, Found> newest = new LinkedHashMap<>();
         Map<String, FileTime> when = new LinkedHashMap<>();
+        Map<String, Boolean> full = new LinkedHashMap<>();
         if (!Files.isDirectory(runs)) return newest;
         List<Path> dirs;
         try (Stream<Path> s = Files.list(runs)) {
@@ -53,12 +58,23 @@ public final class EvidenceReport {
             if (!j.has("experiment")) continue;
             String name = j.get("experiment").getAsString();
             FileTime t = Files.getLastModifiedTime(d.resolve(RunOutput.SUMMARY));
-            if (!when.containsKey(name) || t.compareTo(when.get(name)) >= 0) {
+            boolean isFull = !isQuick(j);
+            boolean better = !when.containsKey(name) || isFull && !full.get(name)
+                    || isFull == full.get(name) && t.compareTo(when.get(name)) >= 0;
+            if (better) {
                 when.put(name, t);
+                full.put(name, isFull);
                 newest.put(name, new Found(d.getFileName().toString(), j));
             }
         }
         return newest;
+    }
+
+    /** Whether a run was a quick one: its {@code quick} flag, or for Figure 1 fewer steps than the paper's 50,000. */
+    static boolean isQuick(JsonObject j) {
+        if (j.has("quick")) return j.get("quick").getAsBoolean();
+        JsonObject p = j.getAsJsonObject("parameters");
+        return p == null || !p.has("steps") || p.get("steps").getAsInt() < 50_000;
     }
 
     /**
@@ -145,7 +161,7 @@ public final class EvidenceReport {
             JsonObject j = f.summary();
             String title = name.equals(FIG1) ? "Figure 1: MNIST with and without BN" : j.get("title").getAsString();
             sb.append("<h2>").append(esc(title)).append("</h2>\n<p class=\"meta\">Run <code>").append(esc(f.dir())).append("</code>");
-            if (j.has("quick")) sb.append(j.get("quick").getAsBoolean() ? " · quick run" : " · full run");
+            sb.append(isQuick(j) ? " · quick run" : " · full run");
             if (j.has("seeds")) sb.append(" · seeds ").append(esc(j.get("seeds").toString()));
             if (j.has("parameters") && j.getAsJsonObject("parameters").has("seed")) {
                 sb.append(" · seed ").append(j.getAsJsonObject("parameters").get("seed").getAsString());

@@ -49,6 +49,15 @@ class ReportBrowserTest {
         MnistReport.write(mr, "mnist slice", runs.resolve("mnist-1"));
         LrSweep.run(new LrSweep.Params(0.1, new double[] {1, 10}, 20, 60, 0.01, 600, 200), quiet()).write(runs.resolve("lr-sweep-1"));
         Zoo.run(new Zoo.Params(8, 16, 0.02, 256, 128, 2), quiet()).write(runs.resolve("zoo-1"));
+        // A newer quick run of an experiment that has a full run: the full run is shown.
+        Path fullZoo = runs.resolve("zoo-1/summary.json");
+        Files.createDirectories(runs.resolve("zoo-0-full"));
+        for (String f : List.of("zoo_accuracy.png", "zoo_accuracy.svg", "zoo_step_time.png", "zoo_step_time.svg", "zoo_inference.png",
+                "zoo_inference.svg", "zoo_layer_time.png", "zoo_layer_time.svg", "runs.csv", "norms.csv")) {
+            Files.copy(runs.resolve("zoo-1").resolve(f), runs.resolve("zoo-0-full").resolve(f));
+        }
+        Files.writeString(runs.resolve("zoo-0-full/summary.json"), Files.readString(fullZoo).replace("\"quick\": true", "\"quick\": false"));
+        Files.setLastModifiedTime(runs.resolve("zoo-0-full/summary.json"), java.nio.file.attribute.FileTime.fromMillis(0));
         Files.createDirectories(runs.resolve("junk"));
         Files.writeString(runs.resolve("junk/summary.json"), "{not json");
 
@@ -58,6 +67,7 @@ class ReportBrowserTest {
             assertTrue(html.contains("<section id=\"" + id + "\">"), "missing section " + id);
         }
         assertTrue(html.contains("Not run yet: <code>normlab batch-sweep</code>"), "experiments not run are listed with their command");
+        assertTrue(html.contains("<code>zoo-0-full</code> · full run") && !html.contains("zoo-1/"), "a full run wins over a newer quick one");
         assertTrue(html.contains("Ioffe &amp; Szegedy 2015, §4.1, Figure 1") && html.contains("Zhang &amp; Sennrich 2019"), "sources");
         // Every image the page shows exists, by a path relative to the page.
         Matcher m = Pattern.compile("<img src=\"([^\"]+)\"").matcher(html);
