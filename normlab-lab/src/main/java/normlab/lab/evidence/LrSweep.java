@@ -1,0 +1,136 @@
+package normlab.lab.evidence;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import normlab.data.Dataset;
+import normlab.nn.Sequential;
+import normlab.tensor.Rng;
+import org.knowm.xchart.XYChart;
+
+/**
+ * Learning rate (Ioffe &amp; Szegedy 2015, §3.3: BN makes higher learning rates safe). The paper's MLP without and
+ * with BN, trained with plain SGD at the learning rates base·{1, 3, 10, 30} for a fixed step budget, every seed from
+ * the same initial weights per variant; test accuracy at the end. A run whose loss turns NaN/Inf stops at once and
+ * is reported as diverged; one that ends within 2 points of chance is reported as at chance.
+ */
+public final class LrSweep {
+    public static final String NAME = "lr-sweep";
+
+    public record Params(double baseLr, double[] multipliers, int steps, int batch, double std, int trainSize, int testSize) {
+        public static Params of(boolean quick) {
+            return quick ? new Params(0.1, new double[] {1, 3, 10, 30}, 300, 60, 0.01, 10_000, 2_000)
+                    : new Params(0.1, new double[] {1, 3, 10, 30}, 5_000, 60, 0.01, 0, 0);
+        }
+    }
+
+    /** One run's setting and outcome. */
+    public record Cell(boolean bn, double lr, long seed, Runs.Outcome outcome) {}
+
+    private LrSweep() {}
+
+    public static RunOutput run(Params p, Settings s) throws IOException {
+        long t0 = System.nanoTime();
+        Dataset train = Runs.data("mnist", true, p.trainSize()), test = Runs.data("mnist", false, p.testSize());
+        List<Callable<Cell>> tasks = new ArrayList<>();
+        for (boolean bn : new boolean[] {false, true}) {
+            for (double m : p.multipliers()) {
+                for (long seed : s.seeds()) {
+                    double lr = p.baseLr() * m;
+                    tasks.add(() -> {
+                        Rng root = new Rng(seed);
+                        Rng init = root.split(), shuffle = root.split();
+                        Sequential model = Runs.mlp(bn, Runs.WeightInit.normal(p.std()), init);
+                        Runs.Outcome o = Runs.train(model, Runs.sgd(model, lr, 0), train, test, p.steps(), p.batch(), shuffle, true);
+                        s.say("  lr-sweep %-8s lr %-6s seed %d: %s, accuracy %.4f", bn ? "bn" : "baseline", RunOutput.num(lr), seed,
+                                o.status().text, o.accuracy());
+                        return new Cell(bn, lr, seed, o);
+                    });
+                }
+            }
+        }
+        List<Cell> cells = Runs.parallel(s.threads(), tasks);
+        RunOutput out = new RunOutput(NAME, "Learning rate: baseline vs BN", s.quick(), s.seeds());
+        out.parameters.addProperty("data", "mnist (" + train.n + " training / " + test.n + " test images)");
+        out.parameters.addProperty("model", "784-100-100-100-10 sigmoid MLP (the paper's), weights N(0, " + p.std() + "²)");
+        out.parameters.addProperty("optimizer", "plain SGD");
+        out.parameters.addProperty("base_lr", p.baseLr());
+        out.parameters.addProperty("multipliers", java.util.Arrays.toString(p.multipliers()));
+        out.parameters.addProperty("steps", p.steps());
+        out.parameters.addProperty("batch", p.batch());
+        out.table("runs.csv", "variant", "lr", "seed", "status", "steps_done", "test_accuracy", "test_loss", "seconds_per_step");
+        for (Cell c : cells) {
+            out.row("runs.csv", c.bn() ? "bn" : "baseline", c.lr(), c.seed(), c.outcome().status().text, c.outcome().steps(),
+                    c.outcome().accuracy(), c.outcome().testLoss(), c.outcome().secondsPerStep());
+        }
+        int k = p.multipliers().length;
+        double[] lrs = new double[k];
+        Spread[][] acc = new Spread[2][k];
+        int[][] failed = new int[2][k];
+        for (int v = 0; v < 2; v++) {
+            for (int i = 0; i < k; i++) {
+                lrs[i] = p.baseLr() * p.multipliers()[i];
+                List<Runs.Outcome> os = new ArrayList<>();
+                for (Cell c : cells) {
+                    if (c.bn() == (v == 1) && c.lr() == lrs[i]) {
+                        os.add(c.outcome());
+                        if (c.outcome().status() != Runs.Status.OK) failed[v][i]++;
+                    }
+                }
+                acc[v][i] = Runs.accuracy(os);
+            }
+        }
+        XYChart ch = Charts.xy("Test accuracy after " + p.steps() + " steps vs learning rate", "learning rate (log)", "test accuracy", true);
+        Charts.series(ch, "without BN", lrs, acc[0], 0, true);
+        Charts.series(ch, "with BN", lrs, acc[1], 1, false);
+        ch.getStyler().setYAxisMin(0.0);
+        ch.getStyler().setYAxisMax(1.0);
+        out.chart("lr_accuracy", "Test accuracy vs learning rate, mean ± s.d. over " + s.seeds().size()
+                + " seeds; diverged runs count with the accuracy they ended at.", ch);
+        for (int v = 0; v < 2; v++) {
+            for (int i = 0; i < k; i++) {
+                String key = (v == 0 ? "baseline" : "bn") + "_lr_" + RunOutput.num(lrs[i]);
+                out.results.addProperty(key + "_accuracy_mean", acc[v][i].mean());
+                out.results.addProperty(key + "_accuracy_sd", acc[v][i].sd());
+                out.results.addProperty(key + "_failed_runs", failed[v][i]);
+            }
+        }
+        out.claim(verdict(lrs, acc, failed));
+        out.wallSeconds((System.nanoTime() - t0) / 1e9);
+        return out;
+    }
+
+    /**
+     * Rule: HOLDS when BN trains at every learning rate (no diverged or at-chance run, mean accuracy within 2 points
+     * of its best) and beats the baseline by at least 2 points at the highest rate; PARTLY when BN beats the baseline
+     * at the highest rate by any margin or fails at fewer rates; otherwise DOES_NOT_HOLD.
+     */
+    public static Claim verdict(double[] lrs, Spread[][] acc, int[][] failed) {
+        int k = lrs.length, top = k - 1;
+        double bnBest = 0;
+        int bnFails = 0, baseFails = 0, bnFailLrs = 0, baseFailLrs = 0;
+        for (int i = 0; i < k; i++) {
+            bnBest = Math.max(bnBest, acc[1][i].mean());
+            bnFails += failed[1][i];
+            baseFails += failed[0][i];
+            if (failed[1][i] > 0) bnFailLrs++;
+            if (failed[0][i] > 0) baseFailLrs++;
+        }
+        boolean bnStable = bnFails == 0;
+        for (int i = 0; i < k; i++) bnStable &= acc[1][i].mean() >= bnBest - 0.02;
+        double margin = acc[1][top].mean() - acc[0][top].mean();
+        Verdict v = Verdict.of(bnStable && margin >= 0.02, margin > 0 || bnFailLrs < baseFailLrs);
+        StringBuilder m = new StringBuilder();
+        for (int i = 0; i < k; i++) {
+            if (i > 0) m.append("; ");
+            m.append(String.format(Locale.ROOT, "lr %s: %s vs %s", RunOutput.num(lrs[i]), RunOutput.pct(acc[0][i]), RunOutput.pct(acc[1][i])));
+        }
+        m.append(String.format(Locale.ROOT, " (test accuracy without vs with BN); failed runs (diverged or at chance) %d vs %d", baseFails, bnFails));
+        return new Claim("With BN, higher learning rates are safe: training tolerates a much larger learning rate without divergence.",
+                "Ioffe & Szegedy 2015, §3.3", m.toString(), v,
+                "holds if BN trains at every rate (no failed run, within 2 points of its best) and beats the baseline by ≥ 2 points "
+                        + "at the highest rate; partly if BN beats the baseline at the highest rate or fails at fewer rates");
+    }
+}

@@ -1,0 +1,66 @@
+package normlab.lab.evidence;
+
+import normlab.nn.Module;
+import normlab.tensor.Rng;
+import normlab.tensor.Tensor;
+
+/**
+ * "Noisy BN" (Santurkar et al. 2018, §2.1): injected covariate shift after a BatchNorm. In training, every forward
+ * draws a fresh per-unit scale and shift and applies them to the whole batch, so each unit's distribution moves at
+ * every step; in evaluation the layer is the identity (the noise has scale 1 and shift 0 on average).
+ * <pre>
+ *   s_c ~ U(1 − a, 1 + a),  m_c ~ U(−b, b)   (per unit c, per step)
+ *   y = s_c·x + m_c,        dx = s_c·dy
+ * </pre>
+ * {@link #hold(boolean)} keeps the last draw, so a landscape probe sees one fixed function.
+ */
+public final class NoisyShift extends Module {
+    public final double scaleNoise, shiftNoise;
+    private final Rng rng;
+    private float[] s, m;
+    private boolean hold;
+    private int units;
+
+    public NoisyShift(double scaleNoise, double shiftNoise, Rng rng) {
+        this.scaleNoise = scaleNoise;
+        this.shiftNoise = shiftNoise;
+        this.rng = rng;
+    }
+
+    /** While on, forwards reuse the last scale and shift instead of drawing new ones. */
+    public void hold(boolean on) {
+        hold = on;
+    }
+
+    @Override
+    public Tensor forward(Tensor x) {
+        requireRank(x, 2);
+        int n = x.dim(0), c = x.dim(1);
+        units = c;
+        if (!isTraining()) {
+            s = null;
+            return x.copy();
+        }
+        if (!hold || s == null || s.length != c) {
+            s = new float[c];
+            m = new float[c];
+            for (int k = 0; k < c; k++) {
+                s[k] = (float) (1 - scaleNoise + 2 * scaleNoise * rng.nextDouble());
+                m[k] = (float) (-shiftNoise + 2 * shiftNoise * rng.nextDouble());
+            }
+        }
+        Tensor y = Tensor.zeros(n, c);
+        // y = s_c·x + m_c
+        for (int i = 0; i < n; i++) for (int k = 0; k < c; k++) y.data[i * c + k] = s[k] * x.data[i * c + k] + m[k];
+        return y;
+    }
+
+    @Override
+    public Tensor backward(Tensor dy) {
+        Tensor dx = dy.copy();
+        if (s == null) return dx;
+        // dx = s_c·dy
+        for (int i = 0; i < dx.data.length; i++) dx.data[i] *= s[i % units];
+        return dx;
+    }
+}

@@ -1,0 +1,240 @@
+package normlab.lab.evidence;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import normlab.data.Dataset;
+import normlab.data.Datasets;
+import normlab.io.LayerTypes;
+import normlab.kernels.Parallel;
+import normlab.nn.Init;
+import normlab.nn.Linear;
+import normlab.nn.Module;
+import normlab.nn.Sequential;
+import normlab.nn.SmallCnn;
+import normlab.norm.BatchRenorm;
+import normlab.optim.Optimizer;
+import normlab.optim.SGD;
+import normlab.tensor.Rng;
+import normlab.tensor.Tensor;
+import normlab.train.Evaluation;
+import normlab.train.MnistMlp;
+import normlab.train.Trainer;
+
+/**
+ * Pieces every experiment shares: the data (loaded once per process), training runs that detect divergence and end
+ * cleanly, the models (the paper's MLP with any initialization, the small CNN with any normalization), and running
+ * independent runs on a few threads with results in submission order.
+ */
+public final class Runs {
+    private static final Map<String, Dataset> DATA = new ConcurrentHashMap<>();
+
+    private Runs() {}
+
+    /** {@code mnist} or {@code fashion}, train or test split, first {@code n} images (all if n ≤ 0 or n ≥ size). */
+    public static Dataset data(String which, boolean train, int n) throws IOException {
+        String key = which + (train ? "/train" : "/test");
+        Dataset d = DATA.get(key);
+        if (d == null) {
+            d = switch (which) {
+                case "mnist" -> Datasets.mnist(train);
+                case "fashion" -> Datasets.fashionMnist(train);
+                default -> throw new IllegalArgumentException("unknown dataset " + which + " (mnist or fashion)");
+            };
+            DATA.put(key, d);
+        }
+        return n <= 0 || n >= d.n ? d : d.slice(0, n);
+    }
+
+    /** The last {@code n} training images, kept out of every training slice used here (held-out data). */
+    public static Dataset heldOut(String which, int n) throws IOException {
+        Dataset d = data(which, true, 0);
+        return d.slice(d.n - n, d.n);
+    }
+
+    /**
+     * Runs the tasks on up to {@code threads} threads; results in the order given. Independent runs side by side use
+     * the cores better than one run's kernels split across them, so while they run the kernels are kept on their
+     * caller's thread ({@link Parallel#setThreads}(1)); results do not depend on it.
+     */
+    public static <T> List<T> parallel(int threads, List<Callable<T>> tasks) {
+        int old = Parallel.setThreads(1);
+        try {
+            return runAll(threads, tasks);
+        } finally {
+            Parallel.setThreads(old);
+        }
+    }
+
+    private static <T> List<T> runAll(int threads, List<Callable<T>> tasks) {
+        List<T> out = new ArrayList<>();
+        if (threads <= 1 || tasks.size() <= 1) {
+            for (Callable<T> t : tasks) out.add(call(t));
+            return out;
+        }
+        ExecutorService pool = Executors.newFixedThreadPool(Math.min(threads, tasks.size()), r -> {
+            Thread t = new Thread(r, "normlab-run");
+            t.setDaemon(true);
+            return t;
+        });
+        try {
+            List<Future<T>> fs = new ArrayList<>();
+            for (Callable<T> t : tasks) fs.add(pool.submit(t));
+            for (Future<T> f : fs) {
+                try {
+                    out.add(f.get());
+                } catch (ExecutionException e) {
+                    Throwable c = e.getCause();
+                    if (c instanceof RuntimeException re) throw re;
+                    if (c instanceof Error err) throw err;
+                    throw new IllegalStateException(c);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted", e);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+        return out;
+    }
+
+    private static <T> T call(Callable<T> t) {
+        try {
+            return t.call();
+        } catch (RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
+    /** How a training run ended. */
+    public enum Status {
+        OK("ok"), DIVERGED("diverged"), AT_CHANCE("at chance");
+
+        public final String text;
+
+        Status(String text) {
+            this.text = text;
+        }
+    }
+
+    /**
+     * The end of one training run: test accuracy and loss, status, the step at which it stopped, the median seconds
+     * per training step, and the training loss every {@code curveEvery} steps (for loss curves).
+     */
+    public record Outcome(double accuracy, double testLoss, Status status, int steps, double secondsPerStep,
+                          double[] trainLoss) {
+        public boolean diverged() {
+            return status == Status.DIVERGED;
+        }
+    }
+
+    /**
+     * Trains with {@link Trainer#step()} for {@code steps} steps and evaluates on {@code test}. A non-finite training
+     * loss or parameter stops the run at once (status DIVERGED, accuracy measured anyway, usually chance); a finished run whose test
+     * accuracy is within 2 points of chance (1/K) is AT_CHANCE.
+     */
+    public static Outcome train(Module model, Optimizer opt, Dataset train, Dataset test, int steps, int batch, Rng shuffle,
+                                boolean flat) {
+        Trainer t = new Trainer(model, opt, train, batch, shuffle, flat);
+        long[] times = new long[steps];
+        List<Double> curve = new ArrayList<>();
+        Status status = Status.OK;
+        int done = 0;
+        int every = Math.max(1, steps / 50);
+        double acc = 0;
+        for (int i = 0; i < steps; i++) {
+            long t0 = System.nanoTime();
+            float l = t.step();
+            times[i] = System.nanoTime() - t0;
+            done++;
+            if (!Float.isFinite(l) || !finiteParameters(model)) {
+                status = Status.DIVERGED;
+                curve.add(Double.NaN);
+                break;
+            }
+            acc += l;
+            if ((i + 1) % every == 0) {
+                curve.add(acc / every);
+                acc = 0;
+            }
+        }
+        Evaluation ev = Trainer.evaluate(model, test, flat, null);
+        if (status == Status.OK && ev.accuracy() <= 1.0 / test.numClasses() + 0.02) status = Status.AT_CHANCE;
+        long[] sorted = java.util.Arrays.copyOf(times, done);
+        java.util.Arrays.sort(sorted);
+        return new Outcome(ev.accuracy(), ev.loss(), status, done, sorted[done / 2] / 1e9,
+                curve.stream().mapToDouble(Double::doubleValue).toArray());
+    }
+
+    /** Whether every parameter and buffer (running statistics) of {@code m} is finite. */
+    public static boolean finiteParameters(Module m) {
+        for (Tensor t : m.stateTensors().values()) for (float v : t.data) if (!Float.isFinite(v)) return false;
+        return true;
+    }
+
+    /** How the paper's MLP's weights are drawn: N(0, std²), He (Kaiming) normal, or Xavier (Glorot) normal. */
+    public record WeightInit(String name, double std) {
+        public static WeightInit normal(double std) {
+            return new WeightInit("N(0, " + RunOutput.num(std) + "²)", std);
+        }
+
+        public static final WeightInit HE = new WeightInit("He", 0);
+        public static final WeightInit XAVIER = new WeightInit("Xavier", 0);
+
+        void apply(Tensor w, Rng rng) {
+            switch (name) {
+                case "He" -> Init.kaimingNormal(w, rng);
+                case "Xavier" -> Init.xavierNormal(w, 1.0, rng);
+                default -> Init.normal(w, std, rng);
+            }
+        }
+    }
+
+    /** The paper's MNIST MLP (sigmoid, 784-100-100-100-10), with or without BN, weights drawn as {@code init} says. */
+    public static Sequential mlp(boolean bn, WeightInit init, Rng rng) {
+        Sequential m = MnistMlp.build(bn, 1.0, rng);
+        for (Module l : m.layers()) if (l instanceof Linear lin) init.apply(lin.weight.value, rng);
+        return m;
+    }
+
+    /**
+     * The small CNN ({@link SmallCnn}, 8 and 16 channels) with normalization {@code norm}. BatchRenorm's schedule is the
+     * paper's (Ioffe 2017, §4) scaled to a run of {@code steps}: plain BN for the first 10 %, then rmax → 3 by 80 % and
+     * dmax → 5 by 50 % (the paper: 5k, 40k, 25k steps of a much longer run), so short runs use renormalization too.
+     */
+    public static Sequential cnn(SmallCnn.Norm norm, int steps, Rng rng) {
+        Sequential m = SmallCnn.build(norm, 8, 16, rng);
+        if (norm != SmallCnn.Norm.BATCH_RENORM) return m;
+        BatchRenorm.Schedule s = new BatchRenorm.Schedule(steps / 10, 3, steps * 8L / 10, 5, steps / 2);
+        return (Sequential) LayerTypes.rebuild(m, x -> x instanceof BatchRenorm b
+                ? new BatchRenorm(b.numFeatures, b.eps, b.momentum, b.affine, s) : null);
+    }
+
+    /** SGD with momentum 0.9 (the CNN experiments) or plain SGD (the paper's MLP). */
+    public static Optimizer sgd(Module m, double lr, double momentum) {
+        return momentum == 0 ? new SGD(m.parameters(), lr) : new SGD(m.parameters(), lr, momentum, false, 0, false);
+    }
+
+    /** Seeds {@code first, first+1, …} ({@code n} of them). */
+    public static List<Long> seeds(long first, int n) {
+        List<Long> s = new ArrayList<>();
+        for (int i = 0; i < n; i++) s.add(first + i);
+        return s;
+    }
+
+    /** Mean accuracies of a list of outcomes as a {@link Spread}. */
+    public static Spread accuracy(List<Outcome> os) {
+        return Spread.of(os.stream().mapToDouble(Outcome::accuracy).toArray());
+    }
+
+}

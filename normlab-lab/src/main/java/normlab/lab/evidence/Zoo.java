@@ -1,0 +1,226 @@
+package normlab.lab.evidence;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import normlab.data.Dataset;
+import normlab.infer.Fold;
+import normlab.nn.Module;
+import normlab.nn.Sequential;
+import normlab.nn.SmallCnn;
+import normlab.tensor.Rng;
+import normlab.tensor.Tensor;
+import normlab.train.Trainer;
+import org.knowm.xchart.CategoryChart;
+import org.knowm.xchart.CategorySeries;
+
+/**
+ * The normalization zoo on one network: the small CNN on Fashion-MNIST with every normalization of the library,
+ * same steps, batch, optimizer and seeds. Measured: test accuracy; median time of a training step; inference time
+ * per image (evaluation forward in batches of 256) as is and, where the norm folds into the convolution before it,
+ * folded ({@link Fold}); and the cost of the normalization layer alone (forward + backward on the first layer's
+ * activations), RMSNorm against LayerNorm (Zhang &amp; Sennrich 2019 report 7–64 % savings). Timings are single
+ * threaded after training, the fastest of interleaved rounds; training step times are medians while runs share the cores.
+ */
+public final class Zoo {
+    public static final String NAME = "zoo";
+    public static final List<SmallCnn.Norm> NORMS = List.of(SmallCnn.Norm.values());
+
+    public record Params(int steps, int batch, double lr, int trainSize, int testSize, int timingReps) {
+        public static Params of(boolean quick) {
+            return quick ? new Params(60, 32, 0.02, 4_096, 1_000, 15) : new Params(1_500, 32, 0.02, 0, 10_000, 25);
+        }
+    }
+
+    public record Cell(SmallCnn.Norm norm, long seed, Runs.Outcome outcome, Sequential model) {}
+
+    private Zoo() {}
+
+    static double median(double[] xs) {
+        double[] s = xs.clone();
+        Arrays.sort(s);
+        return s[s.length / 2];
+    }
+
+    /**
+     * Times the tasks in interleaved rounds (task 0, 1, …, then again), after one warm-up round, and returns each
+     * task's fastest time in seconds. On a shared machine the minimum is the least disturbed estimate of a cost, and
+     * interleaving exposes every task to the same background load.
+     */
+    static double[] interleavedMin(List<Runnable> tasks, int rounds) {
+        double[] best = new double[tasks.size()];
+        Arrays.fill(best, Double.POSITIVE_INFINITY);
+        for (Runnable t : tasks) t.run();
+        for (int r = 0; r < rounds; r++) {
+            for (int i = 0; i < tasks.size(); i++) {
+                long t0 = System.nanoTime();
+                tasks.get(i).run();
+                best[i] = Math.min(best[i], (System.nanoTime() - t0) / 1e9);
+            }
+        }
+        return best;
+    }
+
+    /** An evaluation forward of {@code model} over {@code x}. */
+    static Runnable inference(Module model, Tensor x) {
+        model.eval();
+        return () -> model.forward(x);
+    }
+
+    /** Forward + backward of the norm layer alone on a (32, 8, 28, 28) input in training mode; null for NONE. */
+    static Runnable layerStep(SmallCnn.Norm norm) {
+        Module m = norm.make(8, 28, 28);
+        if (m == null) return null;
+        m.train();
+        Rng rng = new Rng(7);
+        Tensor x = Tensor.zeros(32, 8, 28, 28), dy = Tensor.zeros(32, 8, 28, 28);
+        for (int i = 0; i < x.data.length; i++) {
+            x.data[i] = (float) rng.nextGaussian();
+            dy.data[i] = (float) rng.nextGaussian();
+        }
+        return () -> {
+            m.forward(x);
+            m.backward(dy);
+        };
+    }
+
+    public static RunOutput run(Params p, Settings s) throws IOException {
+        long t0 = System.nanoTime();
+        Dataset train = Runs.data("fashion", true, p.trainSize()), test = Runs.data("fashion", false, p.testSize());
+        List<Callable<Cell>> tasks = new ArrayList<>();
+        for (SmallCnn.Norm norm : NORMS) {
+            for (long seed : s.seeds()) {
+                tasks.add(() -> {
+                    Rng root = new Rng(seed);
+                    Rng init = root.split(), shuffle = root.split();
+                    Sequential model = Runs.cnn(norm, p.steps(), init);
+                    Runs.Outcome o = Runs.train(model, Runs.sgd(model, p.lr(), 0.9), train, test, p.steps(), p.batch(), shuffle, false);
+                    s.say("  zoo %-15s seed %d: %s, accuracy %.4f, %.1f ms/step", BatchSweep.label(norm), seed, o.status().text, o.accuracy(),
+                            1e3 * o.secondsPerStep());
+                    return new Cell(norm, seed, o, model);
+                });
+            }
+        }
+        List<Cell> cells = Runs.parallel(s.threads(), tasks);
+        RunOutput out = new RunOutput(NAME, "The normalization zoo on one CNN", s.quick(), s.seeds());
+        out.parameters.addProperty("data", "fashion-mnist (" + train.n + " training / " + test.n + " test images)");
+        out.parameters.addProperty("model", "small CNN: conv3×3(8)-norm-ReLU-pool-conv3×3(16)-norm-ReLU-pool-linear");
+        out.parameters.addProperty("optimizer", "SGD momentum 0.9, lr " + p.lr());
+        out.parameters.addProperty("steps", p.steps());
+        out.parameters.addProperty("batch", p.batch());
+        out.parameters.addProperty("timing", "fastest of " + p.timingReps() + " interleaved rounds, one thread, after training");
+        out.table("runs.csv", "norm", "seed", "status", "test_accuracy", "ms_per_train_step");
+        for (Cell c : cells) {
+            out.row("runs.csv", BatchSweep.label(c.norm()), c.seed(), c.outcome().status().text, c.outcome().accuracy(), 1e3 * c.outcome().secondsPerStep());
+        }
+        out.table("norms.csv", "norm", "accuracy_mean", "accuracy_sd", "ms_per_train_step", "us_per_image_inference",
+                "us_per_image_inference_folded", "folded_accuracy", "ms_norm_layer_fwd_bwd");
+        List<String> names = new ArrayList<>();
+        List<Double> accM = new ArrayList<>(), accE = new ArrayList<>(), stepMs = new ArrayList<>(), inf = new ArrayList<>(), layer = new ArrayList<>();
+        double noneInf = Double.NaN, bnInf = Double.NaN, bnFolded = Double.NaN, bnAcc = Double.NaN, bnFoldedAcc = Double.NaN;
+        double lnLayer = 0, rmsLayer = 0;
+        // Timing, single threaded: every model's inference (as is, then folded where it folds) and every norm layer alone,
+        // in interleaved rounds.
+        int b = Math.min(256, test.n);
+        Tensor x = test.batch(Dataset.range(0, b));
+        List<Runnable> timed = new ArrayList<>();
+        List<Module> foldedModels = new ArrayList<>();
+        for (SmallCnn.Norm norm : NORMS) {
+            Sequential m = cells.stream().filter(c -> c.norm() == norm).findFirst().orElseThrow().model();
+            timed.add(inference(m, x));
+            Module f = norm != SmallCnn.Norm.NONE && Fold.isFoldableNorm(norm.make(8, 28, 28)) ? Fold.fold(m) : null;
+            foldedModels.add(f);
+            timed.add(f == null ? () -> { } : inference(f, x));
+            Runnable l = layerStep(norm);
+            timed.add(l == null ? () -> { } : l);
+        }
+        int oldThreads = normlab.kernels.Parallel.setThreads(1);
+        double[] times;
+        try {
+            times = interleavedMin(timed, p.timingReps());
+        } finally {
+            normlab.kernels.Parallel.setThreads(oldThreads);
+        }
+        for (int ni = 0; ni < NORMS.size(); ni++) {
+            SmallCnn.Norm norm = NORMS.get(ni);
+            List<Cell> cs = cells.stream().filter(c -> c.norm() == norm).toList();
+            Spread a = Spread.of(cs.stream().mapToDouble(c -> c.outcome().accuracy()).toArray());
+            double step = Spread.of(cs.stream().mapToDouble(c -> c.outcome().secondsPerStep()).toArray()).mean();
+            Sequential m = cs.get(0).model();
+            Module folded = foldedModels.get(ni);
+            double ti = times[3 * ni] / b;
+            double tf = folded == null ? Double.NaN : times[3 * ni + 1] / b;
+            double fa = folded == null ? Double.NaN : Trainer.evaluate(folded, test, false, null).accuracy();
+            double tl = norm == SmallCnn.Norm.NONE ? 0 : times[3 * ni + 2];
+            String n = BatchSweep.label(norm);
+            out.row("norms.csv", n, a.mean(), a.sd(), 1e3 * step, 1e6 * ti, 1e6 * tf, fa, 1e3 * tl);
+            names.add(n);
+            accM.add(a.mean());
+            accE.add(a.sd());
+            stepMs.add(1e3 * step);
+            inf.add(1e6 * ti);
+            layer.add(1e3 * tl);
+            out.results.addProperty(n + " accuracy_mean", a.mean());
+            out.results.addProperty(n + " ms_per_step", 1e3 * step);
+            out.results.addProperty(n + " us_per_image_inference", 1e6 * ti);
+            if (Double.isFinite(tf)) out.results.addProperty(n + " us_per_image_inference_folded", 1e6 * tf);
+            switch (norm) {
+                case NONE -> noneInf = ti;
+                case BN -> {
+                    bnInf = ti;
+                    bnFolded = tf;
+                    bnAcc = Trainer.evaluate(m, test, false, null).accuracy();
+                    bnFoldedAcc = fa;
+                }
+                case LN -> lnLayer = tl;
+                case RMS -> rmsLayer = tl;
+                default -> { }
+            }
+            s.say("  zoo %-15s accuracy %.4f, %.1f ms/step, inference %.1f µs/image%s, layer %.2f ms", n, a.mean(), 1e3 * step, 1e6 * ti,
+                    Double.isFinite(tf) ? String.format(Locale.ROOT, " (folded %.1f)", 1e6 * tf) : "", 1e3 * tl);
+        }
+        CategoryChart ca = Charts.bars("Test accuracy after " + p.steps() + " steps", "test accuracy");
+        CategorySeries sa = ca.addSeries("accuracy", names, accM, accE);
+        sa.setFillColor(Charts.PALETTE.get(0));
+        out.chart("zoo_accuracy", "Test accuracy per normalization, mean ± s.d. over " + s.seeds().size() + " seeds.", ca);
+        CategoryChart ct = Charts.bars("Median training step time (batch " + p.batch() + ")", "ms per step");
+        ct.addSeries("ms", names, stepMs).setFillColor(Charts.PALETTE.get(1));
+        out.chart("zoo_step_time", "Median time of one training step (forward, backward, SGD) per normalization.", ct);
+        CategoryChart ci = Charts.bars("Inference time per image (batch 256)", "µs per image");
+        ci.addSeries("µs", names, inf).setFillColor(Charts.PALETTE.get(2));
+        out.chart("zoo_inference", "Inference time per image, unfolded; see norms.csv for the folded times.", ci);
+        CategoryChart cl = Charts.bars("Normalization layer alone: forward + backward on (32, 8, 28, 28)", "ms");
+        cl.addSeries("ms", names, layer).setFillColor(Charts.PALETTE.get(3));
+        out.chart("zoo_layer_time", "Forward + backward time of the normalization layer alone (median).", cl);
+        out.claim(rmsVerdict(lnLayer, rmsLayer));
+        if (Double.isFinite(bnFolded)) out.claim(foldVerdict(noneInf, bnInf, bnFolded, bnAcc, bnFoldedAcc));
+        out.wallSeconds((System.nanoTime() - t0) / 1e9);
+        return out;
+    }
+
+    /** Rule: saving = 1 − t_RMS/t_LN of the layer alone; HOLDS at ≥ 7 %, PARTLY above 0, otherwise DOES_NOT_HOLD. */
+    public static Claim rmsVerdict(double ln, double rms) {
+        double saving = 1 - rms / ln;
+        return new Claim("RMSNorm is cheaper than LayerNorm (it skips the mean): 7–64 % less time.", "Zhang & Sennrich 2019 (RMSNorm), §6",
+                String.format(Locale.ROOT, "normalization layer forward + backward: LayerNorm %.3f ms, RMSNorm %.3f ms (saving %.0f %%)",
+                        1e3 * ln, 1e3 * rms, 100 * saving),
+                Verdict.of(saving >= 0.07, saving > 0), "saving = 1 − t_RMS / t_LN; holds if ≥ 7 %, partly if > 0");
+    }
+
+    /**
+     * Rule: HOLDS when folded BN infers within 10 % of the network without normalization and its accuracy equals the
+     * unfolded model's within 0.1 point; PARTLY when folding is faster than unfolded BN; otherwise DOES_NOT_HOLD.
+     */
+    public static Claim foldVerdict(double none, double bn, double folded, double acc, double foldedAcc) {
+        boolean same = Math.abs(acc - foldedAcc) <= 0.001;
+        return new Claim("At inference BN is a fixed affine map that can be folded into the preceding layer, removing its cost.",
+                "Ioffe & Szegedy 2015, §3.1 (Algorithm 2)",
+                String.format(Locale.ROOT, "µs per image: no norm %.1f, BN %.1f, BN folded %.1f; accuracy %s unfolded vs %s folded",
+                        1e6 * none, 1e6 * bn, 1e6 * folded, RunOutput.pct(acc), RunOutput.pct(foldedAcc)),
+                Verdict.of(same && folded <= 1.1 * none, folded < bn),
+                "holds if folded inference is within 10 % of the no-norm network with accuracy equal within 0.1 point; partly if folding is faster than unfolded BN");
+    }
+}

@@ -1,0 +1,128 @@
+package normlab.lab.evidence;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Every verdict rule on numbers on each side of its thresholds: the rule in the code, not a hand-written verdict,
+ * decides, and the measurement text carries the numbers it decided on.
+ */
+class VerdictRulesTest {
+    static Spread s(double mean) {
+        return Spread.of(mean, mean);
+    }
+
+    @Test
+    void lrSweep() {
+        double[] lrs = {0.1, 0.3, 1, 3};
+        Spread[][] good = {{s(.9), s(.9), s(.5), s(.1)}, {s(.95), s(.95), s(.95), s(.94)}};
+        assertEquals(Verdict.HOLDS, LrSweep.verdict(lrs, good, new int[][] {{0, 0, 0, 3}, {0, 0, 0, 0}}).verdict());
+        // BN beats the baseline at the top but loses 10 points there against its own best: partly.
+        Spread[][] worn = {{s(.9), s(.9), s(.5), s(.1)}, {s(.95), s(.95), s(.9), s(.85)}};
+        assertEquals(Verdict.PARTLY, LrSweep.verdict(lrs, worn, new int[][] {{0, 0, 0, 3}, {0, 0, 0, 0}}).verdict());
+        Spread[][] bad = {{s(.9), s(.9), s(.9), s(.9)}, {s(.9), s(.8), s(.1), s(.1)}};
+        Claim c = LrSweep.verdict(lrs, bad, new int[][] {{0, 0, 0, 0}, {0, 0, 3, 3}});
+        assertEquals(Verdict.DOES_NOT_HOLD, c.verdict());
+        assertTrue(c.measurement().contains("lr 3: 90.0 ± 0.0 % vs 10.0 ± 0.0 %"), c.measurement());
+    }
+
+    @Test
+    void initSweep() {
+        List<String> n = List.of("a", "b", "c");
+        assertEquals(Verdict.HOLDS, InitSweep.verdict(n, new Spread[][] {{s(.2), s(.9), s(.5)}, {s(.9), s(.92), s(.91)}}).verdict());
+        assertEquals(Verdict.PARTLY, InitSweep.verdict(n, new Spread[][] {{s(.5), s(.9), s(.6)}, {s(.6), s(.9), s(.7)}}).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, InitSweep.verdict(n, new Spread[][] {{s(.8), s(.9), s(.85)}, {s(.5), s(.9), s(.7)}}).verdict());
+    }
+
+    @Test
+    void batchSweep() {
+        assertEquals(Verdict.HOLDS, BatchSweep.groupNormVerdict(.236, .347, .241, .243).verdict());
+        assertEquals(Verdict.PARTLY, BatchSweep.groupNormVerdict(.20, .22, .20, .21).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, BatchSweep.groupNormVerdict(.20, .21, .20, .25).verdict());
+        // BN's error falls with the batch: no degradation to speak of, whatever GN does.
+        assertEquals(Verdict.DOES_NOT_HOLD, BatchSweep.groupNormVerdict(.30, .25, .30, .22).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, BatchSweep.renormVerdict(.30, .25, .30, .22).verdict());
+        assertEquals(Verdict.HOLDS, BatchSweep.renormVerdict(.2, .3, .2, .22).verdict());
+        assertEquals(Verdict.PARTLY, BatchSweep.renormVerdict(.2, .3, .2, .28).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, BatchSweep.renormVerdict(.2, .3, .2, .35).verdict());
+    }
+
+    @Test
+    void shift() {
+        assertEquals(Verdict.HOLDS, Shift.batchStatsVerdict(.85, .40, 1, .845, 256).verdict());
+        assertEquals(Verdict.PARTLY, Shift.batchStatsVerdict(.85, .40, 1, .80, 256).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, Shift.batchStatsVerdict(.85, .84, 1, .85, 256).verdict());
+        int[] ns = {16, 256, 4096, 16384};
+        assertEquals(Verdict.HOLDS, Shift.recalibrationVerdict(.85, .40, ns, new double[] {.5, .7, .8, .82}).verdict());
+        // Half the drop only recovered with more than 10⁴ samples: partly.
+        assertEquals(Verdict.PARTLY, Shift.recalibrationVerdict(.85, .40, ns, new double[] {.42, .45, .5, .8}).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, Shift.recalibrationVerdict(.85, .40, ns, new double[] {.40, .40, .405, .40}).verdict());
+        assertTrue(Shift.recalibrationVerdict(.85, .40, ns, new double[] {.5, .7, .8, .82}).measurement().contains("n=256"));
+    }
+
+    @Test
+    void dropout() {
+        assertEquals(Verdict.HOLDS, DropoutBn.verdict(.5, 1.6, 1.02, .95, .97).verdict());
+        assertEquals(Verdict.PARTLY, DropoutBn.verdict(.5, 1.6, 1.02, .97, .97).verdict());
+        assertEquals(Verdict.PARTLY, DropoutBn.verdict(.5, 1.05, 1.0, .95, .97).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, DropoutBn.verdict(.5, 1.05, 1.0, .97, .97).verdict());
+    }
+
+    @Test
+    void landscape() {
+        assertEquals(Verdict.HOLDS, Landscape.smoothnessVerdict(new double[] {1, 2, 3}, new double[] {.5, 1, 1}).verdict());
+        assertEquals(Verdict.PARTLY, Landscape.smoothnessVerdict(new double[] {1, 2, 3}, new double[] {.5, 3, 4}).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, Landscape.smoothnessVerdict(new double[] {1, 2, 3}, new double[] {2, 3, 4}).verdict());
+        assertEquals(Verdict.HOLDS, Landscape.noisyVerdict(.8, .95, .94).verdict());
+        assertEquals(Verdict.PARTLY, Landscape.noisyVerdict(.8, .95, .85).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, Landscape.noisyVerdict(.8, .95, .7).verdict());
+        assertEquals(Verdict.HOLDS, Landscape.icsVerdict(.9, .85).verdict());
+        assertEquals(Verdict.PARTLY, Landscape.icsVerdict(.8, .85).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, Landscape.icsVerdict(.5, .9).verdict());
+    }
+
+    @Test
+    void zoo() {
+        assertEquals(Verdict.HOLDS, Zoo.rmsVerdict(1.0, 0.8).verdict());
+        assertEquals(Verdict.PARTLY, Zoo.rmsVerdict(1.0, 0.97).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, Zoo.rmsVerdict(1.0, 1.1).verdict());
+        assertEquals(Verdict.HOLDS, Zoo.foldVerdict(10e-6, 14e-6, 10.5e-6, .9, .9).verdict());
+        assertEquals(Verdict.PARTLY, Zoo.foldVerdict(10e-6, 14e-6, 12e-6, .9, .9).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, Zoo.foldVerdict(10e-6, 14e-6, 15e-6, .9, .9).verdict());
+    }
+
+    @Test
+    void figure1() {
+        JsonObject j = JsonParser.parseString("{\"experiment\":\"mnist-fig1\",\"baseline_final_accuracy\":0.95,\"bn_final_accuracy\":0.97,"
+                + "\"speedup\":5.0,\"parameters\":{\"steps\":50000}}").getAsJsonObject();
+        assertEquals(Verdict.HOLDS, EvidenceReport.figure1Claim(j).verdict());
+        j.addProperty("speedup", 1.2);
+        assertEquals(Verdict.PARTLY, EvidenceReport.figure1Claim(j).verdict());
+        j.add("speedup", com.google.gson.JsonNull.INSTANCE);
+        j.addProperty("bn_final_accuracy", 0.9);
+        assertEquals(Verdict.DOES_NOT_HOLD, EvidenceReport.figure1Claim(j).verdict());
+    }
+
+    @Test
+    void numbersAreCompact() {
+        assertEquals("0.1", RunOutput.num(0.1));
+        assertEquals("3", RunOutput.num(3.0));
+        assertEquals("0.0123", RunOutput.num(0.012345));
+        assertEquals("1.00e+35", RunOutput.num(1e35));
+        assertEquals("12345", RunOutput.num(12345));
+    }
+
+    @Test
+    void spreadIgnoresNonFiniteValues() {
+        Spread sp = Spread.of(1, 2, 3, Double.NaN);
+        assertEquals(2, sp.mean(), 1e-12);
+        assertEquals(1, sp.sd(), 1e-12);
+        assertEquals(1, sp.nonFinite());
+        assertEquals(3, sp.n());
+    }
+}
