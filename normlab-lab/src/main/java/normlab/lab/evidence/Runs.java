@@ -154,7 +154,12 @@ public final class Runs {
         double acc = 0;
         for (int i = 0; i < steps; i++) {
             long t0 = System.nanoTime();
-            float l = t.step();
+            float l;
+            try {
+                l = t.step(); // the trainer's default policy refuses a non-finite step and keeps the last good weights
+            } catch (normlab.train.NonFiniteException e) {
+                l = Float.NaN;
+            }
             times[i] = System.nanoTime() - t0;
             done++;
             if (!Float.isFinite(l) || !finiteParameters(model)) {
