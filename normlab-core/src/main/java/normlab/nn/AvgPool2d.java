@@ -31,13 +31,7 @@ public final class AvgPool2d extends Module {
 
     /** Each of kernel, stride, padding is {height, width}. */
     public AvgPool2d(int[] kernel, int[] stride, int[] padding, boolean countIncludePad) {
-        if (kernel[0] <= 0 || kernel[1] <= 0 || stride[0] <= 0 || stride[1] <= 0) {
-            throw new IllegalArgumentException("AvgPool2d: kernel and stride must be positive");
-        }
-        if (padding[0] < 0 || padding[1] < 0 || 2 * padding[0] > kernel[0] || 2 * padding[1] > kernel[1]) {
-            throw new IllegalArgumentException("AvgPool2d: padding must be in [0, kernel/2], got padding " + padding[0] + "x" + padding[1]
-                    + " for kernel " + kernel[0] + "x" + kernel[1]);
-        }
+        MaxPool2d.checkWindow("AvgPool2d", kernel, stride, padding);
         kh = kernel[0];
         kw = kernel[1];
         sh = stride[0];

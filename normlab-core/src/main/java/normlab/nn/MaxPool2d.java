@@ -31,13 +31,7 @@ public final class MaxPool2d extends Module {
 
     /** Each argument is {height, width}. */
     public MaxPool2d(int[] kernel, int[] stride, int[] padding) {
-        if (kernel[0] <= 0 || kernel[1] <= 0 || stride[0] <= 0 || stride[1] <= 0) {
-            throw new IllegalArgumentException("MaxPool2d: kernel and stride must be positive");
-        }
-        if (padding[0] < 0 || padding[1] < 0 || 2 * padding[0] > kernel[0] || 2 * padding[1] > kernel[1]) {
-            throw new IllegalArgumentException("MaxPool2d: padding must be in [0, kernel/2], got padding " + padding[0] + "x" + padding[1]
-                    + " for kernel " + kernel[0] + "x" + kernel[1]);
-        }
+        checkWindow("MaxPool2d", kernel, stride, padding);
         kh = kernel[0];
         kw = kernel[1];
         sh = stride[0];
@@ -99,5 +93,16 @@ public final class MaxPool2d extends Module {
         Tensor dx = Tensor.zeros(inShape);
         for (int o = 0; o < argmax.length; o++) dx.data[argmax[o]] += dy.data[o];
         return dx;
+    }
+
+    /** Pooling windows (MaxPool2d, AvgPool2d): positive kernel and stride, padding in [0, kernel/2] as PyTorch requires. */
+    static void checkWindow(String layer, int[] kernel, int[] stride, int[] padding) {
+        if (kernel[0] <= 0 || kernel[1] <= 0 || stride[0] <= 0 || stride[1] <= 0) {
+            throw new IllegalArgumentException(layer + ": kernel and stride must be positive");
+        }
+        if (padding[0] < 0 || padding[1] < 0 || 2 * padding[0] > kernel[0] || 2 * padding[1] > kernel[1]) {
+            throw new IllegalArgumentException(layer + ": padding must be in [0, kernel/2], got padding " + padding[0] + "x" + padding[1]
+                    + " for kernel " + kernel[0] + "x" + kernel[1]);
+        }
     }
 }

@@ -168,6 +168,17 @@ public abstract class Module {
         }
     }
 
+    /** Throws a {@link ShapeException} naming this layer unless {@code x}'s last dimensions equal {@code trailing}. */
+    protected void requireTrailingShape(Tensor x, int[] trailing) {
+        int k = trailing.length, r = x.rank();
+        boolean ok = r >= k;
+        for (int i = 0; ok && i < k; i++) ok = x.dim(r - k + i) == trailing[i];
+        if (!ok) {
+            throw new ShapeException(label() + ": expected input of shape [*, " + Arrays.toString(trailing).replaceAll("[\\[\\]]", "")
+                    + "], got " + x.shapeString());
+        }
+    }
+
     /** Throws unless a forward has run since construction (so backward has something to differentiate). */
     protected static void requireForward(Object saved, Module m) {
         if (saved == null) throw new IllegalStateException(m.label() + ": backward called before forward");

@@ -5,7 +5,6 @@ import java.util.List;
 import normlab.kernels.Moments;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
-import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
 
 /**
@@ -59,20 +58,13 @@ public final class LayerNorm extends Module {
 
     @Override
     public Tensor forward(Tensor x) {
-        int k = normalizedShape.length;
-        int[] s = x.shape();
-        boolean ok = s.length >= k;
-        for (int i = 0; ok && i < k; i++) ok = s[s.length - k + i] == normalizedShape[i];
-        if (!ok) {
-            throw new ShapeException(label() + ": expected input of shape [*, " + Arrays.toString(normalizedShape).replaceAll("[\\[\\]]", "")
-                    + "], got " + x.shapeString());
-        }
+        requireTrailingShape(x, normalizedShape);
         int rows = x.numel() / d;
         double[] mean = new double[rows], rstd = new double[rows];
         double[] var = new double[rows];
         Moments.moments(mean, var, x.data, rows, 1, 1, d);
         Moments.rstd(rstd, var, eps, rows);
-        Tensor y = Tensor.zeros(s);
+        Tensor y = Tensor.zeros(x.shape());
         Moments.normalize(y.data, x.data, mean, rstd, weight == null ? null : weight.value.data,
                 bias == null ? null : bias.value.data, rows, 1, 1, d, 1);
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.

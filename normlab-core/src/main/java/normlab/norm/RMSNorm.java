@@ -5,7 +5,6 @@ import java.util.List;
 import normlab.kernels.Moments;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
-import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
 
 /**
@@ -60,18 +59,11 @@ public final class RMSNorm extends Module {
 
     @Override
     public Tensor forward(Tensor x) {
-        int k = normalizedShape.length;
-        int[] s = x.shape();
-        boolean ok = s.length >= k;
-        for (int i = 0; ok && i < k; i++) ok = s[s.length - k + i] == normalizedShape[i];
-        if (!ok) {
-            throw new ShapeException(label() + ": expected input of shape [*, " + Arrays.toString(normalizedShape).replaceAll("[\\[\\]]", "")
-                    + "], got " + x.shapeString());
-        }
+        requireTrailingShape(x, normalizedShape);
         int rows = x.numel() / d;
         double[] rrms = new double[rows];
         Moments.rms(rrms, x.data, eps, rows, d);
-        Tensor y = Tensor.zeros(s);
+        Tensor y = Tensor.zeros(x.shape());
         Moments.rmsNormalize(y.data, x.data, rrms, weight == null ? null : weight.value.data, rows, d);
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
         this.rrms = rrms;
