@@ -44,7 +44,7 @@ public final class Linear extends Module {
         requireDim(x, 1, in, "input features");
         this.x = x;
         int n = x.dim(0);
-        Tensor y = Tensor.zeros(n, out);
+        Tensor y = buffer(0, n, out); // every element written by the product
         Gemm.matmulNT(y.data, x.data, weight.value.data, n, in, out);
         if (bias != null) {
             float[] b = bias.value.data, yd = y.data;
@@ -58,6 +58,19 @@ public final class Linear extends Module {
 
     @Override
     public Tensor backward(Tensor dy) {
+        accumulateGrads(dy);
+        Tensor dx = buffer(1, x.dim(0), in); // overwritten by the product
+        Gemm.matmulNN(dx.data, dy.data, weight.value.data, x.dim(0), out, in);
+        return dx;
+    }
+
+    /** dW and db only: the first layer of a network skips dx = dy·W (as many multiply-adds as the forward). */
+    @Override
+    public void backwardParams(Tensor dy) {
+        accumulateGrads(dy);
+    }
+
+    private void accumulateGrads(Tensor dy) {
         requireForward(x, this);
         int n = x.dim(0);
         Tensor.requireShape(label() + " backward", dy, n, out);
@@ -69,8 +82,5 @@ public final class Linear extends Module {
                 for (int j = 0; j < out; j++) db[j] += d[o + j];
             }
         }
-        Tensor dx = Tensor.zeros(n, in);
-        Gemm.matmulNN(dx.data, dy.data, weight.value.data, n, out, in);
-        return dx;
     }
 }

@@ -19,16 +19,57 @@ import normlab.tensor.Tensor;
  *
  * <p>Mode is explicit per-module state: {@link #train()} / {@link #eval()} set it on this module and its children. No
  * global flag exists.
+ *
+ * <p>Output buffers: by default every forward and backward returns a fresh tensor. {@link #reuseBuffers(boolean)} lets
+ * a module return the same tensors again on its next call of the same shape (no allocation, no zero-fill pass over
+ * large activations), so a returned tensor is then valid only until that module's next forward or backward. Training
+ * loops that consume each output within the step (the {@code Trainer}) turn it on; it is off unless asked for.
  */
 public abstract class Module {
     private boolean training = true;
     private String path = "";
+    private boolean reuse;
+    private Tensor[] buffers = new Tensor[0];
 
     /** Computes the output for {@code x}. */
     public abstract Tensor forward(Tensor x);
 
     /** Given dL/d(output of the last forward), accumulates parameter gradients and returns dL/d(input). */
     public abstract Tensor backward(Tensor gradOutput);
+
+    /**
+     * Accumulates parameter gradients for dL/d(output of the last forward) without computing dL/d(input): for the first
+     * layer of a network, whose input needs no gradient (PyTorch skips it the same way for inputs that do not require
+     * grad). Layers whose dx is costly (Linear, Conv2d) override it; containers pass it on to their first layer.
+     */
+    public void backwardParams(Tensor gradOutput) {
+        backward(gradOutput);
+    }
+
+    /** Sets whether this module and its children may return reused tensors (see the class comment). */
+    public Module reuseBuffers(boolean on) {
+        reuse = on;
+        if (!on) buffers = new Tensor[0];
+        for (Module c : children().values()) c.reuseBuffers(on);
+        return this;
+    }
+
+    public boolean reusesBuffers() {
+        return reuse;
+    }
+
+    /**
+     * A tensor of {@code shape} for output slot {@code slot} (0 = forward output, 1 = dx, others as a layer likes):
+     * fresh zeros, or, when {@link #reuseBuffers(boolean)} is on and the slot's last tensor has this shape, that tensor
+     * with its old contents. Callers therefore write every element, never accumulate into it.
+     */
+    protected final Tensor buffer(int slot, int... shape) {
+        if (!reuse) return Tensor.zeros(shape);
+        if (slot >= buffers.length) buffers = Arrays.copyOf(buffers, slot + 1);
+        Tensor t = buffers[slot];
+        if (t == null || !t.hasShape(shape)) buffers[slot] = t = Tensor.zeros(shape);
+        return t;
+    }
 
     /** This module's own parameters, in PyTorch's registration order. */
     protected List<Parameter> ownParameters() {

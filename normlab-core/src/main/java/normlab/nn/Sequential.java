@@ -36,6 +36,13 @@ public final class Sequential extends Module {
         return g;
     }
 
+    /** Backward through every layer, the first one without its input gradient. */
+    @Override
+    public void backwardParams(Tensor g) {
+        for (int i = layers.size() - 1; i > 0; i--) g = layers.get(i).backward(g);
+        if (!layers.isEmpty()) layers.get(0).backwardParams(g);
+    }
+
     @Override
     public Map<String, Module> children() {
         return named;
