@@ -65,8 +65,13 @@ public final class Dataset {
 
     /** The images at {@code idx} as (B, rows·cols). */
     public Tensor batchFlat(int[] idx) {
+        return batchFlat(idx, null);
+    }
+
+    /** {@link #batchFlat(int[])} written into {@code reuse} when it has the right shape (else a new tensor). */
+    public Tensor batchFlat(int[] idx, Tensor reuse) {
         int f = features();
-        Tensor t = Tensor.zeros(idx.length, f);
+        Tensor t = reuse != null && reuse.hasShape(idx.length, f) ? reuse : Tensor.zeros(idx.length, f);
         for (int i = 0; i < idx.length; i++) {
             int k = idx[i];
             if (k < 0 || k >= n) throw new IndexOutOfBoundsException(name + ": index " + k + " outside [0, " + n + ")");

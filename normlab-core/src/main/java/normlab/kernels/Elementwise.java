@@ -25,6 +25,7 @@ public final class Elementwise {
     private static final float LN2_HI = 0.693145752f; // ln2 rounded to 16 significant bits: n·LN2_HI is exact
     private static final float LN2_LO = 1.42860677e-6f;
     private static final float ROUNDER = 12582912f; // 1.5·2²³: adding and subtracting it rounds to the nearest integer
+    private static final int ROUNDER_BITS = Float.floatToRawIntBits(ROUNDER);
     // Outside [MIN_X, MAX_X] the result is 0 or +∞ (true values below 1.7e-38 or above 1.6e38), which keeps 2^n a
     // normal float inside and makes σ(−∞) = 0 and σ(+∞) = 1 exactly, as PyTorch. NaN stays NaN.
     private static final float MAX_X = 88f, MIN_X = -87f;
@@ -46,12 +47,16 @@ public final class Elementwise {
     /** e^x on every lane (the same operations as {@link #exp(float)}). */
     static FloatVector exp(FloatVector x0) {
         FloatVector x = x0.max(MIN_X).min(MAX_X);
-        FloatVector n = x.mul(LOG2E).add(ROUNDER).sub(ROUNDER);
+        FloatVector t = x.mul(LOG2E).add(ROUNDER);
+        FloatVector n = t.sub(ROUNDER);
         FloatVector nn = n.neg();
         FloatVector r = nn.fma(FloatVector.broadcast(S, LN2_LO), nn.fma(FloatVector.broadcast(S, LN2_HI), x));
         FloatVector p = FloatVector.broadcast(S, C[0]);
         for (int i = 1; i < C.length; i++) p = p.fma(r, FloatVector.broadcast(S, C[i]));
-        IntVector bits = ((IntVector) n.convert(VectorOperators.F2I, 0)).add(127).lanewise(VectorOperators.LSHL, 23);
+        // 2^n without a float→int conversion (which C2 does not intrinsify for every vector shape on JDK 17 and then
+        // runs lane by lane through arrays): t = 1.5·2²³ + n holds n in its low mantissa bits, so
+        // bits(2^n) = (n + 127) << 23 = (bits(t) − bits(1.5·2²³) + 127) << 23 — the same n, the same bits.
+        IntVector bits = ((IntVector) t.reinterpretAsInts()).sub(ROUNDER_BITS - 127).lanewise(VectorOperators.LSHL, 23);
         return p.mul(bits.reinterpretAsFloats())
                 .blend(Float.POSITIVE_INFINITY, x0.compare(VectorOperators.GT, MAX_X))
                 .blend(0f, x0.compare(VectorOperators.LT, MIN_X));
@@ -93,5 +98,21 @@ public final class Elementwise {
             big.blend(small, v.abs().compare(VectorOperators.LT, SMALL)).intoArray(y, i);
         }
         for (; i < n; i++) y[i] = tanh(x[i]);
+    }
+
+    /**
+     * True when all of a[0..n) are finite. v − v is 0 for finite v and NaN for ±∞ and NaN, so one vector sum of
+     * (v − v) is NaN exactly when some value is not finite: one pass, no branch per element.
+     */
+    public static boolean allFinite(float[] a, int n) {
+        int bound = S.loopBound(n), i = 0;
+        FloatVector acc = FloatVector.zero(S);
+        for (; i < bound; i += S.length()) {
+            FloatVector v = FloatVector.fromArray(S, a, i);
+            acc = acc.add(v.sub(v));
+        }
+        float tail = 0f;
+        for (; i < n; i++) tail += a[i] - a[i];
+        return !acc.test(VectorOperators.IS_NAN).anyTrue() && tail == tail;
     }
 }

@@ -46,10 +46,12 @@ public abstract class Module {
         backward(gradOutput);
     }
 
-    /** Sets whether this module and its children may return reused tensors (see the class comment). */
+    /**
+     * Sets whether this module and its children may return reused tensors (see the class comment). Turning it off
+     * keeps the cached tensors (a later {@code true} picks them up again) but hands out fresh ones meanwhile.
+     */
     public Module reuseBuffers(boolean on) {
         reuse = on;
-        if (!on) buffers = new Tensor[0];
         for (Module c : children().values()) c.reuseBuffers(on);
         return this;
     }
@@ -69,6 +71,11 @@ public abstract class Module {
         Tensor t = buffers[slot];
         if (t == null || !t.hasShape(shape)) buffers[slot] = t = Tensor.zeros(shape);
         return t;
+    }
+
+    /** The cached buffer slots (tests look at them). */
+    Tensor[] bufferSlotsForTest() {
+        return buffers.clone();
     }
 
     /** This module's own parameters, in PyTorch's registration order. */

@@ -5,6 +5,7 @@ import java.nio.file.Path;
 import java.util.Map;
 import normlab.data.Dataset;
 import normlab.io.Safetensors;
+import normlab.kernels.Elementwise;
 import normlab.nn.CrossEntropyLoss;
 import normlab.nn.Module;
 import normlab.optim.Optimizer;
@@ -79,16 +80,31 @@ public final class Trainer {
         this.flatInputs = flatInputs;
     }
 
-    /** One SGD step on the next mini-batch; returns its loss. Leaves the model in training mode. */
+    /**
+     * One SGD step on the next mini-batch; returns its loss. Leaves the model in training mode. During the step the
+     * model reuses its output buffers ({@link Module#reuseBuffers}): every activation is consumed within the step. The
+     * first layer's input gradient is not computed ({@link Module#backwardParams}).
+     */
     public float step() {
         int[] idx = sampler.next();
         model.train();
+        boolean reused = model.reusesBuffers();
+        model.reuseBuffers(true);
+        try {
+            return step(idx);
+        } finally {
+            if (!reused) model.reuseBuffers(false);
+        }
+    }
+
+    private float step(int[] idx) {
         optimizer.zeroGrad();
         // Buffers (running statistics) change during forward: keep a copy so a rejected step leaves them as they were.
         Map<String, Tensor> buffers = nonFinite == NonFinitePolicy.IGNORE ? null : bufferCopies();
-        Tensor logits = model.forward(input(train, idx, flatInputs));
+        batch = train.batchFlat(idx, batch);
+        Tensor logits = model.forward(flatInputs ? batch : batch.view(idx.length, 1, train.rows, train.cols));
         float l = loss.forward(logits, train.labels(idx));
-        model.backward(loss.backward());
+        model.backwardParams(loss.backward());
         if (nonFinite != NonFinitePolicy.IGNORE) {
             String[] bad = firstNonFinite(l);
             if (bad != null) {
@@ -105,17 +121,31 @@ public final class Trainer {
         return l;
     }
 
-    /** Copies of the model's buffers (state tensors that are not parameters). */
+    /** Copies of the model's buffers (state tensors that are not parameters), into tensors reused from step to step. */
     private Map<String, Tensor> bufferCopies() {
-        Map<String, Tensor> out = new java.util.LinkedHashMap<>(model.stateTensors());
-        out.keySet().removeAll(model.namedParameters().keySet());
-        out.replaceAll((k, t) -> t.copy());
-        return out;
+        if (savedBuffers == null) {
+            savedBuffers = new java.util.LinkedHashMap<>(model.stateTensors());
+            savedBuffers.keySet().removeAll(model.namedParameters().keySet());
+            savedBuffers.replaceAll((k, t) -> t.copy());
+            liveBuffers = model.stateTensors();
+            liveBuffers.keySet().retainAll(savedBuffers.keySet());
+        } else {
+            for (Map.Entry<String, Tensor> e : liveBuffers.entrySet()) savedBuffers.get(e.getKey()).copyFrom(e.getValue());
+        }
+        return savedBuffers;
     }
+
+    private Map<String, Tensor> savedBuffers, liveBuffers;
+    private Tensor batch; // the training batch (B, features), rewritten each step
 
     /** {where, detail} of the first non-finite value: the loss, else parameters and gradients in state-dict order. */
     private String[] firstNonFinite(float l) {
         if (!Float.isFinite(l)) return new String[] {"loss", "loss is " + l};
+        boolean all = true;
+        for (normlab.nn.Parameter p : model.parameters()) {
+            all &= Elementwise.allFinite(p.value.data, p.value.data.length) && Elementwise.allFinite(p.grad.data, p.grad.data.length);
+        }
+        if (all) return null; // the common case, in one vectorized pass; the scan below names the culprit
         for (Map.Entry<String, normlab.nn.Parameter> e : model.namedParameters().entrySet()) {
             for (Tensor t : new Tensor[] {e.getValue().value, e.getValue().grad}) {
                 float[] d = t.data;
@@ -194,8 +224,9 @@ public final class Trainer {
      * {@link #EVAL_BATCH}; hooks (may be null) see every batch. The model's previous mode is restored.
      */
     public static Evaluation evaluate(Module model, Dataset data, boolean flatInputs, Hooks hooks) {
-        boolean wasTraining = model.isTraining();
+        boolean wasTraining = model.isTraining(), reused = model.reusesBuffers();
         model.eval();
+        model.reuseBuffers(true); // each batch's activations are consumed before the next batch
         CrossEntropyLoss ce = new CrossEntropyLoss();
         double lossSum = 0;
         int correct = 0;
@@ -210,6 +241,7 @@ public final class Trainer {
             }
         } finally {
             model.setTraining(wasTraining);
+            if (!reused) model.reuseBuffers(false);
         }
         return new Evaluation(lossSum / data.n, (double) correct / data.n, data.n);
     }
