@@ -21,7 +21,8 @@ import org.openjdk.jmh.annotations.*;
  * Models: the paper's MNIST MLP 784-100-100-100-10 (sigmoid) on a batch of 256, and a CNN
  * conv(1→16, 3×3) BN ReLU conv(16→32, 3×3, stride 2) BN ReLU flatten linear(32·14·14→10) on 64 images of 28×28.
  * On a shared, loaded machine run it with {@code -bm sample} and compare the p0.00 (minimum) rows, which contention
- * cannot inflate.
+ * cannot inflate. {@code reuse=true} runs the models with reused activation buffers, which takes allocation and GC
+ * out of the comparison.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.AverageTime)
@@ -32,6 +33,10 @@ import org.openjdk.jmh.annotations.*;
 public class FoldBench {
     @Param({"mlp", "cnn"})
     public String model;
+
+    /** Activations in reused buffers (an inference loop's setting; no allocation or zero-fill noise) or fresh tensors. */
+    @Param({"true", "false"})
+    public boolean reuse;
 
     Module withBn, folded, noBn;
     Tensor x;
@@ -45,6 +50,7 @@ public class FoldBench {
         withBn.eval();
         noBn.eval();
         folded = Fold.fold(withBn);
+        for (Module m : new Module[] {withBn, folded, noBn}) m.reuseBuffers(reuse);
         x = model.equals("mlp") ? Tensor.zeros(256, 784) : Tensor.zeros(64, 1, 28, 28);
         for (int i = 0; i < x.data.length; i++) x.data[i] = r.nextFloat();
     }

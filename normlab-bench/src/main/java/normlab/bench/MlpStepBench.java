@@ -56,13 +56,14 @@ public class MlpStepBench {
         labels = new int[60];
         for (int i = 0; i < 60; i++) labels[i] = rng.nextInt(10);
         model.train();
+        model.reuseBuffers(true); // as the Trainer runs a step
     }
 
     @Benchmark
     public float step() {
         model.zeroGrad();
         float l = loss.forward(model.forward(x), labels);
-        model.backward(loss.backward());
+        model.backwardParams(loss.backward());
         opt.step();
         return l;
     }

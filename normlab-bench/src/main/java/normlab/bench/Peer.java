@@ -220,10 +220,13 @@ public final class Peer {
         SGD opt = new SGD(model.parameters(), 0.01);
         CrossEntropyLoss loss = new CrossEntropyLoss();
         model.train();
+        // As normlab's Trainer runs a step (and as PyTorch does for an input that needs no gradient): activations in
+        // reused buffers, no input gradient for the first layer.
+        model.reuseBuffers(true);
         double sec = time(() -> {
             model.zeroGrad();
             loss.forward(model.forward(x), labels);
-            model.backward(loss.backward());
+            model.backwardParams(loss.backward());
             opt.step();
         });
         emit(name, "train_step", Arrays.toString(xShape).replace(" ", ""), sec, 0, "ok", null);

@@ -26,6 +26,8 @@ public final class Parallel {
     private static volatile int threads = initialThreads();
     private static Worker[] workers = new Worker[0];
     private static final ThreadLocal<Boolean> INSIDE = ThreadLocal.withInitial(() -> false);
+    /** How long an idle worker spins before parking (system property {@code normlab.spinMicros}, default 200 µs). */
+    private static final long SPIN_NANOS = 1000L * Long.getLong("normlab.spinMicros", 200L);
 
     private Parallel() {}
 
@@ -94,14 +96,19 @@ public final class Parallel {
         @Override
         public void run() {
             INSIDE.set(true);
+            long idleSince = System.nanoTime();
             while (true) {
                 Job j = job.get();
                 if (j == null) {
-                    LockSupport.park(this);
+                    // Kernels come in bursts (a training step calls dozens): stay awake for a while after a job so the
+                    // next one starts without a futex wake-up (tens of µs, more than many whole kernels take), then park.
+                    if (System.nanoTime() - idleSince < SPIN_NANOS) Thread.onSpinWait();
+                    else LockSupport.park(this);
                     continue;
                 }
                 j.work();
                 job.compareAndSet(j, null); // a newer job may already be waiting: keep it
+                idleSince = System.nanoTime();
             }
         }
     }
@@ -121,7 +128,7 @@ public final class Parallel {
             Job job = new Job(body, count, Thread.currentThread());
             for (int w = 0; w < t - 1; w++) {
                 workers[w].job.set(job);
-                LockSupport.unpark(workers[w]);
+                LockSupport.unpark(workers[w]); // cheap when the worker is still spinning
             }
             INSIDE.set(true);
             try {

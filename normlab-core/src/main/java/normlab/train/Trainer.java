@@ -228,12 +228,14 @@ public final class Trainer {
         model.eval();
         model.reuseBuffers(true); // each batch's activations are consumed before the next batch
         CrossEntropyLoss ce = new CrossEntropyLoss();
+        Tensor batch = null;
         double lossSum = 0;
         int correct = 0;
         try {
             for (int from = 0; from < data.n; from += EVAL_BATCH) {
                 int[] idx = Dataset.range(from, Math.min(data.n, from + EVAL_BATCH));
-                Tensor x = input(data, idx, flatInputs);
+                batch = data.batchFlat(idx, batch); // one buffer for every batch of the pass
+                Tensor x = flatInputs ? batch : batch.view(idx.length, 1, data.rows, data.cols);
                 Tensor z = hooks == null ? model.forward(x) : hooks.forward(model, x);
                 int[] y = data.labels(idx);
                 lossSum += (double) ce.forward(z, y) * idx.length;
@@ -255,10 +257,6 @@ public final class Trainer {
             if (best == labels[i]) correct++;
         }
         return correct;
-    }
-
-    private static Tensor input(Dataset d, int[] idx, boolean flat) {
-        return flat ? d.batchFlat(idx) : d.batch(idx);
     }
 
     /**
