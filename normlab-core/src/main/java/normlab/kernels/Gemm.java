@@ -8,11 +8,13 @@ import jdk.incubator.vector.VectorSpecies;
  * then inputs, then sizes. {@link Kernels#simd()} off selects the scalar reference loops.
  *
  * <p>The SIMD path is one Vector API register tile for all three, C (+)= A·B with B's rows contiguous (dx = dy·W,
- * dW += dyᵀ·x, and y = x·Wᵀ after transposing W into a workspace): 4 rows × 2 vectors of accumulators, one broadcast
- * of A and two loads of B per 8 FMAs, no horizontal reductions. Every C element is one fma chain over K in order
- * (c = fma(a, b, c)); columns that do not fill a vector go through zero-padded workspaces, so there is no scalar tail
- * and the result does not depend on the tiling. The work is split over {@link Parallel}'s pool by 4-row panels of C,
- * so results are identical at any thread count. Why not a native BLAS: see the README's GEMM section (measured).
+ * dW += dyᵀ·x, and y = x·Wᵀ after transposing W, block by block, into a workspace with vector gathers): 4 rows × 2
+ * vectors of accumulators, one broadcast of A and two loads of B per 8 FMAs, no horizontal reductions. Cache blocking:
+ * the depth is cut into equal blocks of at most 512 (256 for x·Wᵀ), and within a block the work items are column strips
+ * (2 vectors wide) × 64 rows, every 4-row panel of an item reusing the strip's block of B from L1. Each C element is,
+ * per depth block, one fma chain in order (c = fma(a, b, c)) added to C; columns that do not fill a vector go through
+ * zero-padded workspaces, so there is no scalar tail. Block boundaries depend only on the sizes, and the pool only picks
+ * items, so results are identical at any thread count. Why not a native BLAS: see the README's GEMM section (measured).
  */
 public final class Gemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -52,15 +54,46 @@ public final class Gemm {
                 }
             return;
         }
-        // Wᵀ (K×M, rows padded to whole vectors) into a reused workspace: K·M moves against N·K·M multiply-adds.
-        int mp = roundUp(m);
-        float[] wt = workspace(WT, k * mp);
-        for (int j0 = 0; j0 < m; j0 += 32) // 32×32 blocks keep both the reads and the writes in cache lines
-            for (int p0 = 0; p0 < k; p0 += 32)
-                for (int j = j0; j < Math.min(m, j0 + 32); j++)
-                    for (int p = p0; p < Math.min(k, p0 + 32); p++) wt[p * mp + j] = w[j * k + p];
-        for (int p = 0; p < k; p++) java.util.Arrays.fill(wt, p * mp + m, p * mp + mp, 0f);
-        tiledPadded(y, x, k, 1, wt, n, m, mp, k, false);
+        // Depth block by depth block: Wᵀ's rows p0..p1 (padded to whole vectors) into a reused workspace, then the
+        // tile over all of y for those rows. The block of Wᵀ stays in cache while every row panel of x uses it.
+        int mp = roundUp(m), nb = Math.max(1, (k + NT_DEPTH_BLOCK - 1) / NT_DEPTH_BLOCK), kb = (k + nb - 1) / nb;
+        float[] wt = workspace(WT, kb * mp);
+        float[] yp = mp == m ? y : workspace(CP, n * mp);
+        for (int p0 = 0; p0 < k; p0 += kb) {
+            int p1 = Math.min(k, p0 + kb);
+            transposeBlock(wt, w, m, k, mp, p0, p1);
+            tiles(yp, x, k, 1, wt, n, mp, p0, p1, -p0 * mp, p0 > 0);
+        }
+        if (yp != y) for (int i = 0; i < n; i++) System.arraycopy(yp, i * mp, y, i * m, m);
+    }
+
+    /** Depth block of {@link #matmulNT}: few output columns, so the strip of Wᵀ is kept small enough for L1. */
+    private static final int NT_DEPTH_BLOCK = 256;
+
+    /** Gather offsets of one column of w: lane l reads row l (stride k), filled per call size. */
+    private static final ThreadLocal<int[]> GATHER = ThreadLocal.withInitial(() -> new int[0]);
+
+    /**
+     * wt[(p − p0)·mp + j] = w[j·k + p] for p in [p0, p1), j < m, zero for m ≤ j < mp. Whole vectors of j are gathered
+     * (one lane per row of w, consecutive p reading consecutive floats of the same L rows, so the lines stay cached);
+     * the last partial vector is scalar.
+     */
+    private static void transposeBlock(float[] wt, float[] w, int m, int k, int mp, int p0, int p1) {
+        int[] idx = GATHER.get();
+        if (idx.length != L || idx[1] != k) {
+            idx = new int[L];
+            for (int l = 0; l < L; l++) idx[l] = l * k;
+            GATHER.set(idx);
+        }
+        int mFull = m / L * L;
+        for (int j = 0; j < mFull; j += L) {
+            int src = j * k;
+            for (int p = p0, o = j; p < p1; p++, o += mp) FloatVector.fromArray(S, w, src + p, idx, 0).intoArray(wt, o);
+        }
+        for (int p = p0, o = 0; p < p1; p++, o += mp) {
+            for (int j = mFull; j < m; j++) wt[o + j] = w[j * k + p];
+            for (int j = m; j < mp; j++) wt[o + j] = 0f;
+        }
     }
 
     /** dx[n,k] = Σₘ dy[n,m]·w[m,k]  (dx = dy·W; dy is N×M, w is M×K, dx is N×K; dx is overwritten). */
@@ -95,56 +128,66 @@ public final class Gemm {
     // ---------------------------------------------------------------------------------------------------------------
     // Outer-product tiles: C[M×N] (+)= A·B, A(i,p) = a[i·ars + p·acs], B(p,j) = b[p·N + j], C(i,j) = c[i·N + j].
 
+    /** Depth longer than this is cut into equal blocks, so a block of B's rows for one column strip stays in L1/L2. */
+    private static final int MAX_DEPTH_BLOCK = 512;
+
+    private static int depthBlocks(int depth) {
+        return Math.max(1, (depth + MAX_DEPTH_BLOCK - 1) / MAX_DEPTH_BLOCK);
+    }
+
     private static void tiled(float[] c, float[] a, int ars, int acs, float[] b, int rows, int cols, int depth,
                               boolean acc) {
         int np = roundUp(cols);
-        if (np == cols) {
-            tiledPadded(c, a, ars, acs, b, rows, cols, cols, depth, acc);
-            return;
+        float[] bp = b, cp = c;
+        if (np != cols) {
+            // Columns not a whole number of vectors: B and C go through zero-padded workspaces (rows of np), so every
+            // column is a vector lane and no scalar tail exists.
+            bp = workspace(BP, depth * np);
+            for (int p = 0; p < depth; p++) {
+                System.arraycopy(b, p * cols, bp, p * np, cols);
+                java.util.Arrays.fill(bp, p * np + cols, p * np + np, 0f);
+            }
+            cp = workspace(CP, rows * np);
+            if (acc) for (int i = 0; i < rows; i++) System.arraycopy(c, i * cols, cp, i * np, cols);
         }
-        // Columns not a whole number of vectors: B and C go through zero-padded workspaces (rows of np), so every
-        // column is a vector lane and no scalar tail exists.
-        float[] bp = workspace(BP, depth * np);
-        for (int p = 0; p < depth; p++) {
-            System.arraycopy(b, p * cols, bp, p * np, cols);
-            java.util.Arrays.fill(bp, p * np + cols, p * np + np, 0f);
-        }
-        tiledPadded(c, a, ars, acs, bp, rows, cols, np, depth, acc);
+        int nb = depthBlocks(depth), kb = (depth + nb - 1) / nb;
+        for (int p0 = 0; p0 < depth; p0 += kb) tiles(cp, a, ars, acs, bp, rows, np, p0, Math.min(depth, p0 + kb), 0, acc || p0 > 0);
+        if (cp != c) for (int i = 0; i < rows; i++) System.arraycopy(cp, i * np, c, i * cols, cols);
     }
 
+    /** Rows of C per work item (16 panels of 4): with column strips, the unit the pool hands out. */
+    private static final int ROWS_PER_ITEM = 64;
+
     /**
-     * C (+)= A·B where B's rows have stride {@code np} (a multiple of the lane count, zero beyond {@code cols}). When
-     * np == cols the tile writes C in place; otherwise each 4-row panel goes through a padded scratch row block.
+     * C (+)= A·B over depth [p0, p1) for all rows and all np columns (np a multiple of the lane count; B's row p at
+     * {@code b[bOff + p·np]}). Work items are (column strip of 2 vectors) × (64 rows); inside one, the strip's block of
+     * B is reused by every 4-row panel while it is in L1. Each C element is one fma chain over [p0, p1) in order, added
+     * to C when {@code acc}: the same arithmetic whatever the split, hence identical results at any thread count.
      */
-    private static void tiledPadded(float[] c, float[] a, int ars, int acs, float[] b, int rows, int cols, int np,
-                                    int depth, boolean acc) {
-        int panels = (rows + 3) / 4;
-        boolean direct = np == cols;
-        float[] cp = direct ? c : workspace(CP, rows * np);
-        Parallel.forRange(panels, Math.max(1, GRAIN_FLOPS / Math.max(1, 4 * np * depth)), (lo, hi) -> {
-            int r0 = 4 * lo, r1 = Math.min(rows, 4 * hi);
-            if (!direct && acc) {
-                for (int i = r0; i < r1; i++) System.arraycopy(c, i * cols, cp, i * np, cols);
-            }
-            for (int pi = lo; pi < hi; pi++) {
-                int i0 = 4 * pi;
-                if (i0 + 4 <= rows) tile4(cp, a, ars, acs, b, i0, np, depth, acc);
-                else for (int i = i0; i < rows; i++) tile1(cp, a, ars, acs, b, i, np, depth, acc);
-            }
-            if (!direct) {
-                for (int i = r0; i < r1; i++) System.arraycopy(cp, i * np, c, i * cols, cols);
+    private static void tiles(float[] c, float[] a, int ars, int acs, float[] b, int rows, int np, int p0, int p1, int bOff,
+                              boolean acc) {
+        int strips = (np + 2 * L - 1) / (2 * L), groups = (rows + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM, items = strips * groups;
+        long flopsPerItem = (long) Math.min(rows, ROWS_PER_ITEM) * 2 * L * (p1 - p0);
+        Parallel.forRange(items, (int) Math.max(1, GRAIN_FLOPS / Math.max(1, flopsPerItem)), (lo, hi) -> {
+            for (int it = lo; it < hi; it++) {
+                int g = it / strips, j = (it % strips) * 2 * L, width = Math.min(2 * L, np - j);
+                int r0 = g * ROWS_PER_ITEM, r1 = Math.min(rows, r0 + ROWS_PER_ITEM);
+                int i = r0;
+                for (; i + 4 <= r1; i += 4) tile4(c, a, ars, acs, b, bOff, i, np, j, width, p0, p1, acc);
+                for (; i < r1; i++) tile1(c, a, ars, acs, b, bOff, i, np, j, width, p0, p1, acc);
             }
         });
     }
 
-    /** Rows i0..i0+3 of C: for each 2-vector column block, Σ_p A(i,p)·B(p, block) in 8 accumulators. */
-    private static void tile4(float[] c, float[] a, int ars, int acs, float[] b, int i0, int n, int kd, boolean acc) {
-        int a0 = i0 * ars, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars;
-        int j = 0;
-        for (; j + 2 * L <= n; j += 2 * L) {
+    /** Rows i0..i0+3 of C, columns [j, j + width) (width 2L or L): Σ_{p0 ≤ p < p1} A(i,p)·B(p, ·) in accumulators. */
+    private static void tile4(float[] c, float[] a, int ars, int acs, float[] b, int bOff, int i0, int n, int j, int width,
+                              int p0, int p1, boolean acc) {
+        int a0 = i0 * ars + p0 * acs, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars;
+        int bo0 = bOff + p0 * n + j;
+        if (width == 2 * L) {
             FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00;
             FloatVector c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-            for (int p = 0, bo = j, ao = 0; p < kd; p++, bo += n, ao += acs) {
+            for (int p = p0, bo = bo0, ao = 0; p < p1; p++, bo += n, ao += acs) {
                 FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L);
                 FloatVector v = FloatVector.broadcast(S, a[a0 + ao]);
                 c00 = v.fma(b0, c00);
@@ -167,10 +210,9 @@ public final class Gemm {
             store(c, (i0 + 2) * n + j + L, c21, acc);
             store(c, (i0 + 3) * n + j, c30, acc);
             store(c, (i0 + 3) * n + j + L, c31, acc);
-        }
-        if (j + L <= n) {
+        } else {
             FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
-            for (int p = 0, bo = j, ao = 0; p < kd; p++, bo += n, ao += acs) {
+            for (int p = p0, bo = bo0, ao = 0; p < p1; p++, bo += n, ao += acs) {
                 FloatVector b0 = FloatVector.fromArray(S, b, bo);
                 c0 = FloatVector.broadcast(S, a[a0 + ao]).fma(b0, c0);
                 c1 = FloatVector.broadcast(S, a[a1 + ao]).fma(b0, c1);
@@ -181,19 +223,19 @@ public final class Gemm {
             store(c, (i0 + 1) * n + j, c1, acc);
             store(c, (i0 + 2) * n + j, c2, acc);
             store(c, (i0 + 3) * n + j, c3, acc);
-            j += L;
         }
     }
 
     /** One row of C (the last rows when M is not a multiple of 4); same per-element arithmetic as {@link #tile4}. */
-    private static void tile1(float[] c, float[] a, int ars, int acs, float[] b, int i, int n, int kd, boolean acc) {
-        int a0 = i * ars;
-        for (int j = 0; j < n; j += L) {
+    private static void tile1(float[] c, float[] a, int ars, int acs, float[] b, int bOff, int i, int n, int j, int width,
+                              int p0, int p1, boolean acc) {
+        int a0 = i * ars + p0 * acs;
+        for (int jj = j; jj < j + width; jj += L) {
             FloatVector c0 = FloatVector.zero(S);
-            for (int p = 0, bo = j, ao = 0; p < kd; p++, bo += n, ao += acs) {
+            for (int p = p0, bo = bOff + p0 * n + jj, ao = 0; p < p1; p++, bo += n, ao += acs) {
                 c0 = FloatVector.broadcast(S, a[a0 + ao]).fma(FloatVector.fromArray(S, b, bo), c0);
             }
-            store(c, i * n + j, c0, acc);
+            store(c, i * n + jj, c0, acc);
         }
     }
 
