@@ -111,6 +111,16 @@ public final class Gemm {
         tiled(dx, dy, m, 1, w, n, k, m, false);
     }
 
+    /** dw[m,k] = Σₙ dy[n,m]·x[n,k]  (dW = dyᵀ·x, overwriting dw; otherwise as {@link #matmulTNAcc}). */
+    public static void matmulTN(float[] dw, float[] dy, float[] x, int n, int m, int k) {
+        if (!Kernels.simd()) {
+            java.util.Arrays.fill(dw, 0, m * k, 0f);
+            matmulTNAcc(dw, dy, x, n, m, k);
+            return;
+        }
+        tiled(dw, dy, 1, m, x, m, k, n, false);
+    }
+
     /** dw[m,k] += Σₙ dy[n,m]·x[n,k]  (dW += dyᵀ·x; dy is N×M, x is N×K, dw is M×K). */
     public static void matmulTNAcc(float[] dw, float[] dy, float[] x, int n, int m, int k) {
         if (!Kernels.simd()) {

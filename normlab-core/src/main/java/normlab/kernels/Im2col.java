@@ -30,6 +30,18 @@ public final class Im2col {
                             continue;
                         }
                         int line = plane + iy * w;
+                        if (sw == 1) {
+                            // ix = xo − pw + j·dw: inside the image for xo in [lo, hi); a straight copy there, zeros around
+                            int shift = j * dw - pw, lo = Math.max(0, -shift), hi = Math.min(ow, w - shift);
+                            if (hi <= lo) {
+                                java.util.Arrays.fill(col, o, o + ow, 0f);
+                                continue;
+                            }
+                            java.util.Arrays.fill(col, o, o + lo, 0f);
+                            System.arraycopy(x, line + lo + shift, col, o + lo, hi - lo);
+                            java.util.Arrays.fill(col, o + hi, o + ow, 0f);
+                            continue;
+                        }
                         for (int xo = 0; xo < ow; xo++) {
                             int ix = xo * sw - pw + j * dw;
                             col[o + xo] = ix >= 0 && ix < w ? x[line + ix] : 0f;
@@ -52,6 +64,11 @@ public final class Im2col {
                         int iy = y * sh - ph + i * dh;
                         if (iy < 0 || iy >= h) continue;
                         int o = base + y * ow, line = plane + iy * w;
+                        if (sw == 1) {
+                            int shift = j * dw - pw, lo = Math.max(0, -shift), hi = Math.min(ow, w - shift);
+                            for (int xo = lo; xo < hi; xo++) dx[line + xo + shift] += dcol[o + xo];
+                            continue;
+                        }
                         for (int xo = 0; xo < ow; xo++) {
                             int ix = xo * sw - pw + j * dw;
                             if (ix >= 0 && ix < w) dx[line + ix] += dcol[o + xo];

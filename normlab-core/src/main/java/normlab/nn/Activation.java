@@ -52,13 +52,25 @@ public abstract class Activation extends Module {
         }
     }
 
-    /** max(0, x), NaN staying NaN as in PyTorch; derivative 1 where x > 0, else 0 (PyTorch's choice at 0 and NaN). */
+    /**
+     * max(0, x), NaN staying NaN as in PyTorch; derivative 1 where x > 0, else 0 (PyTorch's choice at 0 and NaN).
+     * Vector path: y = x with the lanes where x ≤ 0 (false for NaN) set to 0; dx = dy on the lanes where x > 0, else 0.
+     */
     public static final class ReLU extends Activation {
+        private static final jdk.incubator.vector.VectorSpecies<Float> S = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+
         @Override
         public Tensor forward(Tensor x) {
-            Tensor y = Tensor.zeros(x.shape());
+            Tensor y = buffer(0, x.shape());
             float[] a = x.data, b = y.data;
-            for (int i = 0; i < a.length; i++) b[i] = a[i] > 0f || a[i] != a[i] ? a[i] : 0f;
+            int i = 0;
+            if (normlab.kernels.Kernels.simd()) {
+                for (int bound = S.loopBound(a.length); i < bound; i += S.length()) {
+                    jdk.incubator.vector.FloatVector v = jdk.incubator.vector.FloatVector.fromArray(S, a, i);
+                    v.blend(0f, v.compare(jdk.incubator.vector.VectorOperators.LE, 0f)).intoArray(b, i);
+                }
+            }
+            for (; i < a.length; i++) b[i] = a[i] > 0f || a[i] != a[i] ? a[i] : 0f;
             saved = x;
             return y;
         }
@@ -67,9 +79,18 @@ public abstract class Activation extends Module {
         public Tensor backward(Tensor dy) {
             requireForward(saved, this);
             Tensor.requireShape(label() + " backward", dy, saved.shape());
-            Tensor dx = Tensor.zeros(dy.shape());
+            Tensor dx = buffer(1, dy.shape());
             float[] x = saved.data, g = dy.data, d = dx.data;
-            for (int i = 0; i < g.length; i++) d[i] = x[i] > 0f ? g[i] : 0f;
+            int i = 0;
+            if (normlab.kernels.Kernels.simd()) {
+                jdk.incubator.vector.FloatVector zero = jdk.incubator.vector.FloatVector.zero(S);
+                for (int bound = S.loopBound(g.length); i < bound; i += S.length()) {
+                    jdk.incubator.vector.FloatVector xv = jdk.incubator.vector.FloatVector.fromArray(S, x, i);
+                    zero.blend(jdk.incubator.vector.FloatVector.fromArray(S, g, i), xv.compare(jdk.incubator.vector.VectorOperators.GT, 0f))
+                            .intoArray(d, i);
+                }
+            }
+            for (; i < g.length; i++) d[i] = x[i] > 0f ? g[i] : 0f;
             return dx;
         }
     }

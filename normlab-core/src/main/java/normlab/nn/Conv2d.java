@@ -4,6 +4,7 @@ import java.util.Arrays;
 import java.util.List;
 import normlab.kernels.Gemm;
 import normlab.kernels.Im2col;
+import normlab.kernels.Parallel;
 import normlab.tensor.Rng;
 import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
@@ -33,6 +34,7 @@ public final class Conv2d extends Module {
 
     private Tensor x;
     private float[][] cols; // per group, the (K × N·P) patches of the last forward
+    private float[] ygWork, dygWork, dwgWork, dcolWork; // workspaces kept between calls when buffers are reused
 
     /** Square kernel, stride 1, no padding, bias, PyTorch init. */
     public Conv2d(int in, int out, int kernel, Rng rng) {
@@ -102,16 +104,20 @@ public final class Conv2d extends Module {
                     + (dh * (kh - 1) + 1) + "x" + (dw * (kw - 1) + 1) + " with padding " + ph + "x" + pw + ")");
         }
         int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, np = n * p;
-        Tensor y = Tensor.zeros(n, outChannels, oh, ow);
-        cols = new float[groups][];
-        float[] yg = new float[og * np];
+        Tensor y = buffer(0, n, outChannels, oh, ow); // every element written below
+        boolean keep = reusesBuffers() && cols != null && cols.length == groups && cols[0].length == k * np;
+        float[][] cs = keep ? cols : new float[groups][];
+        float[] yg = keep && ygWork != null && ygWork.length == og * np ? ygWork : new float[og * np];
         for (int g = 0; g < groups; g++) {
-            // col (K × N·P): one row per kernel tap, one column per output position of every sample
-            float[] col = new float[k * np];
-            for (int i = 0; i < n; i++) {
-                Im2col.im2col(col, i * p, np, x.data, (i * inChannels + g * cg) * h * w, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
-            }
-            cols[g] = col;
+            // col (K × N·P): one row per kernel tap, one column per output position of every sample; samples in parallel
+            float[] col = cs[g] != null ? cs[g] : new float[k * np];
+            int gg = g;
+            Parallel.forRange(n, Math.max(1, (1 << 15) / Math.max(1, k * p)), (lo, hi) -> {
+                for (int i = lo; i < hi; i++) {
+                    Im2col.im2col(col, i * p, np, x.data, (i * inChannels + gg * cg) * h * w, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
+                }
+            });
+            cs[g] = col;
             // y_g (og × N·P) = W_g (og × K) · col (K × N·P), then y[n, g·og + o, ·] = y_g[o, n·P + ·] + b
             Gemm.matmulNN(yg, groupWeight(weight.value.data, g, og * k), col, og, k, np);
             for (int o = 0; o < og; o++) {
@@ -122,6 +128,8 @@ public final class Conv2d extends Module {
                 }
             }
         }
+        cols = cs;
+        if (reusesBuffers()) ygWork = yg;
         this.x = x;
         return y;
     }
@@ -141,8 +149,11 @@ public final class Conv2d extends Module {
         int oh = outSize(h, kh, sh, ph, dh), ow = outSize(w, kw, sw, pw, dw);
         Tensor.requireShape(label() + " backward", dy, n, outChannels, oh, ow);
         int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, np = n * p;
-        Tensor dx = Tensor.zeros(x.shape());
-        float[] dyg = new float[og * np], dwg = new float[og * k], dcol = new float[k * np];
+        boolean inputGrad = !paramsOnly;
+        Tensor dx = inputGrad ? buffer(1, x.shape()) : null;
+        if (dx != null) Arrays.fill(dx.data, 0f); // col2im accumulates; a reused buffer holds old values
+        float[] dyg = dygWork = work(dygWork, og * np), dwg = dwgWork = work(dwgWork, og * k);
+        float[] dcol = inputGrad ? (dcolWork = work(dcolWork, k * np)) : null;
         for (int g = 0; g < groups; g++) {
             for (int o = 0; o < og; o++) {
                 double sb = 0;
@@ -157,13 +168,34 @@ public final class Conv2d extends Module {
             Gemm.matmulNT(dwg, dyg, cols[g], og, np, k);
             float[] gw = weight.grad.data;
             for (int j = 0; j < og * k; j++) gw[g * og * k + j] += dwg[j];
-            // dcol (K × N·P) = W_gᵀ · dy_g, folded back onto each sample's input block
-            Arrays.fill(dcol, 0f);
-            Gemm.matmulTNAcc(dcol, groupWeight(weight.value.data, g, og * k), dyg, og, k, np);
-            for (int i = 0; i < n; i++) {
-                Im2col.col2im(dx.data, (i * inChannels + g * cg) * h * w, dcol, i * p, np, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
-            }
+            if (!inputGrad) continue;
+            // dcol (K × N·P) = W_gᵀ · dy_g, folded back onto each sample's input block (samples in parallel: disjoint dx)
+            Gemm.matmulTN(dcol, groupWeight(weight.value.data, g, og * k), dyg, og, k, np);
+            int gg = g;
+            Parallel.forRange(n, Math.max(1, (1 << 15) / Math.max(1, k * p)), (lo, hi) -> {
+                for (int i = lo; i < hi; i++) {
+                    Im2col.col2im(dx.data, (i * inChannels + gg * cg) * h * w, dcol, i * p, np, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
+                }
+            });
         }
         return dx;
+    }
+
+    /** dW and db only (the first layer: its input needs no gradient): skips dcol = Wᵀ·dy and col2im. */
+    @Override
+    public void backwardParams(Tensor dy) {
+        paramsOnly = true;
+        try {
+            backward(dy);
+        } finally {
+            paramsOnly = false;
+        }
+    }
+
+    private boolean paramsOnly;
+
+    /** {@code w} when it has {@code size} floats and buffers are reused, else a new array. */
+    private float[] work(float[] w, int size) {
+        return reusesBuffers() && w != null && w.length == size ? w : new float[size];
     }
 }

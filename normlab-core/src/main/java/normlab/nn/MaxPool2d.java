@@ -48,14 +48,27 @@ public final class MaxPool2d extends Module {
         if (h + 2 * ph < kh || w + 2 * pw < kw) {
             throw new ShapeException(label() + ": input " + x.shapeString() + " is smaller than the " + kh + "x" + kw + " window");
         }
-        Tensor y = Tensor.zeros(n, c, oh, ow);
-        int[] argmax = new int[y.numel()];
+        Tensor y = buffer(0, n, c, oh, ow);
+        int[] argmax = reusesBuffers() && this.argmax != null && this.argmax.length == y.numel() ? this.argmax : new int[y.numel()];
         float[] xd = x.data, yd = y.data;
-        for (int nc = 0; nc < n * c; nc++) {
+        // Planes are independent: split them over the pool (each writes its own outputs, so any split gives the same bits).
+        int planeWork = Math.max(1, oh * ow * kh * kw);
+        normlab.kernels.Parallel.forRange(n * c, Math.max(1, (1 << 16) / planeWork), (lo, hi) -> {
+            if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0) pool2x2(xd, yd, argmax, lo, hi, h, w, oh, ow);
+            else pool(xd, yd, argmax, lo, hi, h, w, oh, ow);
+        });
+        // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
+        this.argmax = argmax;
+        inShape = x.shape();
+        return y;
+    }
+
+    /** Any window: max over the in-image taps, the first maximum in row-major order winning (NaN beats numbers). */
+    private void pool(float[] xd, float[] yd, int[] argmax, int lo, int hi, int h, int w, int oh, int ow) {
+        for (int nc = lo; nc < hi; nc++) {
             int plane = nc * h * w;
             for (int a = 0; a < oh; a++) {
                 for (int b = 0; b < ow; b++) {
-                    // max over the window, first maximum wins
                     float best = Float.NEGATIVE_INFINITY;
                     int arg = -1;
                     for (int i = 0; i < kh; i++) {
@@ -77,10 +90,35 @@ public final class MaxPool2d extends Module {
                 }
             }
         }
-        // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
-        this.argmax = argmax;
-        inShape = x.shape();
-        return y;
+    }
+
+    /** The common 2×2 window with stride 2 and no padding, with the same tie and NaN rules as {@link #pool}. */
+    private static void pool2x2(float[] xd, float[] yd, int[] argmax, int lo, int hi, int h, int w, int oh, int ow) {
+        for (int nc = lo; nc < hi; nc++) {
+            int plane = nc * h * w;
+            for (int a = 0; a < oh; a++) {
+                int r0 = plane + 2 * a * w, r1 = r0 + w, o = (nc * oh + a) * ow;
+                for (int b = 0; b < ow; b++, o++) {
+                    int i0 = r0 + 2 * b;
+                    float best = xd[i0];
+                    int arg = i0;
+                    if (best == best) { // once best is NaN it stays (the first NaN wins)
+                        float v = xd[i0 + 1];
+                        if (v > best || v != v) { best = v; arg = i0 + 1; }
+                    }
+                    if (best == best) {
+                        float v = xd[r1 + 2 * b];
+                        if (v > best || v != v) { best = v; arg = r1 + 2 * b; }
+                    }
+                    if (best == best) {
+                        float v = xd[r1 + 2 * b + 1];
+                        if (v > best || v != v) { best = v; arg = r1 + 2 * b + 1; }
+                    }
+                    yd[o] = best;
+                    argmax[o] = arg;
+                }
+            }
+        }
     }
 
     /** dx[argmax] += dy. */
@@ -90,7 +128,8 @@ public final class MaxPool2d extends Module {
         if (dy.numel() != argmax.length || dy.rank() != 4) {
             throw new ShapeException(label() + " backward: got shape " + dy.shapeString() + ", expected " + argmax.length + " elements of rank 4");
         }
-        Tensor dx = Tensor.zeros(inShape);
+        Tensor dx = buffer(1, inShape);
+        java.util.Arrays.fill(dx.data, 0f); // a reused buffer holds the last call's values
         for (int o = 0; o < argmax.length; o++) dx.data[argmax[o]] += dy.data[o];
         return dx;
     }

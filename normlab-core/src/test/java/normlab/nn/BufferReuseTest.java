@@ -53,6 +53,42 @@ class BufferReuseTest {
         for (int i = 0; i < fresh.size(); i++) assertArrayEquals(fresh.get(i), reused.get(i), "array " + i);
     }
 
+    private static Sequential cnn(long seed) {
+        Rng rng = new Rng(seed);
+        return new Sequential(new Conv2d(2, 4, 3, 1, 1, 1, 1, true, rng), new normlab.norm.BatchNorm2d(4), new Activation.ReLU(),
+                new MaxPool2d(2), new Conv2d(4, 6, 3, 2, 1, 1, 2, false, rng), new Activation.ReLU(), new Flatten(),
+                new Linear(6 * 2 * 2, 3, rng));
+    }
+
+    /** As {@link #run} for the CNN on (5, 2, 9, 9) inputs. */
+    private static List<float[]> runCnn(Sequential m, boolean reuse, boolean paramsOnly) {
+        m.reuseBuffers(reuse);
+        Rng rng = new Rng(12);
+        List<float[]> out = new ArrayList<>();
+        for (int call = 0; call < 3; call++) {
+            Tensor x = gaussian(rng, 5, 2, 9, 9), dy = gaussian(rng, 5, 3);
+            m.zeroGrad();
+            out.add(m.forward(x).data.clone());
+            if (paramsOnly) m.backwardParams(dy);
+            else out.add(m.backward(dy).data.clone());
+            for (Parameter p : m.parameters()) out.add(p.grad.data.clone());
+        }
+        return out;
+    }
+
+    @Test
+    void cnnWithReusedBuffersGivesTheFreshResults() {
+        List<float[]> fresh = runCnn(cnn(4), false, false), reused = runCnn(cnn(4), true, false);
+        for (int i = 0; i < fresh.size(); i++) assertArrayEquals(fresh.get(i), reused.get(i), "array " + i);
+        List<float[]> params = runCnn(cnn(4), true, true);
+        int g = cnn(4).parameters().size();
+        for (int call = 0; call < 3; call++) {
+            for (int k = 0; k < g; k++) {
+                assertArrayEquals(fresh.get(call * (2 + g) + 2 + k), params.get(call * (1 + g) + 1 + k), "call " + call + " grad " + k);
+            }
+        }
+    }
+
     @Test
     void buffersAreReusedOnlyWhenAskedAndOnlyForTheSameShape() {
         Linear l = new Linear(4, 3, new Rng(1));
