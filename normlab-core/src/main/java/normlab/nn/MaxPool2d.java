@@ -92,28 +92,35 @@ public final class MaxPool2d extends Module {
         }
     }
 
-    /** The common 2×2 window with stride 2 and no padding, with the same tie and NaN rules as {@link #pool}. */
+    /**
+     * The common 2×2 window with stride 2 and no padding, with the same tie and NaN rules as {@link #pool}. Written so the
+     * JIT can use conditional moves instead of branches (random data makes every comparison a coin flip): the running
+     * maximum is carried as raw bits and the winner's offset as an int, both chosen by selects.
+     */
     private static void pool2x2(float[] xd, float[] yd, int[] argmax, int lo, int hi, int h, int w, int oh, int ow) {
         for (int nc = lo; nc < hi; nc++) {
             int plane = nc * h * w;
             for (int a = 0; a < oh; a++) {
                 int r0 = plane + 2 * a * w, r1 = r0 + w, o = (nc * oh + a) * ow;
                 for (int b = 0; b < ow; b++, o++) {
-                    int i0 = r0 + 2 * b;
-                    float best = xd[i0];
-                    int arg = i0;
-                    if (best == best) { // once best is NaN it stays (the first NaN wins)
-                        float v = xd[i0 + 1];
-                        if (v > best || v != v) { best = v; arg = i0 + 1; }
-                    }
-                    if (best == best) {
-                        float v = xd[r1 + 2 * b];
-                        if (v > best || v != v) { best = v; arg = r1 + 2 * b; }
-                    }
-                    if (best == best) {
-                        float v = xd[r1 + 2 * b + 1];
-                        if (v > best || v != v) { best = v; arg = r1 + 2 * b + 1; }
-                    }
+                    int i0 = r0 + 2 * b, i2 = r1 + 2 * b;
+                    float v0 = xd[i0], v1 = xd[i0 + 1], v2 = xd[i2], v3 = xd[i2 + 1];
+                    // take v when v > best, or v is NaN and best is not (the first NaN wins and then stays); the
+                    // choice as 0/1 arithmetic, without short-circuit branches
+                    int bits = Float.floatToRawIntBits(v0), arg = i0;
+                    float best = v0;
+                    int t = (v1 > best) | ((v1 != v1) & (best == best)) ? 1 : 0;
+                    bits += t * (Float.floatToRawIntBits(v1) - bits);
+                    arg += t * (i0 + 1 - arg);
+                    best = Float.intBitsToFloat(bits);
+                    t = (v2 > best) | ((v2 != v2) & (best == best)) ? 1 : 0;
+                    bits += t * (Float.floatToRawIntBits(v2) - bits);
+                    arg += t * (i2 - arg);
+                    best = Float.intBitsToFloat(bits);
+                    t = (v3 > best) | ((v3 != v3) & (best == best)) ? 1 : 0;
+                    bits += t * (Float.floatToRawIntBits(v3) - bits);
+                    arg += t * (i2 + 1 - arg);
+                    best = Float.intBitsToFloat(bits);
                     yd[o] = best;
                     argmax[o] = arg;
                 }
