@@ -172,6 +172,9 @@ public final class Peer {
         Rng rng = new Rng(7);
         Tensor x = gaussian(rng, shape), dy = gaussian(rng, shape);
         long bytes = 4L * x.numel();
+        // Outputs and dx in reused buffers, as in a training step (Trainer) or an inference loop; the PyTorch side gets
+        // its outputs from its allocator, which hands back freed blocks. Fresh tensors would add a zero-fill pass.
+        m.reuseBuffers(true);
         m.train();
         emit(name, "fwd_train", shapeStr, time(() -> m.forward(x)), 3 * bytes, "ok", null);
         m.eval();

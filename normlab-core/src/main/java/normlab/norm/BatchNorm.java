@@ -140,7 +140,7 @@ public class BatchNorm extends Module {
             }
         }
         // Algorithm 1, lines 3-4, folded per channel: y = (x − μ)·k + β with k = γ·rstd.
-        Tensor y = Tensor.zeros(x.shape());
+        Tensor y = buffer(0, x.shape()); // every element written below
         float[] muHi = new float[c], muLo = new float[c], k = new float[c], b = new float[c];
         for (int ch = 0; ch < c; ch++) {
             muHi[ch] = (float) mean[ch];
@@ -200,7 +200,7 @@ public class BatchNorm extends Module {
                 bias.grad.data[ch] += (float) sumDy[ch];
             }
         }
-        Tensor dx = Tensor.zeros(x.shape());
+        Tensor dx = buffer(1, x.shape()); // every element written below
         backwardDx(dx.data, dy.data, x.data, muHi, muLo, a, q, p, n, c, s);
         return dx;
     }
