@@ -31,11 +31,17 @@ onlyarg=(); [ -n "$only" ] && onlyarg=(--only "$only")
   echo "torch: $("$py" -c 'import torch; print(torch.__version__, torch.backends.mkldnn.is_available() and "mkldnn" or "")')"
   echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 } > "$out/machine.txt"
+# normlab's side runs as three programs (kernels with the copy ceiling, the MLP, the CNN), each JIT-compiled for what it
+# runs; with --only, one program with that filter.
+groups=("copy,bn1d,bn2d,ln,gn32,in2d,rms" "mlp" "cnn")
+[ -n "$only" ] && groups=("$only")
 for r in $(seq 1 "$rounds"); do
   for t in $threads; do
     echo "round $r/$rounds, $t thread(s): normlab" >&2
-    java --add-modules jdk.incubator.vector -Xmx6g -cp "$jar" normlab.bench.Peer --threads "$t" --seconds "$seconds" \
-      --out "$out/raw-normlab.jsonl" "${onlyarg[@]}" 2>/dev/null
+    for g in "${groups[@]}"; do
+      java --add-modules jdk.incubator.vector -Xmx6g -cp "$jar" normlab.bench.Peer --threads "$t" --seconds "$seconds" \
+        --out "$out/raw-normlab.jsonl" --only "$g" 2>/dev/null
+    done
     echo "round $r/$rounds, $t thread(s): pytorch" >&2
     OMP_NUM_THREADS="$t" "$py" tools/peer/peer_torch.py --threads "$t" --seconds "$seconds" \
       --out "$out/raw-pytorch.jsonl" "${onlyarg[@]}" 2>/dev/null

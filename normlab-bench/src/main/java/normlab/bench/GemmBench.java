@@ -10,7 +10,8 @@ import org.openjdk.jmh.annotations.*;
 /**
  * JMH: the three GEMM products on the shapes that matter, named (n, k, m) as in {@link Gemm#matmulNT}: the paper's MLP
  * layers (60×784×100, 60×100×100, 60×100×10) and a small CNN's im2col products (32×9×784 for conv1 per sample,
- * 64×288×196 for conv2). For the backward forms, dx = dy·W is matmulNN(n, m, k) and dW += dyᵀ·x is matmulTNAcc(n, m, k).
+ * 64×288×196 for conv2) and Conv2d's whole-batch conv2 products as 64×12544×288 (forwardNT = dW = dy·colᵀ,
+ * inputGradNN = the forward W·col, weightGradTN = dcol = Wᵀ·dy). For the backward forms, dx = dy·W is matmulNN(n, m, k) and dW += dyᵀ·x is matmulTNAcc(n, m, k).
  * Divide 2·n·k·m by the time for FLOP/s.
  */
 @State(Scope.Thread)
@@ -20,7 +21,7 @@ import org.openjdk.jmh.annotations.*;
 @Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
 public class GemmBench {
-    @Param({"60x784x100", "60x100x100", "60x100x10", "32x9x784", "64x288x196"})
+    @Param({"60x784x100", "60x100x100", "60x100x10", "32x9x784", "64x288x196", "64x12544x288"})
     public String nkm;
 
     @Param({"1", "2"})

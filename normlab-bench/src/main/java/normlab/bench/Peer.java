@@ -37,7 +37,10 @@ import normlab.tensor.Tensor;
  * them — backward 5) or steps/s for the training workloads. Also the copy bandwidth (STREAM-like, 2 passes).
  *
  * <p>Usage: {@code java --add-modules jdk.incubator.vector -cp benchmarks.jar normlab.bench.Peer --threads 1
- * --out r.jsonl [--seconds 0.5] [--only substring]}.
+ * --out r.jsonl [--seconds 0.5] [--only substring]}. {@code --only} may list several substrings separated by commas.
+ * tools/peer/compare.sh runs the kernels, the MLP and the CNN in separate processes, as separate programs would: a
+ * JVM that has just run every norm kernel compiles the training step from polluted profiles, and its step time then
+ * varied by 2.5× from round to round.
  */
 public final class Peer {
     private final int threads;
@@ -75,7 +78,9 @@ public final class Peer {
     }
 
     private boolean wanted(String name) {
-        return only == null || name.contains(only);
+        if (only == null) return true;
+        for (String o : only.split(",")) if (!o.isEmpty() && name.contains(o)) return true;
+        return false;
     }
 
     /** Process CPU seconds per call over the last {@link #time} measurement (all threads: JIT and GC included). */
@@ -89,10 +94,16 @@ public final class Peer {
 
     /** Times {@code r} (after warm-up) and returns the median wall seconds per call; sets {@link #lastCpu}. */
     private double time(Runnable r) {
-        // Warm-up until C2 has compiled the Vector API loops (interpreted they run ~100x slower, and compilation is slow
-        // on a busy machine): windows of 0.25 s (at least 3 calls) until a window's median stops improving by more than
-        // 5% on the previous one, at least 2·seconds and at most 15 s.
-        long start = System.nanoTime(), minEnd = start + (long) (seconds * 2e9), maxEnd = start + 15_000_000_000L;
+        return time(r, 2 * seconds);
+    }
+
+    /**
+     * Warm-up until C2 has compiled the Vector API loops (interpreted they run ~100x slower, and compilation is slow
+     * on a busy machine): windows of 0.25 s (at least 3 calls) until a window's median stops improving by more than
+     * 5% on the previous one, at least {@code minWarm} seconds and at most 15 s.
+     */
+    private double time(Runnable r, double minWarm) {
+        long start = System.nanoTime(), minEnd = start + (long) (minWarm * 1e9), maxEnd = start + 15_000_000_000L;
         double prev = Double.MAX_VALUE;
         while (true) {
             List<Double> w = new ArrayList<>();
@@ -226,12 +237,13 @@ public final class Peer {
         // As normlab's Trainer runs a step (and as PyTorch does for an input that needs no gradient): activations in
         // reused buffers, no input gradient for the first layer.
         model.reuseBuffers(true);
+        // A training step calls dozens of methods, compiled one after another: warm up for at least 4 s.
         double sec = time(() -> {
             model.zeroGrad();
             loss.forward(model.forward(x), labels);
             model.backwardParams(loss.backward());
             opt.step();
-        });
+        }, Math.max(4, 2 * seconds));
         emit(name, "train_step", Arrays.toString(xShape).replace(" ", ""), sec, 0, "ok", null);
     }
 }
