@@ -30,7 +30,9 @@ class GemmTest {
         {60, 784, 100}, {60, 100, 100}, {60, 100, 10}, {32, 9, 784}, {64, 288, 196}, {7, 13, 5}, {1, 1, 1},
         {5, 70, 3}, {9, 17, 33}, {3, 130, 47},
         // depth cut into blocks (> 256 for x·Wᵀ, > 512 otherwise), more than one 64-row group, uneven strips
-        {70, 1100, 45}, {130, 40, 300}, {67, 600, 17}
+        {70, 1100, 45}, {130, 40, 300}, {67, 600, 17},
+        // x·Wᵀ's dot-product path (depth ≥ 4096, fewer than 2 vectors of columns), with and without a depth tail
+        {9, 5000, 13}, {33, 8193, 5}, {4, 4096, 31}
     };
 
     private static float[] rand(Rng rng, int n) {
@@ -74,7 +76,7 @@ class GemmTest {
     @Test
     void simdIsBitIdenticalAtOneAndTwoThreads() {
         Kernels.setSimd(true);
-        for (int[] sh : new int[][] {{60, 784, 100}, {256, 288, 196}, {1000, 9, 64}, {61, 101, 37}, {70, 1100, 45}, {130, 600, 300}}) {
+        for (int[] sh : new int[][] {{60, 784, 100}, {256, 288, 196}, {1000, 9, 64}, {61, 101, 37}, {70, 1100, 45}, {130, 600, 300}, {33, 8193, 5}, {64, 6000, 9}}) {
             Parallel.setThreads(1);
             float[][] one = products(sh[0], sh[1], sh[2]);
             Parallel.setThreads(2);
