@@ -411,7 +411,11 @@ public final class NormKernels {
                     java.util.Arrays.fill(colG, 0f);
                     java.util.Arrays.fill(colB, 0f);
                 }
-                for (int r = b * rpb; r < Math.min(rows, (b + 1) * rpb); r++) {
+                int r = b * rpb, rEnd = Math.min(rows, (b + 1) * rpb);
+                if (g == 1 && inner == 1) { // LayerNorm rows: four at a time share the loads and stores of dγ, dβ
+                    for (; r + 4 <= rEnd; r += 4) layerBackwardRows4(dx, colG, colB, dy, x, mean, rstd, gamma, r, len, lane);
+                }
+                for (; r < rEnd; r++) {
                     groupBackwardRow(dx, pg, pb, colG, colB, dy, x, mean[r], rstd[r], gamma, r, b * nAff, g, len,
                             inner, per, lane);
                 }
@@ -433,6 +437,104 @@ public final class NormKernels {
             if (dgamma != null) dgamma[c] += (float) sg;
             if (dbeta != null) dbeta[c] += (float) sb;
         }
+    }
+
+    /**
+     * Pass 1 of {@link #groupBackwardRow} for four consecutive rows of one group per row with a per-position affine
+     * (LayerNorm), then pass 2 per row. Per position the four rows' contributions to dγ and dβ are added in row order
+     * as in the one-row loop (identical arithmetic), but dγ and dβ are loaded and stored once per four rows.
+     */
+    private static void layerBackwardRows4(float[] dx, float[] colG, float[] colB, float[] dy, float[] x, double[] mean,
+                                           double[] rstd, float[] gamma, int r0, int len, float[] lane) {
+        int o0 = r0 * len, o1 = o0 + len, o2 = o1 + len, o3 = o2 + len;
+        float h0 = (float) mean[r0], h1 = (float) mean[r0 + 1], h2 = (float) mean[r0 + 2], h3 = (float) mean[r0 + 3];
+        float l0 = (float) (mean[r0] - h0), l1 = (float) (mean[r0 + 1] - h1), l2 = (float) (mean[r0 + 2] - h2),
+                l3 = (float) (mean[r0 + 3] - h3);
+        float s0 = (float) rstd[r0], s1 = (float) rstd[r0 + 1], s2 = (float) rstd[r0 + 2], s3 = (float) rstd[r0 + 3];
+        FloatVector vh0 = FloatVector.broadcast(S, h0), vh1 = FloatVector.broadcast(S, h1), vh2 = FloatVector.broadcast(S, h2),
+                vh3 = FloatVector.broadcast(S, h3);
+        FloatVector vl0 = FloatVector.broadcast(S, l0), vl1 = FloatVector.broadcast(S, l1), vl2 = FloatVector.broadcast(S, l2),
+                vl3 = FloatVector.broadcast(S, l3);
+        FloatVector vr0 = FloatVector.broadcast(S, s0), vr1 = FloatVector.broadcast(S, s1), vr2 = FloatVector.broadcast(S, s2),
+                vr3 = FloatVector.broadcast(S, s3);
+        double sg0 = 0, sg1 = 0, sg2 = 0, sg3 = 0, sx0 = 0, sx1 = 0, sx2 = 0, sx3 = 0;
+        boolean params = colG != null;
+        int vs = S.loopBound(len);
+        for (int j0 = 0; j0 < len; j0 += BLOCK) {
+            int end = Math.min(len, j0 + BLOCK), vend = Math.min(vs, end);
+            FloatVector a10 = FloatVector.zero(S), a11 = a10, a12 = a10, a13 = a10, a20 = a10, a21 = a10, a22 = a10, a23 = a10;
+            int j = j0;
+            for (; j < vend; j += L) {
+                FloatVector gm = FloatVector.fromArray(S, gamma, j);
+                FloatVector cg = params ? FloatVector.fromArray(S, colG, j) : null;
+                FloatVector cb = params ? FloatVector.fromArray(S, colB, j) : null;
+                FloatVector d = FloatVector.fromArray(S, dy, o0 + j);
+                FloatVector xh = FloatVector.fromArray(S, x, o0 + j).sub(vh0).sub(vl0).mul(vr0);
+                FloatVector gh = d.mul(gm);
+                a10 = a10.add(gh);
+                a20 = gh.fma(xh, a20);
+                if (params) {
+                    cg = d.fma(xh, cg);
+                    cb = d.add(cb);
+                }
+                d = FloatVector.fromArray(S, dy, o1 + j);
+                xh = FloatVector.fromArray(S, x, o1 + j).sub(vh1).sub(vl1).mul(vr1);
+                gh = d.mul(gm);
+                a11 = a11.add(gh);
+                a21 = gh.fma(xh, a21);
+                if (params) {
+                    cg = d.fma(xh, cg);
+                    cb = d.add(cb);
+                }
+                d = FloatVector.fromArray(S, dy, o2 + j);
+                xh = FloatVector.fromArray(S, x, o2 + j).sub(vh2).sub(vl2).mul(vr2);
+                gh = d.mul(gm);
+                a12 = a12.add(gh);
+                a22 = gh.fma(xh, a22);
+                if (params) {
+                    cg = d.fma(xh, cg);
+                    cb = d.add(cb);
+                }
+                d = FloatVector.fromArray(S, dy, o3 + j);
+                xh = FloatVector.fromArray(S, x, o3 + j).sub(vh3).sub(vl3).mul(vr3);
+                gh = d.mul(gm);
+                a13 = a13.add(gh);
+                a23 = gh.fma(xh, a23);
+                if (params) {
+                    cg = d.fma(xh, cg);
+                    cb = d.add(cb);
+                    cg.intoArray(colG, j);
+                    cb.intoArray(colB, j);
+                }
+            }
+            float[] t = new float[8];
+            for (; j < end; j++) {
+                for (int r = 0; r < 4; r++) {
+                    int o = o0 + r * len;
+                    float hi = r == 0 ? h0 : r == 1 ? h1 : r == 2 ? h2 : h3, lo = r == 0 ? l0 : r == 1 ? l1 : r == 2 ? l2 : l3;
+                    float rs = r == 0 ? s0 : r == 1 ? s1 : r == 2 ? s2 : s3;
+                    float d = dy[o + j], xh = ((x[o + j] - hi) - lo) * rs, gh = d * gamma[j];
+                    t[r] += gh;
+                    t[4 + r] = Math.fma(gh, xh, t[4 + r]);
+                    if (params) {
+                        colG[j] = Math.fma(d, xh, colG[j]);
+                        colB[j] += d;
+                    }
+                }
+            }
+            sg0 += foldLanes(a10, lane) + t[0];
+            sg1 += foldLanes(a11, lane) + t[1];
+            sg2 += foldLanes(a12, lane) + t[2];
+            sg3 += foldLanes(a13, lane) + t[3];
+            sx0 += foldLanes(a20, lane) + t[4];
+            sx1 += foldLanes(a21, lane) + t[5];
+            sx2 += foldLanes(a22, lane) + t[6];
+            sx3 += foldLanes(a23, lane) + t[7];
+        }
+        groupDx(dx, dy, x, gamma, o0, 0, len, 1, len, h0, l0, s0, sg0, sx0);
+        groupDx(dx, dy, x, gamma, o1, 0, len, 1, len, h1, l1, s1, sg1, sx1);
+        groupDx(dx, dy, x, gamma, o2, 0, len, 1, len, h2, l2, s2, sg2, sx2);
+        groupDx(dx, dy, x, gamma, o3, 0, len, 1, len, h3, l3, s3, sg3, sx3);
     }
 
     private static void groupBackwardRow(float[] dx, double[] pg, double[] pb, float[] colG, float[] colB, float[] dy,
@@ -508,9 +610,15 @@ public final class NormKernels {
                 }
             }
         }
+        groupDx(dx, dy, x, gamma, o, cBase, len, inner, per, hi, lo, rs, sg, sgx);
+    }
+
+    /** Pass 2 of a row's backward: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), given Σĝ (sg) and Σĝ·x̂ (sgx). */
+    private static void groupDx(float[] dx, float[] dy, float[] x, float[] gamma, int o, int cBase, int len, int inner,
+                                int per, float hi, float lo, float rs, double sg, double sgx) {
+        FloatVector vh = FloatVector.broadcast(S, hi), vl = FloatVector.broadcast(S, lo), vr = FloatVector.broadcast(S, rs);
         double m = len;
         float mg = (float) (sg / m), mgx = (float) (sgx / m);
-        // Pass 2: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)).
         FloatVector vmg = FloatVector.broadcast(S, -mg), vmgx = FloatVector.broadcast(S, -mgx);
         if (inner == 1) {
             int vs = S.loopBound(len), j = 0;
