@@ -27,6 +27,10 @@ public class MlpTrainBench {
     @Param({"baseline", "bn"})
     public String variant;
 
+    /** Kernel threads (the experiment's --threads 1 runs each network on one). */
+    @Param({"1"})
+    public int threads;
+
     Trainer trainer;
 
     @Setup
@@ -38,6 +42,7 @@ public class MlpTrainBench {
         for (int i = 0; i < px.length; i++) px[i] = rng.nextFloat();
         for (int i = 0; i < n; i++) labels[i] = rng.nextInt(10);
         Dataset data = new Dataset("synthetic", px, labels, 28, 28);
+        normlab.kernels.Parallel.setThreads(threads);
         Sequential model = MnistMlp.build(variant.equals("bn"), 0.01, rng.split());
         trainer = new Trainer(model, new SGD(model.parameters(), 0.1), data, 60, rng.split(), true);
     }
