@@ -31,13 +31,13 @@ class BufferReuseTest {
         return t;
     }
 
-    /** Forward + backward on each input in turn; outputs, dx and gradients after each call, all copied. */
-    private static List<float[]> run(Sequential m, boolean reuse, boolean paramsOnly) {
+    /** Forward + backward on each input in turn (x of xShape, dy of dyShape); outputs, dx and gradients, copied. */
+    private static List<float[]> run(Sequential m, boolean reuse, boolean paramsOnly, int[] xShape, int[] dyShape) {
         m.reuseBuffers(reuse);
         Rng rng = new Rng(11);
         List<float[]> out = new ArrayList<>();
         for (int call = 0; call < 3; call++) {
-            Tensor x = gaussian(rng, 6, 13), dy = gaussian(rng, 6, 3);
+            Tensor x = gaussian(rng, xShape), dy = gaussian(rng, dyShape);
             m.zeroGrad();
             out.add(m.forward(x).data.clone());
             if (paramsOnly) m.backwardParams(dy);
@@ -45,6 +45,10 @@ class BufferReuseTest {
             for (Parameter p : m.parameters()) out.add(p.grad.data.clone());
         }
         return out;
+    }
+
+    private static List<float[]> run(Sequential m, boolean reuse, boolean paramsOnly) {
+        return run(m, reuse, paramsOnly, new int[] {6, 13}, new int[] {6, 3});
     }
 
     @Test
@@ -60,20 +64,9 @@ class BufferReuseTest {
                 new Linear(6 * 2 * 2, 3, rng));
     }
 
-    /** As {@link #run} for the CNN on (5, 2, 9, 9) inputs. */
+    /** {@link #run} for the CNN on (5, 2, 9, 9) inputs. */
     private static List<float[]> runCnn(Sequential m, boolean reuse, boolean paramsOnly) {
-        m.reuseBuffers(reuse);
-        Rng rng = new Rng(12);
-        List<float[]> out = new ArrayList<>();
-        for (int call = 0; call < 3; call++) {
-            Tensor x = gaussian(rng, 5, 2, 9, 9), dy = gaussian(rng, 5, 3);
-            m.zeroGrad();
-            out.add(m.forward(x).data.clone());
-            if (paramsOnly) m.backwardParams(dy);
-            else out.add(m.backward(dy).data.clone());
-            for (Parameter p : m.parameters()) out.add(p.grad.data.clone());
-        }
-        return out;
+        return run(m, reuse, paramsOnly, new int[] {5, 2, 9, 9}, new int[] {5, 3});
     }
 
     @Test
