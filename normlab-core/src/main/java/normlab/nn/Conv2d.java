@@ -34,7 +34,6 @@ public final class Conv2d extends Module {
 
     private Tensor x;
     private float[][] cols; // per group, the (K × N·P) patches of the last forward
-    private float[] ygWork, dygWork, dwgWork, dcolWork; // workspaces kept between calls when buffers are reused
 
     /** Square kernel, stride 1, no padding, bias, PyTorch init. */
     public Conv2d(int in, int out, int kernel, Rng rng) {
@@ -104,13 +103,14 @@ public final class Conv2d extends Module {
                     + (dh * (kh - 1) + 1) + "x" + (dw * (kw - 1) + 1) + " with padding " + ph + "x" + pw + ")");
         }
         int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, np = n * p;
-        Tensor y = buffer(0, n, outChannels, oh, ow); // every element written below
-        boolean keep = reusesBuffers() && cols != null && cols.length == groups && cols[0].length == k * np;
-        float[][] cs = keep ? cols : new float[groups][];
-        float[] yg = keep && ygWork != null && ygWork.length == og * np ? ygWork : new float[og * np];
+        // Output, the product y_g and the patches of every group in buffer slots (reused when asked, every element
+        // written here): 0 = y, 2 = y_g, 6 + g = patches of group g (1 = dx, 3-5 = backward workspaces).
+        Tensor y = buffer(0, n, outChannels, oh, ow);
+        float[][] cs = new float[groups][];
+        float[] yg = buffer(2, og, np).data;
         for (int g = 0; g < groups; g++) {
             // col (K × N·P): one row per kernel tap, one column per output position of every sample; samples in parallel
-            float[] col = cs[g] != null ? cs[g] : new float[k * np];
+            float[] col = buffer(6 + g, k, np).data;
             int gg = g;
             Parallel.forRange(n, Math.max(1, (1 << 15) / Math.max(1, k * p)), (lo, hi) -> {
                 for (int i = lo; i < hi; i++) {
@@ -129,7 +129,6 @@ public final class Conv2d extends Module {
             }
         }
         cols = cs;
-        if (reusesBuffers()) ygWork = yg;
         this.x = x;
         return y;
     }
@@ -152,8 +151,8 @@ public final class Conv2d extends Module {
         boolean inputGrad = !paramsOnly;
         Tensor dx = inputGrad ? buffer(1, x.shape()) : null;
         if (dx != null) Arrays.fill(dx.data, 0f); // col2im accumulates; a reused buffer holds old values
-        float[] dyg = dygWork = work(dygWork, og * np), dwg = dwgWork = work(dwgWork, og * k);
-        float[] dcol = inputGrad ? (dcolWork = work(dcolWork, k * np)) : null;
+        float[] dyg = buffer(3, og, np).data, dwg = buffer(4, og, k).data; // overwritten below
+        float[] dcol = inputGrad ? buffer(5, k, np).data : null;
         for (int g = 0; g < groups; g++) {
             for (int o = 0; o < og; o++) {
                 double sb = 0;
@@ -193,9 +192,4 @@ public final class Conv2d extends Module {
     }
 
     private boolean paramsOnly;
-
-    /** {@code w} when it has {@code size} floats and buffers are reused, else a new array. */
-    private float[] work(float[] w, int size) {
-        return reusesBuffers() && w != null && w.length == size ? w : new float[size];
-    }
 }

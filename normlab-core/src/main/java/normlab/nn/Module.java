@@ -61,6 +61,15 @@ public abstract class Module {
     }
 
     /**
+     * Drops the tensors cached for reuse by this module and its children (they are rebuilt on the next call), e.g. after
+     * an evaluation pass whose large batches would otherwise keep their activations alive with the model.
+     */
+    public void releaseBuffers() {
+        buffers = new Tensor[0];
+        for (Module c : children().values()) c.releaseBuffers();
+    }
+
+    /**
      * A tensor of {@code shape} for output slot {@code slot} (0 = forward output, 1 = dx, others as a layer likes):
      * fresh zeros, or, when {@link #reuseBuffers(boolean)} is on and the slot's last tensor has this shape, that tensor
      * with its old contents. Callers therefore write every element, never accumulate into it.

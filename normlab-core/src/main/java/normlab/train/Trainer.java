@@ -211,6 +211,7 @@ public final class Trainer {
                 lossCount = 0;
             }
         }
+        model.releaseBuffers(); // the step's activations are not needed after the run (and rebuilt if it goes on)
         return last;
     }
 
@@ -224,16 +225,26 @@ public final class Trainer {
      * {@link #EVAL_BATCH}; hooks (may be null) see every batch. The model's previous mode is restored.
      */
     public static Evaluation evaluate(Module model, Dataset data, boolean flatInputs, Hooks hooks) {
-        boolean wasTraining = model.isTraining(), reused = model.reusesBuffers();
+        return evaluate(model, data, flatInputs, hooks, EVAL_BATCH);
+    }
+
+    /**
+     * {@link #evaluate(Module, Dataset, boolean, Hooks)} in batches of {@code batchSize}: the layers keep what their last
+     * forward saved for a backward, so a smaller last batch is less memory held by a model that lives on.
+     */
+    public static Evaluation evaluate(Module model, Dataset data, boolean flatInputs, Hooks hooks, int batchSize) {
+        if (batchSize <= 0) throw new IllegalArgumentException("evaluate: batch size must be positive, got " + batchSize);
+        boolean wasTraining = model.isTraining();
         model.eval();
-        model.reuseBuffers(true); // each batch's activations are consumed before the next batch
+        // Fresh activations here, not reused buffers: evaluation batches are large (a CNN's patch matrices for 1000
+        // images take hundreds of MB), and fresh tensors can be collected layer by layer during the pass.
         CrossEntropyLoss ce = new CrossEntropyLoss();
         Tensor batch = null;
         double lossSum = 0;
         int correct = 0;
         try {
-            for (int from = 0; from < data.n; from += EVAL_BATCH) {
-                int[] idx = Dataset.range(from, Math.min(data.n, from + EVAL_BATCH));
+            for (int from = 0; from < data.n; from += batchSize) {
+                int[] idx = Dataset.range(from, Math.min(data.n, from + batchSize));
                 batch = data.batchFlat(idx, batch); // one buffer for every batch of the pass
                 Tensor x = flatInputs ? batch : batch.view(idx.length, 1, data.rows, data.cols);
                 Tensor z = hooks == null ? model.forward(x) : hooks.forward(model, x);
@@ -243,7 +254,6 @@ public final class Trainer {
             }
         } finally {
             model.setTraining(wasTraining);
-            if (!reused) model.reuseBuffers(false);
         }
         return new Evaluation(lossSum / data.n, (double) correct / data.n, data.n);
     }

@@ -173,7 +173,10 @@ public final class Runs {
                 acc = 0;
             }
         }
-        Evaluation ev = Trainer.evaluate(model, test, flat, null);
+        // The steps' reused activations are not needed once training is over; the evaluation runs in small batches,
+        // since experiments keep many trained models alive and each holds what its last forward saved.
+        model.releaseBuffers();
+        Evaluation ev = Trainer.evaluate(model, test, flat, null, 200);
         if (status == Status.OK && ev.accuracy() <= 1.0 / test.numClasses() + 0.02) status = Status.AT_CHANCE;
         long[] sorted = java.util.Arrays.copyOf(times, done);
         java.util.Arrays.sort(sorted);

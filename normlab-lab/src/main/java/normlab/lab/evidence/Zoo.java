@@ -153,7 +153,7 @@ public final class Zoo {
             Module folded = foldedModels.get(ni);
             double ti = times[3 * ni] / b;
             double tf = folded == null ? Double.NaN : times[3 * ni + 1] / b;
-            double fa = folded == null ? Double.NaN : Trainer.evaluate(folded, test, false, null).accuracy();
+            double fa = folded == null ? Double.NaN : Trainer.evaluate(folded, test, false, null, 200).accuracy();
             double tl = norm == SmallCnn.Norm.NONE ? 0 : times[3 * ni + 2];
             String n = BatchSweep.label(norm);
             out.row("norms.csv", n, a.mean(), a.sd(), 1e3 * step, 1e6 * ti, 1e6 * tf, fa, 1e3 * tl);
@@ -172,7 +172,7 @@ public final class Zoo {
                 case BN -> {
                     bnInf = ti;
                     bnFolded = tf;
-                    bnAcc = Trainer.evaluate(m, test, false, null).accuracy();
+                    bnAcc = Trainer.evaluate(m, test, false, null, 200).accuracy();
                     bnFoldedAcc = fa;
                 }
                 case LN -> lnLayer = tl;
