@@ -277,93 +277,415 @@ public final class Gemm {
         if (cp != c) for (int i = 0; i < rows; i++) System.arraycopy(cp, i * np, c, i * cols, cols);
     }
 
-    /** Rows of C per work item (16 panels of 4): with column strips, the unit the pool hands out. */
+    /** Rows of one register panel: 8 rows × 2 vectors = 16 accumulators (AVX-512 has 32 vector registers). */
+    private static final int PR = 8;
+    /** Rows of C per work item (8 panels): with column strips, the unit the pool hands out. */
     private static final int ROWS_PER_ITEM = 64;
+    /** Per-thread workspaces: A's panels packed for one depth block; one panel's C for a panel of fewer than 8 rows. */
+    private static final ThreadLocal<float[]> AP = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> CT = ThreadLocal.withInitial(() -> new float[PR * 2 * L]);
 
     /**
      * C (+)= A·B over depth [p0, p1) for all rows and all np columns (np a multiple of the lane count; B's row p at
-     * {@code b[bOff + p·np]}). Work items are (column strip of 2 vectors) × (64 rows); inside one, the strip's block of
-     * B is reused by every 4-row panel while it is in L1. Each C element is one fma chain over [p0, p1) in order, added
-     * to C when {@code acc}: the same arithmetic whatever the split, hence identical results at any thread count.
+     * {@code b[bOff + p·np]}). A is first packed into panels of 8 rows (see {@link #pack}), so the register kernel reads
+     * 8 consecutive floats per depth step. Work items are (column strip of 2 vectors) × (64 rows); inside one, the
+     * strip's block of B is reused by every panel while it is in L1. Each C element is one fma chain over [p0, p1) in
+     * order, added to C when {@code acc}: the same arithmetic whatever the split, hence identical results at any thread
+     * count.
      */
     private static void tiles(float[] c, float[] a, int ars, int acs, float[] b, int rows, int np, int p0, int p1, int bOff,
                               boolean acc) {
-        int strips = (np + 2 * L - 1) / (2 * L), groups = (rows + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM, items = strips * groups;
-        long flopsPerItem = (long) Math.min(rows, ROWS_PER_ITEM) * 2 * L * (p1 - p0);
+        int kb = p1 - p0, panels = (rows + PR - 1) / PR;
+        float[] ap = workspace(AP, panels * PR * kb);
+        Parallel.forRange(panels, Math.max(1, (1 << 14) / (PR * kb)), (lo, hi) -> {
+            for (int q = lo; q < hi; q++) pack(ap, a, ars, acs, rows, q, p0, p1);
+        });
+        multiplyPacked(c, 0, np, ap, 0, rows, kb, b, bOff + p0 * np, np, np, acc);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------------
+    // Entry points for callers that run many small products (Conv2d, one sample at a time): A packed once and reused,
+    // or read in place; the output's row stride is the caller's. Inside a pool task they run serially.
+
+    /** Floats needed by {@link #packA} for a rows × depth operand. */
+    public static int packedSize(int rows, int depth) {
+        return (rows + PR - 1) / PR * PR * depth;
+    }
+
+    /** Packs A(i, p) = a[aOff + i·ars + p·acs] (rows × depth) into ap from apOff ({@link #packedSize} floats) for {@link #multiplyPacked}. */
+    public static void packA(float[] ap, int apOff, float[] a, int aOff, int ars, int acs, int rows, int depth) {
+        for (int q = 0, panels = (rows + PR - 1) / PR; q < panels; q++) {
+            packPanel(ap, apOff + q * PR * depth, a, aOff + q * PR * ars, ars, acs, Math.min(PR, rows - q * PR), 0, depth);
+        }
+    }
+
+    /**
+     * C (+)= A·B with A packed by {@link #packA}: C(i, j) = c[cOff + i·ldc + j] for i < rows, j < cols; B(p, j) =
+     * b[bOff + p·ldb + j]; cols a multiple of the lane count ({@link #lanes()}). Each element is one fma chain over the
+     * depth in order, added to C when {@code acc}.
+     */
+    public static void multiplyPacked(float[] c, int cOff, int ldc, float[] ap, int apOff, int rows, int depth, float[] b,
+                                      int bOff, int ldb, int cols, boolean acc) {
+        if (!Kernels.simd()) {
+            // C(i,j) (+)= Σ_p A(i,p)·B(p,j), A(i,p) = ap[(i/8)·8·depth + p·8 + i%8]
+            for (int i = 0; i < rows; i++) {
+                int a0 = apOff + i / PR * PR * depth + i % PR;
+                for (int j = 0; j < cols; j++) {
+                    float sum = 0f;
+                    for (int p = 0; p < depth; p++) sum += ap[a0 + p * PR] * b[bOff + p * ldb + j];
+                    int o = cOff + i * ldc + j;
+                    c[o] = acc ? c[o] + sum : sum;
+                }
+            }
+            return;
+        }
+        int panels = (rows + PR - 1) / PR;
+        int strips = (cols + 2 * L - 1) / (2 * L), groups = (rows + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM, items = strips * groups;
+        long flopsPerItem = (long) Math.min(rows, ROWS_PER_ITEM) * 2 * L * depth;
         Parallel.forRange(items, (int) Math.max(1, GRAIN_FLOPS / Math.max(1, flopsPerItem)), (lo, hi) -> {
+            float[] ct = CT.get();
             for (int it = lo; it < hi; it++) {
-                int g = it / strips, j = (it % strips) * 2 * L, width = Math.min(2 * L, np - j);
-                int r0 = g * ROWS_PER_ITEM, r1 = Math.min(rows, r0 + ROWS_PER_ITEM);
-                int i = r0;
-                for (; i + 4 <= r1; i += 4) tile4(c, a, ars, acs, b, bOff, i, np, j, width, p0, p1, acc);
-                for (; i < r1; i++) tile1(c, a, ars, acs, b, bOff, i, np, j, width, p0, p1, acc);
+                int g = it / strips, j = (it % strips) * 2 * L, width = Math.min(2 * L, cols - j);
+                int q0 = g * (ROWS_PER_ITEM / PR), q1 = Math.min(panels, q0 + ROWS_PER_ITEM / PR);
+                for (int q = q0; q < q1; q++) {
+                    int i0 = q * PR, valid = Math.min(PR, rows - i0);
+                    if (valid == PR) {
+                        if (width == 2 * L) panel2(c, cOff + i0 * ldc + j, ldc, ap, apOff + q * PR * depth, b, bOff + j, ldb, depth, acc);
+                        else panel1(c, cOff + i0 * ldc + j, ldc, ap, apOff + q * PR * depth, b, bOff + j, ldb, depth, acc);
+                    } else {
+                        // Fewer than 8 rows (the packed rows past M are zeros): the panel into a scratch tile, then its
+                        // valid rows into C, c + t rounding exactly as the in-register add of a full panel
+                        if (width == 2 * L) panel2(ct, 0, 2 * L, ap, apOff + q * PR * depth, b, bOff + j, ldb, depth, false);
+                        else panel1(ct, 0, 2 * L, ap, apOff + q * PR * depth, b, bOff + j, ldb, depth, false);
+                        addRows(c, cOff + i0 * ldc + j, ldc, ct, valid, width, acc);
+                    }
+                }
             }
         });
     }
 
-    /** Rows i0..i0+3 of C, columns [j, j + width) (width 2L or L): Σ_{p0 ≤ p < p1} A(i,p)·B(p, ·) in accumulators. */
-    private static void tile4(float[] c, float[] a, int ars, int acs, float[] b, int bOff, int i0, int n, int j, int width,
-                              int p0, int p1, boolean acc) {
-        int a0 = i0 * ars + p0 * acs, a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars;
-        int bo0 = bOff + p0 * n + j;
-        if (width == 2 * L) {
-            FloatVector c00 = FloatVector.zero(S), c01 = c00, c10 = c00, c11 = c00;
-            FloatVector c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-            for (int p = p0, bo = bo0, ao = 0; p < p1; p++, bo += n, ao += acs) {
-                FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L);
-                FloatVector v = FloatVector.broadcast(S, a[a0 + ao]);
-                c00 = v.fma(b0, c00);
-                c01 = v.fma(b1, c01);
-                v = FloatVector.broadcast(S, a[a1 + ao]);
-                c10 = v.fma(b0, c10);
-                c11 = v.fma(b1, c11);
-                v = FloatVector.broadcast(S, a[a2 + ao]);
-                c20 = v.fma(b0, c20);
-                c21 = v.fma(b1, c21);
-                v = FloatVector.broadcast(S, a[a3 + ao]);
-                c30 = v.fma(b0, c30);
-                c31 = v.fma(b1, c31);
+    /**
+     * C (+)= A·B with A read in place, A(i, p) = a[aOff + i·ars + p·acs] (for an A used by few column strips, where
+     * packing would cost as much as the product); otherwise as {@link #multiplyPacked}. Full 8-row panels broadcast
+     * from A directly; a last partial panel is packed (zero rows) into a per-thread workspace.
+     */
+    public static void multiplyStrided(float[] c, int cOff, int ldc, float[] a, int aOff, int ars, int acs, int rows, int depth,
+                                       float[] b, int bOff, int ldb, int cols, boolean acc) {
+        if (!Kernels.simd()) {
+            // C(i,j) (+)= Σ_p A(i,p)·B(p,j)
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < cols; j++) {
+                    float sum = 0f;
+                    for (int p = 0; p < depth; p++) sum += a[aOff + i * ars + p * acs] * b[bOff + p * ldb + j];
+                    int o = cOff + i * ldc + j;
+                    c[o] = acc ? c[o] + sum : sum;
+                }
             }
-            store(c, i0 * n + j, c00, acc);
-            store(c, i0 * n + j + L, c01, acc);
-            store(c, (i0 + 1) * n + j, c10, acc);
-            store(c, (i0 + 1) * n + j + L, c11, acc);
-            store(c, (i0 + 2) * n + j, c20, acc);
-            store(c, (i0 + 2) * n + j + L, c21, acc);
-            store(c, (i0 + 3) * n + j, c30, acc);
-            store(c, (i0 + 3) * n + j + L, c31, acc);
+            return;
+        }
+        int panels = (rows + PR - 1) / PR;
+        int strips = (cols + 2 * L - 1) / (2 * L), groups = (rows + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM, items = strips * groups;
+        long flopsPerItem = (long) Math.min(rows, ROWS_PER_ITEM) * 2 * L * depth;
+        Parallel.forRange(items, (int) Math.max(1, GRAIN_FLOPS / Math.max(1, flopsPerItem)), (lo, hi) -> {
+            float[] ct = CT.get();
+            for (int it = lo; it < hi; it++) {
+                int g = it / strips, j = (it % strips) * 2 * L, width = Math.min(2 * L, cols - j);
+                int q0 = g * (ROWS_PER_ITEM / PR), q1 = Math.min(panels, q0 + ROWS_PER_ITEM / PR);
+                for (int q = q0; q < q1; q++) {
+                    int i0 = q * PR, valid = Math.min(PR, rows - i0);
+                    if (valid == PR) {
+                        if (width == 2 * L) strided2(c, cOff + i0 * ldc + j, ldc, a, aOff + i0 * ars, ars, acs, b, bOff + j, ldb, depth, acc);
+                        else strided1(c, cOff + i0 * ldc + j, ldc, a, aOff + i0 * ars, ars, acs, b, bOff + j, ldb, depth, acc);
+                    } else {
+                        float[] ap = workspace(AT, PR * depth);
+                        packPanel(ap, 0, a, aOff + i0 * ars, ars, acs, valid, 0, depth);
+                        if (width == 2 * L) panel2(ct, 0, 2 * L, ap, 0, b, bOff + j, ldb, depth, false);
+                        else panel1(ct, 0, 2 * L, ap, 0, b, bOff + j, ldb, depth, false);
+                        addRows(c, cOff + i0 * ldc + j, ldc, ct, valid, width, acc);
+                    }
+                }
+            }
+        });
+    }
+
+    /** Per-thread workspace for one packed partial panel in {@link #multiplyStrided}. */
+    private static final ThreadLocal<float[]> AT = ThreadLocal.withInitial(() -> new float[0]);
+
+    /** C rows [0, valid) (+)= the scratch tile's rows (row stride 2L), columns [0, width). */
+    private static void addRows(float[] c, int co, int ldc, float[] ct, int valid, int width, boolean acc) {
+        for (int r = 0; r < valid; r++) {
+            int o = co + r * ldc, t = r * 2 * L;
+            for (int l = 0; l < width; l++) c[o + l] = acc ? c[o + l] + ct[t + l] : ct[t + l];
+        }
+    }
+
+    /** Lanes of the SIMD vectors: {@link #multiplyPacked} and {@link #multiplyStrided} take column counts in multiples of it. */
+    public static int lanes() {
+        return L;
+    }
+
+    /** dst[j·ldd + i] = src[i·lds + j] for i < rows, j < cols (offsets added): a block transpose, 16×16 tiles for locality. */
+    public static void transpose(float[] dst, int dOff, int ldd, float[] src, int sOff, int lds, int rows, int cols) {
+        final int t = 16;
+        for (int i0 = 0; i0 < rows; i0 += t) {
+            int i1 = Math.min(rows, i0 + t);
+            for (int j0 = 0; j0 < cols; j0 += t) {
+                int j1 = Math.min(cols, j0 + t);
+                for (int i = i0; i < i1; i++) {
+                    int s = sOff + i * lds;
+                    for (int j = j0; j < j1; j++) dst[dOff + j * ldd + i] = src[s + j];
+                }
+            }
+        }
+    }
+
+    /** Panel q of A (rows × [p0, p1)) into ap at q·8·(p1 − p0), as {@link #packPanel}. */
+    private static void pack(float[] ap, float[] a, int ars, int acs, int rows, int q, int p0, int p1) {
+        packPanel(ap, q * PR * (p1 - p0), a, q * PR * ars, ars, acs, Math.min(PR, rows - q * PR), p0, p1);
+    }
+
+    /**
+     * One panel: ap[base + (p − p0)·8 + r] = a[a0 + r·ars + p·acs] for r < valid, 0 for valid ≤ r < 8, p in [p0, p1).
+     * When A's rows are adjacent (ars = 1, as for dyᵀ and Wᵀ) the 8 values of one depth step are one 8-lane copy.
+     */
+    private static void packPanel(float[] ap, int base, float[] a, int a0, int ars, int acs, int valid, int p0, int p1) {
+        int kb = p1 - p0;
+        if (ars == 1 && valid == PR) {
+            for (int p = p0, o = base; p < p1; p++, o += PR) FloatVector.fromArray(S8, a, a0 + p * acs).intoArray(ap, o);
+            return;
+        }
+        for (int r = 0; r < PR; r++) {
+            if (r >= valid) {
+                for (int p = 0, o = base + r; p < kb; p++, o += PR) ap[o] = 0f;
+                continue;
+            }
+            for (int p = p0, src = a0 + r * ars + p0 * acs, o = base + r; p < p1; p++, src += acs, o += PR) ap[o] = a[src];
+        }
+    }
+
+    private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
+
+    /**
+     * Register kernels for one panel of 8 rows of C at {@code c[co + r·ldc]}: 2 vectors of columns (16 accumulators,
+     * 8 broadcasts and 2 loads per 16 FMAs) or 1 vector (the last strip of an odd vector count). C(r, ·) (+)= Σ_p
+     * A(r, p)·B(p, ·) over p in [0, kb), B's rows at {@code b[bo + p·ldb]}; every element is one fma chain in order
+     * from zero, added to C when {@code acc}. A is packed ({@code ap[ao + p·8 + r]}) or,
+     * in the strided kernels, read in place ({@code a[a0 + r·ars + p·acs]}). They call only the Vector API's
+     * force-inlined methods, and no vector value merges two paths: a helper of our own can be left out of line by C2's
+     * inlining budget, and accumulators that start from either C or zero stay boxed; either made runs 3-10x slower.
+     */
+    private static void panel2(float[] c, int co, int ldc, float[] ap, int ao, float[] b, int bo, int ldb, int kb, boolean acc) {
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
+        c00 = FloatVector.zero(S);
+        c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = c00;
+        for (int p = 0; p < kb; p++, bo += ldb, ao += PR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector v0 = FloatVector.broadcast(S, ap[ao]);
+            c00 = v0.fma(b0, c00);
+            c01 = v0.fma(b1, c01);
+            FloatVector v1 = FloatVector.broadcast(S, ap[ao + 1]);
+            c10 = v1.fma(b0, c10);
+            c11 = v1.fma(b1, c11);
+            FloatVector v2 = FloatVector.broadcast(S, ap[ao + 2]);
+            c20 = v2.fma(b0, c20);
+            c21 = v2.fma(b1, c21);
+            FloatVector v3 = FloatVector.broadcast(S, ap[ao + 3]);
+            c30 = v3.fma(b0, c30);
+            c31 = v3.fma(b1, c31);
+            FloatVector v4 = FloatVector.broadcast(S, ap[ao + 4]);
+            c40 = v4.fma(b0, c40);
+            c41 = v4.fma(b1, c41);
+            FloatVector v5 = FloatVector.broadcast(S, ap[ao + 5]);
+            c50 = v5.fma(b0, c50);
+            c51 = v5.fma(b1, c51);
+            FloatVector v6 = FloatVector.broadcast(S, ap[ao + 6]);
+            c60 = v6.fma(b0, c60);
+            c61 = v6.fma(b1, c61);
+            FloatVector v7 = FloatVector.broadcast(S, ap[ao + 7]);
+            c70 = v7.fma(b0, c70);
+            c71 = v7.fma(b1, c71);
+        }
+        if (acc) {
+            c00.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c01.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
+            c10.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
+            c11.add(FloatVector.fromArray(S, c, co + ldc + L)).intoArray(c, co + ldc + L);
+            c20.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c21.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
+            c30.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c31.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
+            c40.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c41.add(FloatVector.fromArray(S, c, co + 4 * ldc + L)).intoArray(c, co + 4 * ldc + L);
+            c50.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+            c51.add(FloatVector.fromArray(S, c, co + 5 * ldc + L)).intoArray(c, co + 5 * ldc + L);
+            c60.add(FloatVector.fromArray(S, c, co + 6 * ldc)).intoArray(c, co + 6 * ldc);
+            c61.add(FloatVector.fromArray(S, c, co + 6 * ldc + L)).intoArray(c, co + 6 * ldc + L);
+            c70.add(FloatVector.fromArray(S, c, co + 7 * ldc)).intoArray(c, co + 7 * ldc);
+            c71.add(FloatVector.fromArray(S, c, co + 7 * ldc + L)).intoArray(c, co + 7 * ldc + L);
         } else {
-            FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0;
-            for (int p = p0, bo = bo0, ao = 0; p < p1; p++, bo += n, ao += acs) {
-                FloatVector b0 = FloatVector.fromArray(S, b, bo);
-                c0 = FloatVector.broadcast(S, a[a0 + ao]).fma(b0, c0);
-                c1 = FloatVector.broadcast(S, a[a1 + ao]).fma(b0, c1);
-                c2 = FloatVector.broadcast(S, a[a2 + ao]).fma(b0, c2);
-                c3 = FloatVector.broadcast(S, a[a3 + ao]).fma(b0, c3);
-            }
-            store(c, i0 * n + j, c0, acc);
-            store(c, (i0 + 1) * n + j, c1, acc);
-            store(c, (i0 + 2) * n + j, c2, acc);
-            store(c, (i0 + 3) * n + j, c3, acc);
+            c00.intoArray(c, co);
+            c01.intoArray(c, co + L);
+            c10.intoArray(c, co + ldc);
+            c11.intoArray(c, co + ldc + L);
+            c20.intoArray(c, co + 2 * ldc);
+            c21.intoArray(c, co + 2 * ldc + L);
+            c30.intoArray(c, co + 3 * ldc);
+            c31.intoArray(c, co + 3 * ldc + L);
+            c40.intoArray(c, co + 4 * ldc);
+            c41.intoArray(c, co + 4 * ldc + L);
+            c50.intoArray(c, co + 5 * ldc);
+            c51.intoArray(c, co + 5 * ldc + L);
+            c60.intoArray(c, co + 6 * ldc);
+            c61.intoArray(c, co + 6 * ldc + L);
+            c70.intoArray(c, co + 7 * ldc);
+            c71.intoArray(c, co + 7 * ldc + L);
         }
     }
 
-    /** One row of C (the last rows when M is not a multiple of 4); same per-element arithmetic as {@link #tile4}. */
-    private static void tile1(float[] c, float[] a, int ars, int acs, float[] b, int bOff, int i, int n, int j, int width,
-                              int p0, int p1, boolean acc) {
-        int a0 = i * ars + p0 * acs;
-        for (int jj = j; jj < j + width; jj += L) {
-            FloatVector c0 = FloatVector.zero(S);
-            for (int p = p0, bo = bOff + p0 * n + jj, ao = 0; p < p1; p++, bo += n, ao += acs) {
-                c0 = FloatVector.broadcast(S, a[a0 + ao]).fma(FloatVector.fromArray(S, b, bo), c0);
-            }
-            store(c, i * n + jj, c0, acc);
+    private static void panel1(float[] c, int co, int ldc, float[] ap, int ao, float[] b, int bo, int ldb, int kb, boolean acc) {
+        FloatVector c0, c1, c2, c3, c4, c5, c6, c7;
+        c0 = FloatVector.zero(S);
+        c1 = c2 = c3 = c4 = c5 = c6 = c7 = c0;
+        for (int p = 0; p < kb; p++, bo += ldb, ao += PR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            c0 = FloatVector.broadcast(S, ap[ao]).fma(b0, c0);
+            c1 = FloatVector.broadcast(S, ap[ao + 1]).fma(b0, c1);
+            c2 = FloatVector.broadcast(S, ap[ao + 2]).fma(b0, c2);
+            c3 = FloatVector.broadcast(S, ap[ao + 3]).fma(b0, c3);
+            c4 = FloatVector.broadcast(S, ap[ao + 4]).fma(b0, c4);
+            c5 = FloatVector.broadcast(S, ap[ao + 5]).fma(b0, c5);
+            c6 = FloatVector.broadcast(S, ap[ao + 6]).fma(b0, c6);
+            c7 = FloatVector.broadcast(S, ap[ao + 7]).fma(b0, c7);
+        }
+        if (acc) {
+            c0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c1.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
+            c2.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c3.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c4.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c5.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+            c6.add(FloatVector.fromArray(S, c, co + 6 * ldc)).intoArray(c, co + 6 * ldc);
+            c7.add(FloatVector.fromArray(S, c, co + 7 * ldc)).intoArray(c, co + 7 * ldc);
+        } else {
+            c0.intoArray(c, co);
+            c1.intoArray(c, co + ldc);
+            c2.intoArray(c, co + 2 * ldc);
+            c3.intoArray(c, co + 3 * ldc);
+            c4.intoArray(c, co + 4 * ldc);
+            c5.intoArray(c, co + 5 * ldc);
+            c6.intoArray(c, co + 6 * ldc);
+            c7.intoArray(c, co + 7 * ldc);
         }
     }
 
-    private static void store(float[] c, int o, FloatVector v, boolean acc) {
-        if (acc) v = v.add(FloatVector.fromArray(S, c, o));
-        v.intoArray(c, o);
+    private static void strided2(float[] c, int co, int ldc, float[] a, int a0, int ars, int acs, float[] b, int bo, int ldb,
+                                 int kb, boolean acc) {
+        int a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars, a4 = a3 + ars, a5 = a4 + ars, a6 = a5 + ars, a7 = a6 + ars;
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
+        c00 = FloatVector.zero(S);
+        c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = c00;
+        for (int p = 0, ao = 0; p < kb; p++, bo += ldb, ao += acs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector v0 = FloatVector.broadcast(S, a[a0 + ao]);
+            c00 = v0.fma(b0, c00);
+            c01 = v0.fma(b1, c01);
+            FloatVector v1 = FloatVector.broadcast(S, a[a1 + ao]);
+            c10 = v1.fma(b0, c10);
+            c11 = v1.fma(b1, c11);
+            FloatVector v2 = FloatVector.broadcast(S, a[a2 + ao]);
+            c20 = v2.fma(b0, c20);
+            c21 = v2.fma(b1, c21);
+            FloatVector v3 = FloatVector.broadcast(S, a[a3 + ao]);
+            c30 = v3.fma(b0, c30);
+            c31 = v3.fma(b1, c31);
+            FloatVector v4 = FloatVector.broadcast(S, a[a4 + ao]);
+            c40 = v4.fma(b0, c40);
+            c41 = v4.fma(b1, c41);
+            FloatVector v5 = FloatVector.broadcast(S, a[a5 + ao]);
+            c50 = v5.fma(b0, c50);
+            c51 = v5.fma(b1, c51);
+            FloatVector v6 = FloatVector.broadcast(S, a[a6 + ao]);
+            c60 = v6.fma(b0, c60);
+            c61 = v6.fma(b1, c61);
+            FloatVector v7 = FloatVector.broadcast(S, a[a7 + ao]);
+            c70 = v7.fma(b0, c70);
+            c71 = v7.fma(b1, c71);
+        }
+        if (acc) {
+            c00.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c01.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
+            c10.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
+            c11.add(FloatVector.fromArray(S, c, co + ldc + L)).intoArray(c, co + ldc + L);
+            c20.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c21.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
+            c30.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c31.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
+            c40.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c41.add(FloatVector.fromArray(S, c, co + 4 * ldc + L)).intoArray(c, co + 4 * ldc + L);
+            c50.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+            c51.add(FloatVector.fromArray(S, c, co + 5 * ldc + L)).intoArray(c, co + 5 * ldc + L);
+            c60.add(FloatVector.fromArray(S, c, co + 6 * ldc)).intoArray(c, co + 6 * ldc);
+            c61.add(FloatVector.fromArray(S, c, co + 6 * ldc + L)).intoArray(c, co + 6 * ldc + L);
+            c70.add(FloatVector.fromArray(S, c, co + 7 * ldc)).intoArray(c, co + 7 * ldc);
+            c71.add(FloatVector.fromArray(S, c, co + 7 * ldc + L)).intoArray(c, co + 7 * ldc + L);
+        } else {
+            c00.intoArray(c, co);
+            c01.intoArray(c, co + L);
+            c10.intoArray(c, co + ldc);
+            c11.intoArray(c, co + ldc + L);
+            c20.intoArray(c, co + 2 * ldc);
+            c21.intoArray(c, co + 2 * ldc + L);
+            c30.intoArray(c, co + 3 * ldc);
+            c31.intoArray(c, co + 3 * ldc + L);
+            c40.intoArray(c, co + 4 * ldc);
+            c41.intoArray(c, co + 4 * ldc + L);
+            c50.intoArray(c, co + 5 * ldc);
+            c51.intoArray(c, co + 5 * ldc + L);
+            c60.intoArray(c, co + 6 * ldc);
+            c61.intoArray(c, co + 6 * ldc + L);
+            c70.intoArray(c, co + 7 * ldc);
+            c71.intoArray(c, co + 7 * ldc + L);
+        }
     }
+
+    private static void strided1(float[] c, int co, int ldc, float[] a, int a0, int ars, int acs, float[] b, int bo, int ldb,
+                                 int kb, boolean acc) {
+        int a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars, a4 = a3 + ars, a5 = a4 + ars, a6 = a5 + ars, a7 = a6 + ars;
+        FloatVector c0, c1, c2, c3, c4, c5, c6, c7;
+        c0 = FloatVector.zero(S);
+        c1 = c2 = c3 = c4 = c5 = c6 = c7 = c0;
+        for (int p = 0, ao = 0; p < kb; p++, bo += ldb, ao += acs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            c0 = FloatVector.broadcast(S, a[a0 + ao]).fma(b0, c0);
+            c1 = FloatVector.broadcast(S, a[a1 + ao]).fma(b0, c1);
+            c2 = FloatVector.broadcast(S, a[a2 + ao]).fma(b0, c2);
+            c3 = FloatVector.broadcast(S, a[a3 + ao]).fma(b0, c3);
+            c4 = FloatVector.broadcast(S, a[a4 + ao]).fma(b0, c4);
+            c5 = FloatVector.broadcast(S, a[a5 + ao]).fma(b0, c5);
+            c6 = FloatVector.broadcast(S, a[a6 + ao]).fma(b0, c6);
+            c7 = FloatVector.broadcast(S, a[a7 + ao]).fma(b0, c7);
+        }
+        if (acc) {
+            c0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c1.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
+            c2.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c3.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c4.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c5.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+            c6.add(FloatVector.fromArray(S, c, co + 6 * ldc)).intoArray(c, co + 6 * ldc);
+            c7.add(FloatVector.fromArray(S, c, co + 7 * ldc)).intoArray(c, co + 7 * ldc);
+        } else {
+            c0.intoArray(c, co);
+            c1.intoArray(c, co + ldc);
+            c2.intoArray(c, co + 2 * ldc);
+            c3.intoArray(c, co + 3 * ldc);
+            c4.intoArray(c, co + 4 * ldc);
+            c5.intoArray(c, co + 5 * ldc);
+            c6.intoArray(c, co + 6 * ldc);
+            c7.intoArray(c, co + 7 * ldc);
+        }
+    }
+
+
 
 }

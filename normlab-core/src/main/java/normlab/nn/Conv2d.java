@@ -102,44 +102,75 @@ public final class Conv2d extends Module {
             throw new ShapeException(label() + ": input " + x.shapeString() + " is smaller than the dilated kernel ("
                     + (dh * (kh - 1) + 1) + "x" + (dw * (kw - 1) + 1) + " with padding " + ph + "x" + pw + ")");
         }
-        int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, np = n * p;
-        // Output, the product y_g and the patches of every group in buffer slots (reused when asked, every element
-        // written here): 0 = y, 2 = y_g, 6 + g = patches of group g (1 = dx, 3-5 = backward workspaces).
+        int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, pp = padded(p);
+        // Output and the patches of every group in buffer slots (reused when asked, every element written here):
+        // 0 = y, 2 + g = patches of group g, per sample a (K × pp) block (1 = dx).
         Tensor y = buffer(0, n, outChannels, oh, ow);
         float[][] cs = new float[groups][];
-        float[] yg = buffer(2, og, np).data;
-        for (int g = 0; g < groups; g++) {
-            // col (K × N·P): one row per kernel tap, one column per output position of every sample; samples in parallel
-            float[] col = buffer(6 + g, k, np).data;
-            int gg = g;
-            Parallel.forRange(n, Math.max(1, (1 << 15) / Math.max(1, k * p)), (lo, hi) -> {
-                for (int i = lo; i < hi; i++) {
-                    Im2col.im2col(col, i * p, np, x.data, (i * inChannels + gg * cg) * h * w, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
-                }
-            });
-            cs[g] = col;
-            // y_g (og × N·P) = W_g (og × K) · col (K × N·P), then y[n, g·og + o, ·] = y_g[o, n·P + ·] + b
-            Gemm.matmulNN(yg, groupWeight(weight.value.data, g, og * k), col, og, k, np);
-            for (int o = 0; o < og; o++) {
-                float b = bias == null ? 0f : bias.value.data[g * og + o];
-                for (int i = 0; i < n; i++) {
-                    int src = o * np + i * p, dst = (i * outChannels + g * og + o) * p;
-                    for (int j = 0; j < p; j++) y.data[dst + j] = yg[src + j] + b;
+        for (int g = 0; g < groups; g++) cs[g] = buffer(2 + g, n, k, pp).data;
+        // W_g packed once for the register kernel (a local array: concurrent eval forwards share nothing)
+        int wps = Gemm.packedSize(og, k);
+        float[] wp = new float[groups * wps];
+        for (int g = 0; g < groups; g++) Gemm.packA(wp, g * wps, weight.value.data, g * og * k, k, 1, og, k);
+        float[] xd = x.data, yd = y.data, bd = bias == null ? null : bias.value.data;
+        // One sample at a time, samples in parallel: its patches (K × pp) are written and multiplied while they are in L2.
+        Parallel.forRange(n, 1, (lo, hi) -> {
+            float[] yw = pp == p ? null : workspace(YW, og * pp);
+            for (int i = lo; i < hi; i++) {
+                for (int g = 0; g < groups; g++) {
+                    // col (K × pp): one row per kernel tap, one column per output position, zero past P
+                    float[] col = cs[g];
+                    int co = i * k * pp, yo = (i * outChannels + g * og) * p;
+                    Im2col.im2col(col, co, pp, xd, (i * inChannels + g * cg) * h * w, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
+                    if (pp != p) for (int r = 0; r < k; r++) Arrays.fill(col, co + r * pp + p, co + (r + 1) * pp, 0f);
+                    // y[i, g·og + o, ·] = W_g (og × K) · col (K × P) + b
+                    if (yw == null) Gemm.multiplyPacked(yd, yo, p, wp, g * wps, og, k, col, co, pp, pp, false);
+                    else Gemm.multiplyPacked(yw, 0, pp, wp, g * wps, og, k, col, co, pp, pp, false);
+                    for (int o = 0; o < og; o++) {
+                        float b = bd == null ? 0f : bd[g * og + o];
+                        int dst = yo + o * p;
+                        if (yw != null) for (int j = 0; j < p; j++) yd[dst + j] = yw[o * pp + j] + b;
+                        else if (b != 0f) for (int j = 0; j < p; j++) yd[dst + j] += b;
+                    }
                 }
             }
-        }
+        });
         cols = cs;
         this.x = x;
         return y;
     }
 
-    private float[] groupWeight(float[] w, int g, int len) {
-        return groups == 1 ? w : Arrays.copyOfRange(w, g * len, (g + 1) * len);
+    /** Positions per sample rounded up to whole vectors: the patch and product matrices' row length. */
+    private static int padded(int p) {
+        int l = Gemm.lanes();
+        return (p + l - 1) / l * l;
     }
 
+    /** Per-thread workspaces: a padded product (YW), dy_g padded (DYP), its transpose (DYT), dcol (DCOL). */
+    private static final ThreadLocal<float[]> YW = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> DYP = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> DYT = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> DCOL = ThreadLocal.withInitial(() -> new float[0]);
+
+    private static float[] workspace(ThreadLocal<float[]> tl, int size) {
+        float[] a = tl.get();
+        if (a.length < size) {
+            a = new float[size];
+            tl.set(a);
+        }
+        return a;
+    }
+
+    /** Fixed number of sample chunks in backward, each with its own dW and db partials (combined in chunk order). */
+    private static final int CHUNKS = 8;
+    private float[] dwPartials = new float[0];
+    private double[] dbPartials = new double[0];
+
     /**
-     * Per group, with dy_g (og × N·P) gathered from dy: dW_g += dy_g·colᵀ, dcol = W_gᵀ·dy_g folded back onto dx by
-     * col2im, db = row sums of dy_g. The patches saved by forward are reused.
+     * Per sample and group, with dy_g (og × P) copied into a zero-padded (og × pp) block: dWᵀ_g += col · dy_gᵀ (a
+     * chunk's partial), dcol = W_gᵀ · dy_g folded back onto dx by col2im, db = row sums of dy_g. Samples run in 8 fixed
+     * chunks (boundaries depend on N only), whose partial dW and db are added in chunk order: the result does not
+     * depend on the thread count. The patches saved by forward are reused.
      */
     @Override
     public Tensor backward(Tensor dy) {
@@ -147,37 +178,80 @@ public final class Conv2d extends Module {
         int n = x.dim(0), h = x.dim(2), w = x.dim(3);
         int oh = outSize(h, kh, sh, ph, dh), ow = outSize(w, kw, sw, pw, dw);
         Tensor.requireShape(label() + " backward", dy, n, outChannels, oh, ow);
-        int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, np = n * p;
+        int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, pp = padded(p), ogp = padded(og);
         boolean inputGrad = !paramsOnly;
         Tensor dx = inputGrad ? buffer(1, x.shape()) : null;
         if (dx != null) Arrays.fill(dx.data, 0f); // col2im accumulates; a reused buffer holds old values
-        float[] dyg = buffer(3, og, np).data, dwg = buffer(4, og, k).data; // overwritten below
-        float[] dcol = inputGrad ? buffer(5, k, np).data : null;
-        for (int g = 0; g < groups; g++) {
-            for (int o = 0; o < og; o++) {
-                double sb = 0;
-                for (int i = 0; i < n; i++) {
-                    int src = (i * outChannels + g * og + o) * p, dst = o * np + i * p;
-                    System.arraycopy(dy.data, src, dyg, dst, p);
-                    for (int j = 0; j < p; j++) sb += dyg[dst + j];
+        int chunks = Math.min(CHUNKS, n), part = groups * k * ogp;
+        if (dwPartials.length < chunks * part) dwPartials = new float[chunks * part];
+        if (dbPartials.length < chunks * outChannels) dbPartials = new double[chunks * outChannels];
+        float[] dwp = dwPartials;
+        double[] dbp = dbPartials;
+        // Wᵀ_g (K × og) packed once: A(r, o) = w[g·og·K + o·K + r]
+        int wps = Gemm.packedSize(k, og);
+        float[] wtp = inputGrad ? new float[groups * wps] : null;
+        if (inputGrad) for (int g = 0; g < groups; g++) Gemm.packA(wtp, g * wps, weight.value.data, g * og * k, 1, k, k, og);
+        float[] dyd = dy.data, dxd = inputGrad ? dx.data : null;
+        float[][] cs = cols;
+        Parallel.forRange(chunks, 1, (lo, hi) -> {
+            float[] dyp = workspace(DYP, og * pp), dyt = workspace(DYT, pp * ogp), dcol = inputGrad ? workspace(DCOL, k * pp) : null;
+            for (int c = lo; c < hi; c++) {
+                Arrays.fill(dwp, c * part, (c + 1) * part, 0f);
+                Arrays.fill(dbp, c * outChannels, (c + 1) * outChannels, 0.0);
+                for (int i = c * n / chunks, i1 = (c + 1) * n / chunks; i < i1; i++) {
+                    for (int g = 0; g < groups; g++) {
+                        // dy_g of sample i, zero-padded to pp columns; its row sums for db
+                        for (int o = 0; o < og; o++) {
+                            int src = (i * outChannels + g * og + o) * p;
+                            System.arraycopy(dyd, src, dyp, o * pp, p);
+                            Arrays.fill(dyp, o * pp + p, (o + 1) * pp, 0f);
+                            dbp[c * outChannels + g * og + o] += sum(dyd, src, p);
+                        }
+                        // dWᵀ_g (K × ogp) += col (K × pp) · dy_gᵀ (pp × ogp), columns past og zero
+                        Gemm.transpose(dyt, 0, ogp, dyp, 0, pp, og, pp);
+                        if (ogp != og) for (int j = 0; j < pp; j++) Arrays.fill(dyt, j * ogp + og, (j + 1) * ogp, 0f);
+                        Gemm.multiplyStrided(dwp, c * part + g * k * ogp, ogp, cs[g], i * k * pp, pp, 1, k, pp, dyt, 0, ogp, ogp, true);
+                        if (dcol == null) continue;
+                        // dcol (K × pp) = W_gᵀ (K × og) · dy_g (og × pp), folded back onto sample i's input block
+                        Gemm.multiplyPacked(dcol, 0, pp, wtp, g * wps, k, og, dyp, 0, pp, pp, false);
+                        Im2col.col2im(dxd, (i * inChannels + g * cg) * h * w, dcol, 0, pp, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
+                    }
                 }
-                if (bias != null) bias.grad.data[g * og + o] += (float) sb;
             }
-            // dW_g (og × K) += dy_g (og × N·P) · colᵀ (N·P × K)
-            Gemm.matmulNT(dwg, dyg, cols[g], og, np, k);
-            float[] gw = weight.grad.data;
-            for (int j = 0; j < og * k; j++) gw[g * og * k + j] += dwg[j];
-            if (!inputGrad) continue;
-            // dcol (K × N·P) = W_gᵀ · dy_g, folded back onto each sample's input block (samples in parallel: disjoint dx)
-            Gemm.matmulTN(dcol, groupWeight(weight.value.data, g, og * k), dyg, og, k, np);
-            int gg = g;
-            Parallel.forRange(n, Math.max(1, (1 << 15) / Math.max(1, k * p)), (lo, hi) -> {
-                for (int i = lo; i < hi; i++) {
-                    Im2col.col2im(dx.data, (i * inChannels + gg * cg) * h * w, dcol, i * p, np, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
+        });
+        // Partials in chunk order: dW[g·og + o, r] += Σ_c dWᵀ_c[g][r, o], db likewise
+        float[] gw = weight.grad.data;
+        for (int c = 0; c < chunks; c++) {
+            for (int g = 0; g < groups; g++) {
+                int src = c * part + g * k * ogp;
+                for (int o = 0; o < og; o++) {
+                    int dst = (g * og + o) * k;
+                    for (int r = 0; r < k; r++) gw[dst + r] += dwp[src + r * ogp + o];
                 }
-            });
+            }
+        }
+        if (bias != null) {
+            for (int o = 0; o < outChannels; o++) {
+                double sb = 0;
+                for (int c = 0; c < chunks; c++) sb += dbp[c * outChannels + o];
+                bias.grad.data[o] += (float) sb;
+            }
         }
         return dx;
+    }
+
+    /** Σ a[off .. off+len) in double, four interleaved accumulators combined in a fixed order. */
+    private static double sum(float[] a, int off, int len) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+        int j = 0;
+        for (; j + 4 <= len; j += 4) {
+            s0 += a[off + j];
+            s1 += a[off + j + 1];
+            s2 += a[off + j + 2];
+            s3 += a[off + j + 3];
+        }
+        for (; j < len; j++) s0 += a[off + j];
+        return (s0 + s1) + (s2 + s3);
     }
 
     /** dW and db only (the first layer: its input needs no gradient): skips dcol = Wᵀ·dy and col2im. */

@@ -84,4 +84,54 @@ class GemmTest {
             for (int t = 0; t < 3; t++) assertArrayEquals(one[t], two[t], "shape " + java.util.Arrays.toString(sh) + " product " + t);
         }
     }
+
+    /**
+     * The entry points Conv2d uses per sample: A packed once ({@code packA} + {@code multiplyPacked}) or read in place
+     * ({@code multiplyStrided}), with offsets, output row strides wider than the columns, partial 8-row panels and
+     * accumulation, against the direct sum in double; and {@code transpose}.
+     */
+    @Test
+    void packedAndStridedProductsMatchTheDefinition() {
+        int l = Gemm.lanes();
+        for (boolean simd : new boolean[] {true, false}) {
+            Kernels.setSimd(simd);
+            for (int[] sh : new int[][] {{64, 288, 13 * l}, {288, 64, 13 * l}, {9, 784, 2 * l}, {5, 7, l}, {17, 3, 3 * l}, {1, 1, l}}) {
+                int rows = sh[0], depth = sh[1], cols = sh[2], ldc = cols + 3, aOff = 5, bOff = 11, cOff = 2;
+                Rng rng = new Rng(rows * 131L + depth * 7L + cols);
+                // A row-major with an offset (ars = depth, acs = 1) and column-major (ars = 1, acs = rows)
+                float[] aRow = rand(rng, aOff + rows * depth), aCol = new float[aOff + rows * depth];
+                for (int i = 0; i < rows; i++) for (int p = 0; p < depth; p++) aCol[aOff + p * rows + i] = aRow[aOff + i * depth + p];
+                float[] b = rand(rng, bOff + depth * cols), c0 = rand(rng, cOff + rows * ldc);
+                for (boolean acc : new boolean[] {false, true}) {
+                    double[] want = new double[rows * cols];
+                    for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) {
+                        double sum = acc ? c0[cOff + i * ldc + j] : 0;
+                        for (int p = 0; p < depth; p++) sum += (double) aRow[aOff + i * depth + p] * b[bOff + p * cols + j];
+                        want[i * cols + j] = sum;
+                    }
+                    float[] ap = new float[3 + Gemm.packedSize(rows, depth)];
+                    Gemm.packA(ap, 3, aRow, aOff, depth, 1, rows, depth);
+                    float[][] got = {c0.clone(), c0.clone(), c0.clone()};
+                    Gemm.multiplyPacked(got[0], cOff, ldc, ap, 3, rows, depth, b, bOff, cols, cols, acc);
+                    Gemm.multiplyStrided(got[1], cOff, ldc, aRow, aOff, depth, 1, rows, depth, b, bOff, cols, cols, acc);
+                    Gemm.multiplyStrided(got[2], cOff, ldc, aCol, aOff, 1, rows, rows, depth, b, bOff, cols, cols, acc);
+                    for (float[] g : got) {
+                        for (int i = 0; i < rows; i++) {
+                            for (int j = 0; j < cols; j++) {
+                                double w = want[i * cols + j], e = Math.abs(g[cOff + i * ldc + j] - w);
+                                assertTrue(e <= 1e-5 * Math.sqrt(depth) * Math.max(1, Math.abs(w) + 1),
+                                        "simd " + simd + " shape " + java.util.Arrays.toString(sh) + " acc " + acc + " at " + i + "," + j);
+                            }
+                            // columns past cols in a wider row stay untouched
+                            for (int j = cols; j < ldc && cOff + i * ldc + j < g.length; j++) assertTrue(g[cOff + i * ldc + j] == c0[cOff + i * ldc + j]);
+                        }
+                    }
+                }
+            }
+        }
+        float[] src = new float[3 + 5 * 9], dst = new float[2 + 9 * 7];
+        for (int i = 0; i < src.length; i++) src[i] = i;
+        Gemm.transpose(dst, 2, 7, src, 3, 9, 5, 9);
+        for (int i = 0; i < 5; i++) for (int j = 0; j < 9; j++) assertTrue(dst[2 + j * 7 + i] == src[3 + i * 9 + j]);
+    }
 }
