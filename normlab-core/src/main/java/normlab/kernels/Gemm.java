@@ -182,30 +182,13 @@ public final class Gemm {
         addLanes(y, i * m + j, c, lanes);
     }
 
-    /** Gather offsets of one column of w: lane l reads row l (stride k), filled per call size. */
+    /** Gather offsets for {@link #transpose}: lane l reads row l (stride lds), filled per call size. */
     private static final ThreadLocal<int[]> GATHER = ThreadLocal.withInitial(() -> new int[0]);
 
-    /**
-     * wt[(p − p0)·mp + j] = w[j·k + p] for p in [p0, p1), j < m, zero for m ≤ j < mp. Whole vectors of j are gathered
-     * (one lane per row of w, consecutive p reading consecutive floats of the same L rows, so the lines stay cached);
-     * the last partial vector is scalar.
-     */
+    /** wt[(p − p0)·mp + j] = w[j·k + p] for p in [p0, p1), j < m, zero for m ≤ j < mp (a block of Wᵀ, padded). */
     private static void transposeBlock(float[] wt, float[] w, int m, int k, int mp, int p0, int p1) {
-        int[] idx = GATHER.get();
-        if (idx.length != L || idx[1] != k) {
-            idx = new int[L];
-            for (int l = 0; l < L; l++) idx[l] = l * k;
-            GATHER.set(idx);
-        }
-        int mFull = m / L * L;
-        for (int j = 0; j < mFull; j += L) {
-            int src = j * k;
-            for (int p = p0, o = j; p < p1; p++, o += mp) FloatVector.fromArray(S, w, src + p, idx, 0).intoArray(wt, o);
-        }
-        for (int p = p0, o = 0; p < p1; p++, o += mp) {
-            for (int j = mFull; j < m; j++) wt[o + j] = w[j * k + p];
-            for (int j = m; j < mp; j++) wt[o + j] = 0f;
-        }
+        transpose(wt, 0, mp, w, p0, k, m, p1 - p0);
+        if (mp != m) for (int p = p0, o = 0; p < p1; p++, o += mp) java.util.Arrays.fill(wt, o + m, o + mp, 0f);
     }
 
     /** dx[n,k] = Σₘ dy[n,m]·w[m,k]  (dx = dy·W; dy is N×M, w is M×K, dx is N×K; dx is overwritten). */
@@ -339,7 +322,8 @@ public final class Gemm {
             }
             return;
         }
-        int panels = (rows + PR - 1) / PR;
+        int panels = (rows + PR - 1) / PR, nb = Math.max(1, (depth + PACKED_DEPTH_BLOCK - 1) / PACKED_DEPTH_BLOCK);
+        int kb = (depth + nb - 1) / nb;
         int strips = (cols + 2 * L - 1) / (2 * L), groups = (rows + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM, items = strips * groups;
         long flopsPerItem = (long) Math.min(rows, ROWS_PER_ITEM) * 2 * L * depth;
         Parallel.forRange(items, (int) Math.max(1, GRAIN_FLOPS / Math.max(1, flopsPerItem)), (lo, hi) -> {
@@ -347,22 +331,30 @@ public final class Gemm {
             for (int it = lo; it < hi; it++) {
                 int g = it / strips, j = (it % strips) * 2 * L, width = Math.min(2 * L, cols - j);
                 int q0 = g * (ROWS_PER_ITEM / PR), q1 = Math.min(panels, q0 + ROWS_PER_ITEM / PR);
-                for (int q = q0; q < q1; q++) {
-                    int i0 = q * PR, valid = Math.min(PR, rows - i0);
-                    if (valid == PR) {
-                        if (width == 2 * L) panel2(c, cOff + i0 * ldc + j, ldc, ap, apOff + q * PR * depth, b, bOff + j, ldb, depth, acc);
-                        else panel1(c, cOff + i0 * ldc + j, ldc, ap, apOff + q * PR * depth, b, bOff + j, ldb, depth, acc);
-                    } else {
-                        // Fewer than 8 rows (the packed rows past M are zeros): the panel into a scratch tile, then its
-                        // valid rows into C, c + t rounding exactly as the in-register add of a full panel
-                        if (width == 2 * L) panel2(ct, 0, 2 * L, ap, apOff + q * PR * depth, b, bOff + j, ldb, depth, false);
-                        else panel1(ct, 0, 2 * L, ap, apOff + q * PR * depth, b, bOff + j, ldb, depth, false);
-                        addRows(c, cOff + i0 * ldc + j, ldc, ct, valid, width, acc);
+                // depth in blocks of at most PACKED_DEPTH_BLOCK, so the strip's block of B stays in L1 across the panels
+                for (int d0 = 0; d0 < depth; d0 += kb) {
+                    int d1 = Math.min(depth, d0 + kb);
+                    boolean add = acc || d0 > 0;
+                    for (int q = q0; q < q1; q++) {
+                        int i0 = q * PR, valid = Math.min(PR, rows - i0), ao = apOff + q * PR * depth + d0 * PR, bo = bOff + d0 * ldb + j;
+                        if (valid == PR) {
+                            if (width == 2 * L) panel2(c, cOff + i0 * ldc + j, ldc, ap, ao, b, bo, ldb, d1 - d0, add);
+                            else panel1(c, cOff + i0 * ldc + j, ldc, ap, ao, b, bo, ldb, d1 - d0, add);
+                        } else {
+                            // Fewer than 8 rows (the packed rows past M are zeros): the panel into a scratch tile, then its
+                            // valid rows into C, c + t rounding exactly as the in-register add of a full panel
+                            if (width == 2 * L) panel2(ct, 0, 2 * L, ap, ao, b, bo, ldb, d1 - d0, false);
+                            else panel1(ct, 0, 2 * L, ap, ao, b, bo, ldb, d1 - d0, false);
+                            addRows(c, cOff + i0 * ldc + j, ldc, ct, valid, width, add);
+                        }
                     }
                 }
             }
         });
     }
+
+    /** Depth block of {@link #multiplyPacked}: 2 vectors × 128 rows of B (16 KB with AVX-512) beside one A panel in L1. */
+    private static final int PACKED_DEPTH_BLOCK = 128;
 
     /**
      * C (+)= A·B with A read in place, A(i, p) = a[aOff + i·ars + p·acs] (for an A used by few column strips, where
@@ -424,18 +416,28 @@ public final class Gemm {
         return L;
     }
 
-    /** dst[j·ldd + i] = src[i·lds + j] for i < rows, j < cols (offsets added): a block transpose, 16×16 tiles for locality. */
+    /**
+     * dst[j·ldd + i] = src[i·lds + j] for i < rows, j < cols (offsets added). With SIMD, whole vectors of i are gathered
+     * (lane l reads row i + l; consecutive j read consecutive floats of the same rows, so their lines stay cached); the
+     * rows past the last whole vector are copied one by one.
+     */
     public static void transpose(float[] dst, int dOff, int ldd, float[] src, int sOff, int lds, int rows, int cols) {
-        final int t = 16;
-        for (int i0 = 0; i0 < rows; i0 += t) {
-            int i1 = Math.min(rows, i0 + t);
-            for (int j0 = 0; j0 < cols; j0 += t) {
-                int j1 = Math.min(cols, j0 + t);
-                for (int i = i0; i < i1; i++) {
-                    int s = sOff + i * lds;
-                    for (int j = j0; j < j1; j++) dst[dOff + j * ldd + i] = src[s + j];
-                }
+        int iv = Kernels.simd() ? rows / L * L : 0;
+        if (iv > 0) {
+            int[] idx = GATHER.get();
+            if (idx.length != L || idx[1] != lds) {
+                idx = new int[L];
+                for (int l = 0; l < L; l++) idx[l] = l * lds;
+                GATHER.set(idx);
             }
+            for (int i = 0; i < iv; i += L) {
+                int s0 = sOff + i * lds;
+                for (int j = 0; j < cols; j++) FloatVector.fromArray(S, src, s0 + j, idx, 0).intoArray(dst, dOff + j * ldd + i);
+            }
+        }
+        for (int i = iv; i < rows; i++) {
+            int s0 = sOff + i * lds;
+            for (int j = 0; j < cols; j++) dst[dOff + j * ldd + i] = src[s0 + j];
         }
     }
 

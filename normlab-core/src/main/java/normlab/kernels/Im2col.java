@@ -18,6 +18,10 @@ public final class Im2col {
     /** Writes columns [colOff, colOff + OH·OW) of every tap row of col (row length ldc) from the C×H×W block of x at xOff. */
     public static void im2col(float[] col, int colOff, int ldc, float[] x, int xOff, int c, int h, int w, int kh, int kw,
                               int sh, int sw, int ph, int pw, int dh, int dw, int oh, int ow) {
+        if (sh == 1 && sw == 1 && ow == w) {
+            sameWidth(col, colOff, ldc, x, xOff, c, h, w, kh, kw, ph, pw, dh, dw, oh, false);
+            return;
+        }
         for (int ch = 0; ch < c; ch++) {
             int plane = xOff + ch * h * w;
             for (int i = 0; i < kh; i++) {
@@ -55,6 +59,10 @@ public final class Im2col {
     /** Adjoint of {@link #im2col}: dx[c, iy, ix] += dcol[r, p] for every tap r and position p that read (iy, ix). */
     public static void col2im(float[] dx, int dxOff, float[] dcol, int colOff, int ldc, int c, int h, int w, int kh, int kw,
                               int sh, int sw, int ph, int pw, int dh, int dw, int oh, int ow) {
+        if (sh == 1 && sw == 1 && ow == w) {
+            sameWidth(dcol, colOff, ldc, dx, dxOff, c, h, w, kh, kw, ph, pw, dh, dw, oh, true);
+            return;
+        }
         for (int ch = 0; ch < c; ch++) {
             int plane = dxOff + ch * h * w;
             for (int i = 0; i < kh; i++) {
@@ -77,5 +85,64 @@ public final class Im2col {
                 }
             }
         }
+    }
+
+    private static final jdk.incubator.vector.VectorSpecies<Float> S = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+
+    /**
+     * Stride 1 with output rows as wide as input rows (ow = w, "same" padding): in flat indices a tap's row is the plane
+     * shifted by δ = (i·dh − ph)·w + (j·dw − pw), col[r, q] = x[q + δ], except the rows that fall outside the image and
+     * the |j·dw − pw| border columns where the shift wraps into the neighbouring image row; those read zero. So each
+     * tap is one contiguous copy plus a few zeros, instead of one short copy per output row.
+     *
+     * <p>With {@code adjoint} the same map runs backward, dx[q + δ] += dcol[r, q] (col2im): the wrapped border columns
+     * of dcol are zeroed first (dcol is a workspace the caller gives up), then the run is added with vectors, clipped to
+     * the plane. Every dx element still takes its taps' contributions in tap order, as in the general loop.
+     */
+    private static void sameWidth(float[] col, int colOff, int ldc, float[] x, int xOff, int c, int h, int w, int kh, int kw,
+                                  int ph, int pw, int dh, int dw, int oh, boolean adjoint) {
+        int plane = h * w;
+        for (int ch = 0; ch < c; ch++) {
+            int xp = xOff + ch * plane;
+            for (int i = 0; i < kh; i++) {
+                int sy = i * dh - ph, y0 = Math.max(0, -sy), y1 = Math.min(oh, h - sy);
+                for (int j = 0; j < kw; j++) {
+                    int sx = j * dw - pw, base = ((ch * kh + i) * kw + j) * ldc + colOff;
+                    if (y1 <= y0 || Math.abs(sx) >= w) {
+                        if (!adjoint) java.util.Arrays.fill(col, base, base + oh * w, 0f);
+                        continue;
+                    }
+                    // border columns that wrap: [0, -sx) when sx < 0, [w - sx, w) when sx > 0
+                    int b0 = sx < 0 ? 0 : w - sx, b1 = sx < 0 ? -sx : w;
+                    // flat run q in [y0·w, y1·w), source/target q + δ clipped to the plane
+                    int delta = sy * w + sx, q0 = Math.max(y0 * w, -delta), q1 = Math.min(y1 * w, plane - delta);
+                    if (!adjoint) {
+                        java.util.Arrays.fill(col, base, base + q0, 0f);
+                        System.arraycopy(x, xp + q0 + delta, col, base + q0, q1 - q0);
+                        java.util.Arrays.fill(col, base + q1, base + oh * w, 0f);
+                        zeroColumns(col, base, w, y0, y1, b0, b1);
+                    } else {
+                        zeroColumns(col, base, w, y0, y1, b0, b1);
+                        addRun(x, xp + q0 + delta, col, base + q0, q1 - q0);
+                    }
+                }
+            }
+        }
+    }
+
+    /** col[base + y·w + x] = 0 for y in [y0, y1), x in [b0, b1) (a few border columns: plain stores, no calls). */
+    private static void zeroColumns(float[] col, int base, int w, int y0, int y1, int b0, int b1) {
+        for (int y = y0; y < y1; y++) for (int x = base + y * w + b0, e = base + y * w + b1; x < e; x++) col[x] = 0f;
+    }
+
+    /** dst[d + t] += src[s + t] for t in [0, n). */
+    private static void addRun(float[] dst, int d, float[] src, int s, int n) {
+        int t = 0;
+        if (Kernels.simd()) {
+            for (int l = S.length(); t + l <= n; t += l) {
+                jdk.incubator.vector.FloatVector.fromArray(S, dst, d + t).add(jdk.incubator.vector.FloatVector.fromArray(S, src, s + t)).intoArray(dst, d + t);
+            }
+        }
+        for (; t < n; t++) dst[d + t] += src[s + t];
     }
 }

@@ -200,20 +200,26 @@ public final class Conv2d extends Module {
                 Arrays.fill(dbp, c * outChannels, (c + 1) * outChannels, 0.0);
                 for (int i = c * n / chunks, i1 = (c + 1) * n / chunks; i < i1; i++) {
                     for (int g = 0; g < groups; g++) {
-                        // dy_g of sample i, zero-padded to pp columns; its row sums for db
-                        for (int o = 0; o < og; o++) {
-                            int src = (i * outChannels + g * og + o) * p;
-                            System.arraycopy(dyd, src, dyp, o * pp, p);
-                            Arrays.fill(dyp, o * pp + p, (o + 1) * pp, 0f);
-                            dbp[c * outChannels + g * og + o] += sum(dyd, src, p);
+                        // dy_g of sample i (og × P, contiguous in dy), copied into a zero-padded (og × pp) block when P is not
+                        // a whole number of vectors; its row sums for db
+                        float[] g0 = dyd;
+                        int go = (i * outChannels + g * og) * p;
+                        if (pp != p) {
+                            for (int o = 0; o < og; o++) {
+                                System.arraycopy(dyd, go + o * p, dyp, o * pp, p);
+                                Arrays.fill(dyp, o * pp + p, (o + 1) * pp, 0f);
+                            }
+                            g0 = dyp;
+                            go = 0;
                         }
+                        for (int o = 0; o < og; o++) dbp[c * outChannels + g * og + o] += sum(g0, go + o * pp, p);
                         // dWᵀ_g (K × ogp) += col (K × pp) · dy_gᵀ (pp × ogp), columns past og zero
-                        Gemm.transpose(dyt, 0, ogp, dyp, 0, pp, og, pp);
+                        Gemm.transpose(dyt, 0, ogp, g0, go, pp, og, pp);
                         if (ogp != og) for (int j = 0; j < pp; j++) Arrays.fill(dyt, j * ogp + og, (j + 1) * ogp, 0f);
                         Gemm.multiplyStrided(dwp, c * part + g * k * ogp, ogp, cs[g], i * k * pp, pp, 1, k, pp, dyt, 0, ogp, ogp, true);
                         if (dcol == null) continue;
                         // dcol (K × pp) = W_gᵀ (K × og) · dy_g (og × pp), folded back onto sample i's input block
-                        Gemm.multiplyPacked(dcol, 0, pp, wtp, g * wps, k, og, dyp, 0, pp, pp, false);
+                        Gemm.multiplyPacked(dcol, 0, pp, wtp, g * wps, k, og, g0, go, pp, pp, false);
                         Im2col.col2im(dxd, (i * inChannels + g * cg) * h * w, dcol, 0, pp, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
                     }
                 }
@@ -240,18 +246,22 @@ public final class Conv2d extends Module {
         return dx;
     }
 
-    /** Σ a[off .. off+len) in double, four interleaved accumulators combined in a fixed order. */
+    private static final jdk.incubator.vector.VectorSpecies<Float> S = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+
+    /**
+     * Σ a[off .. off+len) in double: whole vectors summed lane-wise in float (a row of one sample, so few terms per
+     * lane), the lanes then added in lane order, the tail last; a fixed order whatever the thread count.
+     */
     private static double sum(float[] a, int off, int len) {
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        int j = 0;
-        for (; j + 4 <= len; j += 4) {
-            s0 += a[off + j];
-            s1 += a[off + j + 1];
-            s2 += a[off + j + 2];
-            s3 += a[off + j + 3];
+        int l = S.length(), j = 0;
+        double s = 0;
+        if (normlab.kernels.Kernels.simd() && len >= l) {
+            jdk.incubator.vector.FloatVector v = jdk.incubator.vector.FloatVector.zero(S);
+            for (; j + l <= len; j += l) v = v.add(jdk.incubator.vector.FloatVector.fromArray(S, a, off + j));
+            for (int t = 0; t < l; t++) s += v.lane(t);
         }
-        for (; j < len; j++) s0 += a[off + j];
-        return (s0 + s1) + (s2 + s3);
+        for (; j < len; j++) s += a[off + j];
+        return s;
     }
 
     /** dW and db only (the first layer: its input needs no gradient): skips dcol = Wᵀ·dy and col2im. */

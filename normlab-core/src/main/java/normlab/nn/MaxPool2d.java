@@ -1,5 +1,11 @@
 package normlab.nn;
 
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+import normlab.kernels.Kernels;
 import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
 
@@ -53,8 +59,11 @@ public final class MaxPool2d extends Module {
         float[] xd = x.data, yd = y.data;
         // Planes are independent: split them over the pool (each writes its own outputs, so any split gives the same bits).
         int planeWork = Math.max(1, oh * ow * kh * kw);
+        boolean twoByTwo = kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0;
+        int[] offsets = twoByTwo && Kernels.simd() && oh * ow >= L ? windowOffsets(w, oh, ow) : null;
         normlab.kernels.Parallel.forRange(n * c, Math.max(1, (1 << 16) / planeWork), (lo, hi) -> {
-            if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0) pool2x2(xd, yd, argmax, lo, hi, h, w, oh, ow);
+            if (offsets != null) pool2x2Vector(xd, yd, argmax, offsets, lo, hi, h, w, oh, ow);
+            else if (twoByTwo) pool2x2(xd, yd, argmax, lo, hi, h, w, oh, ow);
             else pool(xd, yd, argmax, lo, hi, h, w, oh, ow);
         });
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
@@ -101,31 +110,79 @@ public final class MaxPool2d extends Module {
         for (int nc = lo; nc < hi; nc++) {
             int plane = nc * h * w;
             for (int a = 0; a < oh; a++) {
-                int r0 = plane + 2 * a * w, r1 = r0 + w, o = (nc * oh + a) * ow;
-                for (int b = 0; b < ow; b++, o++) {
-                    int i0 = r0 + 2 * b, i2 = r1 + 2 * b;
-                    float v0 = xd[i0], v1 = xd[i0 + 1], v2 = xd[i2], v3 = xd[i2 + 1];
-                    // take v when v > best, or v is NaN and best is not (the first NaN wins and then stays); the
-                    // choice as 0/1 arithmetic, without short-circuit branches
-                    int bits = Float.floatToRawIntBits(v0), arg = i0;
-                    float best = v0;
-                    int t = (v1 > best) | ((v1 != v1) & (best == best)) ? 1 : 0;
-                    bits += t * (Float.floatToRawIntBits(v1) - bits);
-                    arg += t * (i0 + 1 - arg);
-                    best = Float.intBitsToFloat(bits);
-                    t = (v2 > best) | ((v2 != v2) & (best == best)) ? 1 : 0;
-                    bits += t * (Float.floatToRawIntBits(v2) - bits);
-                    arg += t * (i2 - arg);
-                    best = Float.intBitsToFloat(bits);
-                    t = (v3 > best) | ((v3 != v3) & (best == best)) ? 1 : 0;
-                    bits += t * (Float.floatToRawIntBits(v3) - bits);
-                    arg += t * (i2 + 1 - arg);
-                    best = Float.intBitsToFloat(bits);
-                    yd[o] = best;
-                    argmax[o] = arg;
-                }
+                int r0 = plane + 2 * a * w, o = (nc * oh + a) * ow;
+                for (int b = 0; b < ow; b++, o++) window2x2(xd, yd, argmax, r0 + 2 * b, w, o);
             }
         }
+    }
+
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> SI = IntVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+
+    /** Offset of each output's window within a plane, (2a)·w + 2b for output (a, b) in row-major order. */
+    private static int[] windowOffsets(int w, int oh, int ow) {
+        int[] t = new int[oh * ow];
+        for (int a = 0, o = 0; a < oh; a++) for (int b = 0; b < ow; b++, o++) t[o] = 2 * a * w + 2 * b;
+        return t;
+    }
+
+    /**
+     * {@link #pool2x2} on vectors of L consecutive outputs of a plane (across output rows): the four taps of each
+     * window gathered through the window-offset table, the same selects (v > best, or v NaN and best not) in the same
+     * tap order. The plane's last P mod L outputs go one by one. (Written with compares, one mask or and blends only:
+     * mask and/not/cast ran as Java fallbacks on JDK 17, slower than the scalar loop.)
+     */
+    private static void pool2x2Vector(float[] xd, float[] yd, int[] argmax, int[] offsets, int lo, int hi, int h, int w, int oh, int ow) {
+        int po = oh * ow, pv = po / L * L;
+        FloatVector off1 = FloatVector.broadcast(S, Float.intBitsToFloat(1)), offW = FloatVector.broadcast(S, Float.intBitsToFloat(w));
+        FloatVector offW1 = FloatVector.broadcast(S, Float.intBitsToFloat(w + 1));
+        for (int nc = lo; nc < hi; nc++) {
+            int plane = nc * h * w, out = nc * po;
+            for (int o = 0; o < pv; o += L) {
+                // keep = v ≤ best, or best is NaN: the negation of "take" (v > best, or v NaN and best not), formed
+                // without mask negation; the winner's offset in its window rides along as float bits (blends copy bits)
+                FloatVector best = FloatVector.fromArray(S, xd, plane, offsets, o), off = FloatVector.zero(S);
+                FloatVector v = FloatVector.fromArray(S, xd, plane + 1, offsets, o);
+                VectorMask<Float> keep = v.compare(VectorOperators.LE, best).or(best.compare(VectorOperators.NE, best));
+                best = v.blend(best, keep);
+                off = off1.blend(off, keep);
+                v = FloatVector.fromArray(S, xd, plane + w, offsets, o);
+                keep = v.compare(VectorOperators.LE, best).or(best.compare(VectorOperators.NE, best));
+                best = v.blend(best, keep);
+                off = offW.blend(off, keep);
+                v = FloatVector.fromArray(S, xd, plane + w + 1, offsets, o);
+                keep = v.compare(VectorOperators.LE, best).or(best.compare(VectorOperators.NE, best));
+                best = v.blend(best, keep);
+                off = offW1.blend(off, keep);
+                best.intoArray(yd, out + o);
+                IntVector.fromArray(SI, offsets, o).add(plane).add(off.reinterpretAsInts()).intoArray(argmax, out + o);
+            }
+            for (int o = pv; o < po; o++) window2x2(xd, yd, argmax, plane + offsets[o], w, out + o);
+        }
+    }
+
+    /** One 2×2 window with top-left input index i0 (row length w) into output o, by selects (see {@link #pool2x2}). */
+    private static void window2x2(float[] xd, float[] yd, int[] argmax, int i0, int w, int o) {
+        int i2 = i0 + w;
+        float v0 = xd[i0], v1 = xd[i0 + 1], v2 = xd[i2], v3 = xd[i2 + 1];
+        // take v when v > best, or v is NaN and best is not (the first NaN wins and then stays); the choice as 0/1
+        // arithmetic, without short-circuit branches
+        int bits = Float.floatToRawIntBits(v0), arg = i0;
+        float best = v0;
+        int t = (v1 > best) | ((v1 != v1) & (best == best)) ? 1 : 0;
+        bits += t * (Float.floatToRawIntBits(v1) - bits);
+        arg += t * (i0 + 1 - arg);
+        best = Float.intBitsToFloat(bits);
+        t = (v2 > best) | ((v2 != v2) & (best == best)) ? 1 : 0;
+        bits += t * (Float.floatToRawIntBits(v2) - bits);
+        arg += t * (i2 - arg);
+        best = Float.intBitsToFloat(bits);
+        t = (v3 > best) | ((v3 != v3) & (best == best)) ? 1 : 0;
+        bits += t * (Float.floatToRawIntBits(v3) - bits);
+        arg += t * (i2 + 1 - arg);
+        yd[o] = Float.intBitsToFloat(bits);
+        argmax[o] = arg;
     }
 
     /** dx[argmax] += dy. */
@@ -136,8 +193,9 @@ public final class MaxPool2d extends Module {
             throw new ShapeException(label() + " backward: got shape " + dy.shapeString() + ", expected " + argmax.length + " elements of rank 4");
         }
         Tensor dx = buffer(1, inShape);
-        java.util.Arrays.fill(dx.data, 0f); // a reused buffer holds the last call's values
-        for (int o = 0; o < argmax.length; o++) dx.data[argmax[o]] += dy.data[o];
+        float[] dxd = dx.data, dyd = dy.data;
+        java.util.Arrays.fill(dxd, 0f); // a reused buffer holds the last call's values
+        for (int o = 0; o < argmax.length; o++) dxd[argmax[o]] += dyd[o];
         return dx;
     }
 

@@ -28,36 +28,46 @@ class PoolingFastPathTest {
     @Test
     void maxPool2x2MatchesTheDefinition() {
         int old = Parallel.threads();
+        boolean simd0 = Kernels.simd();
         try {
-            for (int threads : new int[] {1, 2}) {
-                Parallel.setThreads(threads);
-                MaxPool2d pool = new MaxPool2d(2);
-                pool.reuseBuffers(true);
-                Rng rng = new Rng(threads);
-                for (int call = 0; call < 2; call++) {
-                    Tensor x = ties(rng, 3, 5, 7, 9), dy = Tensor.zeros(3, 5, 3, 4);
-                    for (int i = 0; i < dy.numel(); i++) dy.data[i] = i + 1;
-                    Tensor y = pool.forward(x), dx = pool.backward(dy);
-                    float[] wantY = new float[dy.numel()], wantDx = new float[x.numel()];
-                    for (int nc = 0; nc < 15; nc++)
-                        for (int a = 0; a < 3; a++)
-                            for (int b = 0; b < 4; b++) {
-                                int arg = -1;
-                                for (int i = 0; i < 2; i++)
-                                    for (int j = 0; j < 2; j++) {
-                                        int at = nc * 63 + (2 * a + i) * 9 + 2 * b + j;
-                                        float v = x.data[at];
-                                        if (arg < 0 || v > x.data[arg] || Float.isNaN(v) && !Float.isNaN(x.data[arg])) arg = at;
+            for (boolean simd : new boolean[] {true, false}) {
+                Kernels.setSimd(simd);
+                for (int threads : new int[] {1, 2}) {
+                    Parallel.setThreads(threads);
+                    // planes of fewer outputs than one vector, of several vectors plus a tail (14×14, 7×16), odd sizes
+                    for (int[] sh : new int[][] {{3, 5, 7, 9}, {2, 3, 28, 28}, {2, 2, 15, 33}, {1, 1, 2, 2}}) {
+                        int n = sh[0], c = sh[1], h = sh[2], w = sh[3], oh = h / 2, ow = w / 2;
+                        MaxPool2d pool = new MaxPool2d(2);
+                        pool.reuseBuffers(true);
+                        Rng rng = new Rng(threads * 7L + h);
+                        for (int call = 0; call < 2; call++) {
+                            Tensor x = ties(rng, n, c, h, w), dy = Tensor.zeros(n, c, oh, ow);
+                            for (int i = 0; i < dy.numel(); i++) dy.data[i] = i % 5 == 0 ? -0f : i + 1;
+                            Tensor y = pool.forward(x), dx = pool.backward(dy);
+                            float[] wantY = new float[dy.numel()], wantDx = new float[x.numel()];
+                            for (int nc = 0; nc < n * c; nc++)
+                                for (int a = 0; a < oh; a++)
+                                    for (int b = 0; b < ow; b++) {
+                                        int arg = -1;
+                                        for (int i = 0; i < 2; i++)
+                                            for (int j = 0; j < 2; j++) {
+                                                int at = nc * h * w + (2 * a + i) * w + 2 * b + j;
+                                                float v = x.data[at];
+                                                if (arg < 0 || v > x.data[arg] || Float.isNaN(v) && !Float.isNaN(x.data[arg])) arg = at;
+                                            }
+                                        int o = (nc * oh + a) * ow + b;
+                                        wantY[o] = x.data[arg];
+                                        wantDx[arg] += dy.data[o];
                                     }
-                                int o = (nc * 3 + a) * 4 + b;
-                                wantY[o] = x.data[arg];
-                                wantDx[arg] += dy.data[o];
-                            }
-                    assertArrayEquals(wantY, y.data, "threads " + threads + " call " + call);
-                    assertArrayEquals(wantDx, dx.data, "threads " + threads + " call " + call);
+                            String what = "simd " + simd + " threads " + threads + " shape " + java.util.Arrays.toString(sh) + " call " + call;
+                            assertArrayEquals(wantY, y.data, what);
+                            assertArrayEquals(wantDx, dx.data, what);
+                        }
+                    }
                 }
             }
         } finally {
+            Kernels.setSimd(simd0);
             Parallel.setThreads(old);
         }
     }
