@@ -279,12 +279,21 @@ public final class Gemm {
     private static void tiles(float[] c, float[] a, int ars, int acs, float[] b, int rows, int np, int p0, int p1, int bOff,
                               boolean acc) {
         int kb = p1 - p0, panels = (rows + PR - 1) / PR;
+        if (ars != 1 && np <= STRIDED_MAX_COLS) {
+            // Row-major A (x, dy) against few column strips: packing would copy A (one float at a time) about as often
+            // as the kernel reads it; read it in place instead
+            multiplyStrided(c, 0, np, a, p0 * acs, ars, acs, rows, kb, b, bOff + p0 * np, np, np, acc);
+            return;
+        }
         float[] ap = workspace(AP, panels * PR * kb);
         Parallel.forRange(panels, Math.max(1, (1 << 14) / (PR * kb)), (lo, hi) -> {
             for (int q = lo; q < hi; q++) pack(ap, a, ars, acs, rows, q, p0, p1);
         });
         multiplyPacked(c, 0, np, ap, 0, rows, kb, b, bOff + p0 * np, np, np, acc);
     }
+
+    /** Up to this many output columns (4 strips of 2 AVX-512 vectors), {@link #tiles} reads a row-major A in place. */
+    private static final int STRIDED_MAX_COLS = 128;
 
     // ---------------------------------------------------------------------------------------------------------------
     // Entry points for callers that run many small products (Conv2d, one sample at a time): A packed once and reused,
@@ -448,12 +457,13 @@ public final class Gemm {
 
     /**
      * One panel: ap[base + (p − p0)·8 + r] = a[a0 + r·ars + p·acs] for r < valid, 0 for valid ≤ r < 8, p in [p0, p1).
-     * When A's rows are adjacent (ars = 1, as for dyᵀ and Wᵀ) the 8 values of one depth step are one 8-lane copy.
+     * When A's rows are adjacent (ars = 1, as for dyᵀ and Wᵀ) the 8 values of one depth step are one 8-float copy (an
+     * 8-lane vector copy here ran as the Vector API's Java fallback, boxed, on JDK 17).
      */
     private static void packPanel(float[] ap, int base, float[] a, int a0, int ars, int acs, int valid, int p0, int p1) {
         int kb = p1 - p0;
         if (ars == 1 && valid == PR) {
-            for (int p = p0, o = base; p < p1; p++, o += PR) FloatVector.fromArray(S8, a, a0 + p * acs).intoArray(ap, o);
+            for (int p = p0, o = base; p < p1; p++, o += PR) System.arraycopy(a, a0 + p * acs, ap, o, PR);
             return;
         }
         for (int r = 0; r < PR; r++) {
@@ -464,8 +474,6 @@ public final class Gemm {
             for (int p = p0, src = a0 + r * ars + p0 * acs, o = base + r; p < p1; p++, src += acs, o += PR) ap[o] = a[src];
         }
     }
-
-    private static final VectorSpecies<Float> S8 = FloatVector.SPECIES_256;
 
     /**
      * Register kernels for one panel of 8 rows of C at {@code c[co + r·ldc]}: 2 vectors of columns (16 accumulators,
