@@ -450,6 +450,9 @@ public final class Gemm {
         }
     }
 
+    /** Gather offsets of {@link #packPanel}, per thread; idx[1] and idx[8] identify the strides they were made for. */
+    private static final ThreadLocal<int[]> PACK_GATHER = ThreadLocal.withInitial(() -> new int[Math.max(L, PR + 1)]);
+
     /** Panel q of A (rows × [p0, p1)) into ap at q·8·(p1 − p0), as {@link #packPanel}. */
     private static void pack(float[] ap, float[] a, int ars, int acs, int rows, int q, int p0, int p1) {
         packPanel(ap, q * PR * (p1 - p0), a, q * PR * ars, ars, acs, Math.min(PR, rows - q * PR), p0, p1);
@@ -464,6 +467,19 @@ public final class Gemm {
         int kb = p1 - p0;
         if (ars == 1 && valid == PR) {
             for (int p = p0, o = base; p < p1; p++, o += PR) System.arraycopy(a, a0 + p * acs, ap, o, PR);
+            return;
+        }
+        if (valid == PR && L % PR == 0 && Kernels.simd()) {
+            // L/8 depth steps per gather: lane l reads row l mod 8 at step p + l/8, so the vector is ap's next L floats
+            int steps = L / PR, pv = p0 + (kb / steps) * steps;
+            int[] idx = PACK_GATHER.get();
+            if (idx[1] != ars || idx[PR] != acs) {
+                for (int l = 0; l < L; l++) idx[l] = (l % PR) * ars + (l / PR) * acs;
+                PACK_GATHER.set(idx);
+            }
+            int o = base;
+            for (int p = p0; p < pv; p += steps, o += L) FloatVector.fromArray(S, a, a0 + p * acs, idx, 0).intoArray(ap, o);
+            for (int p = pv; p < p1; p++, o += PR) for (int r = 0; r < PR; r++) ap[o + r] = a[a0 + r * ars + p * acs];
             return;
         }
         for (int r = 0; r < PR; r++) {

@@ -33,7 +33,6 @@ public final class Conv2d extends Module {
     public final Parameter bias; // null when bias=false
 
     private Tensor x;
-    private float[][] cols; // per group, the (K × N·P) patches of the last forward
 
     /** Square kernel, stride 1, no padding, bias, PyTorch init. */
     public Conv2d(int in, int out, int kernel, Rng rng) {
@@ -103,29 +102,24 @@ public final class Conv2d extends Module {
                     + (dh * (kh - 1) + 1) + "x" + (dw * (kw - 1) + 1) + " with padding " + ph + "x" + pw + ")");
         }
         int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, pp = padded(p);
-        // Output and the patches of every group in buffer slots (reused when asked, every element written here):
-        // 0 = y, 2 + g = patches of group g, per sample a (K × pp) block (1 = dx).
+        // Output in buffer slot 0 (reused when asked, every element written here; 1 = dx)
         Tensor y = buffer(0, n, outChannels, oh, ow);
-        float[][] cs = new float[groups][];
-        for (int g = 0; g < groups; g++) cs[g] = buffer(2 + g, n, k, pp).data;
         // W_g packed once for the register kernel (a local array: concurrent eval forwards share nothing)
         int wps = Gemm.packedSize(og, k);
         float[] wp = new float[groups * wps];
         for (int g = 0; g < groups; g++) Gemm.packA(wp, g * wps, weight.value.data, g * og * k, k, 1, og, k);
         float[] xd = x.data, yd = y.data, bd = bias == null ? null : bias.value.data;
-        // One sample at a time, samples in parallel: its patches (K × pp) are written and multiplied while they are in L2.
+        // One sample at a time, samples in parallel: its patches (K × pp) are written into a per-thread workspace and
+        // multiplied while they are in L2 (backward builds them again rather than keeping N·K·pp floats)
         Parallel.forRange(n, 1, (lo, hi) -> {
-            float[] yw = pp == p ? null : workspace(YW, og * pp);
+            float[] yw = pp == p ? null : workspace(YW, og * pp), col = workspace(COL, k * pp);
             for (int i = lo; i < hi; i++) {
                 for (int g = 0; g < groups; g++) {
-                    // col (K × pp): one row per kernel tap, one column per output position, zero past P
-                    float[] col = cs[g];
-                    int co = i * k * pp, yo = (i * outChannels + g * og) * p;
-                    Im2col.im2col(col, co, pp, xd, (i * inChannels + g * cg) * h * w, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
-                    if (pp != p) for (int r = 0; r < k; r++) Arrays.fill(col, co + r * pp + p, co + (r + 1) * pp, 0f);
+                    patches(col, xd, i, g, h, w, oh, ow, pp);
+                    int yo = (i * outChannels + g * og) * p;
                     // y[i, g·og + o, ·] = W_g (og × K) · col (K × P) + b
-                    if (yw == null) Gemm.multiplyPacked(yd, yo, p, wp, g * wps, og, k, col, co, pp, pp, false);
-                    else Gemm.multiplyPacked(yw, 0, pp, wp, g * wps, og, k, col, co, pp, pp, false);
+                    if (yw == null) Gemm.multiplyPacked(yd, yo, p, wp, g * wps, og, k, col, 0, pp, pp, false);
+                    else Gemm.multiplyPacked(yw, 0, pp, wp, g * wps, og, k, col, 0, pp, pp, false);
                     for (int o = 0; o < og; o++) {
                         float b = bd == null ? 0f : bd[g * og + o];
                         int dst = yo + o * p;
@@ -135,9 +129,15 @@ public final class Conv2d extends Module {
                 }
             }
         });
-        cols = cs;
         this.x = x;
         return y;
+    }
+
+    /** col (K × pp) = the patches of group g of sample i: one row per kernel tap, one column per output position, 0 past P. */
+    private void patches(float[] col, float[] xd, int i, int g, int h, int w, int oh, int ow, int pp) {
+        int cg = inChannels / groups, k = cg * kh * kw, p = oh * ow;
+        Im2col.im2col(col, 0, pp, xd, (i * inChannels + g * cg) * h * w, cg, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow);
+        if (pp != p) for (int r = 0; r < k; r++) Arrays.fill(col, r * pp + p, (r + 1) * pp, 0f);
     }
 
     /** Positions per sample rounded up to whole vectors: the patch and product matrices' row length. */
@@ -146,10 +146,12 @@ public final class Conv2d extends Module {
         return (p + l - 1) / l * l;
     }
 
-    /** Per-thread workspaces: a padded product (YW), dy_g padded (DYP), its transpose (DYT), dcol (DCOL). */
+    /** Per-thread workspaces: patches (COL) and their transpose (COLT), a padded product (YW), dy_g padded (DYP) and packed (DYK), dcol (DCOL). */
+    private static final ThreadLocal<float[]> COL = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> YW = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> DYP = ThreadLocal.withInitial(() -> new float[0]);
-    private static final ThreadLocal<float[]> DYT = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> DYK = ThreadLocal.withInitial(() -> new float[0]);
+    private static final ThreadLocal<float[]> COLT = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> DCOL = ThreadLocal.withInitial(() -> new float[0]);
 
     private static float[] workspace(ThreadLocal<float[]> tl, int size) {
@@ -178,11 +180,11 @@ public final class Conv2d extends Module {
         int n = x.dim(0), h = x.dim(2), w = x.dim(3);
         int oh = outSize(h, kh, sh, ph, dh), ow = outSize(w, kw, sw, pw, dw);
         Tensor.requireShape(label() + " backward", dy, n, outChannels, oh, ow);
-        int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, pp = padded(p), ogp = padded(og);
+        int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, pp = padded(p), kp = padded(k);
         boolean inputGrad = !paramsOnly;
         Tensor dx = inputGrad ? buffer(1, x.shape()) : null;
         if (dx != null) Arrays.fill(dx.data, 0f); // col2im accumulates; a reused buffer holds old values
-        int chunks = Math.min(CHUNKS, n), part = groups * k * ogp;
+        int chunks = Math.min(CHUNKS, n), part = groups * og * kp;
         if (dwPartials.length < chunks * part) dwPartials = new float[chunks * part];
         if (dbPartials.length < chunks * outChannels) dbPartials = new double[chunks * outChannels];
         float[] dwp = dwPartials;
@@ -192,9 +194,9 @@ public final class Conv2d extends Module {
         float[] wtp = inputGrad ? new float[groups * wps] : null;
         if (inputGrad) for (int g = 0; g < groups; g++) Gemm.packA(wtp, g * wps, weight.value.data, g * og * k, 1, k, k, og);
         float[] dyd = dy.data, dxd = inputGrad ? dx.data : null;
-        float[][] cs = cols;
         Parallel.forRange(chunks, 1, (lo, hi) -> {
-            float[] dyp = workspace(DYP, og * pp), dyt = workspace(DYT, pp * ogp), dcol = inputGrad ? workspace(DCOL, k * pp) : null;
+            float[] dyp = workspace(DYP, og * pp), dypk = workspace(DYK, Gemm.packedSize(og, pp)), dcol = inputGrad ? workspace(DCOL, k * pp) : null;
+            float[] col = workspace(COL, k * pp), colt = workspace(COLT, pp * kp);
             for (int c = lo; c < hi; c++) {
                 Arrays.fill(dwp, c * part, (c + 1) * part, 0f);
                 Arrays.fill(dbp, c * outChannels, (c + 1) * outChannels, 0.0);
@@ -213,10 +215,13 @@ public final class Conv2d extends Module {
                             go = 0;
                         }
                         for (int o = 0; o < og; o++) dbp[c * outChannels + g * og + o] += sum(g0, go + o * pp, p);
-                        // dWᵀ_g (K × ogp) += col (K × pp) · dy_gᵀ (pp × ogp), columns past og zero
-                        Gemm.transpose(dyt, 0, ogp, g0, go, pp, og, pp);
-                        if (ogp != og) for (int j = 0; j < pp; j++) Arrays.fill(dyt, j * ogp + og, (j + 1) * ogp, 0f);
-                        Gemm.multiplyStrided(dwp, c * part + g * k * ogp, ogp, cs[g], i * k * pp, pp, 1, k, pp, dyt, 0, ogp, ogp, true);
+                        // dW_g (og × kp) += dy_g (og × pp, packed) · colᵀ (pp × kp), the patches rebuilt and transposed, columns
+                        // past K zero
+                        patches(col, x.data, i, g, h, w, oh, ow, pp);
+                        Gemm.transpose(colt, 0, kp, col, 0, pp, k, pp);
+                        if (kp != k) for (int j = 0; j < pp; j++) Arrays.fill(colt, j * kp + k, (j + 1) * kp, 0f);
+                        Gemm.packA(dypk, 0, g0, go, pp, 1, og, pp);
+                        Gemm.multiplyPacked(dwp, c * part + g * og * kp, kp, dypk, 0, og, pp, colt, 0, kp, kp, true);
                         if (dcol == null) continue;
                         // dcol (K × pp) = W_gᵀ (K × og) · dy_g (og × pp), folded back onto sample i's input block
                         Gemm.multiplyPacked(dcol, 0, pp, wtp, g * wps, k, og, g0, go, pp, pp, false);
@@ -225,15 +230,12 @@ public final class Conv2d extends Module {
                 }
             }
         });
-        // Partials in chunk order: dW[g·og + o, r] += Σ_c dWᵀ_c[g][r, o], db likewise
+        // Partials in chunk order: dW[g·og + o, r] += Σ_c dW_c[g][o, r], db likewise
         float[] gw = weight.grad.data;
         for (int c = 0; c < chunks; c++) {
-            for (int g = 0; g < groups; g++) {
-                int src = c * part + g * k * ogp;
-                for (int o = 0; o < og; o++) {
-                    int dst = (g * og + o) * k;
-                    for (int r = 0; r < k; r++) gw[dst + r] += dwp[src + r * ogp + o];
-                }
+            for (int go = 0; go < groups * og; go++) {
+                int src = c * part + go * kp, dst = go * k;
+                for (int r = 0; r < k; r++) gw[dst + r] += dwp[src + r];
             }
         }
         if (bias != null) {
