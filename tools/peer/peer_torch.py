@@ -5,7 +5,7 @@ norm kernels (forward-train 3 passes, forward-eval 2 or 3 without running statis
 Backward is timed as torch.autograd.grad of one saved forward (inputs, weight and bias), the same work normlab's
 backward does. RMSNorm does not exist in PyTorch 1.13: it is composed from its ops (x * rsqrt(mean(x^2) + eps) * w).
 
-Usage: /usr/bin/python3 tools/peer/peer_torch.py --threads 1 --out r.jsonl [--seconds 0.5] [--only substring]
+Usage: /usr/bin/python3 tools/peer/peer_torch.py --threads 1 --out r.jsonl [--seconds 0.5] [--only substring[,substring...]]
 """
 import argparse
 import json
@@ -55,7 +55,8 @@ class Runner:
         self.threads, self.seconds, self.only, self.out = threads, seconds, only, out
 
     def wanted(self, name):
-        return self.only is None or self.only in name
+        # --only: one substring or several separated by commas, as normlab.bench.Peer takes it
+        return self.only is None or any(part in name for part in self.only.split(","))
 
     def emit(self, workload, op, shape, sec, nbytes=None, status="ok", note=None):
         rec = {"impl": "pytorch", "threads": self.threads, "workload": workload, "op": op,

@@ -7,14 +7,19 @@ import jdk.incubator.vector.VectorSpecies;
  * Dense matrix products on flat row-major arrays, the three that Linear and Conv2d (via im2col) need. Outputs first,
  * then inputs, then sizes. {@link Kernels#simd()} off selects the scalar reference loops.
  *
- * <p>The SIMD path is one Vector API register tile for all three, C (+)= A·B with B's rows contiguous (dx = dy·W,
- * dW += dyᵀ·x, and y = x·Wᵀ after transposing W, block by block, into a workspace with vector gathers): 4 rows × 2
- * vectors of accumulators, one broadcast of A and two loads of B per 8 FMAs, no horizontal reductions. Cache blocking:
- * the depth is cut into equal blocks of at most 512 (256 for x·Wᵀ), and within a block the work items are column strips
- * (2 vectors wide) × 64 rows, every 4-row panel of an item reusing the strip's block of B from L1. Each C element is,
- * per depth block, one fma chain in order (c = fma(a, b, c)) added to C; columns that do not fill a vector go through
+ * <p>The SIMD path is one Vector API register panel for all three, C (+)= A·B with B's rows contiguous (dx = dy·W,
+ * dW += dyᵀ·x, and y = x·Wᵀ after transposing W, block by block, into a workspace with vector gathers): 8 rows × 2
+ * vectors of accumulators (16 of AVX-512's 32 registers), 8 broadcasts of A and two loads of B per 16 FMAs, no
+ * horizontal reductions. A is packed per depth block into panels of 8 rows (8 consecutive floats per depth step), or,
+ * when it is row-major and the output has at most 128 columns, read in place. Cache blocking: the depth is cut into
+ * equal blocks of at most 512 (256 for x·Wᵀ, 128 inside {@link #multiplyPacked}), and the work items are column strips
+ * (2 vectors wide) × 64 rows, every panel of an item reusing the strip's block of B from L1. Each C element is, per
+ * depth block, one fma chain in order (c = fma(a, b, c)) added to C; columns that do not fill a vector go through
  * zero-padded workspaces, so there is no scalar tail. Block boundaries depend only on the sizes, and the pool only picks
  * items, so results are identical at any thread count. Why not a native BLAS: see the README's GEMM section (measured).
+ *
+ * <p>{@link #packA}, {@link #multiplyPacked}, {@link #multiplyStrided} and {@link #transpose} are the same pieces for
+ * callers that run many small products with their own strides (Conv2d, one sample at a time).
  */
 public final class Gemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;

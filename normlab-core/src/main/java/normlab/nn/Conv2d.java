@@ -16,10 +16,12 @@ import normlab.tensor.Tensor;
  *   y[n, o, a, b] = bias[o] + Σ_{c ∈ group(o)} Σ_{i,j} w[o, c, i, j] · x[n, c, a·sh − ph + i·dh, b·sw − pw + j·dw]
  *   OH = ⌊(H + 2ph − dh·(kh−1) − 1)/sh⌋ + 1
  * </pre>
- * Computed per group as im2col ({@link Im2col}) over the whole batch then one GEMM: with col of shape (K, N·OH·OW),
- * K = (C/groups)·kh·kw, y_g = W_g·col ({@link Gemm#matmulNN}). Backward: dW_g += dy_g·colᵀ ({@link Gemm#matmulNT}),
- * dcol = W_gᵀ·dy_g ({@link Gemm#matmulTNAcc}) folded back by col2im, db = Σ dy. The patches are kept from forward to
- * backward (K·N·OH·OW floats per group).
+ * Computed one sample at a time (samples in parallel), per group as im2col ({@link Im2col}) then one GEMM: with the
+ * sample's patches col of shape (K, pp), K = (C/groups)·kh·kw and pp = OH·OW rounded up to whole vectors (zero
+ * columns past OH·OW), y_g = W_g·col ({@link Gemm#multiplyPacked}, W_g packed once per call). The patches live in a
+ * per-thread workspace, so they are written and multiplied while in L2, and backward builds them again instead of
+ * keeping N·K·pp floats. Backward per sample: dW_g += dy_g·colᵀ (dy_g packed, the patches transposed), dcol =
+ * W_gᵀ·dy_g folded back by col2im, db = Σ dy.
  *
  * <p>Default initialization is PyTorch's: kaiming_uniform with a = √5, i.e. W and b uniform in ±1/√fan_in with
  * fan_in = (C/groups)·kh·kw. Only zero padding (padding_mode "zeros") is provided.
@@ -169,10 +171,10 @@ public final class Conv2d extends Module {
     private double[] dbPartials = new double[0];
 
     /**
-     * Per sample and group, with dy_g (og × P) copied into a zero-padded (og × pp) block: dWᵀ_g += col · dy_gᵀ (a
-     * chunk's partial), dcol = W_gᵀ · dy_g folded back onto dx by col2im, db = row sums of dy_g. Samples run in 8 fixed
-     * chunks (boundaries depend on N only), whose partial dW and db are added in chunk order: the result does not
-     * depend on the thread count. The patches saved by forward are reused.
+     * Per sample and group, with dy_g (og × P) used in place or copied into a zero-padded (og × pp) block: dW_g += dy_g ·
+     * colᵀ (a chunk's partial; the patches rebuilt from x and transposed), dcol = W_gᵀ · dy_g folded back onto dx by
+     * col2im, db = row sums of dy_g. Samples run in 8 fixed chunks (boundaries depend on N only), whose partial dW and
+     * db are added in chunk order: the result does not depend on the thread count.
      */
     @Override
     public Tensor backward(Tensor dy) {
