@@ -29,15 +29,6 @@ public final class Gemm {
     private static final ThreadLocal<float[]> BP = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> CP = ThreadLocal.withInitial(() -> new float[0]);
 
-    private static float[] workspace(ThreadLocal<float[]> tl, int size) {
-        float[] w = tl.get();
-        if (w.length < size) {
-            w = new float[size];
-            tl.set(w);
-        }
-        return w;
-    }
-
     private static int roundUp(int cols) {
         return (cols + L - 1) / L * L;
     }
@@ -66,8 +57,8 @@ public final class Gemm {
         // Depth block by depth block: Wᵀ's rows p0..p1 (padded to whole vectors) into a reused workspace, then the
         // tile over all of y for those rows. The block of Wᵀ stays in cache while every row panel of x uses it.
         int mp = roundUp(m), nb = Math.max(1, (k + NT_DEPTH_BLOCK - 1) / NT_DEPTH_BLOCK), kb = (k + nb - 1) / nb;
-        float[] wt = workspace(WT, kb * mp);
-        float[] yp = mp == m ? y : workspace(CP, n * mp);
+        float[] wt = Kernels.workspace(WT, kb * mp);
+        float[] yp = mp == m ? y : Kernels.workspace(CP, n * mp);
         for (int p0 = 0; p0 < k; p0 += kb) {
             int p1 = Math.min(k, p0 + kb);
             transposeBlock(wt, w, m, k, mp, p0, p1);
@@ -252,12 +243,12 @@ public final class Gemm {
         if (np != cols) {
             // Columns not a whole number of vectors: B and C go through zero-padded workspaces (rows of np), so every
             // column is a vector lane and no scalar tail exists.
-            bp = workspace(BP, depth * np);
+            bp = Kernels.workspace(BP, depth * np);
             for (int p = 0; p < depth; p++) {
                 System.arraycopy(b, p * cols, bp, p * np, cols);
                 java.util.Arrays.fill(bp, p * np + cols, p * np + np, 0f);
             }
-            cp = workspace(CP, rows * np);
+            cp = Kernels.workspace(CP, rows * np);
             if (acc) for (int i = 0; i < rows; i++) System.arraycopy(c, i * cols, cp, i * np, cols);
         }
         int nb = depthBlocks(depth), kb = (depth + nb - 1) / nb;
@@ -290,7 +281,7 @@ public final class Gemm {
             multiplyStrided(c, 0, np, a, p0 * acs, ars, acs, rows, kb, b, bOff + p0 * np, np, np, acc);
             return;
         }
-        float[] ap = workspace(AP, panels * PR * kb);
+        float[] ap = Kernels.workspace(AP, panels * PR * kb);
         Parallel.forRange(panels, Math.max(1, (1 << 14) / (PR * kb)), (lo, hi) -> {
             for (int q = lo; q < hi; q++) pack(ap, a, ars, acs, rows, q, p0, p1);
         });
@@ -403,7 +394,7 @@ public final class Gemm {
                         if (width == 2 * L) strided2(c, cOff + i0 * ldc + j, ldc, a, aOff + i0 * ars, ars, acs, b, bOff + j, ldb, depth, acc);
                         else strided1(c, cOff + i0 * ldc + j, ldc, a, aOff + i0 * ars, ars, acs, b, bOff + j, ldb, depth, acc);
                     } else {
-                        float[] ap = workspace(AT, PR * depth);
+                        float[] ap = Kernels.workspace(AT, PR * depth);
                         packPanel(ap, 0, a, aOff + i0 * ars, ars, acs, valid, 0, depth);
                         if (width == 2 * L) panel2(ct, 0, 2 * L, ap, 0, b, bOff + j, ldb, depth, false);
                         else panel1(ct, 0, 2 * L, ap, 0, b, bOff + j, ldb, depth, false);

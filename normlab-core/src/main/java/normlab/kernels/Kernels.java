@@ -13,6 +13,19 @@ public final class Kernels {
         return simd;
     }
 
+    /**
+     * A per-thread scratch array of at least {@code size} floats (grown, never shrunk; contents are whatever the last
+     * user left): kernel workspaces that must not be allocated on every call.
+     */
+    public static float[] workspace(ThreadLocal<float[]> tl, int size) {
+        float[] w = tl.get();
+        if (w.length < size) {
+            w = new float[size];
+            tl.set(w);
+        }
+        return w;
+    }
+
     /** Selects SIMD (true) or the scalar reference path (false). Returns the previous setting. */
     public static boolean setSimd(boolean on) {
         boolean old = simd;

@@ -2,8 +2,11 @@ package normlab.nn;
 
 import java.util.Arrays;
 import java.util.List;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 import normlab.kernels.Gemm;
 import normlab.kernels.Im2col;
+import normlab.kernels.Kernels;
 import normlab.kernels.Parallel;
 import normlab.tensor.Rng;
 import normlab.tensor.ShapeException;
@@ -114,7 +117,7 @@ public final class Conv2d extends Module {
         // One sample at a time, samples in parallel: its patches (K × pp) are written into a per-thread workspace and
         // multiplied while they are in L2 (backward builds them again rather than keeping N·K·pp floats)
         Parallel.forRange(n, 1, (lo, hi) -> {
-            float[] yw = pp == p ? null : workspace(YW, og * pp), col = workspace(COL, k * pp);
+            float[] yw = pp == p ? null : Kernels.workspace(YW, og * pp), col = Kernels.workspace(COL, k * pp);
             for (int i = lo; i < hi; i++) {
                 for (int g = 0; g < groups; g++) {
                     patches(col, xd, i, g, h, w, oh, ow, pp);
@@ -156,15 +159,6 @@ public final class Conv2d extends Module {
     private static final ThreadLocal<float[]> COLT = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> DCOL = ThreadLocal.withInitial(() -> new float[0]);
 
-    private static float[] workspace(ThreadLocal<float[]> tl, int size) {
-        float[] a = tl.get();
-        if (a.length < size) {
-            a = new float[size];
-            tl.set(a);
-        }
-        return a;
-    }
-
     /** Fixed number of sample chunks in backward, each with its own dW and db partials (combined in chunk order). */
     private static final int CHUNKS = 8;
     private float[] dwPartials = new float[0];
@@ -197,8 +191,9 @@ public final class Conv2d extends Module {
         if (inputGrad) for (int g = 0; g < groups; g++) Gemm.packA(wtp, g * wps, weight.value.data, g * og * k, 1, k, k, og);
         float[] dyd = dy.data, dxd = inputGrad ? dx.data : null;
         Parallel.forRange(chunks, 1, (lo, hi) -> {
-            float[] dyp = workspace(DYP, og * pp), dypk = workspace(DYK, Gemm.packedSize(og, pp)), dcol = inputGrad ? workspace(DCOL, k * pp) : null;
-            float[] col = workspace(COL, k * pp), colt = workspace(COLT, pp * kp);
+            float[] dyp = Kernels.workspace(DYP, og * pp), dypk = Kernels.workspace(DYK, Gemm.packedSize(og, pp));
+            float[] dcol = inputGrad ? Kernels.workspace(DCOL, k * pp) : null;
+            float[] col = Kernels.workspace(COL, k * pp), colt = Kernels.workspace(COLT, pp * kp);
             for (int c = lo; c < hi; c++) {
                 Arrays.fill(dwp, c * part, (c + 1) * part, 0f);
                 Arrays.fill(dbp, c * outChannels, (c + 1) * outChannels, 0.0);
@@ -250,7 +245,7 @@ public final class Conv2d extends Module {
         return dx;
     }
 
-    private static final jdk.incubator.vector.VectorSpecies<Float> S = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
 
     /**
      * Σ a[off .. off+len) in double: whole vectors summed lane-wise in float (a row of one sample, so few terms per
@@ -259,9 +254,9 @@ public final class Conv2d extends Module {
     private static double sum(float[] a, int off, int len) {
         int l = S.length(), j = 0;
         double s = 0;
-        if (normlab.kernels.Kernels.simd() && len >= l) {
-            jdk.incubator.vector.FloatVector v = jdk.incubator.vector.FloatVector.zero(S);
-            for (; j + l <= len; j += l) v = v.add(jdk.incubator.vector.FloatVector.fromArray(S, a, off + j));
+        if (Kernels.simd() && len >= l) {
+            FloatVector v = FloatVector.zero(S);
+            for (; j + l <= len; j += l) v = v.add(FloatVector.fromArray(S, a, off + j));
             for (int t = 0; t < l; t++) s += v.lane(t);
         }
         for (; j < len; j++) s += a[off + j];
