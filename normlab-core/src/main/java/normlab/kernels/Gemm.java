@@ -10,15 +10,15 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The SIMD path is one Vector API register panel for all three, C (+)= A·B with B's rows contiguous (dx = dy·W,
  * dW += dyᵀ·x, and y = x·Wᵀ after transposing W, block by block, into a workspace with vector gathers): 8 rows × 2
  * vectors of accumulators (16 of AVX-512's 32 registers), 8 broadcasts of A and two loads of B per 16 FMAs, no
- * horizontal reductions. A is packed per depth block into panels of 8 rows (8 consecutive floats per depth step), or,
- * when it is row-major and the output has at most 128 columns, read in place. Cache blocking: the depth is cut into
+ * horizontal reductions. A is packed per depth block into panels of 8 rows (8 consecutive floats per depth step; a
+ * row-major A by gathers). Cache blocking: the depth is cut into
  * equal blocks of at most 512 (256 for x·Wᵀ, 128 inside {@link #multiplyPacked}), and the work items are column strips
  * (2 vectors wide) × 64 rows, every panel of an item reusing the strip's block of B from L1. Each C element is, per
  * depth block, one fma chain in order (c = fma(a, b, c)) added to C; columns that do not fill a vector go through
  * zero-padded workspaces, so there is no scalar tail. Block boundaries depend only on the sizes, and the pool only picks
  * items, so results are identical at any thread count. Why not a native BLAS: see the README's GEMM section (measured).
  *
- * <p>{@link #packA}, {@link #multiplyPacked}, {@link #multiplyStrided} and {@link #transpose} are the same pieces for
+ * <p>{@link #packA}, {@link #multiplyPacked} and {@link #transpose} are the same pieces for
  * callers that run many small products with their own strides (Conv2d, one sample at a time).
  */
 public final class Gemm {
@@ -275,12 +275,6 @@ public final class Gemm {
     private static void tiles(float[] c, float[] a, int ars, int acs, float[] b, int rows, int np, int p0, int p1, int bOff,
                               boolean acc) {
         int kb = p1 - p0, panels = (rows + PR - 1) / PR;
-        if (ars != 1 && np <= STRIDED_MAX_COLS) {
-            // Row-major A (x, dy) against few column strips: packing would copy A (one float at a time) about as often
-            // as the kernel reads it; read it in place instead
-            multiplyStrided(c, 0, np, a, p0 * acs, ars, acs, rows, kb, b, bOff + p0 * np, np, np, acc);
-            return;
-        }
         float[] ap = Kernels.workspace(AP, panels * PR * kb);
         Parallel.forRange(panels, Math.max(1, (1 << 14) / (PR * kb)), (lo, hi) -> {
             for (int q = lo; q < hi; q++) pack(ap, a, ars, acs, rows, q, p0, p1);
@@ -288,12 +282,9 @@ public final class Gemm {
         multiplyPacked(c, 0, np, ap, 0, rows, kb, b, bOff + p0 * np, np, np, acc);
     }
 
-    /** Up to this many output columns (4 strips of 2 AVX-512 vectors), {@link #tiles} reads a row-major A in place. */
-    private static final int STRIDED_MAX_COLS = 128;
-
     // ---------------------------------------------------------------------------------------------------------------
-    // Entry points for callers that run many small products (Conv2d, one sample at a time): A packed once and reused,
-    // or read in place; the output's row stride is the caller's. Inside a pool task they run serially.
+    // Entry points for callers that run many small products (Conv2d, one sample at a time): A packed once and reused;
+    // the output's row stride is the caller's. Inside a pool task they run serially.
 
     /** Floats needed by {@link #packA} for a rows × depth operand. */
     public static int packedSize(int rows, int depth) {
@@ -361,53 +352,6 @@ public final class Gemm {
     /** Depth block of {@link #multiplyPacked}: 2 vectors × 128 rows of B (16 KB with AVX-512) beside one A panel in L1. */
     private static final int PACKED_DEPTH_BLOCK = 128;
 
-    /**
-     * C (+)= A·B with A read in place, A(i, p) = a[aOff + i·ars + p·acs] (for an A used by few column strips, where
-     * packing would cost as much as the product); otherwise as {@link #multiplyPacked}. Full 8-row panels broadcast
-     * from A directly; a last partial panel is packed (zero rows) into a per-thread workspace.
-     */
-    public static void multiplyStrided(float[] c, int cOff, int ldc, float[] a, int aOff, int ars, int acs, int rows, int depth,
-                                       float[] b, int bOff, int ldb, int cols, boolean acc) {
-        if (!Kernels.simd()) {
-            // C(i,j) (+)= Σ_p A(i,p)·B(p,j)
-            for (int i = 0; i < rows; i++) {
-                for (int j = 0; j < cols; j++) {
-                    float sum = 0f;
-                    for (int p = 0; p < depth; p++) sum += a[aOff + i * ars + p * acs] * b[bOff + p * ldb + j];
-                    int o = cOff + i * ldc + j;
-                    c[o] = acc ? c[o] + sum : sum;
-                }
-            }
-            return;
-        }
-        int panels = (rows + PR - 1) / PR;
-        int strips = (cols + 2 * L - 1) / (2 * L), groups = (rows + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM, items = strips * groups;
-        long flopsPerItem = (long) Math.min(rows, ROWS_PER_ITEM) * 2 * L * depth;
-        Parallel.forRange(items, (int) Math.max(1, GRAIN_FLOPS / Math.max(1, flopsPerItem)), (lo, hi) -> {
-            float[] ct = CT.get();
-            for (int it = lo; it < hi; it++) {
-                int g = it / strips, j = (it % strips) * 2 * L, width = Math.min(2 * L, cols - j);
-                int q0 = g * (ROWS_PER_ITEM / PR), q1 = Math.min(panels, q0 + ROWS_PER_ITEM / PR);
-                for (int q = q0; q < q1; q++) {
-                    int i0 = q * PR, valid = Math.min(PR, rows - i0);
-                    if (valid == PR) {
-                        if (width == 2 * L) strided2(c, cOff + i0 * ldc + j, ldc, a, aOff + i0 * ars, ars, acs, b, bOff + j, ldb, depth, acc);
-                        else strided1(c, cOff + i0 * ldc + j, ldc, a, aOff + i0 * ars, ars, acs, b, bOff + j, ldb, depth, acc);
-                    } else {
-                        float[] ap = Kernels.workspace(AT, PR * depth);
-                        packPanel(ap, 0, a, aOff + i0 * ars, ars, acs, valid, 0, depth);
-                        if (width == 2 * L) panel2(ct, 0, 2 * L, ap, 0, b, bOff + j, ldb, depth, false);
-                        else panel1(ct, 0, 2 * L, ap, 0, b, bOff + j, ldb, depth, false);
-                        addRows(c, cOff + i0 * ldc + j, ldc, ct, valid, width, acc);
-                    }
-                }
-            }
-        });
-    }
-
-    /** Per-thread workspace for one packed partial panel in {@link #multiplyStrided}. */
-    private static final ThreadLocal<float[]> AT = ThreadLocal.withInitial(() -> new float[0]);
-
     /** C rows [0, valid) (+)= the scratch tile's rows (row stride 2L), columns [0, width). */
     private static void addRows(float[] c, int co, int ldc, float[] ct, int valid, int width, boolean acc) {
         for (int r = 0; r < valid; r++) {
@@ -416,7 +360,7 @@ public final class Gemm {
         }
     }
 
-    /** Lanes of the SIMD vectors: {@link #multiplyPacked} and {@link #multiplyStrided} take column counts in multiples of it. */
+    /** Lanes of the SIMD vectors: {@link #multiplyPacked} takes column counts in multiples of it. */
     public static int lanes() {
         return L;
     }
@@ -491,8 +435,7 @@ public final class Gemm {
      * Register kernels for one panel of 8 rows of C at {@code c[co + r·ldc]}: 2 vectors of columns (16 accumulators,
      * 8 broadcasts and 2 loads per 16 FMAs) or 1 vector (the last strip of an odd vector count). C(r, ·) (+)= Σ_p
      * A(r, p)·B(p, ·) over p in [0, kb), B's rows at {@code b[bo + p·ldb]}; every element is one fma chain in order
-     * from zero, added to C when {@code acc}. A is packed ({@code ap[ao + p·8 + r]}) or,
-     * in the strided kernels, read in place ({@code a[a0 + r·ars + p·acs]}). They call only the Vector API's
+     * from zero, added to C when {@code acc}. A is packed ({@code ap[ao + p·8 + r]}). They call only the Vector API's
      * force-inlined methods, and no vector value merges two paths: a helper of our own can be left out of line by C2's
      * inlining budget, and accumulators that start from either C or zero stay boxed; either made runs 3-10x slower.
      */
@@ -600,113 +543,6 @@ public final class Gemm {
         }
     }
 
-    private static void strided2(float[] c, int co, int ldc, float[] a, int a0, int ars, int acs, float[] b, int bo, int ldb,
-                                 int kb, boolean acc) {
-        int a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars, a4 = a3 + ars, a5 = a4 + ars, a6 = a5 + ars, a7 = a6 + ars;
-        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
-        c00 = FloatVector.zero(S);
-        c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = c00;
-        for (int p = 0, ao = 0; p < kb; p++, bo += ldb, ao += acs) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L);
-            FloatVector v0 = FloatVector.broadcast(S, a[a0 + ao]);
-            c00 = v0.fma(b0, c00);
-            c01 = v0.fma(b1, c01);
-            FloatVector v1 = FloatVector.broadcast(S, a[a1 + ao]);
-            c10 = v1.fma(b0, c10);
-            c11 = v1.fma(b1, c11);
-            FloatVector v2 = FloatVector.broadcast(S, a[a2 + ao]);
-            c20 = v2.fma(b0, c20);
-            c21 = v2.fma(b1, c21);
-            FloatVector v3 = FloatVector.broadcast(S, a[a3 + ao]);
-            c30 = v3.fma(b0, c30);
-            c31 = v3.fma(b1, c31);
-            FloatVector v4 = FloatVector.broadcast(S, a[a4 + ao]);
-            c40 = v4.fma(b0, c40);
-            c41 = v4.fma(b1, c41);
-            FloatVector v5 = FloatVector.broadcast(S, a[a5 + ao]);
-            c50 = v5.fma(b0, c50);
-            c51 = v5.fma(b1, c51);
-            FloatVector v6 = FloatVector.broadcast(S, a[a6 + ao]);
-            c60 = v6.fma(b0, c60);
-            c61 = v6.fma(b1, c61);
-            FloatVector v7 = FloatVector.broadcast(S, a[a7 + ao]);
-            c70 = v7.fma(b0, c70);
-            c71 = v7.fma(b1, c71);
-        }
-        if (acc) {
-            c00.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
-            c01.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
-            c10.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
-            c11.add(FloatVector.fromArray(S, c, co + ldc + L)).intoArray(c, co + ldc + L);
-            c20.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
-            c21.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
-            c30.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
-            c31.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
-            c40.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
-            c41.add(FloatVector.fromArray(S, c, co + 4 * ldc + L)).intoArray(c, co + 4 * ldc + L);
-            c50.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
-            c51.add(FloatVector.fromArray(S, c, co + 5 * ldc + L)).intoArray(c, co + 5 * ldc + L);
-            c60.add(FloatVector.fromArray(S, c, co + 6 * ldc)).intoArray(c, co + 6 * ldc);
-            c61.add(FloatVector.fromArray(S, c, co + 6 * ldc + L)).intoArray(c, co + 6 * ldc + L);
-            c70.add(FloatVector.fromArray(S, c, co + 7 * ldc)).intoArray(c, co + 7 * ldc);
-            c71.add(FloatVector.fromArray(S, c, co + 7 * ldc + L)).intoArray(c, co + 7 * ldc + L);
-        } else {
-            c00.intoArray(c, co);
-            c01.intoArray(c, co + L);
-            c10.intoArray(c, co + ldc);
-            c11.intoArray(c, co + ldc + L);
-            c20.intoArray(c, co + 2 * ldc);
-            c21.intoArray(c, co + 2 * ldc + L);
-            c30.intoArray(c, co + 3 * ldc);
-            c31.intoArray(c, co + 3 * ldc + L);
-            c40.intoArray(c, co + 4 * ldc);
-            c41.intoArray(c, co + 4 * ldc + L);
-            c50.intoArray(c, co + 5 * ldc);
-            c51.intoArray(c, co + 5 * ldc + L);
-            c60.intoArray(c, co + 6 * ldc);
-            c61.intoArray(c, co + 6 * ldc + L);
-            c70.intoArray(c, co + 7 * ldc);
-            c71.intoArray(c, co + 7 * ldc + L);
-        }
-    }
-
-    private static void strided1(float[] c, int co, int ldc, float[] a, int a0, int ars, int acs, float[] b, int bo, int ldb,
-                                 int kb, boolean acc) {
-        int a1 = a0 + ars, a2 = a1 + ars, a3 = a2 + ars, a4 = a3 + ars, a5 = a4 + ars, a6 = a5 + ars, a7 = a6 + ars;
-        FloatVector c0, c1, c2, c3, c4, c5, c6, c7;
-        c0 = FloatVector.zero(S);
-        c1 = c2 = c3 = c4 = c5 = c6 = c7 = c0;
-        for (int p = 0, ao = 0; p < kb; p++, bo += ldb, ao += acs) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bo);
-            c0 = FloatVector.broadcast(S, a[a0 + ao]).fma(b0, c0);
-            c1 = FloatVector.broadcast(S, a[a1 + ao]).fma(b0, c1);
-            c2 = FloatVector.broadcast(S, a[a2 + ao]).fma(b0, c2);
-            c3 = FloatVector.broadcast(S, a[a3 + ao]).fma(b0, c3);
-            c4 = FloatVector.broadcast(S, a[a4 + ao]).fma(b0, c4);
-            c5 = FloatVector.broadcast(S, a[a5 + ao]).fma(b0, c5);
-            c6 = FloatVector.broadcast(S, a[a6 + ao]).fma(b0, c6);
-            c7 = FloatVector.broadcast(S, a[a7 + ao]).fma(b0, c7);
-        }
-        if (acc) {
-            c0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
-            c1.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
-            c2.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
-            c3.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
-            c4.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
-            c5.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
-            c6.add(FloatVector.fromArray(S, c, co + 6 * ldc)).intoArray(c, co + 6 * ldc);
-            c7.add(FloatVector.fromArray(S, c, co + 7 * ldc)).intoArray(c, co + 7 * ldc);
-        } else {
-            c0.intoArray(c, co);
-            c1.intoArray(c, co + ldc);
-            c2.intoArray(c, co + 2 * ldc);
-            c3.intoArray(c, co + 3 * ldc);
-            c4.intoArray(c, co + 4 * ldc);
-            c5.intoArray(c, co + 5 * ldc);
-            c6.intoArray(c, co + 6 * ldc);
-            c7.intoArray(c, co + 7 * ldc);
-        }
-    }
 
 
 

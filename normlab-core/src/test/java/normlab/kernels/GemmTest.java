@@ -86,8 +86,8 @@ class GemmTest {
     }
 
     /**
-     * The entry points Conv2d uses per sample: A packed once ({@code packA} + {@code multiplyPacked}) or read in place
-     * ({@code multiplyStrided}), with offsets, output row strides wider than the columns, partial 8-row panels and
+     * The entry points Conv2d uses per sample: A packed once ({@code packA} + {@code multiplyPacked}), row-major and
+     * column-major, with offsets, output row strides wider than the columns, partial 8-row panels and
      * accumulation, against the direct sum in double; and {@code transpose}.
      */
     @Test
@@ -109,12 +109,12 @@ class GemmTest {
                         for (int p = 0; p < depth; p++) sum += (double) aRow[aOff + i * depth + p] * b[bOff + p * cols + j];
                         want[i * cols + j] = sum;
                     }
-                    float[] ap = new float[3 + Gemm.packedSize(rows, depth)];
+                    float[] ap = new float[3 + Gemm.packedSize(rows, depth)], apc = new float[Gemm.packedSize(rows, depth)];
                     Gemm.packA(ap, 3, aRow, aOff, depth, 1, rows, depth);
-                    float[][] got = {c0.clone(), c0.clone(), c0.clone()};
+                    Gemm.packA(apc, 0, aCol, aOff, 1, rows, rows, depth);
+                    float[][] got = {c0.clone(), c0.clone()};
                     Gemm.multiplyPacked(got[0], cOff, ldc, ap, 3, rows, depth, b, bOff, cols, cols, acc);
-                    Gemm.multiplyStrided(got[1], cOff, ldc, aRow, aOff, depth, 1, rows, depth, b, bOff, cols, cols, acc);
-                    Gemm.multiplyStrided(got[2], cOff, ldc, aCol, aOff, 1, rows, rows, depth, b, bOff, cols, cols, acc);
+                    Gemm.multiplyPacked(got[1], cOff, ldc, apc, 0, rows, depth, b, bOff, cols, cols, acc);
                     for (float[] g : got) {
                         for (int i = 0; i < rows; i++) {
                             for (int j = 0; j < cols; j++) {
