@@ -94,11 +94,11 @@ public final class Gemm {
             int p0 = q0, p1 = Math.min(kv, q0 + DOT_BLOCK);
             long work = (long) n * 4 * (p1 - p0);
             Parallel.forRange(jBlocks, (int) Math.max(1, GRAIN_FLOPS / Math.max(1, work)), (lo, hi) -> {
-                float[] lanes = new float[L];
+                float[] lanes = new float[16 * L];
                 for (int jb = lo; jb < hi; jb++) {
                     int j0 = 4 * jb, j1 = Math.min(m, j0 + 4), i = 0;
-                    if (j1 - j0 == 4) for (; i + 4 <= n; i += 4) dot4x4(y, x, w, i, j0, k, m, p0, p1, lanes);
-                    for (; i < n; i++) for (int j = j0; j < j1; j++) dot1(y, x, w, i, j, k, m, p0, p1, lanes);
+                    if (j1 - j0 == 4) for (; i + 4 <= n; i += 4) dot4x4(y, 0, m, x, 0, k, w, 0, k, i, j0, p0, p1, lanes);
+                    for (; i < n; i++) for (int j = j0; j < j1; j++) dot1(y, 0, m, x, 0, k, w, 0, k, i, j, p0, p1, lanes);
                 }
             });
         }
@@ -111,17 +111,16 @@ public final class Gemm {
         }
     }
 
-    /** y[o] += Σ of c's lanes in lane order (a fixed order, whatever the JIT does). */
-    private static void addLanes(float[] y, int o, FloatVector c, float[] lanes) {
-        c.intoArray(lanes, 0);
-        float s = 0f;
-        for (int l = 0; l < L; l++) s += lanes[l];
-        y[o] += s;
-    }
-
-    private static void dot4x4(float[] y, float[] x, float[] w, int i0, int j0, int k, int m, int p0, int p1, float[] lanes) {
-        int x0 = i0 * k, x1 = x0 + k, x2 = x1 + k, x3 = x2 + k;
-        int w0 = j0 * k, w1 = w0 + k, w2 = w1 + k, w3 = w2 + k;
+    /**
+     * y[yOff + i·ldy + j] += Σ_{p0 ≤ p < p1} x[xOff + i·ldx + p]·w[wOff + j·ldw + p] for the 4×4 block at (i0, j0): per
+     * vector of p, 8 loads and 16 FMAs into 16 lane accumulators; then every accumulator's lanes are summed in lane order
+     * (a fixed order, whatever the JIT does) and added to y. The accumulators go to {@code lanes} (16·L floats) with
+     * the Vector API's own stores: a helper of ours taking a vector could be left out of line and box it.
+     */
+    private static void dot4x4(float[] y, int yOff, int ldy, float[] x, int xOff, int ldx, float[] w, int wOff, int ldw,
+                               int i0, int j0, int p0, int p1, float[] lanes) {
+        int x0 = xOff + i0 * ldx, x1 = x0 + ldx, x2 = x1 + ldx, x3 = x2 + ldx;
+        int w0 = wOff + j0 * ldw, w1 = w0 + ldw, w2 = w1 + ldw, w3 = w2 + ldw;
         FloatVector c00 = FloatVector.zero(S), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00, c12 = c00, c13 = c00;
         FloatVector c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00, c31 = c00, c32 = c00, c33 = c00;
         for (int p = p0; p < p1; p += L) {
@@ -148,35 +147,68 @@ public final class Gemm {
             c32 = a.fma(b2, c32);
             c33 = a.fma(b3, c33);
         }
-        int o = i0 * m + j0;
-        addLanes(y, o, c00, lanes);
-        addLanes(y, o + 1, c01, lanes);
-        addLanes(y, o + 2, c02, lanes);
-        addLanes(y, o + 3, c03, lanes);
-        o += m;
-        addLanes(y, o, c10, lanes);
-        addLanes(y, o + 1, c11, lanes);
-        addLanes(y, o + 2, c12, lanes);
-        addLanes(y, o + 3, c13, lanes);
-        o += m;
-        addLanes(y, o, c20, lanes);
-        addLanes(y, o + 1, c21, lanes);
-        addLanes(y, o + 2, c22, lanes);
-        addLanes(y, o + 3, c23, lanes);
-        o += m;
-        addLanes(y, o, c30, lanes);
-        addLanes(y, o + 1, c31, lanes);
-        addLanes(y, o + 2, c32, lanes);
-        addLanes(y, o + 3, c33, lanes);
+        c00.intoArray(lanes, 0);
+        c01.intoArray(lanes, L);
+        c02.intoArray(lanes, 2 * L);
+        c03.intoArray(lanes, 3 * L);
+        c10.intoArray(lanes, 4 * L);
+        c11.intoArray(lanes, 5 * L);
+        c12.intoArray(lanes, 6 * L);
+        c13.intoArray(lanes, 7 * L);
+        c20.intoArray(lanes, 8 * L);
+        c21.intoArray(lanes, 9 * L);
+        c22.intoArray(lanes, 10 * L);
+        c23.intoArray(lanes, 11 * L);
+        c30.intoArray(lanes, 12 * L);
+        c31.intoArray(lanes, 13 * L);
+        c32.intoArray(lanes, 14 * L);
+        c33.intoArray(lanes, 15 * L);
+        for (int t = 0; t < 16; t++) {
+            float sum = 0f;
+            for (int l = 0; l < L; l++) sum += lanes[t * L + l];
+            y[yOff + (i0 + t / 4) * ldy + j0 + t % 4] += sum;
+        }
     }
 
     /** One element over [p0, p1): the same lane arithmetic as an element of {@link #dot4x4}. */
-    private static void dot1(float[] y, float[] x, float[] w, int i, int j, int k, int m, int p0, int p1, float[] lanes) {
-        int xo = i * k, wo = j * k;
+    private static void dot1(float[] y, int yOff, int ldy, float[] x, int xOff, int ldx, float[] w, int wOff, int ldw,
+                             int i, int j, int p0, int p1, float[] lanes) {
+        int xo = xOff + i * ldx, wo = wOff + j * ldw;
         FloatVector c = FloatVector.zero(S);
         for (int p = p0; p < p1; p += L) c = FloatVector.fromArray(S, x, xo + p).fma(FloatVector.fromArray(S, w, wo + p), c);
-        addLanes(y, i * m + j, c, lanes);
+        c.intoArray(lanes, 0);
+        float sum = 0f;
+        for (int l = 0; l < L; l++) sum += lanes[l];
+        y[yOff + i * ldy + j] += sum;
     }
+
+    /**
+     * c[cOff + i·ldc + j] += Σ_p a[aOff + i·lda + p]·b[bOff + j·ldb + p] for i < rows, j < cols, p < depth (a multiple
+     * of the lane count): dot products, for outputs too narrow for the register panels (a first convolution's dW, with
+     * K = 9 taps, per sample). Serial; the same tiles and lane order as {@link #matmulNT}'s dot path, scalar when SIMD
+     * is off.
+     */
+    public static void dotsAcc(float[] c, int cOff, int ldc, float[] a, int aOff, int lda, float[] b, int bOff, int ldb,
+                               int rows, int cols, int depth) {
+        if (!Kernels.simd()) {
+            for (int i = 0; i < rows; i++) {
+                for (int j = 0; j < cols; j++) {
+                    float sum = 0f;
+                    for (int p = 0; p < depth; p++) sum += a[aOff + i * lda + p] * b[bOff + j * ldb + p];
+                    c[cOff + i * ldc + j] += sum;
+                }
+            }
+            return;
+        }
+        float[] lanes = Kernels.workspace(LANES, 16 * L);
+        for (int j0 = 0; j0 < cols; j0 += 4) {
+            int j1 = Math.min(cols, j0 + 4), i = 0;
+            if (j1 - j0 == 4) for (; i + 4 <= rows; i += 4) dot4x4(c, cOff, ldc, a, aOff, lda, b, bOff, ldb, i, j0, 0, depth, lanes);
+            for (; i < rows; i++) for (int j = j0; j < j1; j++) dot1(c, cOff, ldc, a, aOff, lda, b, bOff, ldb, i, j, 0, depth, lanes);
+        }
+    }
+
+    private static final ThreadLocal<float[]> LANES = ThreadLocal.withInitial(() -> new float[0]);
 
     /** Gather offsets for {@link #transpose}: lane l reads row l (stride lds), filled per call size. */
     private static final ThreadLocal<int[]> GATHER = ThreadLocal.withInitial(() -> new int[0]);

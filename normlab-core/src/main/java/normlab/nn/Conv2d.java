@@ -215,10 +215,16 @@ public final class Conv2d extends Module {
                         // dW_g (og × kp) += dy_g (og × pp, packed) · colᵀ (pp × kp), the patches rebuilt and transposed, columns
                         // past K zero
                         patches(col, x.data, i, g, h, w, oh, ow, pp);
-                        Gemm.transpose(colt, 0, kp, col, 0, pp, k, pp);
-                        if (kp != k) for (int j = 0; j < pp; j++) Arrays.fill(colt, j * kp + k, (j + 1) * kp, 0f);
-                        Gemm.packA(dypk, 0, g0, go, pp, 1, og, pp);
-                        Gemm.multiplyPacked(dwp, c * part + g * og * kp, kp, dypk, 0, og, pp, colt, 0, kp, kp, true);
+                        if (k < Gemm.lanes()) {
+                            // fewer taps than one vector (a first layer's 3×3 over one channel): dot products along the
+                            // positions, nothing transposed or packed
+                            Gemm.dotsAcc(dwp, c * part + g * og * kp, kp, g0, go, pp, col, 0, pp, og, k, pp);
+                        } else {
+                            Gemm.transpose(colt, 0, kp, col, 0, pp, k, pp);
+                            if (kp != k) for (int j = 0; j < pp; j++) Arrays.fill(colt, j * kp + k, (j + 1) * kp, 0f);
+                            Gemm.packA(dypk, 0, g0, go, pp, 1, og, pp);
+                            Gemm.multiplyPacked(dwp, c * part + g * og * kp, kp, dypk, 0, og, pp, colt, 0, kp, kp, true);
+                        }
                         if (dcol == null) continue;
                         // dcol (K × pp) = W_gᵀ (K × og) · dy_g (og × pp), folded back onto sample i's input block
                         Gemm.multiplyPacked(dcol, 0, pp, wtp, g * wps, k, og, g0, go, pp, pp, false);

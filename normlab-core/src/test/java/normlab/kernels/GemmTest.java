@@ -129,6 +129,22 @@ class GemmTest {
                 }
             }
         }
+        // dotsAcc: c (+)= a·bᵀ along a depth of whole vectors, with offsets and strides, 4×4 tiles and their remainders
+        for (boolean simd : new boolean[] {true, false}) {
+            Kernels.setSimd(simd);
+            for (int[] sh : new int[][] {{32, 9, 49 * l}, {5, 7, 2 * l}, {8, 4, l}, {3, 2, 3 * l}}) {
+                int rows = sh[0], cols = sh[1], depth = sh[2], lda = depth + 3, ldb = depth + 1, ldc = cols + 2;
+                Rng rng = new Rng(rows * 17L + cols);
+                float[] a = rand(rng, 4 + rows * lda), b = rand(rng, 6 + cols * ldb), c = rand(rng, 1 + rows * ldc), c0 = c.clone();
+                Gemm.dotsAcc(c, 1, ldc, a, 4, lda, b, 6, ldb, rows, cols, depth);
+                for (int i = 0; i < rows; i++) for (int j = 0; j < cols; j++) {
+                    double want = c0[1 + i * ldc + j];
+                    for (int p = 0; p < depth; p++) want += (double) a[4 + i * lda + p] * b[6 + j * ldb + p];
+                    assertTrue(Math.abs(c[1 + i * ldc + j] - want) <= 1e-5 * Math.sqrt(depth) * (1 + Math.abs(want)),
+                            "dotsAcc simd " + simd + " " + java.util.Arrays.toString(sh) + " at " + i + "," + j);
+                }
+            }
+        }
         float[] src = new float[3 + 5 * 9], dst = new float[2 + 9 * 7];
         for (int i = 0; i < src.length; i++) src[i] = i;
         Gemm.transpose(dst, 2, 7, src, 3, 9, 5, 9);
