@@ -194,9 +194,56 @@ public final class MaxPool2d extends Module {
         }
         Tensor dx = buffer(1, inShape);
         float[] dxd = dx.data, dyd = dy.data;
+        int n = inShape[0], c = inShape[1], h = inShape[2], w = inShape[3], oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
+        if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && Kernels.simd() && 2 * oh * w >= L) {
+            int[] owner = windowOwners(w, oh, ow);
+            int[] am = argmax;
+            normlab.kernels.Parallel.forRange(n * c, Math.max(1, (1 << 16) / Math.max(1, h * w)), (lo, hi) -> unpool2x2(dxd, dyd, am, owner, lo, hi, h, w, oh * ow));
+            return dx;
+        }
         java.util.Arrays.fill(dxd, 0f); // a reused buffer holds the last call's values
         for (int o = 0; o < argmax.length; o++) dxd[argmax[o]] += dyd[o];
         return dx;
+    }
+
+    /**
+     * For the 2×2 path's backward: the output whose window holds input position q of a plane's first 2·OH rows, q / w
+     * and q mod w halved (0 for a last odd column, which no window holds and whose argmax test then fails).
+     */
+    private static int[] windowOwners(int w, int oh, int ow) {
+        int[] t = new int[2 * oh * w];
+        for (int q = 0; q < t.length; q++) {
+            int r = q / w, x = q % w;
+            t[q] = x < 2 * ow ? (r / 2) * ow + x / 2 : 0;
+        }
+        return t;
+    }
+
+    /**
+     * Backward of the 2×2 path without a zero-fill pass or a scatter: windows do not overlap, so dx[q] = 0 + dy[o] when
+     * q is the argmax of the output o whose window holds q, else 0 (the same bits as += onto zeros, −0 included). Per
+     * vector of L positions, dy and argmax of their owners are gathered and compared with the positions; blends in the
+     * int domain (mask casts ran as the boxed fallback on JDK 17). Rows past 2·OH are zero; a plane's last positions
+     * go one by one.
+     */
+    private static void unpool2x2(float[] dx, float[] dy, int[] argmax, int[] owner, int lo, int hi, int h, int w, int po) {
+        int span = owner.length, sv = span / L * L;
+        IntVector iota = IntVector.zero(SI).addIndex(1), zero = IntVector.zero(SI);
+        FloatVector fz = FloatVector.zero(S);
+        for (int nc = lo; nc < hi; nc++) {
+            int plane = nc * h * w, out = nc * po;
+            for (int q = 0; q < sv; q += L) {
+                IntVector at = iota.add(plane + q);
+                IntVector won = IntVector.fromArray(SI, argmax, out, owner, q);
+                FloatVector g = fz.add(FloatVector.fromArray(S, dy, out, owner, q));
+                zero.blend(g.reinterpretAsInts(), won.compare(VectorOperators.EQ, at)).reinterpretAsFloats().intoArray(dx, plane + q);
+            }
+            for (int q = sv; q < span; q++) {
+                int o = out + owner[q];
+                dx[plane + q] = argmax[o] == plane + q ? 0f + dy[o] : 0f;
+            }
+            java.util.Arrays.fill(dx, plane + span, plane + h * w, 0f);
+        }
     }
 
     /** Pooling windows (MaxPool2d, AvgPool2d): positive kernel and stride, padding in [0, kernel/2] as PyTorch requires. */
