@@ -79,7 +79,9 @@ public abstract class Activation extends Module {
         public Tensor backward(Tensor dy) {
             requireForward(saved, this);
             Tensor.requireShape(label() + " backward", dy, saved.shape());
-            Tensor dx = buffer(1, dy.shape());
+            // With reused buffers dx takes the output's buffer (y is not needed by this backward, and a returned tensor
+            // is valid only until the module's next call): one activation less to keep in cache during a step.
+            Tensor dx = buffer(reusesBuffers() ? 0 : 1, dy.shape());
             float[] x = saved.data, g = dy.data, d = dx.data;
             int i = 0;
             if (normlab.kernels.Kernels.simd()) {

@@ -200,7 +200,9 @@ public class BatchNorm extends Module {
                 bias.grad.data[ch] += (float) sumDy[ch];
             }
         }
-        Tensor dx = buffer(1, x.shape()); // every element written below
+        // every element written below; with reused buffers into the output's buffer (this backward reads x, not y, and a
+        // returned tensor is valid only until the module's next call): one activation less in cache during a step
+        Tensor dx = buffer(reusesBuffers() ? 0 : 1, x.shape());
         backwardDx(dx.data, dy.data, x.data, muHi, muLo, a, q, p, n, c, s);
         return dx;
     }
