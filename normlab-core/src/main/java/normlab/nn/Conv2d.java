@@ -109,9 +109,10 @@ public final class Conv2d extends Module {
         int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, pp = padded(p);
         // Output in buffer slot 0 (reused when asked, every element written here; 1 = dx)
         Tensor y = buffer(0, n, outChannels, oh, ow);
-        // W_g packed once for the register kernel (a local array: concurrent eval forwards share nothing)
+        // W_g packed once for the register kernel, in the calling thread's workspace (concurrent eval forwards share
+        // nothing; the pool's workers only read it while this call runs)
         int wps = Gemm.packedSize(og, k);
-        float[] wp = new float[groups * wps];
+        float[] wp = Kernels.workspace(WP, groups * wps);
         for (int g = 0; g < groups; g++) Gemm.packA(wp, g * wps, weight.value.data, g * og * k, k, 1, og, k);
         float[] xd = x.data, yd = y.data, bd = bias == null ? null : bias.value.data;
         // One sample at a time, samples in parallel: its patches (K × pp) are written into a per-thread workspace and
@@ -153,6 +154,8 @@ public final class Conv2d extends Module {
 
     /** Per-thread workspaces: patches (COL) and their transpose (COLT), a padded product (YW), dy_g padded (DYP) and packed (DYK), dcol (DCOL). */
     private static final ThreadLocal<float[]> COL = ThreadLocal.withInitial(() -> new float[0]);
+    /** The calling thread's packed weights (W_g in forward, W_gᵀ in backward), read by the pool during the call. */
+    private static final ThreadLocal<float[]> WP = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> YW = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> DYP = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> DYK = ThreadLocal.withInitial(() -> new float[0]);
@@ -187,7 +190,7 @@ public final class Conv2d extends Module {
         double[] dbp = dbPartials;
         // Wᵀ_g (K × og) packed once: A(r, o) = w[g·og·K + o·K + r]
         int wps = Gemm.packedSize(k, og);
-        float[] wtp = inputGrad ? new float[groups * wps] : null;
+        float[] wtp = inputGrad ? Kernels.workspace(WP, groups * wps) : null;
         if (inputGrad) for (int g = 0; g < groups; g++) Gemm.packA(wtp, g * wps, weight.value.data, g * og * k, 1, k, k, og);
         float[] dyd = dy.data, dxd = inputGrad ? dx.data : null;
         Parallel.forRange(chunks, 1, (lo, hi) -> {
