@@ -1,5 +1,9 @@
 package normlab.kernels;
 
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
 /**
  * Unfolding of image patches into a matrix (im2col, Caffe's layout) and its adjoint (col2im), so a convolution becomes
  * one matrix product per group over the whole batch. For an input block of C channels of H×W, kernel kh×kw, stride
@@ -30,7 +34,7 @@ public final class Im2col {
                     for (int y = 0; y < oh; y++) {
                         int iy = y * sh - ph + i * dh, o = base + y * ow;
                         if (iy < 0 || iy >= h) {
-                            java.util.Arrays.fill(col, o, o + ow, 0f);
+                            Arrays.fill(col, o, o + ow, 0f);
                             continue;
                         }
                         int line = plane + iy * w;
@@ -38,12 +42,12 @@ public final class Im2col {
                             // ix = xo − pw + j·dw: inside the image for xo in [lo, hi); a straight copy there, zeros around
                             int shift = j * dw - pw, lo = Math.max(0, -shift), hi = Math.min(ow, w - shift);
                             if (hi <= lo) {
-                                java.util.Arrays.fill(col, o, o + ow, 0f);
+                                Arrays.fill(col, o, o + ow, 0f);
                                 continue;
                             }
-                            java.util.Arrays.fill(col, o, o + lo, 0f);
+                            Arrays.fill(col, o, o + lo, 0f);
                             System.arraycopy(x, line + lo + shift, col, o + lo, hi - lo);
-                            java.util.Arrays.fill(col, o + hi, o + ow, 0f);
+                            Arrays.fill(col, o + hi, o + ow, 0f);
                             continue;
                         }
                         for (int xo = 0; xo < ow; xo++) {
@@ -87,7 +91,7 @@ public final class Im2col {
         }
     }
 
-    private static final jdk.incubator.vector.VectorSpecies<Float> S = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
 
     /**
      * Stride 1 with output rows as wide as input rows (ow = w, "same" padding): in flat indices a tap's row is the plane
@@ -109,7 +113,7 @@ public final class Im2col {
                 for (int j = 0; j < kw; j++) {
                     int sx = j * dw - pw, base = ((ch * kh + i) * kw + j) * ldc + colOff;
                     if (y1 <= y0 || Math.abs(sx) >= w) {
-                        if (!adjoint) java.util.Arrays.fill(col, base, base + oh * w, 0f);
+                        if (!adjoint) Arrays.fill(col, base, base + oh * w, 0f);
                         continue;
                     }
                     // border columns that wrap: [0, -sx) when sx < 0, [w - sx, w) when sx > 0
@@ -117,9 +121,9 @@ public final class Im2col {
                     // flat run q in [y0·w, y1·w), source/target q + δ clipped to the plane
                     int delta = sy * w + sx, q0 = Math.max(y0 * w, -delta), q1 = Math.min(y1 * w, plane - delta);
                     if (!adjoint) {
-                        java.util.Arrays.fill(col, base, base + q0, 0f);
+                        Arrays.fill(col, base, base + q0, 0f);
                         System.arraycopy(x, xp + q0 + delta, col, base + q0, q1 - q0);
-                        java.util.Arrays.fill(col, base + q1, base + oh * w, 0f);
+                        Arrays.fill(col, base + q1, base + oh * w, 0f);
                         zeroColumns(col, base, w, y0, y1, b0, b1);
                     } else {
                         zeroColumns(col, base, w, y0, y1, b0, b1);
@@ -140,7 +144,7 @@ public final class Im2col {
         int t = 0;
         if (Kernels.simd()) {
             for (int l = S.length(); t + l <= n; t += l) {
-                jdk.incubator.vector.FloatVector.fromArray(S, dst, d + t).add(jdk.incubator.vector.FloatVector.fromArray(S, src, s + t)).intoArray(dst, d + t);
+                FloatVector.fromArray(S, dst, d + t).add(FloatVector.fromArray(S, src, s + t)).intoArray(dst, d + t);
             }
         }
         for (; t < n; t++) dst[d + t] += src[s + t];

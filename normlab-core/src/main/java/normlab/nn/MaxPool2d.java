@@ -59,7 +59,7 @@ public final class MaxPool2d extends Module {
         float[] xd = x.data, yd = y.data;
         // Planes are independent: split them over the pool (each writes its own outputs, so any split gives the same bits).
         int planeWork = Math.max(1, oh * ow * kh * kw);
-        boolean twoByTwo = kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0;
+        boolean twoByTwo = twoByTwo();
         int[] offsets = twoByTwo && Kernels.simd() && oh * ow >= L ? windowOffsets(w, oh, ow) : null;
         normlab.kernels.Parallel.forRange(n * c, Math.max(1, (1 << 16) / planeWork), (lo, hi) -> {
             if (offsets != null) pool2x2Vector(xd, yd, argmax, offsets, lo, hi, h, w, oh, ow);
@@ -114,6 +114,11 @@ public final class MaxPool2d extends Module {
                 for (int b = 0; b < ow; b++, o++) window2x2(xd, yd, argmax, r0 + 2 * b, w, o);
             }
         }
+    }
+
+    /** The common 2×2 window with stride 2 and no padding, which has its own forward and backward paths. */
+    private boolean twoByTwo() {
+        return kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0;
     }
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -195,7 +200,7 @@ public final class MaxPool2d extends Module {
         Tensor dx = buffer(1, inShape);
         float[] dxd = dx.data, dyd = dy.data;
         int n = inShape[0], c = inShape[1], h = inShape[2], w = inShape[3], oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
-        if (kh == 2 && kw == 2 && sh == 2 && sw == 2 && ph == 0 && pw == 0 && Kernels.simd() && 2 * oh * w >= L) {
+        if (twoByTwo() && Kernels.simd() && 2 * oh * w >= L) {
             int[] owner = windowOwners(w, oh, ow);
             int[] am = argmax;
             normlab.kernels.Parallel.forRange(n * c, Math.max(1, (1 << 16) / Math.max(1, h * w)), (lo, hi) -> unpool2x2(dxd, dyd, am, owner, lo, hi, h, w, oh * ow));
