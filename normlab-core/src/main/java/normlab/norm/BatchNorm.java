@@ -177,7 +177,7 @@ public class BatchNorm extends Module {
         requireForward(x, this);
         Tensor.requireShape(label() + " backward", dy, x.shape());
         int c = numFeatures, n = rows(x), s = x.numel() / (n * c);
-        double mCount = (double) n * s;
+        double invM = 1.0 / ((double) n * s);
         double[] sumDy = new double[c], sumDyXmu = new double[c];
         float[] muHi = new float[c], muLo = new float[c];
         for (int ch = 0; ch < c; ch++) {
@@ -192,8 +192,8 @@ public class BatchNorm extends Module {
             double kk = g * rstd[ch];
             a[ch] = (float) kk;
             if (usedBatchStats) {
-                q[ch] = (float) (kk * rstd[ch] * rstd[ch] * sumDyXmu[ch] / mCount);
-                p[ch] = (float) (kk * sumDy[ch] / mCount);
+                q[ch] = (float) (kk * rstd[ch] * rstd[ch] * sumDyXmu[ch] * invM);
+                p[ch] = (float) (kk * sumDy[ch] * invM);
             }
             if (affine) {
                 weight.grad.data[ch] += (float) (sumDyXmu[ch] * rstd[ch]);
