@@ -1,6 +1,12 @@
 package normlab.data;
 
 import java.util.Arrays;
+import jdk.incubator.vector.ByteVector;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShape;
+import jdk.incubator.vector.VectorSpecies;
+import normlab.kernels.Kernels;
 import normlab.tensor.Tensor;
 
 /**
@@ -9,6 +15,10 @@ import normlab.tensor.Tensor;
  *
  * <p>Mini-batches are gathered by an index array: {@link #batch} gives (B, 1, rows, cols) for convolutional models,
  * {@link #batchFlat} gives (B, rows·cols) for fully connected ones, {@link #labels(int[])} the matching labels.
+ *
+ * <p>A set read from IDX bytes ({@link #of}) also keeps the bytes, and gathers batches from them: a random batch's
+ * rows come from memory beyond the caches, and bytes are a quarter of the traffic of floats (a 60-image MNIST batch
+ * gathered in about half the time). The values are the same floats either way.
  */
 public final class Dataset {
     /** A short name for messages and reports, e.g. {@code mnist/train}. */
@@ -19,8 +29,14 @@ public final class Dataset {
     public final int n;
     public final int rows;
     public final int cols;
+    /** The pixel bytes with the top bit flipped (b − 128 as a signed byte), or null: see {@link #batchFlat}. */
+    private final byte[] offsetBytes;
 
     public Dataset(String name, float[] images, int[] labels, int rows, int cols) {
+        this(name, images, labels, rows, cols, null);
+    }
+
+    private Dataset(String name, float[] images, int[] labels, int rows, int cols, byte[] offsetBytes) {
         if (rows <= 0 || cols <= 0) throw new IllegalArgumentException(name + ": image size must be positive, got " + rows + "×" + cols);
         if ((long) labels.length * rows * cols != images.length) {
             throw new IllegalArgumentException(name + ": " + labels.length + " labels but " + images.length + " pixels ("
@@ -32,6 +48,7 @@ public final class Dataset {
         this.n = labels.length;
         this.rows = rows;
         this.cols = cols;
+        this.offsetBytes = offsetBytes;
     }
 
     /** Builds a dataset from IDX images and labels, scaling bytes to [0, 1]; counts must agree. */
@@ -40,10 +57,13 @@ public final class Dataset {
             throw new IllegalArgumentException(name + ": " + img.n() + " images but " + labels.length + " labels");
         }
         float[] px = new float[img.pixels().length];
-        byte[] b = img.pixels();
+        byte[] b = img.pixels(), q = new byte[b.length];
         // x = byte / 255
-        for (int i = 0; i < px.length; i++) px[i] = (b[i] & 0xFF) / 255f;
-        return new Dataset(name, px, labels, img.rows(), img.cols());
+        for (int i = 0; i < px.length; i++) {
+            px[i] = (b[i] & 0xFF) / 255f;
+            q[i] = (byte) (b[i] ^ 0x80);
+        }
+        return new Dataset(name, px, labels, img.rows(), img.cols(), q);
     }
 
     /** Pixels per image (rows·cols). */
@@ -68,14 +88,31 @@ public final class Dataset {
         return batchFlat(idx, null);
     }
 
+    private static final VectorSpecies<Float> FS = FloatVector.SPECIES_PREFERRED;
+    /** Bytes with as many lanes as {@link #FS}: one byte vector widens to one float vector. */
+    private static final VectorSpecies<Byte> BS = VectorSpecies.of(byte.class, VectorShape.forBitSize(FS.vectorBitSize() / 4));
+
     /** {@link #batchFlat(int[])} written into {@code reuse} when it has the right shape (else a new tensor). */
     public Tensor batchFlat(int[] idx, Tensor reuse) {
         int f = features();
         Tensor t = reuse != null && reuse.hasShape(idx.length, f) ? reuse : Tensor.zeros(idx.length, f);
+        boolean fromBytes = offsetBytes != null && Kernels.simd();
+        int fv = FS.loopBound(f);
         for (int i = 0; i < idx.length; i++) {
             int k = idx[i];
             if (k < 0 || k >= n) throw new IndexOutOfBoundsException(name + ": index " + k + " outside [0, " + n + ")");
-            System.arraycopy(images, k * f, t.data, i * f, f);
+            if (!fromBytes) {
+                System.arraycopy(images, k * f, t.data, i * f, f);
+                continue;
+            }
+            // x = byte/255 from q = byte − 128: widen q to float (exact), add 128 (exact), divide: the same float as
+            // images[k·f + j]
+            int src = k * f, dst = i * f, j = 0;
+            for (; j < fv; j += FS.length()) {
+                ((FloatVector) ByteVector.fromArray(BS, offsetBytes, src + j).convertShape(VectorOperators.B2F, FS, 0))
+                        .add(128f).div(255f).intoArray(t.data, dst + j);
+            }
+            for (; j < f; j++) t.data[dst + j] = images[src + j];
         }
         return t;
     }
@@ -101,7 +138,8 @@ public final class Dataset {
         }
         int f = features();
         return new Dataset(name + "[" + from + ":" + to + "]", Arrays.copyOfRange(images, from * f, to * f),
-                Arrays.copyOfRange(labels, from, to), rows, cols);
+                Arrays.copyOfRange(labels, from, to), rows, cols,
+                offsetBytes == null ? null : Arrays.copyOfRange(offsetBytes, from * f, to * f));
     }
 
     @Override

@@ -62,6 +62,13 @@ public final class Elementwise {
                 .blend(0f, x0.compare(VectorOperators.LT, MIN_X));
     }
 
+    /** y = e^x over n values (y may be x). */
+    public static void exp(float[] y, float[] x, int n) {
+        int bound = S.loopBound(n), i = 0;
+        for (; i < bound; i += S.length()) exp(FloatVector.fromArray(S, x, i)).intoArray(y, i);
+        for (; i < n; i++) y[i] = exp(x[i]);
+    }
+
     /** y = σ(x) = 1/(1 + e^(−x)) over n values. */
     public static void sigmoid(float[] y, float[] x, int n) {
         int bound = S.loopBound(n), i = 0;

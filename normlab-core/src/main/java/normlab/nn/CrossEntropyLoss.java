@@ -1,5 +1,7 @@
 package normlab.nn;
 
+import normlab.kernels.Elementwise;
+import normlab.kernels.Kernels;
 import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
 
@@ -24,19 +26,43 @@ public final class CrossEntropyLoss {
         double total = 0;
         float[] z = logits.data, pd = p.data;
         for (int i = 0; i < n; i++) {
-            int o = i * k;
             int y = labels[i];
             if (y < 0 || y >= k) throw new IllegalArgumentException("CrossEntropyLoss: label " + y + " at row " + i + " outside [0, " + k + ")");
-            float m = Float.NEGATIVE_INFINITY;
-            for (int j = 0; j < k; j++) m = Math.max(m, z[o + j]);
-            double s = 0;
-            for (int j = 0; j < k; j++) {
-                double e = StrictMath.exp(z[o + j] - m); // StrictMath: the same bits on every JVM and JIT state
-                pd[o + j] = (float) e;
-                s += e;
+        }
+        if (Kernels.simd()) {
+            // e^(z − m) for the whole batch in one vector pass (Elementwise.exp: the same bits on every JVM and JIT
+            // state), then per row the sum in double, the probabilities and the loss.
+            float[] rowMax = new float[n];
+            for (int i = 0; i < n; i++) {
+                int o = i * k;
+                float m = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < k; j++) m = Math.max(m, z[o + j]);
+                rowMax[i] = m;
+                for (int j = 0; j < k; j++) pd[o + j] = z[o + j] - m;
             }
-            for (int j = 0; j < k; j++) pd[o + j] = (float) (pd[o + j] / s);
-            total += StrictMath.log(s) + m - z[o + y];
+            Elementwise.exp(pd, pd, n * k);
+            for (int i = 0; i < n; i++) {
+                int o = i * k;
+                double s = 0;
+                for (int j = 0; j < k; j++) s += pd[o + j];
+                double inv = 1 / s;
+                for (int j = 0; j < k; j++) pd[o + j] = (float) (pd[o + j] * inv);
+                total += StrictMath.log(s) + rowMax[i] - z[o + labels[i]];
+            }
+        } else {
+            for (int i = 0; i < n; i++) {
+                int o = i * k;
+                float m = Float.NEGATIVE_INFINITY;
+                for (int j = 0; j < k; j++) m = Math.max(m, z[o + j]);
+                double s = 0;
+                for (int j = 0; j < k; j++) {
+                    double e = StrictMath.exp(z[o + j] - m); // StrictMath: the same bits on every JVM and JIT state
+                    pd[o + j] = (float) e;
+                    s += e;
+                }
+                for (int j = 0; j < k; j++) pd[o + j] = (float) (pd[o + j] / s);
+                total += StrictMath.log(s) + m - z[o + labels[i]];
+            }
         }
         this.probs = p;
         this.labels = labels.clone();

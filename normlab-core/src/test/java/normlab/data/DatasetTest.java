@@ -37,6 +37,38 @@ class DatasetTest {
         assertThrows(IndexOutOfBoundsException.class, () -> d.batchFlat(new int[] {3}));
     }
 
+    /** A set read from bytes gathers from them (SIMD) or from the floats (scalar): the same floats as images. */
+    @Test
+    void batchesFromBytesEqualTheFloats() {
+        for (int[] size : new int[][] {{28, 28}, {5, 7}, {3, 3}}) {
+            int rows = size[0], cols = size[1], n = 300, f = rows * cols;
+            byte[] px = new byte[n * f];
+            for (int i = 0; i < px.length; i++) px[i] = (byte) (i * 37 + i / 11); // every byte value, 0x80..0xFF included
+            int[] labels = new int[n];
+            Dataset d = Dataset.of("bytes", new Idx.Images(n, rows, cols, px), labels);
+            int[] idx = {299, 0, 17, 150, 17, 1};
+            boolean old = normlab.kernels.Kernels.setSimd(true);
+            try {
+                Tensor simd = d.batchFlat(idx);
+                normlab.kernels.Kernels.setSimd(false);
+                Tensor scalar = d.batchFlat(idx);
+                for (int i = 0; i < idx.length; i++) {
+                    for (int j = 0; j < f; j++) {
+                        float want = (px[idx[i] * f + j] & 0xFF) / 255f;
+                        assertEquals(want, simd.data[i * f + j], 0f, "SIMD image " + idx[i] + " pixel " + j);
+                        assertEquals(want, scalar.data[i * f + j], 0f, "scalar image " + idx[i] + " pixel " + j);
+                    }
+                }
+                normlab.kernels.Kernels.setSimd(true);
+                Dataset s = d.slice(100, 200);
+                Tensor sliced = s.batchFlat(new int[] {50});
+                for (int j = 0; j < f; j++) assertEquals(d.images[150 * f + j], sliced.data[j], 0f, "slice pixel " + j);
+            } finally {
+                normlab.kernels.Kernels.setSimd(old);
+            }
+        }
+    }
+
     @Test
     void sliceCopiesARange() {
         Dataset s = threeImages().slice(1, 3);

@@ -66,9 +66,11 @@ class LayersGoldenTest {
         if (name.equals("relu")) assertEquals(0f, dx.data[0], "ReLU'(0) is 0, as PyTorch");
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"ce", "ce_huge"})
-    void crossEntropy(String name) {
+    /** Both paths: SIMD (one vector exp pass over the batch) and the scalar StrictMath reference. */
+    @ParameterizedTest(name = "{0} simd={1}")
+    @CsvSource({"ce, true", "ce, false", "ce_huge, true", "ce_huge, false"})
+    void crossEntropy(String name, boolean simd) {
+        Kernels.setSimd(simd);
         Map<String, Tensor> t = Golden.load("core", name).tensors();
         CrossEntropyLoss ce = new CrossEntropyLoss();
         float loss = ce.forward(t.get("logits"), Golden.labels(t.get("labels")));
