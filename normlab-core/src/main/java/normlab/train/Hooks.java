@@ -14,6 +14,9 @@ import normlab.tensor.Tensor;
  * distribution of the pre-activation of one sigmoid (the paper's Figure 1b/c). Hooks are registered per layer
  * instance; {@link #forward} runs the model layer by layer (descending into {@link Sequential}s) and calls a layer's
  * hooks just before it runs. The model itself is unchanged, so its state-dict keys stay PyTorch's.
+ *
+ * <p>The tensor a hook receives may be a layer's reused output buffer ({@link Trainer#evaluate} runs that way), so it is
+ * valid only during the call: a hook copies what it keeps.
  */
 public final class Hooks {
     private final Map<Module, List<Consumer<Tensor>>> onInput = new IdentityHashMap<>();

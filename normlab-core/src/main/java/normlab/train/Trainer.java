@@ -231,13 +231,17 @@ public final class Trainer {
     /**
      * {@link #evaluate(Module, Dataset, boolean, Hooks)} in batches of {@code batchSize}: the layers keep what their last
      * forward saved for a backward, so a smaller last batch is less memory held by a model that lives on.
+     *
+     * <p>Each batch runs in the layers' reused output buffers (no allocation and zero-fill of every activation per
+     * batch); a hook's tensor is therefore valid only during its call. Afterwards the buffer setting is restored and,
+     * unless the model was reusing buffers already, the pass's buffers are dropped, so the model holds no
+     * evaluation-sized activations.
      */
     public static Evaluation evaluate(Module model, Dataset data, boolean flatInputs, Hooks hooks, int batchSize) {
         if (batchSize <= 0) throw new IllegalArgumentException("evaluate: batch size must be positive, got " + batchSize);
-        boolean wasTraining = model.isTraining();
+        boolean wasTraining = model.isTraining(), wasReusing = model.reusesBuffers();
         model.eval();
-        // Fresh activations here, not reused buffers: evaluation batches are large (a CNN's patch matrices for 1000
-        // images take hundreds of MB), and fresh tensors can be collected layer by layer during the pass.
+        model.reuseBuffers(true);
         CrossEntropyLoss ce = new CrossEntropyLoss();
         Tensor batch = null;
         double lossSum = 0;
@@ -254,6 +258,8 @@ public final class Trainer {
             }
         } finally {
             model.setTraining(wasTraining);
+            model.reuseBuffers(wasReusing);
+            if (!wasReusing) model.releaseBuffers();
         }
         return new Evaluation(lossSum / data.n, (double) correct / data.n, data.n);
     }
