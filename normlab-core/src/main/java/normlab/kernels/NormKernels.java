@@ -109,8 +109,10 @@ public final class NormKernels {
                 t1 += d;
                 t2 = Math.fma(d, d, t2);
             }
-            d1 += foldLanes(a1, lane) + t1;
-            d2 += foldLanes(a2, lane) + t2;
+            a1.intoArray(lane, 0);
+            d1 += laneSum(lane) + t1;
+            a2.intoArray(lane, 0);
+            d2 += laneSum(lane) + t2;
         }
         p1[r] = d1;
         p2[r] = d2;
@@ -138,16 +140,20 @@ public final class NormKernels {
                 t1 += g;
                 t2 = Math.fma(g, (x[o + j] - hi) - lo, t2);
             }
-            d1 += foldLanes(a1, lane) + t1;
-            d2 += foldLanes(a2, lane) + t2;
+            a1.intoArray(lane, 0);
+            d1 += laneSum(lane) + t1;
+            a2.intoArray(lane, 0);
+            d2 += laneSum(lane) + t2;
         }
         p1[r] = d1;
         p2[r] = d2;
     }
 
-    /** The lanes of v added into a double in lane order. */
-    private static double foldLanes(FloatVector v, float[] lane) {
-        v.intoArray(lane, 0);
+    /**
+     * A vector's lanes, stored into {@code lane} by the caller, added into a double in lane order. The caller stores
+     * them: a helper of ours taking a vector can be left out of line by C2 and then boxes it on every call.
+     */
+    private static double laneSum(float[] lane) {
         double s = 0;
         for (int i = 0; i < L; i++) s += lane[i];
         return s;
@@ -522,6 +528,7 @@ public final class NormKernels {
         Parallel.forRange(blocks, Math.max(1, GRAIN / Math.max(1, rpb * len)), (b0, b1) -> {
             float[] lane = new float[L];
             float[] colG = inner == 1 && params ? new float[nAff] : null, colB = colG == null ? null : new float[nAff];
+            float[] sinkG = g == 1 && inner == 1 && !params ? new float[nAff] : null, sinkB = sinkG == null ? null : new float[nAff];
             for (int b = b0; b < b1; b++) {
                 if (colG != null) {
                     java.util.Arrays.fill(colG, 0f);
@@ -529,7 +536,9 @@ public final class NormKernels {
                 }
                 int r = b * rpb, rEnd = Math.min(rows, (b + 1) * rpb);
                 if (g == 1 && inner == 1) { // LayerNorm rows: four at a time share the loads and stores of dγ, dβ
-                    for (; r + 4 <= rEnd; r += 4) layerBackwardRows4(dx, colG, colB, dy, x, mean, rstd, gamma, r, len, lane);
+                    // (without parameters into scratch columns: a vector that is null on one path stays boxed)
+                    float[] cg = colG != null ? colG : sinkG, cb = colB != null ? colB : sinkB;
+                    for (; r + 4 <= rEnd; r += 4) layerBackwardRows4(dx, cg, cb, dy, x, mean, rstd, gamma, r, len, lane);
                 }
                 for (; r < rEnd; r++) {
                     groupBackwardRow(dx, pg, pb, colG, colB, dy, x, mean[r], rstd[r], gamma, r, b * nAff, g, len,
@@ -574,7 +583,6 @@ public final class NormKernels {
         FloatVector vr0 = FloatVector.broadcast(S, s0), vr1 = FloatVector.broadcast(S, s1), vr2 = FloatVector.broadcast(S, s2),
                 vr3 = FloatVector.broadcast(S, s3);
         double sg0 = 0, sg1 = 0, sg2 = 0, sg3 = 0, sx0 = 0, sx1 = 0, sx2 = 0, sx3 = 0;
-        boolean params = colG != null;
         int vs = S.loopBound(len);
         for (int j0 = 0; j0 < len; j0 += BLOCK) {
             int end = Math.min(len, j0 + BLOCK), vend = Math.min(vs, end);
@@ -582,46 +590,37 @@ public final class NormKernels {
             int j = j0;
             for (; j < vend; j += L) {
                 FloatVector gm = FloatVector.fromArray(S, gamma, j);
-                FloatVector cg = params ? FloatVector.fromArray(S, colG, j) : null;
-                FloatVector cb = params ? FloatVector.fromArray(S, colB, j) : null;
+                FloatVector cg = FloatVector.fromArray(S, colG, j), cb = FloatVector.fromArray(S, colB, j);
                 FloatVector d = FloatVector.fromArray(S, dy, o0 + j);
                 FloatVector xh = FloatVector.fromArray(S, x, o0 + j).sub(vh0).sub(vl0).mul(vr0);
                 FloatVector gh = d.mul(gm);
                 a10 = a10.add(gh);
                 a20 = gh.fma(xh, a20);
-                if (params) {
-                    cg = d.fma(xh, cg);
-                    cb = d.add(cb);
-                }
+                cg = d.fma(xh, cg);
+                cb = d.add(cb);
                 d = FloatVector.fromArray(S, dy, o1 + j);
                 xh = FloatVector.fromArray(S, x, o1 + j).sub(vh1).sub(vl1).mul(vr1);
                 gh = d.mul(gm);
                 a11 = a11.add(gh);
                 a21 = gh.fma(xh, a21);
-                if (params) {
-                    cg = d.fma(xh, cg);
-                    cb = d.add(cb);
-                }
+                cg = d.fma(xh, cg);
+                cb = d.add(cb);
                 d = FloatVector.fromArray(S, dy, o2 + j);
                 xh = FloatVector.fromArray(S, x, o2 + j).sub(vh2).sub(vl2).mul(vr2);
                 gh = d.mul(gm);
                 a12 = a12.add(gh);
                 a22 = gh.fma(xh, a22);
-                if (params) {
-                    cg = d.fma(xh, cg);
-                    cb = d.add(cb);
-                }
+                cg = d.fma(xh, cg);
+                cb = d.add(cb);
                 d = FloatVector.fromArray(S, dy, o3 + j);
                 xh = FloatVector.fromArray(S, x, o3 + j).sub(vh3).sub(vl3).mul(vr3);
                 gh = d.mul(gm);
                 a13 = a13.add(gh);
                 a23 = gh.fma(xh, a23);
-                if (params) {
-                    cg = d.fma(xh, cg);
-                    cb = d.add(cb);
-                    cg.intoArray(colG, j);
-                    cb.intoArray(colB, j);
-                }
+                cg = d.fma(xh, cg);
+                cb = d.add(cb);
+                cg.intoArray(colG, j);
+                cb.intoArray(colB, j);
             }
             float[] t = new float[8];
             for (; j < end; j++) {
@@ -632,20 +631,26 @@ public final class NormKernels {
                     float d = dy[o + j], xh = ((x[o + j] - hi) - lo) * rs, gh = d * gamma[j];
                     t[r] += gh;
                     t[4 + r] = Math.fma(gh, xh, t[4 + r]);
-                    if (params) {
-                        colG[j] = Math.fma(d, xh, colG[j]);
-                        colB[j] += d;
-                    }
+                    colG[j] = Math.fma(d, xh, colG[j]);
+                    colB[j] += d;
                 }
             }
-            sg0 += foldLanes(a10, lane) + t[0];
-            sg1 += foldLanes(a11, lane) + t[1];
-            sg2 += foldLanes(a12, lane) + t[2];
-            sg3 += foldLanes(a13, lane) + t[3];
-            sx0 += foldLanes(a20, lane) + t[4];
-            sx1 += foldLanes(a21, lane) + t[5];
-            sx2 += foldLanes(a22, lane) + t[6];
-            sx3 += foldLanes(a23, lane) + t[7];
+            a10.intoArray(lane, 0);
+            sg0 += laneSum(lane) + t[0];
+            a11.intoArray(lane, 0);
+            sg1 += laneSum(lane) + t[1];
+            a12.intoArray(lane, 0);
+            sg2 += laneSum(lane) + t[2];
+            a13.intoArray(lane, 0);
+            sg3 += laneSum(lane) + t[3];
+            a20.intoArray(lane, 0);
+            sx0 += laneSum(lane) + t[4];
+            a21.intoArray(lane, 0);
+            sx1 += laneSum(lane) + t[5];
+            a22.intoArray(lane, 0);
+            sx2 += laneSum(lane) + t[6];
+            a23.intoArray(lane, 0);
+            sx3 += laneSum(lane) + t[7];
         }
         groupDx(dx, dy, x, gamma, o0, 0, len, 1, len, h0, l0, s0, sg0, sx0);
         groupDx(dx, dy, x, gamma, o1, 0, len, 1, len, h1, l1, s1, sg1, sx1);
@@ -689,8 +694,10 @@ public final class NormKernels {
                         colB[cBase + j] += d;
                     }
                 }
-                sg += foldLanes(a1, lane) + t1;
-                sgx += foldLanes(a2, lane) + t2;
+                a1.intoArray(lane, 0);
+                sg += laneSum(lane) + t1;
+                a2.intoArray(lane, 0);
+                sgx += laneSum(lane) + t2;
             }
         } else {
             int vs = S.loopBound(inner);
@@ -714,8 +721,10 @@ public final class NormKernels {
                         t1 += d;
                         t2 = Math.fma(d, ((x[ro + j] - hi) - lo) * rs, t2);
                     }
-                    rb += foldLanes(a1, lane) + t1;
-                    rbx += foldLanes(a2, lane) + t2;
+                    a1.intoArray(lane, 0);
+                    rb += laneSum(lane) + t1;
+                    a2.intoArray(lane, 0);
+                    rbx += laneSum(lane) + t2;
                 }
                 // γ is constant over the run: Σĝ = γ·Σdy, Σĝ·x̂ = γ·Σdy·x̂.
                 sg += gm * rb;
@@ -786,7 +795,8 @@ public final class NormKernels {
                     }
                     float t = 0f;
                     for (; j < end; j++) t = Math.fma(x[o + j], x[o + j], t);
-                    sq += foldLanes(a, lane) + t;
+                    a.intoArray(lane, 0);
+                    sq += laneSum(lane) + t;
                 }
                 rrms[r] = 1.0 / Math.sqrt(sq / d + eps);
             }
@@ -851,7 +861,8 @@ public final class NormKernels {
                             t = Math.fma(g * w[j], xh, t);
                             if (col != null) col[j] = Math.fma(g, xh, col[j]);
                         }
-                        sgx += foldLanes(a, lane) + t;
+                        a.intoArray(lane, 0);
+                        sgx += laneSum(lane) + t;
                     }
                     float mgx = (float) (sgx / d);
                     FloatVector vm = FloatVector.broadcast(S, -mgx);
