@@ -60,6 +60,42 @@ public final class Im2col {
         }
     }
 
+    /**
+     * The patches transposed, taps ordered (i, j, c) (channels innermost, unlike {@link #im2col}'s (c, i, j)):
+     * <pre>
+     *   colT[p·ldt + (i·kw + j)·C + c] = x[c, oh·sh − ph + i·dh, ow·sw − pw + j·dw]   (0 outside the image)
+     * </pre>
+     * for p = oh·OW + ow; rows OH·OW to {@code rows} and columns kh·kw·C to {@code ldt} are zero. The C×H×W block of x
+     * at xOff is first transposed to channels last in {@code xt} (H·W·C floats), so each (position, tap) is one run of
+     * C contiguous floats: a few vector copies instead of an im2col and a gather transpose of its K × P result.
+     */
+    public static void im2colT(float[] colT, int ldt, int rows, float[] xt, float[] x, int xOff, int c, int h, int w,
+                               int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw, int oh, int ow) {
+        // xt[(y·W + x)·C + ch] = x[ch, y, x]
+        Gemm.transpose(xt, 0, c, x, xOff, h * w, c, h * w);
+        int taps = kh * kw, k = taps * c, l = S.length(), cv = Kernels.simd() ? c / l * l : 0;
+        for (int oy = 0; oy < oh; oy++) {
+            for (int ox = 0; ox < ow; ox++) {
+                int row = (oy * ow + ox) * ldt;
+                for (int i = 0; i < kh; i++) {
+                    int iy = oy * sh - ph + i * dh;
+                    for (int j = 0; j < kw; j++) {
+                        int ix = ox * sw - pw + j * dw, o = row + (i * kw + j) * c;
+                        if (iy < 0 || iy >= h || ix < 0 || ix >= w) {
+                            Arrays.fill(colT, o, o + c, 0f);
+                            continue;
+                        }
+                        int src = (iy * w + ix) * c, q = 0;
+                        for (; q < cv; q += l) FloatVector.fromArray(S, xt, src + q).intoArray(colT, o + q);
+                        for (; q < c; q++) colT[o + q] = xt[src + q];
+                    }
+                }
+                if (ldt > k) Arrays.fill(colT, row + k, row + ldt, 0f);
+            }
+        }
+        Arrays.fill(colT, oh * ow * ldt, rows * ldt, 0f);
+    }
+
     /** Adjoint of {@link #im2col}: dx[c, iy, ix] += dcol[r, p] for every tap r and position p that read (iy, ix). */
     public static void col2im(float[] dx, int dxOff, float[] dcol, int colOff, int ldc, int c, int h, int w, int kh, int kw,
                               int sh, int sw, int ph, int pw, int dh, int dw, int oh, int ow) {

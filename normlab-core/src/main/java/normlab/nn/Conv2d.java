@@ -23,8 +23,8 @@ import normlab.tensor.Tensor;
  * sample's patches col of shape (K, pp), K = (C/groups)·kh·kw and pp = OH·OW rounded up to whole vectors (zero
  * columns past OH·OW), y_g = W_g·col ({@link Gemm#multiplyPacked}, W_g packed once per call). The patches live in a
  * per-thread workspace, so they are written and multiplied while in L2, and backward builds them again instead of
- * keeping N·K·pp floats. Backward per sample: dW_g += dy_g·colᵀ (dy_g packed, the patches transposed), dcol =
- * W_gᵀ·dy_g folded back by col2im, db = Σ dy.
+ * keeping N·K·pp floats. Backward per sample: dW_g += dy_g·colᵀ (dy_g packed, colᵀ built from x in channels-last
+ * order), dcol = W_gᵀ·dy_g folded back by col2im, db = Σ dy.
  *
  * <p>Default initialization is PyTorch's: kaiming_uniform with a = √5, i.e. W and b uniform in ±1/√fan_in with
  * fan_in = (C/groups)·kh·kw. Only zero padding (padding_mode "zeros") is provided.
@@ -152,7 +152,7 @@ public final class Conv2d extends Module {
         return (p + l - 1) / l * l;
     }
 
-    /** Per-thread workspaces: patches (COL) and their transpose (COLT), a padded product (YW), dy_g padded (DYP) and packed (DYK), dcol (DCOL). */
+    /** Per-thread workspaces: patches (COL) and transposed patches (COLT), a padded product (YW), dy_g padded (DYP) and packed (DYK), dcol (DCOL). */
     private static final ThreadLocal<float[]> COL = ThreadLocal.withInitial(() -> new float[0]);
     /** The calling thread's packed weights (W_g in forward, W_gᵀ in backward), read by the pool during the call. */
     private static final ThreadLocal<float[]> WP = ThreadLocal.withInitial(() -> new float[0]);
@@ -160,6 +160,8 @@ public final class Conv2d extends Module {
     private static final ThreadLocal<float[]> DYP = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> DYK = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> COLT = ThreadLocal.withInitial(() -> new float[0]);
+    /** One sample's input block transposed to channels last (H·W × C/groups), for {@link Im2col#im2colT}. */
+    private static final ThreadLocal<float[]> XT = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> DCOL = ThreadLocal.withInitial(() -> new float[0]);
 
     /** Fixed number of sample chunks in backward, each with its own dW and db partials (combined in chunk order). */
@@ -169,7 +171,7 @@ public final class Conv2d extends Module {
 
     /**
      * Per sample and group, with dy_g (og × P) used in place or copied into a zero-padded (og × pp) block: dW_g += dy_g ·
-     * colᵀ (a chunk's partial; the patches rebuilt from x and transposed), dcol = W_gᵀ · dy_g folded back onto dx by
+     * colᵀ (a chunk's partial; colᵀ rebuilt from x, Im2col.im2colT), dcol = W_gᵀ · dy_g folded back onto dx by
      * col2im, db = row sums of dy_g. Samples run in 8 fixed chunks (boundaries depend on N only), whose partial dW and
      * db are added in chunk order: the result does not depend on the thread count.
      */
@@ -193,10 +195,13 @@ public final class Conv2d extends Module {
         float[] wtp = inputGrad ? Kernels.workspace(WP, groups * wps) : null;
         if (inputGrad) for (int g = 0; g < groups; g++) Gemm.packA(wtp, g * wps, weight.value.data, g * og * k, 1, k, k, og);
         float[] dyd = dy.data, dxd = inputGrad ? dx.data : null;
+        // dW's partials have K in (i, j, c) order when built from channels-last patches (K ≥ one vector), else (c, i, j)
+        boolean tapMajor = k >= Gemm.lanes();
         Parallel.forRange(chunks, 1, (lo, hi) -> {
             float[] dyp = Kernels.workspace(DYP, og * pp), dypk = Kernels.workspace(DYK, Gemm.packedSize(og, pp));
             float[] dcol = inputGrad ? Kernels.workspace(DCOL, k * pp) : null;
-            float[] col = Kernels.workspace(COL, k * pp), colt = Kernels.workspace(COLT, pp * kp);
+            float[] col = tapMajor ? null : Kernels.workspace(COL, k * pp);
+            float[] colt = tapMajor ? Kernels.workspace(COLT, pp * kp) : null, xt = tapMajor ? Kernels.workspace(XT, h * w * cg) : null;
             for (int c = lo; c < hi; c++) {
                 Arrays.fill(dwp, c * part, (c + 1) * part, 0f);
                 Arrays.fill(dbp, c * outChannels, (c + 1) * outChannels, 0.0);
@@ -215,16 +220,16 @@ public final class Conv2d extends Module {
                             go = 0;
                         }
                         for (int o = 0; o < og; o++) dbp[c * outChannels + g * og + o] += sum(g0, go + o * pp, p);
-                        // dW_g (og × kp) += dy_g (og × pp, packed) · colᵀ (pp × kp), the patches rebuilt and transposed, columns
-                        // past K zero
-                        patches(col, x.data, i, g, h, w, oh, ow, pp);
-                        if (k < Gemm.lanes()) {
-                            // fewer taps than one vector (a first layer's 3×3 over one channel): dot products along the
-                            // positions, nothing transposed or packed
+                        if (!tapMajor) {
+                            // fewer taps than one vector (a first layer's 3×3 over one channel): dot products of dy_g with
+                            // the rebuilt patches along the positions, nothing transposed or packed
+                            patches(col, x.data, i, g, h, w, oh, ow, pp);
                             Gemm.dotsAcc(dwp, c * part + g * og * kp, kp, g0, go, pp, col, 0, pp, og, k, pp);
                         } else {
-                            Gemm.transpose(colt, 0, kp, col, 0, pp, k, pp);
-                            if (kp != k) for (int j = 0; j < pp; j++) Arrays.fill(colt, j * kp + k, (j + 1) * kp, 0f);
+                            // dW_g (og × kp, taps ordered (i, j, c)) += dy_g (og × pp, packed) · colᵀ (pp × kp), colᵀ built
+                            // directly from x in channels-last order (Im2col.im2colT); columns past K and rows past P zero
+                            Im2col.im2colT(colt, kp, pp, xt, x.data, (i * inChannels + g * cg) * h * w, cg, h, w, kh, kw,
+                                    sh, sw, ph, pw, dh, dw, oh, ow);
                             Gemm.packA(dypk, 0, g0, go, pp, 1, og, pp);
                             Gemm.multiplyPacked(dwp, c * part + g * og * kp, kp, dypk, 0, og, pp, colt, 0, kp, kp, true);
                         }
@@ -236,12 +241,18 @@ public final class Conv2d extends Module {
                 }
             }
         });
-        // Partials in chunk order: dW[g·og + o, r] += Σ_c dW_c[g][o, r], db likewise
+        // Partials in chunk order: dW[g·og + o, r] += Σ_c dW_c[g][o, r] (r = (ch·kh + i)·kw + j; the partial's column for
+        // it is (i·kw + j)·cg + ch when tap-major), db likewise
         float[] gw = weight.grad.data;
+        int taps = kh * kw;
         for (int c = 0; c < chunks; c++) {
             for (int go = 0; go < groups * og; go++) {
                 int src = c * part + go * kp, dst = go * k;
-                for (int r = 0; r < k; r++) gw[dst + r] += dwp[src + r];
+                if (tapMajor) {
+                    for (int ch = 0; ch < cg; ch++) for (int t = 0; t < taps; t++) gw[dst + ch * taps + t] += dwp[src + t * cg + ch];
+                } else {
+                    for (int r = 0; r < k; r++) gw[dst + r] += dwp[src + r];
+                }
             }
         }
         if (bias != null) {
