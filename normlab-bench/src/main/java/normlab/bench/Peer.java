@@ -86,6 +86,12 @@ public final class Peer {
     /** Process CPU seconds per call over the last {@link #time} measurement (all threads: JIT and GC included). */
     private double lastCpu;
 
+    /** Total JIT compilation time so far (ms), or 0 where the JVM does not report it. */
+    private static long jitMillis() {
+        java.lang.management.CompilationMXBean c = java.lang.management.ManagementFactory.getCompilationMXBean();
+        return c != null && c.isCompilationTimeMonitoringSupported() ? c.getTotalCompilationTime() : 0;
+    }
+
     private static long processCpuNanos() {
         java.lang.management.OperatingSystemMXBean os = java.lang.management.ManagementFactory.getOperatingSystemMXBean();
         return os instanceof com.sun.management.OperatingSystemMXBean
@@ -100,11 +106,15 @@ public final class Peer {
     /**
      * Warm-up until C2 has compiled the Vector API loops (interpreted they run ~100x slower, and compilation is slow
      * on a busy machine): windows of 0.25 s (at least 3 calls) until a window's median stops improving by more than
-     * 5% on the previous one, at least {@code minWarm} seconds and at most 15 s.
+     * 5% on the previous one and the JIT compiled nothing during it or the window before, at least {@code minWarm} seconds and at most 30 s.
+     * The JIT condition matters at 2 threads: both cores then run the workload, the compiler threads wait for CPU, and
+     * the small CNN's step was measured half compiled (16-18 ms in some processes, 27-47 ms in others).
      */
     private double time(Runnable r, double minWarm) {
-        long start = System.nanoTime(), minEnd = start + (long) (minWarm * 1e9), maxEnd = start + 15_000_000_000L;
+        long start = System.nanoTime(), minEnd = start + (long) (minWarm * 1e9), maxEnd = start + 30_000_000_000L;
         double prev = Double.MAX_VALUE;
+        long jit = jitMillis();
+        int quiet = 0; // consecutive windows in which the JIT compiled nothing
         while (true) {
             List<Double> w = new ArrayList<>();
             long wEnd = System.nanoTime() + 250_000_000L;
@@ -114,8 +124,10 @@ public final class Peer {
                 w.add((System.nanoTime() - t0) * 1e-9);
             }
             double med = w.stream().mapToDouble(Double::doubleValue).sorted().toArray()[w.size() / 2];
-            long now = System.nanoTime();
-            if (now > maxEnd || (now > minEnd && med > 0.95 * prev)) break;
+            long now = System.nanoTime(), jitNow = jitMillis();
+            quiet = jitNow == jit ? quiet + 1 : 0;
+            jit = jitNow;
+            if (now > maxEnd || (now > minEnd && med > 0.95 * prev && quiet >= 2)) break;
             prev = Math.min(prev, med);
         }
         List<Double> t = new ArrayList<>();
