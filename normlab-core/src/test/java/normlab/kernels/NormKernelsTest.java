@@ -34,7 +34,9 @@ class NormKernelsTest {
         {4, 5, 37}, {3, 6, 2 * NormKernels.BLOCK + 19}, {2, 3, 16}, {5, 2, 3},
         {130, 37, 1}, {70, 48, 1}, {200, 7, 1}, {64, 16, 1},
         // 4-vector channel groups, then single vectors, then scalar channels (L = 16: 83 = 64 + 16 + 3; 100; 131)
-        {130, 83, 1}, {60, 100, 1}, {3, 131, 1}
+        {130, 83, 1}, {60, 100, 1}, {3, 131, 1},
+        // wider than GROUPED_C: the row-by-row elementwise passes (300 = 18 vectors + 12)
+        {20, 300, 1}
     };
 
     /** Everything one training step and one eval forward of BatchNorm produce. */
@@ -92,7 +94,7 @@ class NormKernelsTest {
     void simdIsBitIdenticalAtOneAndTwoThreads() {
         Kernels.setSimd(true);
         // Large enough that the kernels really split the work (more than one task of NormKernels.GRAIN elements).
-        int[][] shapes = {{8, 16, 3000}, {4000, 40, 1}, {3000, 83, 1}, {6, 3, 1031}};
+        int[][] shapes = {{8, 16, 3000}, {4000, 40, 1}, {3000, 83, 1}, {700, 300, 1}, {6, 3, 1031}};
         for (int[] sh : shapes) {
             Parallel.setThreads(1);
             List<float[]> one = run(sh[0], sh[1], sh[2], 5, 1f, 3f);
