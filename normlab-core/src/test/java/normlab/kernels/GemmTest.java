@@ -32,7 +32,9 @@ class GemmTest {
         // depth cut into blocks (> 256 for x·Wᵀ, > 512 otherwise), more than one 64-row group, uneven strips
         {70, 1100, 45}, {130, 40, 300}, {67, 600, 17},
         // x·Wᵀ's dot-product path (depth ≥ 4096, fewer than 2 vectors of columns), with and without a depth tail
-        {9, 5000, 13}, {33, 8193, 5}, {4, 4096, 31}
+        {9, 5000, 13}, {33, 8193, 5}, {4, 4096, 31},
+        // x·Wᵀ as yᵀ = W·xᵀ for at most 128 rows: two strips, m mod 5 = 1..4, rows past the last whole vector
+        {128, 300, 101}, {100, 64, 4}, {17, 513, 7}, {129, 40, 12}
     };
 
     private static float[] rand(Rng rng, int n) {
@@ -73,10 +75,27 @@ class GemmTest {
         }
     }
 
+    /**
+     * x·Wᵀ of a few rows (the yᵀ = W·xᵀ path, up to 128 rows) gives the same bits as the same rows inside a taller x
+     * (the general tiles): both cut the depth into the same blocks, so a row's result does not depend on the batch.
+     */
+    @Test
+    void fewRowsProductIsBitIdenticalToTheGeneralTiles() {
+        Kernels.setSimd(true);
+        for (int[] sh : new int[][] {{60, 784, 100}, {128, 300, 101}, {5, 1100, 13}, {1, 100, 10}, {33, 70, 3}}) {
+            int n = sh[0], k = sh[1], m = sh[2], tall = 200;
+            Rng rng = new Rng(n * 13L + k + m);
+            float[] x = rand(rng, tall * k), w = rand(rng, m * k), yTall = new float[tall * m], yFew = new float[n * m];
+            Gemm.matmulNT(yTall, x, w, tall, k, m);
+            Gemm.matmulNT(yFew, java.util.Arrays.copyOf(x, n * k), w, n, k, m);
+            assertArrayEquals(java.util.Arrays.copyOf(yTall, n * m), yFew, "shape " + java.util.Arrays.toString(sh));
+        }
+    }
+
     @Test
     void simdIsBitIdenticalAtOneAndTwoThreads() {
         Kernels.setSimd(true);
-        for (int[] sh : new int[][] {{60, 784, 100}, {256, 288, 196}, {1000, 9, 64}, {61, 101, 37}, {70, 1100, 45}, {130, 600, 300}, {33, 8193, 5}, {64, 6000, 9}}) {
+        for (int[] sh : new int[][] {{60, 784, 100}, {256, 288, 196}, {1000, 9, 64}, {61, 101, 37}, {128, 300, 101}, {70, 1100, 45}, {130, 600, 300}, {33, 8193, 5}, {64, 6000, 9}}) {
             Parallel.setThreads(1);
             float[][] one = products(sh[0], sh[1], sh[2]);
             Parallel.setThreads(2);
