@@ -18,7 +18,9 @@ import normlab.tensor.Tensor;
  *
  * <p>A set read from IDX bytes ({@link #of}) also keeps the bytes, and gathers batches from them: a random batch's
  * rows come from memory beyond the caches, and bytes are a quarter of the traffic of floats (a 60-image MNIST batch in a
- * training step: 47 → 34 µs). The values are the same floats either way.
+ * training step: 47 → 34 µs). One load per cache line of every image first puts all of the batch's misses in flight
+ * at once, and the division is an exact reciprocal product (see {@link #batchFlat(int[], Tensor)}): 21 → 11 µs for the
+ * gather alone. The values are the same floats either way.
  */
 public final class Dataset {
     /** A short name for messages and reports, e.g. {@code mnist/train}. */
@@ -99,25 +101,57 @@ public final class Dataset {
     public Tensor batchFlat(int[] idx, Tensor reuse) {
         int f = features();
         Tensor t = reuse != null && reuse.hasShape(idx.length, f) ? reuse : Tensor.zeros(idx.length, f);
-        boolean fromBytes = offsetBytes != null && Kernels.simd();
+        for (int k : idx) if (k < 0 || k >= n) throw new IndexOutOfBoundsException(name + ": index " + k + " outside [0, " + n + ")");
+        if (offsetBytes == null || !Kernels.simd()) {
+            for (int i = 0; i < idx.length; i++) System.arraycopy(images, idx[i] * f, t.data, i * f, f);
+            return t;
+        }
+        // One byte per cache line of every image (and its last byte): independent loads, so the misses of the whole
+        // batch overlap instead of each image's first line waiting in turn inside the conversion loop.
+        int touched = 0;
+        for (int k : idx) {
+            for (int j = 0; j < f; j += 64) touched += offsetBytes[k * f + j];
+            touched += offsetBytes[k * f + f - 1];
+        }
+        sink = touched;
+        // x = byte/255 from q = byte − 128: b = float(q) + 128 (both exact), then the quotient as q₀ = b·r with
+        // r = fl(1/255), corrected by its exact residual e = fma(−255, q₀, b): x = fma(e, r, q₀). That is the correctly
+        // rounded b/255 for every byte value (checked for all 256 at class load; else the division), i.e. the same float
+        // as images[k·f + j], at the cost of a product instead of a vector division.
         int fv = FS.loopBound(f);
+        FloatVector r = FloatVector.broadcast(FS, RECIPROCAL), minus255 = FloatVector.broadcast(FS, -255f);
         for (int i = 0; i < idx.length; i++) {
-            int k = idx[i];
-            if (k < 0 || k >= n) throw new IndexOutOfBoundsException(name + ": index " + k + " outside [0, " + n + ")");
-            if (!fromBytes) {
-                System.arraycopy(images, k * f, t.data, i * f, f);
-                continue;
-            }
-            // x = byte/255 from q = byte − 128: widen q to float (exact), add 128 (exact), divide: the same float as
-            // images[k·f + j]
-            int src = k * f, dst = i * f, j = 0;
-            for (; j < fv; j += FS.length()) {
-                ((FloatVector) ByteVector.fromArray(BS, offsetBytes, src + j).convertShape(VectorOperators.B2F, FS, 0))
-                        .add(128f).div(255f).intoArray(t.data, dst + j);
+            int src = idx[i] * f, dst = i * f, j = 0;
+            if (RECIPROCAL_EXACT) {
+                for (; j < fv; j += FS.length()) {
+                    FloatVector b = ((FloatVector) ByteVector.fromArray(BS, offsetBytes, src + j)
+                            .convertShape(VectorOperators.B2F, FS, 0)).add(128f);
+                    FloatVector q0 = b.mul(r);
+                    q0.fma(minus255, b).fma(r, q0).intoArray(t.data, dst + j);
+                }
+            } else {
+                for (; j < fv; j += FS.length()) {
+                    ((FloatVector) ByteVector.fromArray(BS, offsetBytes, src + j).convertShape(VectorOperators.B2F, FS, 0))
+                            .add(128f).div(255f).intoArray(t.data, dst + j);
+                }
             }
             for (; j < f; j++) t.data[dst + j] = images[src + j];
         }
         return t;
+    }
+
+    /** fl(1/255), and whether fma(fma(−255, b·r, b), r, b·r) equals b/255 for every byte value b (it does in IEEE float). */
+    private static final float RECIPROCAL = 1f / 255f;
+    static final boolean RECIPROCAL_EXACT = reciprocalIsExact();
+    /** Where the touch pass's sum goes, so the JIT keeps its loads. */
+    private static volatile int sink;
+
+    private static boolean reciprocalIsExact() {
+        for (int v = 0; v < 256; v++) {
+            float b = v, q0 = b * RECIPROCAL;
+            if (Math.fma(Math.fma(-255f, q0, b), RECIPROCAL, q0) != b / 255f) return false;
+        }
+        return true;
     }
 
     /** The labels at {@code idx}. */

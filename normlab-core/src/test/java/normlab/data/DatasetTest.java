@@ -3,6 +3,7 @@ package normlab.data;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -66,6 +67,25 @@ class DatasetTest {
             } finally {
                 normlab.kernels.Kernels.setSimd(old);
             }
+        }
+    }
+
+    /** Every byte value 0..255 through the SIMD gather (reciprocal product with its residual correction) is b/255. */
+    @Test
+    void everyByteValueGathersToItsQuotient() {
+        assertTrue(Dataset.RECIPROCAL_EXACT, "fma-corrected reciprocal reproduces b/255 for all bytes");
+        byte[] px = new byte[2 * 256];
+        for (int i = 0; i < px.length; i++) px[i] = (byte) (i < 256 ? i : 255 - (i - 256));
+        Dataset d = Dataset.of("all-bytes", new Idx.Images(2, 16, 16, px), new int[2]);
+        boolean old = normlab.kernels.Kernels.setSimd(true);
+        try {
+            Tensor t = d.batchFlat(new int[] {1, 0});
+            for (int j = 0; j < 256; j++) {
+                assertEquals((px[256 + j] & 0xFF) / 255f, t.data[j], 0f, "image 1 pixel " + j);
+                assertEquals(j / 255f, t.data[256 + j], 0f, "byte " + j);
+            }
+        } finally {
+            normlab.kernels.Kernels.setSimd(old);
         }
     }
 
