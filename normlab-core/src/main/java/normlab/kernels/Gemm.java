@@ -17,7 +17,7 @@ import jdk.incubator.vector.VectorSpecies;
  * depth block, one fma chain in order (c = fma(a, b, c)) added to C; columns that do not fill a vector go through
  * zero-padded workspaces, so there is no scalar tail. Block boundaries depend only on the sizes, and the pool only picks
  * items, so results are identical at any thread count. Why not a native BLAS: see the README's GEMM section (measured).
- * x·Wᵀ with at most 128 rows of x (a training batch) runs as yᵀ = W·xᵀ instead ({@link #fewRows}), with the same
+ * x·Wᵀ with at most 256 rows of x (a training batch) runs as yᵀ = W·xᵀ instead ({@link #fewRows}), with the same
  * depth blocks and therefore the same bits.
  *
  * <p>{@link #packA}, {@link #multiplyPacked} and {@link #transpose} are the same pieces for
@@ -84,11 +84,12 @@ public final class Gemm {
     // ---------------------------------------------------------------------------------------------------------------
     // x·Wᵀ for a few rows of x (a training batch: 60×784 times 100×784ᵀ in the paper's MLP) as yᵀ = W·xᵀ. Transposing
     // the batch (n·k floats) instead of W (m·k) moves fewer floats, and W's rows are then read in place as the
-    // broadcast operand, with no packing: 60×784×100 went from 122-135 to 87-97 us. Above ~128 rows the transposed
-    // batch no longer fits beside W in L2 and the general tiles win (256 rows: 470-510 vs 530-590 us).
+    // broadcast operand, with no packing: 60×784×100 went from 122-135 to 87-97 us. Measured in one JVM against the
+    // general tiles (same bits): 256×784×100 687-726 → 513-544 us, 256×768×768 2.83-2.90 → 2.32-2.36 ms; at 500-1000
+    // rows the two are even, and 1024×768×768 is faster in the general tiles (11.5-11.7 vs 13.0-13.3 ms).
 
     /** x·Wᵀ takes the yᵀ = W·xᵀ path up to this many rows of x. */
-    private static final int FEW_ROWS = 128;
+    private static final int FEW_ROWS = 256;
     /** Columns of yᵀ per register strip: 4 vectors. */
     private static final int STRIP = 4 * L;
     /** Per-thread workspaces of {@link #fewRows}: xᵀ and yᵀ, rows padded to whole strips; L rows of x, zero padded. */
@@ -97,7 +98,8 @@ public final class Gemm {
     private static final ThreadLocal<float[]> XTAIL = ThreadLocal.withInitial(() -> new float[0]);
 
     /**
-     * y = x·Wᵀ as yᵀ[j, i] = Σ_p w[j, p]·xᵀ[p, i]: xᵀ (k × np, np = n rounded up to whole strips, zero columns past n)
+     * y = x·Wᵀ as yᵀ[j, i] = Σ_p w[j, p]·xᵀ[p, i]: xᵀ (k × np, np = n rounded up to whole strips, zero columns past n;
+     * rows np + L apart)
      * by gathers, then 5 rows of W × one strip of 4 vectors per register tile (20 accumulators; 5 broadcasts straight
      * from W's rows and 4 loads of xᵀ per 20 FMAs), then yᵀ transposed into y. The depth is cut into exactly the
      * blocks of the general path (at most 256, each at most 128), each block's fma chain starting from zero and added
@@ -105,10 +107,12 @@ public final class Gemm {
      * Work items are groups of 5 rows of W (the last m mod 5 rows one at a time), each over every strip and block.
      */
     private static void fewRows(float[] y, float[] x, float[] w, int n, int k, int m) {
-        int np = (n + STRIP - 1) / STRIP * STRIP;
-        float[] xt = Kernels.workspace(XT, k * np), yt = Kernels.workspace(YT, m * np);
+        // rows of xᵀ and yᵀ: np columns used, one vector more apart, so that rows are never a multiple of 4 KB apart
+        // (98 rows of a depth block in one L1 set at np = 1024)
+        int np = (n + STRIP - 1) / STRIP * STRIP, ld = np + L;
+        float[] xt = Kernels.workspace(XT, k * ld), yt = Kernels.workspace(YT, m * ld);
         int nv = n / L * L;
-        if (nv > 0) transpose(xt, 0, np, x, 0, k, nv, k);
+        if (nv > 0) transpose(xt, 0, ld, x, 0, k, nv, k);
         if (nv < np) {
             // the rows past the last whole vector: copied into L zero-padded rows, which transpose as one vector
             float[] tail = Kernels.workspace(XTAIL, L * k);
@@ -116,7 +120,7 @@ public final class Gemm {
                 int valid = Math.max(0, Math.min(L, n - i0));
                 if (valid > 0) System.arraycopy(x, i0 * k, tail, 0, valid * k);
                 java.util.Arrays.fill(tail, valid * k, L * k, 0f);
-                transpose(xt, i0, np, tail, 0, k, L, k);
+                transpose(xt, i0, ld, tail, 0, k, L, k);
             }
         }
         int groups = (m + 4) / 5;
@@ -131,14 +135,14 @@ public final class Gemm {
                         boolean add = d0 > 0;
                         for (int g = lo; g < hi; g++) {
                             int j = 5 * g;
-                            if (j + 5 <= m) rows5(yt, j * np + s, np, w, j * k, k, xt, s, np, d0, d1, add);
-                            else for (; j < m; j++) rows1(yt, j * np + s, w, j * k, xt, s, np, d0, d1, add);
+                            if (j + 5 <= m) rows5(yt, j * ld + s, ld, w, j * k, k, xt, s, ld, d0, d1, add);
+                            else for (; j < m; j++) rows1(yt, j * ld + s, w, j * k, xt, s, ld, d0, d1, add);
                         }
                     }
                 }
             }
         });
-        transpose(y, 0, m, yt, 0, np, m, n);
+        transpose(y, 0, m, yt, 0, ld, m, n);
     }
 
     /**

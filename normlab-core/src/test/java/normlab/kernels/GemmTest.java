@@ -33,8 +33,8 @@ class GemmTest {
         {70, 1100, 45}, {130, 40, 300}, {67, 600, 17},
         // x·Wᵀ's dot-product path (depth ≥ 4096, fewer than 2 vectors of columns), with and without a depth tail
         {9, 5000, 13}, {33, 8193, 5}, {4, 4096, 31},
-        // x·Wᵀ as yᵀ = W·xᵀ for at most 128 rows: two strips, m mod 5 = 1..4, rows past the last whole vector
-        {128, 300, 101}, {100, 64, 4}, {17, 513, 7}, {129, 40, 12}
+        // x·Wᵀ as yᵀ = W·xᵀ for at most 256 rows: several strips, m mod 5 = 1..4, rows past the last whole vector
+        {128, 300, 101}, {100, 64, 4}, {17, 513, 7}, {256, 40, 12}, {257, 30, 9}
     };
 
     private static float[] rand(Rng rng, int n) {
@@ -76,14 +76,14 @@ class GemmTest {
     }
 
     /**
-     * x·Wᵀ of a few rows (the yᵀ = W·xᵀ path, up to 128 rows) gives the same bits as the same rows inside a taller x
+     * x·Wᵀ of a few rows (the yᵀ = W·xᵀ path, up to 256 rows) gives the same bits as the same rows inside a taller x
      * (the general tiles): both cut the depth into the same blocks, so a row's result does not depend on the batch.
      */
     @Test
     void fewRowsProductIsBitIdenticalToTheGeneralTiles() {
         Kernels.setSimd(true);
-        for (int[] sh : new int[][] {{60, 784, 100}, {128, 300, 101}, {5, 1100, 13}, {1, 100, 10}, {33, 70, 3}}) {
-            int n = sh[0], k = sh[1], m = sh[2], tall = 200;
+        for (int[] sh : new int[][] {{60, 784, 100}, {128, 300, 101}, {256, 200, 37}, {5, 1100, 13}, {1, 100, 10}, {33, 70, 3}}) {
+            int n = sh[0], k = sh[1], m = sh[2], tall = 300;
             Rng rng = new Rng(n * 13L + k + m);
             float[] x = rand(rng, tall * k), w = rand(rng, m * k), yTall = new float[tall * m], yFew = new float[n * m];
             Gemm.matmulNT(yTall, x, w, tall, k, m);
