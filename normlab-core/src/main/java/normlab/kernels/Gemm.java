@@ -13,7 +13,7 @@ import jdk.incubator.vector.VectorSpecies;
  * horizontal reductions. A is packed per depth block into panels of 8 rows (8 consecutive floats per depth step; a
  * row-major A by gathers). Cache blocking: the depth is cut into
  * equal blocks of at most 512 (256 for x·Wᵀ, 128 inside {@link #multiplyPacked}), and the work items are column strips
- * (2 vectors wide) × 64 rows, every panel of an item reusing the strip's block of B from L1. Each C element is, per
+ * (2 vectors wide; the last 3 when the count is odd, 1 when it is 1) × 64 rows, every panel of an item reusing the strip's block of B from L1. Each C element is, per
  * depth block, one fma chain in order (c = fma(a, b, c)) added to C; columns that do not fill a vector go through
  * zero-padded workspaces, so there is no scalar tail. Block boundaries depend only on the sizes, and the pool only picks
  * items, so results are identical at any thread count. Why not a native BLAS: see the README's GEMM section (measured).
@@ -486,12 +486,12 @@ public final class Gemm {
     private static final int ROWS_PER_ITEM = 64;
     /** Per-thread workspaces: A's panels packed for one depth block; one panel's C for a panel of fewer than 8 rows. */
     private static final ThreadLocal<float[]> AP = ThreadLocal.withInitial(() -> new float[0]);
-    private static final ThreadLocal<float[]> CT = ThreadLocal.withInitial(() -> new float[PR * 2 * L]);
+    private static final ThreadLocal<float[]> CT = ThreadLocal.withInitial(() -> new float[PR * 3 * L]);
 
     /**
      * C (+)= A·B over depth [p0, p1) for all rows and all np columns (np a multiple of the lane count; B's row p at
      * {@code b[bOff + p·np]}). A is first packed into panels of 8 rows (see {@link #pack}), so the register kernel reads
-     * 8 consecutive floats per depth step. Work items are (column strip of 2 vectors) × (64 rows); inside one, the
+     * 8 consecutive floats per depth step. Work items are (column strip of 2 vectors, or 3 last) × (64 rows); inside one, the
      * strip's block of B is reused by every panel while it is in L1. Each C element is one fma chain over [p0, p1) in
      * order, added to C when {@code acc}: the same arithmetic whatever the split, hence identical results at any thread
      * count.
@@ -544,12 +544,17 @@ public final class Gemm {
         }
         int panels = (rows + PR - 1) / PR, nb = Math.max(1, (depth + PACKED_DEPTH_BLOCK - 1) / PACKED_DEPTH_BLOCK);
         int kb = (depth + nb - 1) / nb;
-        int strips = (cols + 2 * L - 1) / (2 * L), groups = (rows + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM, items = strips * groups;
+        // strips of 2 vectors; an odd count of at least 3 vectors ends with one strip of 3 rather than of 1 (a
+        // 1-vector panel has 8 accumulators, too few to hide the FMA latency: 1/7 of the columns of a 100-column
+        // product took 1/5 of its time)
+        int vecs = cols / L, strips = vecs >= 3 && vecs % 2 == 1 ? vecs / 2 : (vecs + 1) / 2;
+        int groups = (rows + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM, items = strips * groups;
         long flopsPerItem = (long) Math.min(rows, ROWS_PER_ITEM) * 2 * L * depth;
         Parallel.forRange(items, (int) Math.max(1, GRAIN_FLOPS / Math.max(1, flopsPerItem)), (lo, hi) -> {
             float[] ct = CT.get();
             for (int it = lo; it < hi; it++) {
-                int g = it / strips, j = (it % strips) * 2 * L, width = Math.min(2 * L, cols - j);
+                int st = it % strips, g = it / strips, j = st * 2 * L;
+                int width = st == strips - 1 ? cols - j : 2 * L; // 1, 2 or 3 vectors
                 int q0 = g * (ROWS_PER_ITEM / PR), q1 = Math.min(panels, q0 + ROWS_PER_ITEM / PR);
                 // depth in blocks of at most PACKED_DEPTH_BLOCK, so the strip's block of B stays in L1 across the panels
                 for (int d0 = 0; d0 < depth; d0 += kb) {
@@ -559,12 +564,14 @@ public final class Gemm {
                         int i0 = q * PR, valid = Math.min(PR, rows - i0), ao = apOff + q * PR * depth + d0 * PR, bo = bOff + d0 * ldb + j;
                         if (valid == PR) {
                             if (width == 2 * L) panel2(c, cOff + i0 * ldc + j, ldc, ap, ao, b, bo, ldb, d1 - d0, add);
+                            else if (width == 3 * L) panel3(c, cOff + i0 * ldc + j, ldc, ap, ao, b, bo, ldb, d1 - d0, add);
                             else panel1(c, cOff + i0 * ldc + j, ldc, ap, ao, b, bo, ldb, d1 - d0, add);
                         } else {
                             // Fewer than 8 rows (the packed rows past M are zeros): the panel into a scratch tile, then its
                             // valid rows into C, c + t rounding exactly as the in-register add of a full panel
-                            if (width == 2 * L) panel2(ct, 0, 2 * L, ap, ao, b, bo, ldb, d1 - d0, false);
-                            else panel1(ct, 0, 2 * L, ap, ao, b, bo, ldb, d1 - d0, false);
+                            if (width == 2 * L) panel2(ct, 0, 3 * L, ap, ao, b, bo, ldb, d1 - d0, false);
+                            else if (width == 3 * L) panel3(ct, 0, 3 * L, ap, ao, b, bo, ldb, d1 - d0, false);
+                            else panel1(ct, 0, 3 * L, ap, ao, b, bo, ldb, d1 - d0, false);
                             addRows(c, cOff + i0 * ldc + j, ldc, ct, valid, width, add);
                         }
                     }
@@ -573,13 +580,13 @@ public final class Gemm {
         });
     }
 
-    /** Depth block of {@link #multiplyPacked}: 2 vectors × 128 rows of B (16 KB with AVX-512) beside one A panel in L1. */
+    /** Depth block of {@link #multiplyPacked}: 2 (or 3) vectors × 128 rows of B (16 or 24 KB with AVX-512) beside one A panel in L1. */
     private static final int PACKED_DEPTH_BLOCK = 128;
 
-    /** C rows [0, valid) (+)= the scratch tile's rows (row stride 2L), columns [0, width). */
+    /** C rows [0, valid) (+)= the scratch tile's rows (row stride 3L), columns [0, width). */
     private static void addRows(float[] c, int co, int ldc, float[] ct, int valid, int width, boolean acc) {
         for (int r = 0; r < valid; r++) {
-            int o = co + r * ldc, t = r * 2 * L;
+            int o = co + r * ldc, t = r * 3 * L;
             for (int l = 0; l < width; l++) c[o + l] = acc ? c[o + l] + ct[t + l] : ct[t + l];
         }
     }
@@ -657,7 +664,8 @@ public final class Gemm {
 
     /**
      * Register kernels for one panel of 8 rows of C at {@code c[co + r·ldc]}: 2 vectors of columns (16 accumulators,
-     * 8 broadcasts and 2 loads per 16 FMAs) or 1 vector (the last strip of an odd vector count). C(r, ·) (+)= Σ_p
+     * 8 broadcasts and 2 loads per 16 FMAs), 3 vectors ({@link #panel3}, the last strip of an odd count) or 1 vector (a
+     * product one vector wide). C(r, ·) (+)= Σ_p
      * A(r, p)·B(p, ·) over p in [0, kb), B's rows at {@code b[bo + p·ldb]}; every element is one fma chain in order
      * from zero, added to C when {@code acc}. A is packed ({@code ap[ao + p·8 + r]}). They call only the Vector API's
      * force-inlined methods, and no vector value merges two paths: a helper of our own can be left out of line by C2's
@@ -728,6 +736,99 @@ public final class Gemm {
             c61.intoArray(c, co + 6 * ldc + L);
             c70.intoArray(c, co + 7 * ldc);
             c71.intoArray(c, co + 7 * ldc + L);
+        }
+    }
+
+    /** {@link #panel2} with 3 vectors of columns (24 accumulators, 8 broadcasts and 3 loads per 24 FMAs): the last strip of an odd vector count. */
+    private static void panel3(float[] c, int co, int ldc, float[] ap, int ao, float[] b, int bo, int ldb, int kb, boolean acc) {
+        FloatVector c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32, c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
+        c00 = FloatVector.zero(S);
+        c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = c40 = c41 = c42 = c50 = c51 = c52 = c60 = c61 = c62 = c70 = c71 = c72 = c00;
+        for (int p = 0; p < kb; p++, bo += ldb, ao += PR) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L), b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector v0 = FloatVector.broadcast(S, ap[ao]);
+            c00 = v0.fma(b0, c00);
+            c01 = v0.fma(b1, c01);
+            c02 = v0.fma(b2, c02);
+            FloatVector v1 = FloatVector.broadcast(S, ap[ao + 1]);
+            c10 = v1.fma(b0, c10);
+            c11 = v1.fma(b1, c11);
+            c12 = v1.fma(b2, c12);
+            FloatVector v2 = FloatVector.broadcast(S, ap[ao + 2]);
+            c20 = v2.fma(b0, c20);
+            c21 = v2.fma(b1, c21);
+            c22 = v2.fma(b2, c22);
+            FloatVector v3 = FloatVector.broadcast(S, ap[ao + 3]);
+            c30 = v3.fma(b0, c30);
+            c31 = v3.fma(b1, c31);
+            c32 = v3.fma(b2, c32);
+            FloatVector v4 = FloatVector.broadcast(S, ap[ao + 4]);
+            c40 = v4.fma(b0, c40);
+            c41 = v4.fma(b1, c41);
+            c42 = v4.fma(b2, c42);
+            FloatVector v5 = FloatVector.broadcast(S, ap[ao + 5]);
+            c50 = v5.fma(b0, c50);
+            c51 = v5.fma(b1, c51);
+            c52 = v5.fma(b2, c52);
+            FloatVector v6 = FloatVector.broadcast(S, ap[ao + 6]);
+            c60 = v6.fma(b0, c60);
+            c61 = v6.fma(b1, c61);
+            c62 = v6.fma(b2, c62);
+            FloatVector v7 = FloatVector.broadcast(S, ap[ao + 7]);
+            c70 = v7.fma(b0, c70);
+            c71 = v7.fma(b1, c71);
+            c72 = v7.fma(b2, c72);
+        }
+        if (acc) {
+            c00.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c01.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
+            c02.add(FloatVector.fromArray(S, c, co + 2 * L)).intoArray(c, co + 2 * L);
+            c10.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
+            c11.add(FloatVector.fromArray(S, c, co + ldc + L)).intoArray(c, co + ldc + L);
+            c12.add(FloatVector.fromArray(S, c, co + ldc + 2 * L)).intoArray(c, co + ldc + 2 * L);
+            c20.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c21.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
+            c22.add(FloatVector.fromArray(S, c, co + 2 * ldc + 2 * L)).intoArray(c, co + 2 * ldc + 2 * L);
+            c30.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c31.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
+            c32.add(FloatVector.fromArray(S, c, co + 3 * ldc + 2 * L)).intoArray(c, co + 3 * ldc + 2 * L);
+            c40.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c41.add(FloatVector.fromArray(S, c, co + 4 * ldc + L)).intoArray(c, co + 4 * ldc + L);
+            c42.add(FloatVector.fromArray(S, c, co + 4 * ldc + 2 * L)).intoArray(c, co + 4 * ldc + 2 * L);
+            c50.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+            c51.add(FloatVector.fromArray(S, c, co + 5 * ldc + L)).intoArray(c, co + 5 * ldc + L);
+            c52.add(FloatVector.fromArray(S, c, co + 5 * ldc + 2 * L)).intoArray(c, co + 5 * ldc + 2 * L);
+            c60.add(FloatVector.fromArray(S, c, co + 6 * ldc)).intoArray(c, co + 6 * ldc);
+            c61.add(FloatVector.fromArray(S, c, co + 6 * ldc + L)).intoArray(c, co + 6 * ldc + L);
+            c62.add(FloatVector.fromArray(S, c, co + 6 * ldc + 2 * L)).intoArray(c, co + 6 * ldc + 2 * L);
+            c70.add(FloatVector.fromArray(S, c, co + 7 * ldc)).intoArray(c, co + 7 * ldc);
+            c71.add(FloatVector.fromArray(S, c, co + 7 * ldc + L)).intoArray(c, co + 7 * ldc + L);
+            c72.add(FloatVector.fromArray(S, c, co + 7 * ldc + 2 * L)).intoArray(c, co + 7 * ldc + 2 * L);
+        } else {
+            c00.intoArray(c, co);
+            c01.intoArray(c, co + L);
+            c02.intoArray(c, co + 2 * L);
+            c10.intoArray(c, co + ldc);
+            c11.intoArray(c, co + ldc + L);
+            c12.intoArray(c, co + ldc + 2 * L);
+            c20.intoArray(c, co + 2 * ldc);
+            c21.intoArray(c, co + 2 * ldc + L);
+            c22.intoArray(c, co + 2 * ldc + 2 * L);
+            c30.intoArray(c, co + 3 * ldc);
+            c31.intoArray(c, co + 3 * ldc + L);
+            c32.intoArray(c, co + 3 * ldc + 2 * L);
+            c40.intoArray(c, co + 4 * ldc);
+            c41.intoArray(c, co + 4 * ldc + L);
+            c42.intoArray(c, co + 4 * ldc + 2 * L);
+            c50.intoArray(c, co + 5 * ldc);
+            c51.intoArray(c, co + 5 * ldc + L);
+            c52.intoArray(c, co + 5 * ldc + 2 * L);
+            c60.intoArray(c, co + 6 * ldc);
+            c61.intoArray(c, co + 6 * ldc + L);
+            c62.intoArray(c, co + 6 * ldc + 2 * L);
+            c70.intoArray(c, co + 7 * ldc);
+            c71.intoArray(c, co + 7 * ldc + L);
+            c72.intoArray(c, co + 7 * ldc + 2 * L);
         }
     }
 
