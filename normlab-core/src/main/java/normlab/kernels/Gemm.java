@@ -84,8 +84,8 @@ public final class Gemm {
     // ---------------------------------------------------------------------------------------------------------------
     // x·Wᵀ for a few rows of x (a training batch: 60×784 times 100×784ᵀ in the paper's MLP) as yᵀ = W·xᵀ. Transposing
     // the batch (n·k floats) instead of W (m·k) moves fewer floats, and W's rows are then read in place as the
-    // broadcast operand, with no packing: 60×784×100 went from 122-135 to 87-97 us. Measured in one JVM against the
-    // general tiles (same bits): 256×784×100 687-726 → 513-544 us, 256×768×768 2.83-2.90 → 2.32-2.36 ms; at 500-1000
+    // broadcast operand, with no packing: 60×784×100 went from 122-135 to 87-97 µs. Measured in one JVM against the
+    // general tiles (same bits): 256×784×100 687-726 → 513-544 µs, 256×768×768 2.83-2.90 → 2.32-2.36 ms; at 500-1000
     // rows the two are even, and 1024×768×768 is faster in the general tiles (11.5-11.7 vs 13.0-13.3 ms).
 
     /** x·Wᵀ takes the yᵀ = W·xᵀ path up to this many rows of x. */
@@ -98,10 +98,9 @@ public final class Gemm {
     private static final ThreadLocal<float[]> XTAIL = ThreadLocal.withInitial(() -> new float[0]);
 
     /**
-     * y = x·Wᵀ as yᵀ[j, i] = Σ_p w[j, p]·xᵀ[p, i]: xᵀ (k × np, np = n rounded up to whole strips, zero columns past n;
-     * rows np + L apart)
-     * by gathers, then 5 rows of W × one strip of 4 vectors per register tile (20 accumulators; 5 broadcasts straight
-     * from W's rows and 4 loads of xᵀ per 20 FMAs), then yᵀ transposed into y. The depth is cut into exactly the
+     * y = x·Wᵀ as yᵀ[j, i] = Σ_p w[j, p]·xᵀ[p, i]: xᵀ (k × np, np = n rounded up to whole strips, zero columns past n,
+     * rows np + L apart) by gathers, then 5 rows of W × one strip of 4 vectors per register tile (20 accumulators; 5
+     * broadcasts straight from W's rows and 4 loads of xᵀ per 20 FMAs), then yᵀ transposed into y. The depth is cut into exactly the
      * blocks of the general path (at most 256, each at most 128), each block's fma chain starting from zero and added
      * to the sum so far in the same order, so every y element is bit-identical to what the general tiles compute.
      * Work items are groups of 5 rows of W (the last m mod 5 rows one at a time), each over every strip and block.
