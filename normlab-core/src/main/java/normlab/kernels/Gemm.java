@@ -738,13 +738,19 @@ public final class Gemm {
         }
     }
 
-    /** {@link #panel2} with 3 vectors of columns (24 accumulators, 8 broadcasts and 3 loads per 24 FMAs): the last strip of an odd vector count. */
+    /**
+     * {@link #panel2} with 3 vectors of columns (24 accumulators, 8 broadcasts and 3 loads per 24 FMAs): the last strip
+     * of an odd vector count.
+     */
     private static void panel3(float[] c, int co, int ldc, float[] ap, int ao, float[] b, int bo, int ldb, int kb, boolean acc) {
-        FloatVector c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32, c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
+        FloatVector c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
+        FloatVector c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
         c00 = FloatVector.zero(S);
-        c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = c40 = c41 = c42 = c50 = c51 = c52 = c60 = c61 = c62 = c70 = c71 = c72 = c00;
+        c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = c00;
+        c40 = c41 = c42 = c50 = c51 = c52 = c60 = c61 = c62 = c70 = c71 = c72 = c00;
         for (int p = 0; p < kb; p++, bo += ldb, ao += PR) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L), b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
             FloatVector v0 = FloatVector.broadcast(S, ap[ao]);
             c00 = v0.fma(b0, c00);
             c01 = v0.fma(b1, c01);
