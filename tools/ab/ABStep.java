@@ -1,0 +1,45 @@
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+
+/**
+ * Same-JVM A/B of whole training steps from two builds of normlab-core: each build, with {@code StepRunner}, in its own
+ * class loader; {@code per} steps of A, then of B, for {@code rounds} rounds (the first fifth dropped). Prints min,
+ * first quartile and median per step. Mode {@code step}, {@code stepbn} (the paper's MLP in a Trainer, without and with
+ * BN), {@code eval} (an evaluation of the MNIST test set), {@code cnnbn}, {@code cnngn} (the small CNN); "A|B" runs two
+ * modes against each other in one build.
+ *
+ * <p>Usage: {@code ABStep <classesA> <classesB> <runnerDir> <mode> <per> <rounds>}.
+ */
+public class ABStep {
+    public static void main(String[] a) throws Throwable {
+        String mode = a[3];
+        int per = Integer.parseInt(a[4]), rounds = Integer.parseInt(a[5]);
+        Runnable[] r = new Runnable[2];
+        for (int v = 0; v < 2; v++) {
+            ClassLoader cl = new URLClassLoader(new URL[] {Paths.get(a[v]).toUri().toURL(), Paths.get(a[2]).toUri().toURL()},
+                    ClassLoader.getPlatformClassLoader());
+            String m = mode.contains("|") ? mode.split("[|]")[v] : mode;
+            r[v] = (Runnable) cl.loadClass("StepRunner").getConstructor(String.class).newInstance(m);
+        }
+        List<List<Double>> t = List.of(new ArrayList<>(), new ArrayList<>());
+        for (int round = 0; round < rounds; round++) {
+            for (int v = 0; v < 2; v++) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < per; i++) r[v].run();
+                if (round >= rounds / 5) t.get(v).add((System.nanoTime() - t0) / 1e3 / per);
+            }
+        }
+        StringBuilder sb = new StringBuilder(mode + ": " + r[0] + " / " + r[1]);
+        for (int v = 0; v < 2; v++) {
+            List<Double> l = new ArrayList<>(t.get(v));
+            Collections.sort(l);
+            sb.append(String.format("%n  %s min %.1f q25 %.1f med %.1f us", v == 0 ? "A" : "B", l.get(0), l.get(l.size() / 4),
+                    l.get(l.size() / 2)));
+        }
+        System.out.println(sb);
+    }
+}
