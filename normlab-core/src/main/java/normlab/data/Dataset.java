@@ -101,7 +101,9 @@ public final class Dataset {
     public Tensor batchFlat(int[] idx, Tensor reuse) {
         int f = features();
         Tensor t = reuse != null && reuse.hasShape(idx.length, f) ? reuse : Tensor.zeros(idx.length, f);
-        for (int k : idx) if (k < 0 || k >= n) throw new IndexOutOfBoundsException(name + ": index " + k + " outside [0, " + n + ")");
+        for (int k : idx) {
+            if (k < 0 || k >= n) throw new IndexOutOfBoundsException(name + ": index " + k + " outside [0, " + n + ")");
+        }
         if (offsetBytes == null || !Kernels.simd()) {
             for (int i = 0; i < idx.length; i++) System.arraycopy(images, idx[i] * f, t.data, i * f, f);
             return t;
