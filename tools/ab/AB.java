@@ -48,14 +48,19 @@ public class AB {
                     if (round >= 20) t.get(v).add((System.nanoTime() - t0) / 1e3 / reps);
                 }
             }
-            StringBuilder sb = new StringBuilder(a[s] + (Arrays.equals(out[0], out[1]) ? " same bits" : " DIFFERENT BITS"));
-            for (int v = 0; v < 2; v++) {
-                List<Double> l = new ArrayList<>(t.get(v));
-                Collections.sort(l);
-                sb.append(String.format("  %s min %.1f q25 %.1f med %.1f us", v == 0 ? "A" : "B", l.get(0), l.get(l.size() / 4),
-                        l.get(l.size() / 2)));
-            }
-            System.out.println(sb);
+            System.out.println(a[s] + (Arrays.equals(out[0], out[1]) ? " same bits" : " DIFFERENT BITS") + summary(t, "  "));
         }
+    }
+
+    /** "A min … q25 … med … us" and the same for B, each after {@code sep}: the chunk times of both sides. */
+    static String summary(List<List<Double>> times, String sep) {
+        StringBuilder sb = new StringBuilder();
+        for (int v = 0; v < 2; v++) {
+            List<Double> l = new ArrayList<>(times.get(v));
+            Collections.sort(l);
+            sb.append(String.format("%s%s min %.1f q25 %.1f med %.1f us", sep, v == 0 ? "A" : "B", l.get(0), l.get(l.size() / 4),
+                    l.get(l.size() / 2)));
+        }
+        return sb.toString();
     }
 }

@@ -2,7 +2,6 @@ import java.net.URL;
 import java.net.URLClassLoader;
 import java.nio.file.Paths;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 
 /**
@@ -33,13 +32,6 @@ public class ABStep {
                 if (round >= rounds / 5) t.get(v).add((System.nanoTime() - t0) / 1e3 / per);
             }
         }
-        StringBuilder sb = new StringBuilder(mode + ": " + r[0] + " / " + r[1]);
-        for (int v = 0; v < 2; v++) {
-            List<Double> l = new ArrayList<>(t.get(v));
-            Collections.sort(l);
-            sb.append(String.format("%n  %s min %.1f q25 %.1f med %.1f us", v == 0 ? "A" : "B", l.get(0), l.get(l.size() / 4),
-                    l.get(l.size() / 2)));
-        }
-        System.out.println(sb);
+        System.out.println(mode + ": " + r[0] + " / " + r[1] + AB.summary(t, System.lineSeparator() + "  "));
     }
 }

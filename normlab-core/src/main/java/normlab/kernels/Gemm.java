@@ -67,7 +67,7 @@ public final class Gemm {
         }
         // Depth block by depth block: Wᵀ's rows p0..p1 (padded to whole vectors) into a reused workspace, then the
         // tile over all of y for those rows. The block of Wᵀ stays in cache while every row panel of x uses it.
-        int mp = roundUp(m), nb = Math.max(1, (k + NT_DEPTH_BLOCK - 1) / NT_DEPTH_BLOCK), kb = (k + nb - 1) / nb;
+        int mp = roundUp(m), kb = equalBlock(k, NT_DEPTH_BLOCK);
         float[] wt = Kernels.workspace(WT, kb * mp);
         float[] yp = mp == m ? y : Kernels.workspace(CP, n * mp);
         for (int p0 = 0; p0 < k; p0 += kb) {
@@ -124,11 +124,10 @@ public final class Gemm {
         }
         int groups = (m + 4) / 5;
         Parallel.forRange(groups, Math.max(1, GRAIN_FLOPS / (5 * np * k)), (lo, hi) -> {
-            int nbo = (k + NT_DEPTH_BLOCK - 1) / NT_DEPTH_BLOCK, kbo = (k + nbo - 1) / nbo;
+            int kbo = equalBlock(k, NT_DEPTH_BLOCK);
             for (int s = 0; s < np; s += STRIP) {
                 for (int p0 = 0; p0 < k; p0 += kbo) {
-                    int len = Math.min(k, p0 + kbo) - p0, nbi = (len + PACKED_DEPTH_BLOCK - 1) / PACKED_DEPTH_BLOCK;
-                    int kbi = (len + nbi - 1) / nbi;
+                    int len = Math.min(k, p0 + kbo) - p0, kbi = equalBlock(len, PACKED_DEPTH_BLOCK);
                     for (int d0 = p0; d0 < p0 + len; d0 += kbi) {
                         int d1 = Math.min(p0 + len, d0 + kbi);
                         boolean add = d0 > 0;
@@ -455,8 +454,14 @@ public final class Gemm {
     /** Depth longer than this is cut into equal blocks, so a block of B's rows for one column strip stays in L1/L2. */
     private static final int MAX_DEPTH_BLOCK = 512;
 
-    private static int depthBlocks(int depth) {
-        return Math.max(1, (depth + MAX_DEPTH_BLOCK - 1) / MAX_DEPTH_BLOCK);
+    /**
+     * Length of the equal blocks that cut {@code len} into as few blocks of at most {@code max} as possible (the last
+     * one shorter): ⌈len / ⌈len / max⌉⌉. Every depth blocking goes through it, so paths that must give the same bits
+     * ({@link #fewRows} and the tiles) cut the depth alike.
+     */
+    private static int equalBlock(int len, int max) {
+        int blocks = Math.max(1, (len + max - 1) / max);
+        return Math.max(1, (len + blocks - 1) / blocks);
     }
 
     private static void tiled(float[] c, float[] a, int ars, int acs, float[] b, int rows, int cols, int depth,
@@ -474,7 +479,7 @@ public final class Gemm {
             cp = Kernels.workspace(CP, rows * np);
             if (acc) for (int i = 0; i < rows; i++) System.arraycopy(c, i * cols, cp, i * np, cols);
         }
-        int nb = depthBlocks(depth), kb = (depth + nb - 1) / nb;
+        int kb = equalBlock(depth, MAX_DEPTH_BLOCK);
         for (int p0 = 0; p0 < depth; p0 += kb) tiles(cp, a, ars, acs, bp, rows, np, p0, Math.min(depth, p0 + kb), 0, acc || p0 > 0);
         if (cp != c) for (int i = 0; i < rows; i++) System.arraycopy(cp, i * np, c, i * cols, cols);
     }
@@ -541,8 +546,7 @@ public final class Gemm {
             }
             return;
         }
-        int panels = (rows + PR - 1) / PR, nb = Math.max(1, (depth + PACKED_DEPTH_BLOCK - 1) / PACKED_DEPTH_BLOCK);
-        int kb = (depth + nb - 1) / nb;
+        int panels = (rows + PR - 1) / PR, kb = equalBlock(depth, PACKED_DEPTH_BLOCK);
         // strips of 2 vectors; an odd count of at least 3 vectors ends with one strip of 3 rather than of 1 (a
         // 1-vector panel has 8 accumulators, too few to hide the FMA latency: 1/7 of the columns of a 100-column
         // product took 1/5 of its time)
