@@ -14,7 +14,7 @@ import normlab.norm.GroupNorm;
 import normlab.optim.SGD;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
-import normlab.train.MnistMlp;
+import normlab.models.MnistMlp;
 import normlab.train.Trainer;
 
 /**
@@ -43,7 +43,7 @@ public class StepRunner implements Runnable {
             SGD opt = new SGD(m.parameters(), 0.01);
             CrossEntropyLoss loss = new CrossEntropyLoss();
             m.train();
-            m.reuseBuffers(true);
+            m.reuseOutputs(true);
             unit = () -> {
                 m.zeroGrad();
                 loss.forward(m.forward(x), labels);

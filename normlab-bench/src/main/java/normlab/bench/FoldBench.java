@@ -50,7 +50,7 @@ public class FoldBench {
         withBn.eval();
         noBn.eval();
         folded = Fold.fold(withBn);
-        for (Module m : new Module[] {withBn, folded, noBn}) m.reuseBuffers(reuse);
+        for (Module m : new Module[] {withBn, folded, noBn}) m.reuseOutputs(reuse);
         x = model.equals("mlp") ? Tensor.zeros(256, 784) : Tensor.zeros(64, 1, 28, 28);
         for (int i = 0; i < x.data.length; i++) x.data[i] = r.nextFloat();
     }

@@ -46,7 +46,7 @@ public final class FoldCompare {
         noBn.eval();
         Module folded = Fold.fold(withBn);
         Module[] ms = {withBn, folded, noBn};
-        for (Module m : ms) m.reuseBuffers(true);
+        for (Module m : ms) m.reuseOutputs(true);
         Tensor x = model.equals("mlp") ? Tensor.zeros(256, 784) : Tensor.zeros(64, 1, 28, 28);
         for (int i = 0; i < x.data.length; i++) x.data[i] = r.nextFloat();
         for (int w = 0; w < 5; w++) for (Module m : ms) slice(m, x, 400_000_000L); // warm-up: JIT

@@ -56,7 +56,7 @@ public class MlpStepBench {
         labels = new int[60];
         for (int i = 0; i < 60; i++) labels[i] = rng.nextInt(10);
         model.train();
-        model.reuseBuffers(true); // as the Trainer runs a step
+        model.reuseOutputs(true); // as the Trainer runs a step
     }
 
     @Benchmark

@@ -5,7 +5,7 @@ import normlab.data.Dataset;
 import normlab.nn.Sequential;
 import normlab.optim.SGD;
 import normlab.tensor.Rng;
-import normlab.train.MnistMlp;
+import normlab.models.MnistMlp;
 import normlab.train.Trainer;
 import org.openjdk.jmh.annotations.*;
 

@@ -197,7 +197,7 @@ public final class Peer {
         long bytes = 4L * x.numel();
         // Outputs and dx in reused buffers, as in a training step (Trainer) or an inference loop; the PyTorch side gets
         // its outputs from its allocator, which hands back freed blocks. Fresh tensors would add a zero-fill pass.
-        m.reuseBuffers(true);
+        m.reuseOutputs(true);
         m.train();
         emit(name, "fwd_train", shapeStr, time(() -> m.forward(x)), 3 * bytes, "ok", null);
         m.eval();
@@ -248,7 +248,7 @@ public final class Peer {
         model.train();
         // As normlab's Trainer runs a step (and as PyTorch does for an input that needs no gradient): activations in
         // reused buffers, no input gradient for the first layer.
-        model.reuseBuffers(true);
+        model.reuseOutputs(true);
         // A training step calls dozens of methods, compiled one after another: warm up for at least 4 s.
         double sec = time(() -> {
             model.zeroGrad();

@@ -10,7 +10,7 @@ public abstract class Activation extends Module {
     public static final class Sigmoid extends Activation {
         @Override
         public Tensor forward(Tensor x) {
-            Tensor y = buffer(0, x.shape());
+            Tensor y = outputTensor(0, x.shape());
             float[] a = x.data, b = y.data;
             if (normlab.kernels.Kernels.simd()) normlab.kernels.Elementwise.sigmoid(b, a, a.length);
             else for (int i = 0; i < a.length; i++) b[i] = (float) (1.0 / (1.0 + Math.exp(-a[i])));
@@ -22,7 +22,7 @@ public abstract class Activation extends Module {
         public Tensor backward(Tensor dy) {
             requireForward(saved, this);
             Tensor.requireShape(label() + " backward", dy, saved.shape());
-            Tensor dx = buffer(1, dy.shape());
+            Tensor dx = outputTensor(1, dy.shape());
             float[] y = saved.data, g = dy.data, d = dx.data;
             for (int i = 0; i < g.length; i++) d[i] = g[i] * y[i] * (1f - y[i]);
             return dx;
@@ -33,7 +33,7 @@ public abstract class Activation extends Module {
     public static final class Tanh extends Activation {
         @Override
         public Tensor forward(Tensor x) {
-            Tensor y = buffer(0, x.shape());
+            Tensor y = outputTensor(0, x.shape());
             float[] a = x.data, b = y.data;
             if (normlab.kernels.Kernels.simd()) normlab.kernels.Elementwise.tanh(b, a, a.length);
             else for (int i = 0; i < a.length; i++) b[i] = (float) Math.tanh(a[i]);
@@ -45,7 +45,7 @@ public abstract class Activation extends Module {
         public Tensor backward(Tensor dy) {
             requireForward(saved, this);
             Tensor.requireShape(label() + " backward", dy, saved.shape());
-            Tensor dx = buffer(1, dy.shape());
+            Tensor dx = outputTensor(1, dy.shape());
             float[] y = saved.data, g = dy.data, d = dx.data;
             for (int i = 0; i < g.length; i++) d[i] = g[i] * (1f - y[i] * y[i]);
             return dx;
@@ -61,7 +61,7 @@ public abstract class Activation extends Module {
 
         @Override
         public Tensor forward(Tensor x) {
-            Tensor y = buffer(0, x.shape());
+            Tensor y = outputTensor(0, x.shape());
             float[] a = x.data, b = y.data;
             int i = 0;
             if (normlab.kernels.Kernels.simd()) {
@@ -81,7 +81,7 @@ public abstract class Activation extends Module {
             Tensor.requireShape(label() + " backward", dy, saved.shape());
             // With reused buffers dx takes the output's buffer (y is not needed by this backward, and a returned tensor
             // is valid only until the module's next call): one activation less to keep in cache during a step.
-            Tensor dx = buffer(reusesBuffers() ? 0 : 1, dy.shape());
+            Tensor dx = outputTensor(reusesOutputs() ? 0 : 1, dy.shape());
             float[] x = saved.data, g = dy.data, d = dx.data;
             int i = 0;
             if (normlab.kernels.Kernels.simd()) {

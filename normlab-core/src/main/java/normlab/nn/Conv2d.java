@@ -108,7 +108,7 @@ public final class Conv2d extends Module {
         }
         int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, pp = padded(p);
         // Output in buffer slot 0 (reused when asked, every element written here; 1 = dx)
-        Tensor y = buffer(0, n, outChannels, oh, ow);
+        Tensor y = outputTensor(0, n, outChannels, oh, ow);
         // W_g packed once for the register kernel, in the calling thread's workspace (concurrent eval forwards share
         // nothing; the pool's workers only read it while this call runs)
         int wps = Gemm.packedSize(og, k);
@@ -183,7 +183,7 @@ public final class Conv2d extends Module {
         Tensor.requireShape(label() + " backward", dy, n, outChannels, oh, ow);
         int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, pp = padded(p), kp = padded(k);
         boolean inputGrad = !paramsOnly;
-        Tensor dx = inputGrad ? buffer(1, x.shape()) : null;
+        Tensor dx = inputGrad ? outputTensor(1, x.shape()) : null;
         if (dx != null) Arrays.fill(dx.data, 0f); // col2im accumulates; a reused buffer holds old values
         int chunks = Math.min(CHUNKS, n), part = groups * og * kp;
         if (dwPartials.length < chunks * part) dwPartials = new float[chunks * part];

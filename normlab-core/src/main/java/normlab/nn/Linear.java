@@ -44,7 +44,7 @@ public final class Linear extends Module {
         requireDim(x, 1, in, "input features");
         this.x = x;
         int n = x.dim(0);
-        Tensor y = buffer(0, n, out); // every element written by the product
+        Tensor y = outputTensor(0, n, out); // every element written by the product
         Gemm.matmulNT(y.data, x.data, weight.value.data, n, in, out);
         if (bias != null) {
             float[] b = bias.value.data, yd = y.data;
@@ -59,7 +59,7 @@ public final class Linear extends Module {
     @Override
     public Tensor backward(Tensor dy) {
         accumulateGrads(dy);
-        Tensor dx = buffer(1, x.dim(0), in); // overwritten by the product
+        Tensor dx = outputTensor(1, x.dim(0), in); // overwritten by the product
         Gemm.matmulNN(dx.data, dy.data, weight.value.data, x.dim(0), out, in);
         return dx;
     }

@@ -54,8 +54,8 @@ public final class MaxPool2d extends Module {
         if (h + 2 * ph < kh || w + 2 * pw < kw) {
             throw new ShapeException(label() + ": input " + x.shapeString() + " is smaller than the " + kh + "x" + kw + " window");
         }
-        Tensor y = buffer(0, n, c, oh, ow);
-        int[] argmax = reusesBuffers() && this.argmax != null && this.argmax.length == y.numel() ? this.argmax : new int[y.numel()];
+        Tensor y = outputTensor(0, n, c, oh, ow);
+        int[] argmax = reusesOutputs() && this.argmax != null && this.argmax.length == y.numel() ? this.argmax : new int[y.numel()];
         float[] xd = x.data, yd = y.data;
         // Planes are independent: split them over the pool (each writes its own outputs, so any split gives the same bits).
         int planeWork = Math.max(1, oh * ow * kh * kw);
@@ -197,7 +197,7 @@ public final class MaxPool2d extends Module {
         if (dy.numel() != argmax.length || dy.rank() != 4) {
             throw new ShapeException(label() + " backward: got shape " + dy.shapeString() + ", expected " + argmax.length + " elements of rank 4");
         }
-        Tensor dx = buffer(1, inShape);
+        Tensor dx = outputTensor(1, inShape);
         float[] dxd = dx.data, dyd = dy.data;
         int n = inShape[0], c = inShape[1], h = inShape[2], w = inShape[3], oh = (h + 2 * ph - kh) / sh + 1, ow = (w + 2 * pw - kw) / sw + 1;
         if (twoByTwo() && Kernels.simd() && 2 * oh * w >= L) {

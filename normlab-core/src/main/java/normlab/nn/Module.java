@@ -20,16 +20,22 @@ import normlab.tensor.Tensor;
  * <p>Mode is explicit per-module state: {@link #train()} / {@link #eval()} set it on this module and its children. No
  * global flag exists.
  *
- * <p>Output buffers: by default every forward and backward returns a fresh tensor. {@link #reuseBuffers(boolean)} lets
+ * <p>Reused outputs: by default every forward and backward returns a fresh tensor. {@link #reuseOutputs(boolean)} lets
  * a module return the same tensors again on its next call of the same shape (no allocation, no zero-fill pass over
  * large activations), so a returned tensor is then valid only until that module's next forward or backward. Training
- * loops that consume each output within the step (the {@code Trainer}) turn it on; it is off unless asked for.
+ * loops that consume each output within the step (the {@code Trainer}) turn it on; it is off unless asked for. (These
+ * are not "buffers" in PyTorch's sense: buffers are the running statistics, {@link #namedBuffers()}.)
+ *
+ * <p>Why the name {@code Module}, which {@code java.lang.Module} shadows under {@code import normlab.nn.*}: it is the
+ * word every PyTorch user reads in {@code state_dict} keys, docs and error messages, and wildcard imports of
+ * {@code normlab.nn} are rare (single-type imports win over {@code java.lang}); the clash costs one explicit import,
+ * a rename would cost every reader the mapping to PyTorch.
  */
 public abstract class Module {
     private boolean training = true;
     private String path = "";
     private boolean reuse;
-    private Tensor[] buffers = new Tensor[0];
+    private Tensor[] outputs = new Tensor[0];
 
     /** Computes the output for {@code x}. */
     public abstract Tensor forward(Tensor x);
@@ -50,13 +56,13 @@ public abstract class Module {
      * Sets whether this module and its children may return reused tensors (see the class comment). Turning it off
      * keeps the cached tensors (a later {@code true} picks them up again) but hands out fresh ones meanwhile.
      */
-    public Module reuseBuffers(boolean on) {
+    public Module reuseOutputs(boolean on) {
         reuse = on;
-        for (Module c : children().values()) c.reuseBuffers(on);
+        for (Module c : children().values()) c.reuseOutputs(on);
         return this;
     }
 
-    public boolean reusesBuffers() {
+    public boolean reusesOutputs() {
         return reuse;
     }
 
@@ -64,27 +70,27 @@ public abstract class Module {
      * Drops the tensors cached for reuse by this module and its children (they are rebuilt on the next call), e.g. after
      * an evaluation pass whose large batches would otherwise keep their activations alive with the model.
      */
-    public void releaseBuffers() {
-        buffers = new Tensor[0];
-        for (Module c : children().values()) c.releaseBuffers();
+    public void releaseOutputs() {
+        outputs = new Tensor[0];
+        for (Module c : children().values()) c.releaseOutputs();
     }
 
     /**
      * A tensor of {@code shape} for output slot {@code slot} (0 = forward output, 1 = dx, others as a layer likes):
-     * fresh zeros, or, when {@link #reuseBuffers(boolean)} is on and the slot's last tensor has this shape, that tensor
+     * fresh zeros, or, when {@link #reuseOutputs(boolean)} is on and the slot's last tensor has this shape, that tensor
      * with its old contents. Callers therefore write every element, never accumulate into it.
      */
-    protected final Tensor buffer(int slot, int... shape) {
+    protected final Tensor outputTensor(int slot, int... shape) {
         if (!reuse) return Tensor.zeros(shape);
-        if (slot >= buffers.length) buffers = Arrays.copyOf(buffers, slot + 1);
-        Tensor t = buffers[slot];
-        if (t == null || !t.hasShape(shape)) buffers[slot] = t = Tensor.zeros(shape);
+        if (slot >= outputs.length) outputs = Arrays.copyOf(outputs, slot + 1);
+        Tensor t = outputs[slot];
+        if (t == null || !t.hasShape(shape)) outputs[slot] = t = Tensor.zeros(shape);
         return t;
     }
 
-    /** The cached buffer slots (tests look at them). */
-    Tensor[] bufferSlotsForTest() {
-        return buffers.clone();
+    /** The cached output slots (tests look at them). */
+    Tensor[] outputSlotsForTest() {
+        return outputs.clone();
     }
 
     /** This module's own parameters, in PyTorch's registration order. */
@@ -159,6 +165,18 @@ public abstract class Module {
     private void collectParams(String prefix, Map<String, Parameter> out) {
         for (Parameter p : ownParameters()) out.put(prefix + p.name, p);
         for (Map.Entry<String, Module> e : children().entrySet()) e.getValue().collectParams(prefix + e.getKey() + ".", out);
+    }
+
+    /** Every buffer (running statistics, {@code num_batches_tracked}) with its full state-dict key; live tensors. */
+    public Map<String, Tensor> namedBuffers() {
+        Map<String, Tensor> out = new LinkedHashMap<>();
+        collectBuffers("", out);
+        return out;
+    }
+
+    private void collectBuffers(String prefix, Map<String, Tensor> out) {
+        for (Map.Entry<String, Tensor> b : ownBuffers().entrySet()) out.put(prefix + b.getKey(), b.getValue());
+        for (Map.Entry<String, Module> e : children().entrySet()) e.getValue().collectBuffers(prefix + e.getKey() + ".", out);
     }
 
     /** Clears every gradient. */

@@ -140,7 +140,7 @@ public class BatchNorm extends Module {
             }
         }
         // Algorithm 1, lines 3-4, folded per channel: y = (x − μ)·k + β with k = γ·rstd.
-        Tensor y = buffer(0, x.shape()); // every element written below
+        Tensor y = outputTensor(0, x.shape()); // every element written below
         float[] muHi = new float[c], muLo = new float[c], k = new float[c], b = new float[c];
         for (int ch = 0; ch < c; ch++) {
             muHi[ch] = (float) mean[ch];
@@ -202,7 +202,7 @@ public class BatchNorm extends Module {
         }
         // every element written below; with reused buffers into the output's buffer (this backward reads x, not y, and a
         // returned tensor is valid only until the module's next call): one activation less in cache during a step
-        Tensor dx = buffer(reusesBuffers() ? 0 : 1, x.shape());
+        Tensor dx = outputTensor(reusesOutputs() ? 0 : 1, x.shape());
         backwardDx(dx.data, dy.data, x.data, muHi, muLo, a, q, p, n, c, s);
         return dx;
     }

@@ -161,7 +161,7 @@ public final class BatchRenorm extends Module {
             k[ch] = (float) (g * r[ch] * rstd[ch]);
             b[ch] = (float) (g * d[ch] + (affine ? bias.value.data[ch] : 0.0));
         }
-        Tensor y = buffer(0, x.shape()); // every element written below
+        Tensor y = outputTensor(0, x.shape()); // every element written below
         BatchNorm.normalize(y.data, x.data, muHi, muLo, k, b, n, c, s);
         this.x = x;
         return y;
@@ -196,7 +196,7 @@ public final class BatchRenorm extends Module {
                 bias.grad.data[ch] += (float) sumDy[ch];
             }
         }
-        Tensor dx = buffer(1, x.shape()); // every element written below
+        Tensor dx = outputTensor(1, x.shape()); // every element written below
         BatchNorm.backwardDx(dx.data, dy.data, x.data, muHi, muLo, a, q, p, n, c, s);
         return dx;
     }

@@ -74,7 +74,7 @@ public final class FrozenBatchNorm2d extends Module {
             scale[ch] = (float) (weight.data[ch] / Math.sqrt(runningVar.data[ch] + eps));
             shift[ch] = bias.data[ch] - runningMean.data[ch] * scale[ch];
         }
-        Tensor y = buffer(0, x.shape()); // every element written below
+        Tensor y = outputTensor(0, x.shape()); // every element written below
         for (int i = 0; i < n; i++) {
             for (int ch = 0; ch < c; ch++) {
                 int o = (i * c + ch) * s;
@@ -93,7 +93,7 @@ public final class FrozenBatchNorm2d extends Module {
         requireForward(inShape, this);
         Tensor.requireShape(label() + " backward", dy, inShape);
         int n = inShape[0], c = numFeatures, s = inShape[2] * inShape[3];
-        Tensor dx = buffer(1, inShape); // every element written below
+        Tensor dx = outputTensor(1, inShape); // every element written below
         for (int i = 0; i < n; i++) {
             for (int ch = 0; ch < c; ch++) {
                 int o = (i * c + ch) * s;

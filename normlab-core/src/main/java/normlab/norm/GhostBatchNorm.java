@@ -120,7 +120,7 @@ public final class GhostBatchNorm extends Module {
         usedBatchStats = isTraining();
         int[][] ghosts = usedBatchStats ? ghostBatches(n, virtualBatchSize) : new int[][] {allSamples(n)};
         double[][] mean = new double[ghosts.length][c], rstd = new double[ghosts.length][c];
-        Tensor y = buffer(0, x.shape()); // every element written below
+        Tensor y = outputTensor(0, x.shape()); // every element written below
         double[] newMean = new double[c], newVar = new double[c];
         for (int j = 0; j < ghosts.length; j++) {
             int[] idx = ghosts[j];
@@ -182,7 +182,7 @@ public final class GhostBatchNorm extends Module {
         requireForward(x, this);
         Tensor.requireShape(label() + " backward", dy, x.shape());
         int n = x.dim(0), c = numFeatures, s = x.numel() / (n * c), block = c * s;
-        Tensor dx = buffer(1, x.shape()); // every element written below
+        Tensor dx = outputTensor(1, x.shape()); // every element written below
         for (int j = 0; j < ghosts.length; j++) {
             int[] idx = ghosts[j];
             float[] xj = gather(x.data, idx, block), dyj = gather(dy.data, idx, block);

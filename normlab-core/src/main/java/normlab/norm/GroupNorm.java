@@ -77,7 +77,7 @@ public final class GroupNorm extends Module {
         double[] var = new double[groups];
         Moments.moments(mean, var, x.data, v[0], v[1], v[2], v[3]);
         Moments.rstd(rstd, var, eps, groups);
-        Tensor y = buffer(0, x.shape()); // every element written below
+        Tensor y = outputTensor(0, x.shape()); // every element written below
         Moments.normalize(y.data, x.data, mean, rstd, affine ? weight.value.data : null, affine ? bias.value.data : null,
                 v[0], v[1], v[2], v[3], v[4]);
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
@@ -93,7 +93,7 @@ public final class GroupNorm extends Module {
         requireForward(x, this);
         Tensor.requireShape(label() + " backward", dy, x.shape());
         int[] v = geometry(x);
-        Tensor dx = buffer(1, x.shape()); // every element written below
+        Tensor dx = outputTensor(1, x.shape()); // every element written below
         Moments.backward(dx.data, affine ? weight.grad.data : null, affine ? bias.grad.data : null, dy.data, x.data,
                 mean, rstd, affine ? weight.value.data : null, v[0], v[1], v[2], v[3], v[4]);
         return dx;

@@ -98,7 +98,7 @@ public abstract class InstanceNorm extends Module {
                 }
             }
         }
-        Tensor y = buffer(0, x.shape()); // every element written below
+        Tensor y = outputTensor(0, x.shape()); // every element written below
         Moments.normalize(y.data, x.data, mean, rstd, affine ? weight.value.data : null, affine ? bias.value.data : null,
                 n, 1, c, s, s);
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
@@ -132,7 +132,7 @@ public abstract class InstanceNorm extends Module {
         requireForward(x, this);
         Tensor.requireShape(label() + " backward", dy, x.shape());
         int n = x.dim(0), c = numFeatures, s = x.numel() / (n * c);
-        Tensor dx = buffer(1, x.shape()); // every element written below
+        Tensor dx = outputTensor(1, x.shape()); // every element written below
         float[] dg = affine ? weight.grad.data : null, db = affine ? bias.grad.data : null, g = affine ? weight.value.data : null;
         if (usedBatchStats) Moments.backward(dx.data, dg, db, dy.data, x.data, mean, rstd, g, n, 1, c, s, s);
         else Moments.backwardFixed(dx.data, dg, db, dy.data, x.data, mean, rstd, g, n, 1, c, s, s);

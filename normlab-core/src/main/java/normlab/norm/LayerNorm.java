@@ -64,7 +64,7 @@ public final class LayerNorm extends Module {
         double[] var = new double[rows];
         Moments.moments(mean, var, x.data, rows, 1, 1, d);
         Moments.rstd(rstd, var, eps, rows);
-        Tensor y = buffer(0, x.shape()); // every element written below
+        Tensor y = outputTensor(0, x.shape()); // every element written below
         Moments.normalize(y.data, x.data, mean, rstd, weight == null ? null : weight.value.data,
                 bias == null ? null : bias.value.data, rows, 1, 1, d, 1);
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
@@ -80,7 +80,7 @@ public final class LayerNorm extends Module {
         requireForward(x, this);
         Tensor.requireShape(label() + " backward", dy, x.shape());
         int rows = x.numel() / d;
-        Tensor dx = buffer(1, x.shape()); // every element written below
+        Tensor dx = outputTensor(1, x.shape()); // every element written below
         Moments.backward(dx.data, weight == null ? null : weight.grad.data, bias == null ? null : bias.grad.data,
                 dy.data, x.data, mean, rstd, weight == null ? null : weight.value.data, rows, 1, 1, d, 1);
         return dx;

@@ -63,7 +63,7 @@ public final class RMSNorm extends Module {
         int rows = x.numel() / d;
         double[] rrms = new double[rows];
         Moments.rms(rrms, x.data, eps, rows, d);
-        Tensor y = buffer(0, x.shape()); // every element written below
+        Tensor y = outputTensor(0, x.shape()); // every element written below
         Moments.rmsNormalize(y.data, x.data, rrms, weight == null ? null : weight.value.data, rows, d);
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
         this.rrms = rrms;
@@ -76,7 +76,7 @@ public final class RMSNorm extends Module {
     public Tensor backward(Tensor dy) {
         requireForward(x, this);
         Tensor.requireShape(label() + " backward", dy, x.shape());
-        Tensor dx = buffer(1, x.shape()); // every element written below
+        Tensor dx = outputTensor(1, x.shape()); // every element written below
         Moments.rmsBackward(dx.data, weight == null ? null : weight.grad.data, dy.data, x.data, rrms,
                 weight == null ? null : weight.value.data, x.numel() / d, d);
         return dx;

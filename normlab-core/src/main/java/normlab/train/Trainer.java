@@ -82,18 +82,18 @@ public final class Trainer {
 
     /**
      * One SGD step on the next mini-batch; returns its loss. Leaves the model in training mode. During the step the
-     * model reuses its output buffers ({@link Module#reuseBuffers}): every activation is consumed within the step. The
+     * model reuses its output buffers ({@link Module#reuseOutputs}): every activation is consumed within the step. The
      * first layer's input gradient is not computed ({@link Module#backwardParams}).
      */
     public float step() {
         int[] idx = sampler.next();
         model.train();
-        boolean reused = model.reusesBuffers();
-        model.reuseBuffers(true);
+        boolean reused = model.reusesOutputs();
+        model.reuseOutputs(true);
         try {
             return step(idx);
         } finally {
-            if (!reused) model.reuseBuffers(false);
+            if (!reused) model.reuseOutputs(false);
         }
     }
 
@@ -211,7 +211,7 @@ public final class Trainer {
                 lossCount = 0;
             }
         }
-        model.releaseBuffers(); // the step's activations are not needed after the run (and rebuilt if it goes on)
+        model.releaseOutputs(); // the step's activations are not needed after the run (and rebuilt if it goes on)
         return last;
     }
 
@@ -239,9 +239,9 @@ public final class Trainer {
      */
     public static Evaluation evaluate(Module model, Dataset data, boolean flatInputs, Hooks hooks, int batchSize) {
         if (batchSize <= 0) throw new IllegalArgumentException("evaluate: batch size must be positive, got " + batchSize);
-        boolean wasTraining = model.isTraining(), wasReusing = model.reusesBuffers();
+        boolean wasTraining = model.isTraining(), wasReusing = model.reusesOutputs();
         model.eval();
-        model.reuseBuffers(true);
+        model.reuseOutputs(true);
         CrossEntropyLoss ce = new CrossEntropyLoss();
         Tensor batch = null;
         double lossSum = 0;
@@ -258,8 +258,8 @@ public final class Trainer {
             }
         } finally {
             model.setTraining(wasTraining);
-            model.reuseBuffers(wasReusing);
-            if (!wasReusing) model.releaseBuffers();
+            model.reuseOutputs(wasReusing);
+            if (!wasReusing) model.releaseOutputs();
         }
         return new Evaluation(lossSum / data.n, (double) correct / data.n, data.n);
     }

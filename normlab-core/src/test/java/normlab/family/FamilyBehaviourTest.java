@@ -11,7 +11,7 @@ import normlab.nn.Dropout;
 import normlab.nn.Linear;
 import normlab.nn.Module;
 import normlab.nn.Sequential;
-import normlab.nn.SmallCnn;
+import normlab.models.SmallCnn;
 import normlab.norm.BatchNorm2d;
 import normlab.norm.BatchRenorm;
 import normlab.norm.FrozenBatchNorm2d;

@@ -15,7 +15,7 @@ import normlab.nn.Layout;
 import normlab.nn.MaxPool2d;
 import normlab.nn.Module;
 import normlab.nn.Sequential;
-import normlab.nn.SmallCnn;
+import normlab.models.SmallCnn;
 import normlab.norm.BatchNorm1d;
 import normlab.norm.BatchNorm2d;
 import normlab.norm.BatchRenorm;

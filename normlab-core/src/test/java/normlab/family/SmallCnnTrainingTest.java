@@ -7,7 +7,7 @@ import normlab.data.Dataset;
 import normlab.data.Datasets;
 import normlab.nn.CrossEntropyLoss;
 import normlab.nn.Sequential;
-import normlab.nn.SmallCnn;
+import normlab.models.SmallCnn;
 import normlab.optim.SGD;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;

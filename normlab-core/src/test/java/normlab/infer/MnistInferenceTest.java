@@ -18,7 +18,7 @@ import normlab.norm.BatchNorm2d;
 import normlab.optim.SGD;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
-import normlab.train.MnistMlp;
+import normlab.models.MnistMlp;
 import normlab.train.Trainer;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -11,7 +11,7 @@ import java.nio.file.Path;
 import java.util.stream.Stream;
 import normlab.nn.Module;
 import normlab.tensor.Rng;
-import normlab.train.MnistMlp;
+import normlab.models.MnistMlp;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;

@@ -38,7 +38,7 @@ class PoolingFastPathTest {
                     for (int[] sh : new int[][] {{3, 5, 7, 9}, {2, 3, 28, 28}, {2, 2, 15, 33}, {1, 1, 2, 2}}) {
                         int n = sh[0], c = sh[1], h = sh[2], w = sh[3], oh = h / 2, ow = w / 2;
                         MaxPool2d pool = new MaxPool2d(2);
-                        pool.reuseBuffers(true);
+                        pool.reuseOutputs(true);
                         Rng rng = new Rng(threads * 7L + h);
                         for (int call = 0; call < 2; call++) {
                             Tensor x = ties(rng, n, c, h, w), dy = Tensor.zeros(n, c, oh, ow);

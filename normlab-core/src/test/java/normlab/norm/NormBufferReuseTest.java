@@ -12,7 +12,7 @@ import normlab.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
 /**
- * Every normalization layer, with {@link Module#reuseBuffers} on, gives exactly the outputs, input gradients, parameter
+ * Every normalization layer, with {@link Module#reuseOutputs} on, gives exactly the outputs, input gradients, parameter
  * gradients and running statistics of the same layer allocating fresh tensors, over three train-mode calls and one
  * eval-mode call with different inputs: a kernel that accumulated into (or skipped part of) a reused buffer would leak
  * the previous call's values and fail here.
@@ -25,7 +25,7 @@ class NormBufferReuseTest {
     }
 
     private static List<float[]> run(Module m, int[] shape, boolean reuse) {
-        m.reuseBuffers(reuse);
+        m.reuseOutputs(reuse);
         Rng rng = new Rng(21);
         List<float[]> out = new ArrayList<>();
         for (int call = 0; call < 4; call++) {

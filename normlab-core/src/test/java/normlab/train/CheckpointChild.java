@@ -1,5 +1,6 @@
 package normlab.train;
 
+import normlab.models.MnistMlp;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;

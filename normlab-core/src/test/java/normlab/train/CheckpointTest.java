@@ -1,5 +1,6 @@
 package normlab.train;
 
+import normlab.models.MnistMlp;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;

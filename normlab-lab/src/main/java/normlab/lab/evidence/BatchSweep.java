@@ -7,7 +7,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import normlab.data.Dataset;
 import normlab.nn.Sequential;
-import normlab.nn.SmallCnn;
+import normlab.models.SmallCnn;
 import normlab.tensor.Rng;
 import org.knowm.xchart.XYChart;
 

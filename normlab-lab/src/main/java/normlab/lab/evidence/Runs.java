@@ -18,14 +18,14 @@ import normlab.nn.Init;
 import normlab.nn.Linear;
 import normlab.nn.Module;
 import normlab.nn.Sequential;
-import normlab.nn.SmallCnn;
+import normlab.models.SmallCnn;
 import normlab.norm.BatchRenorm;
 import normlab.optim.Optimizer;
 import normlab.optim.SGD;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
 import normlab.train.Evaluation;
-import normlab.train.MnistMlp;
+import normlab.models.MnistMlp;
 import normlab.train.Trainer;
 
 /**
@@ -175,7 +175,7 @@ public final class Runs {
         }
         // The steps' reused activations are not needed once training is over; the evaluation runs in small batches,
         // since experiments keep many trained models alive and each holds what its last forward saved.
-        model.releaseBuffers();
+        model.releaseOutputs();
         Evaluation ev = Trainer.evaluate(model, test, flat, null, 200);
         if (status == Status.OK && ev.accuracy() <= 1.0 / test.numClasses() + 0.02) status = Status.AT_CHANCE;
         long[] sorted = java.util.Arrays.copyOf(times, done);

@@ -10,7 +10,7 @@ import normlab.infer.Recalibrate;
 import normlab.io.LayerTypes;
 import normlab.nn.Module;
 import normlab.nn.Sequential;
-import normlab.nn.SmallCnn;
+import normlab.models.SmallCnn;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
 import normlab.train.Trainer;

@@ -10,7 +10,7 @@ import normlab.data.Dataset;
 import normlab.infer.Fold;
 import normlab.nn.Module;
 import normlab.nn.Sequential;
-import normlab.nn.SmallCnn;
+import normlab.models.SmallCnn;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
 import normlab.train.Trainer;

@@ -15,7 +15,7 @@ import normlab.tensor.Rng;
 import normlab.train.ColumnRecorder;
 import normlab.train.Evaluation;
 import normlab.train.Hooks;
-import normlab.train.MnistMlp;
+import normlab.models.MnistMlp;
 import normlab.train.Trainer;
 
 /**

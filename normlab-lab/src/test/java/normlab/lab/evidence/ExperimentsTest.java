@@ -12,7 +12,7 @@ import java.nio.file.Path;
 import java.util.List;
 import normlab.data.Dataset;
 import normlab.nn.Sequential;
-import normlab.nn.SmallCnn;
+import normlab.models.SmallCnn;
 import normlab.tensor.Rng;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

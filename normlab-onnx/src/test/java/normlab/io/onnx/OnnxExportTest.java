@@ -15,7 +15,7 @@ import normlab.nn.Module;
 import normlab.nn.Sequential;
 import normlab.norm.BatchNorm1d;
 import normlab.tensor.Rng;
-import normlab.train.MnistMlp;
+import normlab.models.MnistMlp;
 import normlab.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;

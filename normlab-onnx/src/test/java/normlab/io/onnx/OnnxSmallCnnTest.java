@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import normlab.infer.Fold;
 import normlab.nn.Module;
 import normlab.nn.Sequential;
-import normlab.nn.SmallCnn;
+import normlab.models.SmallCnn;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
 import org.junit.jupiter.api.io.TempDir;

@@ -13,12 +13,12 @@ import normlab.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 
 /**
- * Output-buffer reuse and {@code backwardParams}: with {@link Module#reuseBuffers} on, repeated forward/backward calls
+ * Output-buffer reuse and {@code backwardParams}: with {@link Module#reuseOutputs} on, repeated forward/backward calls
  * on different inputs give exactly the results of a model that allocates fresh tensors (no stale value leaks through a
  * reused buffer), the buffers really are reused, and backwardParams accumulates the same parameter gradients as a full
  * backward.
  */
-class BufferReuseTest {
+class OutputReuseTest {
     private static Sequential mlp(long seed) {
         Rng rng = new Rng(seed);
         return new Sequential(new Linear(13, 9, rng), new BatchNorm1d(9), new Activation.Sigmoid(), new Linear(9, 7, rng),
@@ -33,7 +33,7 @@ class BufferReuseTest {
 
     /** Forward + backward on each input in turn (x of xShape, dy of dyShape); outputs, dx and gradients, copied. */
     private static List<float[]> run(Sequential m, boolean reuse, boolean paramsOnly, int[] xShape, int[] dyShape) {
-        m.reuseBuffers(reuse);
+        m.reuseOutputs(reuse);
         Rng rng = new Rng(11);
         List<float[]> out = new ArrayList<>();
         for (int call = 0; call < 3; call++) {
@@ -87,11 +87,11 @@ class BufferReuseTest {
         Linear l = new Linear(4, 3, new Rng(1));
         Tensor x = Tensor.zeros(2, 4);
         assertNotSame(l.forward(x), l.forward(x));
-        l.reuseBuffers(true);
+        l.reuseOutputs(true);
         Tensor y = l.forward(x);
         assertSame(y, l.forward(x));
         assertNotSame(y, l.forward(Tensor.zeros(5, 4)));
-        l.reuseBuffers(false);
+        l.reuseOutputs(false);
         assertNotSame(l.forward(x), l.forward(x));
     }
 
@@ -110,11 +110,11 @@ class BufferReuseTest {
     @Test
     void theFirstLinearSkipsItsInputGradient() {
         Linear l = new Linear(4, 3, new Rng(1));
-        l.reuseBuffers(true);
+        l.reuseOutputs(true);
         l.forward(Tensor.zeros(2, 4));
         l.backwardParams(Tensor.zeros(2, 3));
         // no dx buffer was made: slot 1 is still empty
-        Tensor[] slots = l.bufferSlotsForTest();
+        Tensor[] slots = l.outputSlotsForTest();
         assertNull(slots.length > 1 ? slots[1] : null);
     }
 }

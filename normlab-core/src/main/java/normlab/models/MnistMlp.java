@@ -1,4 +1,4 @@
-package normlab.train;
+package normlab.models;
 
 import java.util.ArrayList;
 import java.util.List;

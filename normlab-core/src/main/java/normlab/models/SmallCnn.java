@@ -1,7 +1,14 @@
-package normlab.nn;
+package normlab.models;
 
 import java.util.ArrayList;
 import java.util.List;
+import normlab.nn.Activation;
+import normlab.nn.Conv2d;
+import normlab.nn.Flatten;
+import normlab.nn.Linear;
+import normlab.nn.MaxPool2d;
+import normlab.nn.Module;
+import normlab.nn.Sequential;
 import normlab.norm.BatchNorm2d;
 import normlab.norm.BatchRenorm;
 import normlab.norm.FrozenBatchNorm2d;
