@@ -17,10 +17,10 @@ import normlab.tensor.Tensor;
  * {@link #batchFlat} gives (B, rows·cols) for fully connected ones, {@link #labels(int[])} the matching labels.
  *
  * <p>A set read from IDX bytes ({@link #of}) also keeps the bytes, and gathers batches from them: a random batch's
- * rows come from memory beyond the caches, and bytes are a quarter of the traffic of floats (a 60-image MNIST batch in a
- * training step: 47 → 34 µs). One load per cache line of every image first puts all of the batch's misses in flight
- * at once, and the division is an exact reciprocal product (see {@link #batchFlat(int[], Tensor)}): 21 → 11 µs for the
- * gather alone. The values are the same floats either way.
+ * rows come from memory beyond the caches, and bytes are a quarter of the traffic of floats. One load per cache line
+ * of every image first puts all of the batch's misses in flight at once, and the division is an exact reciprocal
+ * product (see {@link #batchFlat(int[], Tensor)}). The values are the same floats either way (timings:
+ * normlab-bench/README.md).
  */
 public final class Dataset {
     /** A short name for messages and reports, e.g. {@code mnist/train}. */

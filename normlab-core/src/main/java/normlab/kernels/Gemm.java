@@ -84,9 +84,8 @@ public final class Gemm {
     // ---------------------------------------------------------------------------------------------------------------
     // x·Wᵀ for a few rows of x (a training batch: 60×784 times 100×784ᵀ in the paper's MLP) as yᵀ = W·xᵀ. Transposing
     // the batch (n·k floats) instead of W (m·k) moves fewer floats, and W's rows are then read in place as the
-    // broadcast operand, with no packing: 60×784×100 went from 122-135 to 87-97 µs. Measured in one JVM against the
-    // general tiles (same bits): 256×784×100 687-726 → 513-544 µs, 256×768×768 2.83-2.90 → 2.32-2.36 ms; at 500-1000
-    // rows the two are even, and 1024×768×768 is faster in the general tiles (11.5-11.7 vs 13.0-13.3 ms).
+    // broadcast operand, with no packing. Up to FEW_ROWS rows it beats the general tiles (same bits); above, the general
+    // tiles win (measurements: normlab-bench/README.md, "GEMM").
 
     /** x·Wᵀ takes the yᵀ = W·xᵀ path up to this many rows of x. */
     private static final int FEW_ROWS = 256;
@@ -146,7 +145,7 @@ public final class Gemm {
     /**
      * c[co + r·ldc + v·L + l] (+)= Σ_{d0 ≤ p < d1} w[wo + r·k + p]·b[bo + p·ldb + v·L + l] for r < 5, v < 4: one fma
      * chain per element from zero, then added to c when {@code acc} (as {@link #panel2}: Vector API calls only, no
-     * vector merging two paths).
+     * vector merging two paths). Longer than 80 lines on purpose: 20 accumulators written out, as {@link #panel3}.
      */
     private static void rows5(float[] c, int co, int ldc, float[] w, int wo, int k, float[] b, int bo, int ldb, int d0, int d1,
                               boolean acc) {
@@ -744,7 +743,8 @@ public final class Gemm {
 
     /**
      * {@link #panel2} with 3 vectors of columns (24 accumulators, 8 broadcasts and 3 loads per 24 FMAs): the last strip
-     * of an odd vector count.
+     * of an odd vector count. Longer than 80 lines on purpose: a register tile written out accumulator by accumulator
+     * (a loop over vectors would keep them in memory, or box them on JDK 17).
      */
     private static void panel3(float[] c, int co, int ldc, float[] ap, int ao, float[] b, int bo, int ldb, int kb, boolean acc) {
         FloatVector c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;

@@ -241,8 +241,15 @@ public final class Conv2d extends Module {
                 }
             }
         });
-        // Partials in chunk order: dW[g·og + o, r] += Σ_c dW_c[g][o, r] (r = (ch·kh + i)·kw + j; the partial's column for
-        // it is (i·kw + j)·cg + ch when tap-major), db likewise
+        addPartials(dwp, dbp, chunks, part, og, kp, k, cg, tapMajor);
+        return dx;
+    }
+
+    /**
+     * Adds the chunks' partials in chunk order: dW[g·og + o, r] += Σ_c dW_c[g][o, r] (r = (ch·kh + i)·kw + j; the
+     * partial's column for it is (i·kw + j)·cg + ch when tap-major), db likewise.
+     */
+    private void addPartials(float[] dwp, double[] dbp, int chunks, int part, int og, int kp, int k, int cg, boolean tapMajor) {
         float[] gw = weight.grad.data;
         int taps = kh * kw;
         for (int c = 0; c < chunks; c++) {
@@ -262,7 +269,6 @@ public final class Conv2d extends Module {
                 bias.grad.data[o] += (float) sb;
             }
         }
-        return dx;
     }
 
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
