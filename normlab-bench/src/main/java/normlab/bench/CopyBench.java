@@ -8,13 +8,9 @@ import org.openjdk.jmh.annotations.*;
  * JMH: the memory-bandwidth ceiling the normalization kernels are measured against, a STREAM-like copy of 128 MB
  * split over the kernel pool. GB/s = 2 · 128 MB / time (read + write, as STREAM counts).
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-Xmx2g"})
-public class CopyBench {
+public class CopyBench extends Bench {
     @Param({"1", "2"})
     public int threads;
 

@@ -1,6 +1,5 @@
 package normlab.bench;
 
-import java.util.concurrent.TimeUnit;
 import normlab.infer.Fold;
 import normlab.nn.Activation;
 import normlab.nn.Conv2d;
@@ -9,7 +8,6 @@ import normlab.nn.Linear;
 import normlab.nn.Module;
 import normlab.nn.Sequential;
 import normlab.norm.BatchNorm;
-import normlab.norm.BatchNorm1d;
 import normlab.norm.BatchNorm2d;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
@@ -24,13 +22,7 @@ import org.openjdk.jmh.annotations.*;
  * cannot inflate. {@code reuse=true} runs the models with reused activation buffers, which takes allocation and GC
  * out of the comparison.
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
-public class FoldBench {
+public class FoldBench extends Bench {
     @Param({"mlp", "cnn"})
     public String model;
 
@@ -57,18 +49,7 @@ public class FoldBench {
 
     static Module build(String model, boolean bn) {
         Rng r = new Rng(1);
-        if (model.equals("mlp")) {
-            int[] s = {784, 100, 100, 100, 10};
-            java.util.List<Module> layers = new java.util.ArrayList<>();
-            for (int i = 0; i < 4; i++) {
-                layers.add(new Linear(s[i], s[i + 1], !(bn && i < 3), r));
-                if (i < 3) {
-                    if (bn) layers.add(new BatchNorm1d(s[i + 1]));
-                    layers.add(new Activation.Sigmoid());
-                }
-            }
-            return new Sequential(layers);
-        }
+        if (model.equals("mlp")) return paperMlp(bn, true, r);
         java.util.List<Module> layers = new java.util.ArrayList<>();
         layers.add(new Conv2d(1, 16, 3, 1, 1, 1, 1, !bn, r));
         if (bn) layers.add(new BatchNorm2d(16));

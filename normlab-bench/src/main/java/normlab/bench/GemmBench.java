@@ -1,6 +1,5 @@
 package normlab.bench;
 
-import java.util.concurrent.TimeUnit;
 import normlab.kernels.Gemm;
 import normlab.kernels.Kernels;
 import normlab.kernels.Parallel;
@@ -14,13 +13,7 @@ import org.openjdk.jmh.annotations.*;
  * inputGradNN = the forward W·col, weightGradTN = dcol = Wᵀ·dy). For the backward forms, dx = dy·W is matmulNN(n, m, k) and dW += dyᵀ·x is matmulTNAcc(n, m, k).
  * Divide 2·n·k·m by the time for FLOP/s.
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
-@OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
-public class GemmBench {
+public class GemmBench extends Bench {
     @Param({"60x784x100", "60x100x100", "60x100x10", "32x9x784", "64x288x196", "64x12544x288"})
     public String nkm;
 
@@ -42,18 +35,12 @@ public class GemmBench {
         k = s[1];
         m = s[2];
         Rng rng = new Rng(1);
-        x = fill(rng, n * k);
-        w = fill(rng, m * k);
-        dy = fill(rng, n * m);
+        x = gaussian(rng, n * k);
+        w = gaussian(rng, m * k);
+        dy = gaussian(rng, n * m);
         y = new float[n * m];
         dx = new float[n * k];
         dw = new float[m * k];
-    }
-
-    private static float[] fill(Rng rng, int len) {
-        float[] a = new float[len];
-        for (int i = 0; i < len; i++) a[i] = (float) rng.nextGaussian();
-        return a;
     }
 
     /** y = x·Wᵀ. */

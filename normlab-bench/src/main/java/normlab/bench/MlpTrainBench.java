@@ -17,13 +17,11 @@ import org.openjdk.jmh.annotations.*;
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -jar normlab-bench/target/benchmarks.jar MlpTrainBench}
  */
-@State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
 @Warmup(iterations = 3, time = 2)
 @Measurement(iterations = 5, time = 2)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
-public class MlpTrainBench {
+public class MlpTrainBench extends Bench {
     @Param({"baseline", "bn"})
     public String variant;
 

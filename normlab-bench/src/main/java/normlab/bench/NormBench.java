@@ -1,6 +1,7 @@
 package normlab.bench;
 
 import java.util.concurrent.TimeUnit;
+import java.util.function.Supplier;
 import normlab.kernels.Kernels;
 import normlab.kernels.Parallel;
 import normlab.nn.Module;
@@ -13,13 +14,8 @@ import org.openjdk.jmh.annotations.*;
  * of a saved training forward, at the thread count and kernel path given by the parameters. Each subclass names a
  * layer and its input shape (the peer comparison's workloads).
  */
-@State(Scope.Thread)
-@BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Warmup(iterations = 3, time = 1)
-@Measurement(iterations = 5, time = 1)
-@Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector"})
-public abstract class NormBench {
+public abstract class NormBench extends Bench {
     @Param({"1", "2"})
     public int threads;
 
@@ -29,19 +25,38 @@ public abstract class NormBench {
     Module layer;
     Tensor x, dy;
 
+    private final Supplier<Module> make;
+    private final int[] shape;
+
+    /** For subclasses that override {@link #make()} and {@link #shape()} (e.g. shapes from a JMH parameter). */
+    NormBench() {
+        this(null);
+    }
+
+    /** A benchmark of the layer {@code make} builds on input of {@code shape}. */
+    NormBench(Supplier<Module> make, int... shape) {
+        this.make = make;
+        this.shape = shape;
+    }
+
     /** The layer under test. */
-    abstract Module make();
+    Module make() {
+        return make.get();
+    }
 
     /** Its input shape. */
-    abstract int[] shape();
+    int[] shape() {
+        return shape;
+    }
 
     @Setup
     public void setup() {
         Parallel.setThreads(threads);
         Kernels.setSimd(simd);
         Rng rng = new Rng(1);
-        x = Tensor.zeros(shape());
-        dy = Tensor.zeros(shape());
+        int[] s = shape();
+        x = Tensor.zeros(s);
+        dy = Tensor.zeros(s);
         for (int i = 0; i < x.numel(); i++) {
             x.data[i] = (float) rng.nextGaussian();
             dy.data[i] = (float) rng.nextGaussian();

@@ -157,9 +157,9 @@ public final class Peer {
     }
 
     private static Tensor gaussian(Rng rng, int... shape) {
-        Tensor t = Tensor.zeros(shape);
-        for (int i = 0; i < t.numel(); i++) t.data[i] = (float) rng.nextGaussian();
-        return t;
+        int n = 1;
+        for (int d : shape) n *= d;
+        return Tensor.of(Bench.gaussian(rng, n), shape);
     }
 
     private void runAll() {
@@ -213,16 +213,7 @@ public final class Peer {
         String name = bn ? "mlp_bn" : "mlp";
         if (!wanted(name)) return;
         Rng rng = new Rng(1);
-        List<Module> layers = new ArrayList<>();
-        int in = 784;
-        for (int i = 0; i < 3; i++) {
-            layers.add(new Linear(in, 100, rng));
-            if (bn) layers.add(new BatchNorm1d(100));
-            layers.add(new Activation.Sigmoid());
-            in = 100;
-        }
-        layers.add(new Linear(100, 10, rng));
-        train(name, new Sequential(layers), new int[] {60, 784}, 10, rng);
+        train(name, Bench.paperMlp(bn, false, rng), new int[] {60, 784}, 10, rng);
     }
 
     /** Small CNN on 28×28: conv3×3(1→32)-norm-ReLU-pool2, conv3×3(32→64)-norm-ReLU-pool2, linear(3136→10); batch 64. */
