@@ -1,9 +1,6 @@
 package normlab.fuzz;
 
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import normlab.data.DataFormatException;
 import normlab.data.Idx;
@@ -22,24 +19,6 @@ class IdxFuzzTest {
     }
 
     public static void fuzzerTestOneInput(byte[] bytes) {
-        try {
-            Files.write(FILE, bytes);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        try {
-            Idx.readImages(FILE);
-        } catch (DataFormatException expected) {
-            // documented
-        } catch (IOException e) {
-            throw new AssertionError("undocumented I/O error for an existing file", e);
-        }
-        try {
-            Idx.readLabels(FILE);
-        } catch (DataFormatException expected) {
-            // documented
-        } catch (IOException e) {
-            throw new AssertionError("undocumented I/O error for an existing file", e);
-        }
+        FuzzFiles.readAll(FILE, bytes, DataFormatException.class, Idx::readImages, Idx::readLabels);
     }
 }

@@ -2,9 +2,6 @@ package normlab.fuzz;
 
 import com.code_intelligence.jazzer.junit.DictionaryEntries;
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import normlab.io.ModelFileException;
 import normlab.io.ModelFiles;
@@ -26,17 +23,6 @@ class ModelDescriptionFuzzTest {
     }
 
     public static void fuzzerTestOneInput(byte[] bytes) {
-        try {
-            Files.write(FILE, bytes);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        try {
-            ModelFiles.buildFromDescription(FILE);
-        } catch (ModelFileException expected) {
-            // documented
-        } catch (IOException e) {
-            throw new AssertionError("undocumented I/O error for an existing file", e);
-        }
+        FuzzFiles.readAll(FILE, bytes, ModelFileException.class, ModelFiles::buildFromDescription);
     }
 }
