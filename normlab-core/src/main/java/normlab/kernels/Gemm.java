@@ -372,7 +372,7 @@ public final class Gemm {
     }
 
     /**
-     * c[cOff + i·ldc + j] += Σ_p a[aOff + i·lda + p]·b[bOff + j·ldb + p] for i < rows, j < cols, p < depth (a multiple
+     * c[cOff + i·ldc + j] += Σ_p a[aOff + i·lda + p]·b[bOff + j·ldb + p] for i &lt; rows, j &lt; cols, p &lt; depth (a multiple
      * of the lane count): dot products, for outputs too narrow for the register panels (a first convolution's dW, with
      * K = 9 taps, per sample). Serial; the same tiles and lane order as {@link #matmulNT}'s dot path, scalar when SIMD
      * is off.
@@ -526,7 +526,7 @@ public final class Gemm {
     }
 
     /**
-     * C (+)= A·B with A packed by {@link #packA}: C(i, j) = c[cOff + i·ldc + j] for i < rows, j < cols; B(p, j) =
+     * C (+)= A·B with A packed by {@link #packA}: C(i, j) = c[cOff + i·ldc + j] for i &lt; rows, j &lt; cols; B(p, j) =
      * b[bOff + p·ldb + j]; cols a multiple of the lane count ({@link #lanes()}). Each element is one fma chain over the
      * depth in order, added to C when {@code acc}.
      */
@@ -599,7 +599,7 @@ public final class Gemm {
     }
 
     /**
-     * dst[j·ldd + i] = src[i·lds + j] for i < rows, j < cols (offsets added). With SIMD, whole vectors of i are gathered
+     * dst[j·ldd + i] = src[i·lds + j] for i &lt; rows, j &lt; cols (offsets added). With SIMD, whole vectors of i are gathered
      * (lane l reads row i + l; consecutive j read consecutive floats of the same rows, so their lines stay cached); the
      * rows past the last whole vector are copied one by one.
      */
