@@ -1,0 +1,159 @@
+package normlab.io;
+
+import com.google.gson.JsonObject;
+import java.util.List;
+import java.util.function.Function;
+import normlab.nn.Module;
+
+/**
+ * Everything the engine knows about one layer type besides its class and kernel, in one entry of {@link LayerSpecs}:
+ * <ol>
+ *   <li>its model-file type name, argument reader and builder ({@link LayerTypes} turns models into JSON and back);</li>
+ *   <li>its ONNX emitter ({@link #onnx}), written against the protobuf-free {@link OnnxWriter}, and the operator set
+ *       it needs;</li>
+ *   <li>its fold rule ({@link #producer}) if a folded BatchNorm can go into it (normalizations that fold say so by
+ *       implementing {@code normlab.norm.RunningStatsNorm});</li>
+ *   <li>its use as the normalization of {@code normlab.models.SmallCnn} ({@link #cnn}), with the label experiments
+ *       show.</li>
+ * </ol>
+ * The optional facets are set once, while {@link LayerSpecs} registers the entry.
+ */
+public final class LayerSpec<M extends Module> {
+    /** Builds a leaf from its arguments. */
+    @FunctionalInterface
+    public interface LeafBuilder {
+        Module build(LayerTypes.Args args) throws ModelFileException;
+    }
+
+    /** Builds a module from its arguments and (for containers) its already-built children. */
+    @FunctionalInterface
+    public interface Builder {
+        Module build(LayerTypes.Args args, List<Module> children) throws ModelFileException;
+    }
+
+    /**
+     * Writes the layer's inference function reading the writer's current value and leaving its output current.
+     * {@code name} prefixes its nodes (the layer's path); {@code out} is its output shape without the batch.
+     */
+    @FunctionalInterface
+    public interface Emitter<M> {
+        void emit(M layer, OnnxWriter g, String name, int[] out);
+    }
+
+    /** How a per-output-channel linear layer (Linear, Conv2d) absorbs a following y = k·x + s per channel. */
+    public interface Producer<M> {
+        /** Number of output channels (the length k and s must have). */
+        int outChannels(M layer);
+
+        /** A new layer (with a bias) equal to {@code layer} followed by y = k·x + s; {@code layer} is not modified. */
+        M fold(M layer, double[] k, double[] s);
+    }
+
+    /** Builds the normalization for c channels of h×w. */
+    @FunctionalInterface
+    public interface CnnFactory {
+        Module make(int c, int h, int w);
+    }
+
+    /** A layer type's use in SmallCnn: the constant's name ({@code BN}), the display label, and the factory. */
+    public record CnnUse(String constant, String label, CnnFactory factory) {}
+
+    final String name;
+    final Class<M> cls;
+    final Function<M, JsonObject> args;
+    final Function<M, List<Module>> children;
+    final Builder builder;
+    final boolean container;
+    private Emitter<M> onnx;
+    private int opset;
+    private Producer<M> producer;
+    private CnnUse cnn;
+
+    LayerSpec(String name, Class<M> cls, Function<M, JsonObject> args, Function<M, List<Module>> children, Builder builder,
+              boolean container) {
+        this.name = name;
+        this.cls = cls;
+        this.args = args;
+        this.children = children;
+        this.builder = builder;
+        this.container = container;
+    }
+
+    /** Sets the ONNX emitter; the layer needs ai.onnx operator set {@code minOpset} or later. */
+    LayerSpec<M> onnx(int minOpset, Emitter<M> emitter) {
+        this.opset = minOpset;
+        this.onnx = emitter;
+        return this;
+    }
+
+    /** Sets the fold rule of a producer (a layer a BatchNorm after it can fold into). */
+    LayerSpec<M> producer(Producer<M> rule) {
+        this.producer = rule;
+        return this;
+    }
+
+    /** Makes the layer a choice of SmallCnn's normalization, as constant {@code constant} shown as {@code label}. */
+    LayerSpec<M> cnn(String constant, String label, CnnFactory factory) {
+        this.cnn = new CnnUse(constant, label, factory);
+        return this;
+    }
+
+    JsonObject argsOf(Module m) {
+        return args.apply(cls.cast(m));
+    }
+
+    List<Module> childrenOf(Module m) {
+        return children.apply(cls.cast(m));
+    }
+
+    /** The model-file type name ({@code BatchNorm2d}). */
+    public String name() {
+        return name;
+    }
+
+    /** The layer class (exactly: subclasses have their own spec). */
+    public Class<M> layerClass() {
+        return cls;
+    }
+
+    /** Whether the type holds children (Sequential, Residual). */
+    public boolean isContainer() {
+        return container;
+    }
+
+    /** Whether the type has an ONNX emitter. */
+    public boolean hasOnnx() {
+        return onnx != null;
+    }
+
+    /** The lowest ai.onnx operator set its emitter needs (0 without an emitter). */
+    public int minOpset() {
+        return opset;
+    }
+
+    /** Emits {@code layer} (of this type) into {@code g}; see {@link Emitter}. */
+    public void emitOnnx(Module layer, OnnxWriter g, String name, int[] out) {
+        if (onnx == null) throw new IllegalStateException(this.name + " has no ONNX emitter");
+        onnx.emit(cls.cast(layer), g, name, out);
+    }
+
+    /** Whether a BatchNorm after a layer of this type can fold into it (the type has a fold rule). */
+    public boolean isProducer() {
+        return producer != null;
+    }
+
+    /** The output channels of {@code layer} (of this type, a producer). */
+    public int outChannels(Module layer) {
+        return producer.outChannels(cls.cast(layer));
+    }
+
+    /** {@code layer} (of this type, a producer) followed by y = k·x + s per output channel, as one new layer. */
+    public Module fold(Module layer, double[] k, double[] s) {
+        return producer.fold(cls.cast(layer), k, s);
+    }
+
+    /** Its use in SmallCnn, or null. */
+    public CnnUse cnn() {
+        return cnn;
+    }
+}
