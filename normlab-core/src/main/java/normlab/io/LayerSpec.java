@@ -9,16 +9,20 @@ import normlab.nn.Module;
  * Everything the engine knows about one layer type besides its class and kernel, in one entry of {@link LayerSpecs}:
  * <ol>
  *   <li>its model-file type name, argument reader and builder ({@link LayerTypes} turns models into JSON and back);</li>
- *   <li>its ONNX emitter ({@link #onnx}), written against the protobuf-free {@link OnnxWriter}, and the operator set
+ *   <li>its ONNX emitter ({@link #onnx()}), written against the protobuf-free {@link OnnxWriter}, and the operator set
  *       it needs;</li>
- *   <li>its fold rule ({@link #producer}) if a folded BatchNorm can go into it (normalizations that fold say so by
+ *   <li>its fold rule ({@link #producer()}) if a folded BatchNorm can go into it (normalizations that fold say so by
  *       implementing {@code normlab.norm.RunningStatsNorm});</li>
- *   <li>its use as the normalization of {@code normlab.models.SmallCnn} ({@link #cnn}), with the label experiments
+ *   <li>its use as the normalization of {@code normlab.models.SmallCnn} ({@link #cnn()}), with the label experiments
  *       show.</li>
  * </ol>
- * The optional facets are set once, while {@link LayerSpecs} registers the entry.
+ * An entry is built by {@link LayerSpecs#leaf} or {@link LayerSpecs#container}, its optional facets added with
+ * {@link #onnx(int, Emitter)}, {@link #producer(Producer)} and {@link #cnn(String, String, CnnFactory)} (each returns
+ * a new spec), and registered once with {@link LayerSpecs#register}.
  */
-public final class LayerSpec<M extends Module> {
+public record LayerSpec<M extends Module>(String name, Class<M> layerClass, Function<M, JsonObject> args,
+                                          Function<M, List<Module>> children, Builder builder, boolean isContainer,
+                                          int minOpset, Emitter<M> onnx, Producer<M> producer, CnnUse cnn) {
     /** Builds a leaf from its arguments. */
     @FunctionalInterface
     public interface LeafBuilder {
@@ -58,67 +62,28 @@ public final class LayerSpec<M extends Module> {
     /** A layer type's use in SmallCnn: the constant's name ({@code BN}), the display label, and the factory. */
     public record CnnUse(String constant, String label, CnnFactory factory) {}
 
-    final String name;
-    final Class<M> cls;
-    final Function<M, JsonObject> args;
-    final Function<M, List<Module>> children;
-    final Builder builder;
-    final boolean container;
-    private Emitter<M> onnx;
-    private int opset;
-    private Producer<M> producer;
-    private CnnUse cnn;
-
-    LayerSpec(String name, Class<M> cls, Function<M, JsonObject> args, Function<M, List<Module>> children, Builder builder,
-              boolean container) {
-        this.name = name;
-        this.cls = cls;
-        this.args = args;
-        this.children = children;
-        this.builder = builder;
-        this.container = container;
+    /** The spec with an ONNX emitter; the layer needs ai.onnx operator set {@code minOpset} or later. */
+    public LayerSpec<M> onnx(int minOpset, Emitter<M> emitter) {
+        return new LayerSpec<>(name, layerClass, args, children, builder, isContainer, minOpset, emitter, producer, cnn);
     }
 
-    /** Sets the ONNX emitter; the layer needs ai.onnx operator set {@code minOpset} or later. */
-    LayerSpec<M> onnx(int minOpset, Emitter<M> emitter) {
-        this.opset = minOpset;
-        this.onnx = emitter;
-        return this;
+    /** The spec with the fold rule of a producer (a layer a BatchNorm after it can fold into). */
+    public LayerSpec<M> producer(Producer<M> rule) {
+        return new LayerSpec<>(name, layerClass, args, children, builder, isContainer, minOpset, onnx, rule, cnn);
     }
 
-    /** Sets the fold rule of a producer (a layer a BatchNorm after it can fold into). */
-    LayerSpec<M> producer(Producer<M> rule) {
-        this.producer = rule;
-        return this;
-    }
-
-    /** Makes the layer a choice of SmallCnn's normalization, as constant {@code constant} shown as {@code label}. */
-    LayerSpec<M> cnn(String constant, String label, CnnFactory factory) {
-        this.cnn = new CnnUse(constant, label, factory);
-        return this;
+    /** The spec as a choice of SmallCnn's normalization: constant {@code constant}, shown as {@code label}. */
+    public LayerSpec<M> cnn(String constant, String label, CnnFactory factory) {
+        return new LayerSpec<>(name, layerClass, args, children, builder, isContainer, minOpset, onnx, producer,
+                new CnnUse(constant, label, factory));
     }
 
     JsonObject argsOf(Module m) {
-        return args.apply(cls.cast(m));
+        return args.apply(layerClass.cast(m));
     }
 
     List<Module> childrenOf(Module m) {
-        return children.apply(cls.cast(m));
-    }
-
-    /** The model-file type name ({@code BatchNorm2d}). */
-    public String name() {
-        return name;
-    }
-
-    /** The layer class (exactly: subclasses have their own spec). */
-    public Class<M> layerClass() {
-        return cls;
-    }
-
-    /** Whether the type holds children (Sequential, Residual). */
-    public boolean isContainer() {
-        return container;
+        return children.apply(layerClass.cast(m));
     }
 
     /** Whether the type has an ONNX emitter. */
@@ -126,15 +91,10 @@ public final class LayerSpec<M extends Module> {
         return onnx != null;
     }
 
-    /** The lowest ai.onnx operator set its emitter needs (0 without an emitter). */
-    public int minOpset() {
-        return opset;
-    }
-
     /** Emits {@code layer} (of this type) into {@code g}; see {@link Emitter}. */
     public void emitOnnx(Module layer, OnnxWriter g, String name, int[] out) {
         if (onnx == null) throw new IllegalStateException(this.name + " has no ONNX emitter");
-        onnx.emit(cls.cast(layer), g, name, out);
+        onnx.emit(layerClass.cast(layer), g, name, out);
     }
 
     /** Whether a BatchNorm after a layer of this type can fold into it (the type has a fold rule). */
@@ -144,16 +104,11 @@ public final class LayerSpec<M extends Module> {
 
     /** The output channels of {@code layer} (of this type, a producer). */
     public int outChannels(Module layer) {
-        return producer.outChannels(cls.cast(layer));
+        return producer.outChannels(layerClass.cast(layer));
     }
 
     /** {@code layer} (of this type, a producer) followed by y = k·x + s per output channel, as one new layer. */
     public Module fold(Module layer, double[] k, double[] s) {
-        return producer.fold(cls.cast(layer), k, s);
-    }
-
-    /** Its use in SmallCnn, or null. */
-    public CnnUse cnn() {
-        return cnn;
+        return producer.fold(layerClass.cast(layer), k, s);
     }
 }

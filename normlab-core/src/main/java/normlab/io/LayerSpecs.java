@@ -45,7 +45,7 @@ import normlab.tensor.Tensor;
 /**
  * The one place layer types are registered: one entry per type, holding every facet of its {@link LayerSpec} — the
  * model-file name, argument reader and builder; the ONNX emitter; the fold rule of a producer; the SmallCnn use and
- * label. Adding a layer type is one entry in the static block below (plus the layer class, its kernel if the math is
+ * label. Adding a layer type is one entry in the {@code register(...)} list below (plus the layer class, its kernel if the math is
  * new, and its tests). A normalization whose inference is BatchNorm's fixed affine implements
  * {@link RunningStatsNorm} and uses {@link #runningStatsNorm} as its emitter; folding then takes it with no entry here.
  *
@@ -79,7 +79,7 @@ public final class LayerSpecs {
     private static final Map<Class<?>, LayerSpec<?>> BY_CLASS = new LinkedHashMap<>();
 
     static {
-        leaf("Linear", Linear.class, m -> args("in_features", m.in, "out_features", m.out, "bias", m.bias != null),
+        register(leaf("Linear", Linear.class, m -> args("in_features", m.in, "out_features", m.out, "bias", m.bias != null),
                 a -> new Linear(a.integer("in_features"), a.integer("out_features"), a.bool("bias"), null))
                 // y = x·Wᵀ + b, W stored (out, in) as in PyTorch.
                 .onnx(BASE_OPSET, (m, g, name, out) -> g.apply("Gemm", name, out, weightAndBias(m, g, m.weight.value, m.bias), attr("transB", 1L)))
@@ -94,7 +94,7 @@ public final class LayerSpecs {
                                 k, s, m.out, m.in);
                         return f;
                     }
-                });
+                }),
         leaf("Conv2d", Conv2d.class, m -> args("in_channels", m.inChannels, "out_channels", m.outChannels, "kernel_size", new int[] {m.kh, m.kw},
                         "stride", new int[] {m.sh, m.sw}, "padding", new int[] {m.ph, m.pw}, "dilation", new int[] {m.dh, m.dw}, "groups", m.groups,
                         "bias", m.bias != null),
@@ -116,106 +116,108 @@ public final class LayerSpecs {
                                 k, s, m.outChannels, m.weight.value.numel() / m.outChannels);
                         return f;
                     }
-                });
+                }),
         leaf("BatchNorm1d", BatchNorm1d.class, LayerSpecs::bnArgs,
                 a -> new BatchNorm1d(a.integer("num_features"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine"), a.bool("track_running_stats")))
-                .onnx(BASE_OPSET, LayerSpecs::runningStatsNorm);
+                .onnx(BASE_OPSET, LayerSpecs::runningStatsNorm),
         leaf("BatchNorm2d", BatchNorm2d.class, LayerSpecs::bnArgs,
                 a -> new BatchNorm2d(a.integer("num_features"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine"), a.bool("track_running_stats"), a.layout()))
                 .onnx(BASE_OPSET, LayerSpecs::runningStatsNorm)
-                .cnn("BN", "BatchNorm", (c, h, w) -> new BatchNorm2d(c));
+                .cnn("BN", "BatchNorm", (c, h, w) -> new BatchNorm2d(c)),
         leaf("FrozenBatchNorm2d", FrozenBatchNorm2d.class, m -> args("num_features", m.numFeatures, "eps", m.eps),
                 a -> new FrozenBatchNorm2d(a.integer("num_features"), a.number("eps")))
                 .onnx(BASE_OPSET, LayerSpecs::runningStatsNorm)
-                .cnn("FROZEN_BN", "FrozenBatchNorm", (c, h, w) -> new FrozenBatchNorm2d(c));
+                .cnn("FROZEN_BN", "FrozenBatchNorm", (c, h, w) -> new FrozenBatchNorm2d(c)),
         leaf("BatchRenorm", BatchRenorm.class, m -> args("num_features", m.numFeatures, "eps", m.eps, "momentum", m.momentum, "affine", m.affine,
                         "warmup_steps", m.schedule.warmupSteps(), "rmax", m.schedule.rmaxFinal(), "rmax_steps", m.schedule.rmaxSteps(),
                         "dmax", m.schedule.dmaxFinal(), "dmax_steps", m.schedule.dmaxSteps()),
                 a -> new BatchRenorm(a.integer("num_features"), a.number("eps"), a.number("momentum"), a.bool("affine"),
                         new BatchRenorm.Schedule(a.integer("warmup_steps"), a.number("rmax"), a.integer("rmax_steps"), a.number("dmax"), a.integer("dmax_steps"))))
                 .onnx(BASE_OPSET, LayerSpecs::runningStatsNorm)
-                .cnn("BATCH_RENORM", "BatchRenorm", (c, h, w) -> new BatchRenorm(c));
+                .cnn("BATCH_RENORM", "BatchRenorm", (c, h, w) -> new BatchRenorm(c)),
         leaf("GhostBatchNorm", GhostBatchNorm.class, m -> args("num_features", m.numFeatures, "virtual_batch_size", m.virtualBatchSize, "eps", m.eps,
                         "momentum", m.momentum, "affine", m.affine),
                 a -> new GhostBatchNorm(a.integer("num_features"), a.integer("virtual_batch_size"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine")))
                 .onnx(BASE_OPSET, LayerSpecs::runningStatsNorm)
-                .cnn("GHOST_BN", "GhostBatchNorm", (c, h, w) -> new GhostBatchNorm(c, 8));
+                .cnn("GHOST_BN", "GhostBatchNorm", (c, h, w) -> new GhostBatchNorm(c, 8)),
         leaf("InstanceNorm1d", InstanceNorm1d.class, LayerSpecs::inArgs,
                 a -> new InstanceNorm1d(a.integer("num_features"), a.number("eps"), a.number("momentum"), a.bool("affine"), a.bool("track_running_stats")))
-                .onnx(BASE_OPSET, LayerSpecs::instanceNorm);
+                .onnx(BASE_OPSET, LayerSpecs::instanceNorm),
         leaf("InstanceNorm2d", InstanceNorm2d.class, LayerSpecs::inArgs,
                 a -> new InstanceNorm2d(a.integer("num_features"), a.number("eps"), a.number("momentum"), a.bool("affine"), a.bool("track_running_stats")))
                 .onnx(BASE_OPSET, LayerSpecs::instanceNorm)
                 // A per-channel affine (PyTorch's default has none), no running statistics.
-                .cnn("IN", "InstanceNorm", (c, h, w) -> new InstanceNorm2d(c, 1e-5, 0.1, true, false));
+                .cnn("IN", "InstanceNorm", (c, h, w) -> new InstanceNorm2d(c, 1e-5, 0.1, true, false)),
         leaf("LayerNorm", LayerNorm.class, m -> args("normalized_shape", m.normalizedShape, "eps", m.eps, "elementwise_affine", m.weight != null, "bias", m.bias != null),
                 a -> new LayerNorm(a.intList("normalized_shape"), a.number("eps"), a.bool("elementwise_affine"), a.bool("bias")))
                 .onnx(BASE_OPSET, LayerSpecs::layerNorm)
-                .cnn("LN", "LayerNorm", (c, h, w) -> new LayerNorm(c, h, w));
+                .cnn("LN", "LayerNorm", (c, h, w) -> new LayerNorm(c, h, w)),
         leaf("GroupNorm", GroupNorm.class, m -> withLayout(args("num_groups", m.numGroups, "num_channels", m.numChannels, "eps", m.eps, "affine", m.affine), m.layout),
                 a -> new GroupNorm(a.integer("num_groups"), a.integer("num_channels"), a.number("eps"), a.bool("affine"), a.layout()))
                 // Opset 21: the first whose GroupNormalization has a per-channel affine as PyTorch's.
                 .onnx(21, LayerSpecs::groupNorm)
                 // 4 groups (1 if the channels are not a multiple of 4).
-                .cnn("GN", "GroupNorm", (c, h, w) -> new GroupNorm(c % 4 == 0 ? 4 : 1, c));
+                .cnn("GN", "GroupNorm", (c, h, w) -> new GroupNorm(c % 4 == 0 ? 4 : 1, c)),
         leaf("RMSNorm", RMSNorm.class, m -> args("normalized_shape", m.normalizedShape, "eps", m.eps, "elementwise_affine", m.weight != null),
                 a -> new RMSNorm(a.intList("normalized_shape"), a.number("eps"), a.bool("elementwise_affine")))
                 .onnx(BASE_OPSET, LayerSpecs::rmsNorm)
-                .cnn("RMS", "RMSNorm", (c, h, w) -> new RMSNorm(c, h, w));
+                .cnn("RMS", "RMSNorm", (c, h, w) -> new RMSNorm(c, h, w)),
         leaf("MaxPool2d", MaxPool2d.class, m -> args("kernel_size", new int[] {m.kh, m.kw}, "stride", new int[] {m.sh, m.sw}, "padding", new int[] {m.ph, m.pw}),
                 a -> new MaxPool2d(a.ints("kernel_size", 2), a.ints("stride", 2), a.ints("padding", 2)))
                 .onnx(BASE_OPSET, (m, g, name, out) -> g.apply("MaxPool", name, out, List.of(), attrInts("kernel_shape", m.kh, m.kw),
-                        attrInts("strides", m.sh, m.sw), attrInts("pads", m.ph, m.pw, m.ph, m.pw)));
+                        attrInts("strides", m.sh, m.sw), attrInts("pads", m.ph, m.pw, m.ph, m.pw))),
         leaf("AvgPool2d", AvgPool2d.class, m -> args("kernel_size", new int[] {m.kh, m.kw}, "stride", new int[] {m.sh, m.sw}, "padding", new int[] {m.ph, m.pw},
                         "count_include_pad", m.countIncludePad),
                 a -> new AvgPool2d(a.ints("kernel_size", 2), a.ints("stride", 2), a.ints("padding", 2), a.bool("count_include_pad")))
                 .onnx(BASE_OPSET, (m, g, name, out) -> g.apply("AveragePool", name, out, List.of(), attrInts("kernel_shape", m.kh, m.kw),
                         attrInts("strides", m.sh, m.sw), attrInts("pads", m.ph, m.pw, m.ph, m.pw),
-                        attr("count_include_pad", m.countIncludePad ? 1L : 0L)));
+                        attr("count_include_pad", m.countIncludePad ? 1L : 0L))),
         leaf("GlobalAvgPool", GlobalAvgPool.class, m -> args(), a -> new GlobalAvgPool())
                 // (N, C, H, W) → (N, C, 1, 1) → (N, C), as normlab's layer.
                 .onnx(BASE_OPSET, (m, g, name, out) -> {
                     g.apply("GlobalAveragePool", name, new int[] {g.shape()[0], 1, 1}, List.of());
                     g.apply("Flatten", name, out, List.of(), attr("axis", 1L));
-                });
+                }),
         // A loaded Dropout draws its masks from a fixed seed (the generator's state is not part of the model).
         // Inference: dropout is the identity (and Identity, left where folding removed a BatchNorm, is too).
-        leaf("Dropout", Dropout.class, m -> args("p", m.p), a -> new Dropout(a.number("p"), new Rng(0))).onnx(BASE_OPSET, op("Identity"));
-        leaf("ReLU", Activation.ReLU.class, m -> args(), a -> new Activation.ReLU()).onnx(BASE_OPSET, op("Relu"));
-        leaf("Sigmoid", Activation.Sigmoid.class, m -> args(), a -> new Activation.Sigmoid()).onnx(BASE_OPSET, op("Sigmoid"));
-        leaf("Tanh", Activation.Tanh.class, m -> args(), a -> new Activation.Tanh()).onnx(BASE_OPSET, op("Tanh"));
+        leaf("Dropout", Dropout.class, m -> args("p", m.p), a -> new Dropout(a.number("p"), new Rng(0))).onnx(BASE_OPSET, op("Identity")),
+        leaf("ReLU", Activation.ReLU.class, m -> args(), a -> new Activation.ReLU()).onnx(BASE_OPSET, op("Relu")),
+        leaf("Sigmoid", Activation.Sigmoid.class, m -> args(), a -> new Activation.Sigmoid()).onnx(BASE_OPSET, op("Sigmoid")),
+        leaf("Tanh", Activation.Tanh.class, m -> args(), a -> new Activation.Tanh()).onnx(BASE_OPSET, op("Tanh")),
         leaf("Flatten", Flatten.class, m -> args(), a -> new Flatten())
-                .onnx(BASE_OPSET, (m, g, name, out) -> g.apply("Flatten", name, out, List.of(), attr("axis", 1L)));
-        leaf("Identity", Identity.class, m -> args(), a -> new Identity()).onnx(BASE_OPSET, op("Identity"));
-        container("Sequential", Sequential.class, Sequential::layers, (a, ch) -> new Sequential(ch));
+                .onnx(BASE_OPSET, (m, g, name, out) -> g.apply("Flatten", name, out, List.of(), attr("axis", 1L))),
+        leaf("Identity", Identity.class, m -> args(), a -> new Identity()).onnx(BASE_OPSET, op("Identity")),
+        container("Sequential", Sequential.class, Sequential::layers, (a, ch) -> new Sequential(ch)),
         container("Residual", Residual.class, m -> List.of(m.body), (a, ch) -> {
             if (ch.size() != 1) throw new IllegalArgumentException("Residual takes exactly one child (its body), got " + ch.size());
             return new Residual(ch.get(0));
-        });
+        }));
     }
 
     // ---------------------------------------------------------------------------------------------------------------
     // Registration and lookup.
 
-    /** Registers a layer without children: its type name, class, argument reader and constructor. */
+    /** A layer type without children: its type name, class, argument reader and constructor (no other facet yet). */
     public static <M extends Module> LayerSpec<M> leaf(String name, Class<M> cls, Function<M, JsonObject> args, LayerSpec.LeafBuilder build) {
-        return register(new LayerSpec<>(name, cls, args, m -> List.of(), (a, ch) -> {
+        return new LayerSpec<>(name, cls, args, m -> List.of(), (a, ch) -> {
             if (!ch.isEmpty()) throw new IllegalArgumentException(name + " takes no children, got " + ch.size());
             return build.build(a);
-        }, false));
+        }, false, 0, null, null, null);
     }
 
-    /** Registers a container: its children in order and a constructor taking them. */
+    /** A container type: its children in order and a constructor taking them. */
     public static <M extends Module> LayerSpec<M> container(String name, Class<M> cls, Function<M, List<Module>> children, LayerSpec.Builder build) {
-        return register(new LayerSpec<>(name, cls, m -> args(), children, build, true));
+        return new LayerSpec<>(name, cls, m -> args(), children, build, true, 0, null, null, null);
     }
 
-    private static <M extends Module> LayerSpec<M> register(LayerSpec<M> s) {
+    /** Registers layer types (a type name or class registered again is replaced). */
+    public static void register(LayerSpec<?>... specs) {
         synchronized (BY_NAME) {
-            BY_NAME.put(s.name, s);
-            BY_CLASS.put(s.cls, s);
+            for (LayerSpec<?> s : specs) {
+                BY_NAME.put(s.name(), s);
+                BY_CLASS.put(s.layerClass(), s);
+            }
         }
-        return s;
     }
 
     /** Every registered spec, in registration order. */

@@ -29,7 +29,7 @@ public final class LayerTypes {
     /** The registered type names. */
     public static List<String> names() {
         List<String> out = new ArrayList<>();
-        for (LayerSpec<?> s : LayerSpecs.all()) out.add(s.name);
+        for (LayerSpec<?> s : LayerSpecs.all()) out.add(s.name());
         return out;
     }
 
@@ -46,9 +46,9 @@ public final class LayerTypes {
     public static JsonObject describe(Module m) {
         LayerSpec<?> t = typeOf(m);
         JsonObject node = new JsonObject();
-        node.addProperty("type", t.name);
+        node.addProperty("type", t.name());
         node.add("args", t.argsOf(m));
-        if (t.container) {
+        if (t.isContainer()) {
             JsonArray arr = new JsonArray();
             for (Module c : t.childrenOf(m)) arr.add(describe(c));
             node.add("children", arr);
@@ -67,23 +67,23 @@ public final class LayerTypes {
         LayerSpec<?> t = LayerSpecs.named(type.getAsString());
         if (t == null) throw new ModelFileException(where + ": unknown layer type '" + type.getAsString() + "'; known types: " + names());
         JsonElement a = o.has("args") ? o.get("args") : new JsonObject();
-        if (!a.isJsonObject()) throw new ModelFileException(where + " (" + t.name + "): \"args\" must be an object");
+        if (!a.isJsonObject()) throw new ModelFileException(where + " (" + t.name() + "): \"args\" must be an object");
         List<Module> children = new ArrayList<>();
         JsonElement ch = o.get("children");
         if (ch != null) {
-            if (!ch.isJsonArray()) throw new ModelFileException(where + " (" + t.name + "): \"children\" must be an array");
+            if (!ch.isJsonArray()) throw new ModelFileException(where + " (" + t.name() + "): \"children\" must be an array");
             int i = 0;
             for (JsonElement c : ch.getAsJsonArray()) children.add(build(c, where + ".children[" + i++ + "]"));
         }
-        Args args = new Args(a.getAsJsonObject(), where + " (" + t.name + ")");
+        Args args = new Args(a.getAsJsonObject(), where + " (" + t.name() + ")");
         Module m;
         try {
-            m = t.builder.build(args, children);
+            m = t.builder().build(args, children);
         } catch (IllegalArgumentException e) {
-            throw new ModelFileException(where + " (" + t.name + "): " + e.getMessage(), e);
+            throw new ModelFileException(where + " (" + t.name() + "): " + e.getMessage(), e);
         } catch (OutOfMemoryError e) {
             // Sizes larger than the heap (a corrupt or hostile description): one failed allocation, nothing else affected.
-            throw new ModelFileException(where + " (" + t.name + "): too large to allocate with these arguments " + a + " (" + e.getMessage() + ")");
+            throw new ModelFileException(where + " (" + t.name() + "): too large to allocate with these arguments " + a + " (" + e.getMessage() + ")");
         }
         args.requireAllUsed();
         return m;
@@ -120,11 +120,11 @@ public final class LayerTypes {
         Module r = replace.apply(m);
         if (r != null) return r;
         LayerSpec<?> t = typeOf(m);
-        if (!t.container) return m;
+        if (!t.isContainer()) return m;
         List<Module> newCh = new ArrayList<>();
         for (Module c : t.childrenOf(m)) newCh.add(rebuildTree(c, replace));
         try {
-            return t.builder.build(new Args(t.argsOf(m), m.label()), newCh);
+            return t.builder().build(new Args(t.argsOf(m), m.label()), newCh);
         } catch (ModelFileException e) {
             throw new IllegalStateException(m.label() + ": cannot rebuild: " + e.getMessage(), e);
         }

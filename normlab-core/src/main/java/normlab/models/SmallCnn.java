@@ -43,7 +43,7 @@ public final class SmallCnn {
         private static final List<Norm> VALUES = new ArrayList<>();
 
         /** No normalization (identity). */
-        public static final Norm NONE = add("NONE", "none", null);
+        public static final Norm NONE = add(new LayerSpec.CnnUse("NONE", "none", null));
         /** {@link BatchNorm2d}, PyTorch defaults. */
         public static final Norm BN = fromSpec("BN");
         /** {@link GroupNorm} with 4 groups (1 if the channels are not a multiple of 4). */
@@ -64,34 +64,29 @@ public final class SmallCnn {
         static {
             for (LayerSpec<?> s : LayerSpecs.all()) {
                 LayerSpec.CnnUse u = s.cnn();
-                if (u != null && VALUES.stream().noneMatch(n -> n.name.equals(u.constant()))) add(u.constant(), u.label(), u.factory());
+                if (u != null && VALUES.stream().noneMatch(n -> n.use.constant().equals(u.constant()))) add(u);
             }
         }
 
-        private final String name;
-        private final String label;
-        private final LayerSpec.CnnFactory factory;
+        private final LayerSpec.CnnUse use;
         private final int ordinal;
         private final boolean hasShift;
 
-        private Norm(String name, String label, LayerSpec.CnnFactory factory, int ordinal) {
-            this.name = name;
-            this.label = label;
-            this.factory = factory;
+        private Norm(LayerSpec.CnnUse use, int ordinal) {
+            this.use = use;
             this.ordinal = ordinal;
-            this.hasShift = factory != null && factory.make(4, 2, 2).namedParameters().containsKey("bias");
+            this.hasShift = use.factory() != null && use.factory().make(4, 2, 2).namedParameters().containsKey("bias");
         }
 
-        private static Norm add(String name, String label, LayerSpec.CnnFactory factory) {
-            Norm n = new Norm(name, label, factory, VALUES.size());
+        private static Norm add(LayerSpec.CnnUse use) {
+            Norm n = new Norm(use, VALUES.size());
             VALUES.add(n);
             return n;
         }
 
         private static Norm fromSpec(String constant) {
             for (LayerSpec<?> s : LayerSpecs.all()) {
-                LayerSpec.CnnUse u = s.cnn();
-                if (u != null && u.constant().equals(constant)) return add(constant, u.label(), u.factory());
+                if (s.cnn() != null && s.cnn().constant().equals(constant)) return add(s.cnn());
             }
             throw new IllegalStateException("SmallCnn.Norm." + constant + ": no layer spec declares this CNN use");
         }
@@ -103,13 +98,13 @@ public final class SmallCnn {
 
         /** The choice named {@code name} ({@code "BN"}). */
         public static Norm valueOf(String name) {
-            for (Norm n : VALUES) if (n.name.equals(name)) return n;
+            for (Norm n : VALUES) if (n.name().equals(name)) return n;
             throw new IllegalArgumentException("No constant " + Norm.class.getCanonicalName() + "." + name);
         }
 
         /** The constant's name ({@code BN}). */
         public String name() {
-            return name;
+            return use.constant();
         }
 
         /** Position in {@link #values()}. */
@@ -119,12 +114,12 @@ public final class SmallCnn {
 
         /** The label experiments show ({@code BatchNorm}; {@code none} for NONE), from the spec. */
         public String label() {
-            return label;
+            return use.label();
         }
 
         /** The layer for c channels of h×w, or null for NONE. */
         public Module make(int c, int h, int w) {
-            return factory == null ? null : factory.make(c, h, w);
+            return use.factory() == null ? null : use.factory().make(c, h, w);
         }
 
         /** Whether the layer has a learnable per-channel shift (a {@code bias} parameter) that makes a preceding conv bias redundant. */
@@ -134,7 +129,7 @@ public final class SmallCnn {
 
         @Override
         public String toString() {
-            return name;
+            return name();
         }
     }
 
