@@ -17,8 +17,14 @@ import normlab.nn.Module;
  *       show.</li>
  * </ol>
  * An entry is built by {@link LayerSpecs#leaf} or {@link LayerSpecs#container}, its optional facets added with
- * {@link #onnx(int, Emitter)}, {@link #producer(Producer)} and {@link #cnn(String, String, CnnFactory)} (each returns
- * a new spec), and registered once with {@link LayerSpecs#register}.
+ * {@link #onnx(Emitter)} (or {@link #onnx(int, Emitter)} when it needs a later operator set),
+ * {@link #producer(Producer)} and {@link #cnn(String, String, CnnFactory)} (each returns a new spec), and registered
+ * once with {@link LayerSpecs#register}.
+ *
+ * @param minOpset the ai.onnx operator set its emitter needs beyond the exporter's base 17 (0: none)
+ * @param onnx its ONNX emitter, or null
+ * @param producer its fold rule, or null when a BatchNorm cannot fold into it
+ * @param cnn its use in SmallCnn, or null
  */
 public record LayerSpec<M extends Module>(String name, Class<M> layerClass, Function<M, JsonObject> args,
                                           Function<M, List<Module>> children, Builder builder, boolean isContainer,
@@ -61,6 +67,11 @@ public record LayerSpec<M extends Module>(String name, Class<M> layerClass, Func
 
     /** A layer type's use in SmallCnn: the constant's name ({@code BN}), the display label, and the factory. */
     public record CnnUse(String constant, String label, CnnFactory factory) {}
+
+    /** The spec with an ONNX emitter that works at the exporter's base operator set (17). */
+    public LayerSpec<M> onnx(Emitter<M> emitter) {
+        return onnx(0, emitter);
+    }
 
     /** The spec with an ONNX emitter; the layer needs ai.onnx operator set {@code minOpset} or later. */
     public LayerSpec<M> onnx(int minOpset, Emitter<M> emitter) {

@@ -82,7 +82,7 @@ public final class LayerSpecs {
         register(leaf("Linear", Linear.class, m -> args("in_features", m.in, "out_features", m.out, "bias", m.bias != null),
                 a -> new Linear(a.integer("in_features"), a.integer("out_features"), a.bool("bias"), null))
                 // y = x·Wᵀ + b, W stored (out, in) as in PyTorch.
-                .onnx(BASE_OPSET, (m, g, name, out) -> g.apply("Gemm", name, out, weightAndBias(m, g, m.weight.value, m.bias), attr("transB", 1L)))
+                .onnx((m, g, name, out) -> g.apply("Gemm", name, out, weightAndBias(m, g, m.weight.value, m.bias), attr("transB", 1L)))
                 .producer(new LayerSpec.Producer<>() {
                     public int outChannels(Linear m) {
                         return m.out;
@@ -101,7 +101,7 @@ public final class LayerSpecs {
                 a -> new Conv2d(a.integer("in_channels"), a.integer("out_channels"), a.ints("kernel_size", 2), a.ints("stride", 2),
                         a.ints("padding", 2), a.ints("dilation", 2), a.integer("groups"), a.bool("bias"), null))
                 // Zero padding on both sides of each spatial axis: pads = [top, left, bottom, right].
-                .onnx(BASE_OPSET, (m, g, name, out) -> g.apply("Conv", name, out, weightAndBias(m, g, m.weight.value, m.bias),
+                .onnx((m, g, name, out) -> g.apply("Conv", name, out, weightAndBias(m, g, m.weight.value, m.bias),
                         attrInts("kernel_shape", m.kh, m.kw), attrInts("strides", m.sh, m.sw), attrInts("pads", m.ph, m.pw, m.ph, m.pw),
                         attrInts("dilations", m.dh, m.dw), attr("group", (long) m.groups)))
                 .producer(new LayerSpec.Producer<>() {
@@ -119,38 +119,38 @@ public final class LayerSpecs {
                 }),
         leaf("BatchNorm1d", BatchNorm1d.class, LayerSpecs::bnArgs,
                 a -> new BatchNorm1d(a.integer("num_features"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine"), a.bool("track_running_stats")))
-                .onnx(BASE_OPSET, LayerSpecs::runningStatsNorm),
+                .onnx(LayerSpecs::runningStatsNorm),
         leaf("BatchNorm2d", BatchNorm2d.class, LayerSpecs::bnArgs,
                 a -> new BatchNorm2d(a.integer("num_features"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine"), a.bool("track_running_stats"), a.layout()))
-                .onnx(BASE_OPSET, LayerSpecs::runningStatsNorm)
+                .onnx(LayerSpecs::runningStatsNorm)
                 .cnn("BN", "BatchNorm", (c, h, w) -> new BatchNorm2d(c)),
         leaf("FrozenBatchNorm2d", FrozenBatchNorm2d.class, m -> args("num_features", m.numFeatures, "eps", m.eps),
                 a -> new FrozenBatchNorm2d(a.integer("num_features"), a.number("eps")))
-                .onnx(BASE_OPSET, LayerSpecs::runningStatsNorm)
+                .onnx(LayerSpecs::runningStatsNorm)
                 .cnn("FROZEN_BN", "FrozenBatchNorm", (c, h, w) -> new FrozenBatchNorm2d(c)),
         leaf("BatchRenorm", BatchRenorm.class, m -> args("num_features", m.numFeatures, "eps", m.eps, "momentum", m.momentum, "affine", m.affine,
                         "warmup_steps", m.schedule.warmupSteps(), "rmax", m.schedule.rmaxFinal(), "rmax_steps", m.schedule.rmaxSteps(),
                         "dmax", m.schedule.dmaxFinal(), "dmax_steps", m.schedule.dmaxSteps()),
                 a -> new BatchRenorm(a.integer("num_features"), a.number("eps"), a.number("momentum"), a.bool("affine"),
                         new BatchRenorm.Schedule(a.integer("warmup_steps"), a.number("rmax"), a.integer("rmax_steps"), a.number("dmax"), a.integer("dmax_steps"))))
-                .onnx(BASE_OPSET, LayerSpecs::runningStatsNorm)
+                .onnx(LayerSpecs::runningStatsNorm)
                 .cnn("BATCH_RENORM", "BatchRenorm", (c, h, w) -> new BatchRenorm(c)),
         leaf("GhostBatchNorm", GhostBatchNorm.class, m -> args("num_features", m.numFeatures, "virtual_batch_size", m.virtualBatchSize, "eps", m.eps,
                         "momentum", m.momentum, "affine", m.affine),
                 a -> new GhostBatchNorm(a.integer("num_features"), a.integer("virtual_batch_size"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine")))
-                .onnx(BASE_OPSET, LayerSpecs::runningStatsNorm)
+                .onnx(LayerSpecs::runningStatsNorm)
                 .cnn("GHOST_BN", "GhostBatchNorm", (c, h, w) -> new GhostBatchNorm(c, 8)),
         leaf("InstanceNorm1d", InstanceNorm1d.class, LayerSpecs::inArgs,
                 a -> new InstanceNorm1d(a.integer("num_features"), a.number("eps"), a.number("momentum"), a.bool("affine"), a.bool("track_running_stats")))
-                .onnx(BASE_OPSET, LayerSpecs::instanceNorm),
+                .onnx(LayerSpecs::instanceNorm),
         leaf("InstanceNorm2d", InstanceNorm2d.class, LayerSpecs::inArgs,
                 a -> new InstanceNorm2d(a.integer("num_features"), a.number("eps"), a.number("momentum"), a.bool("affine"), a.bool("track_running_stats")))
-                .onnx(BASE_OPSET, LayerSpecs::instanceNorm)
+                .onnx(LayerSpecs::instanceNorm)
                 // A per-channel affine (PyTorch's default has none), no running statistics.
                 .cnn("IN", "InstanceNorm", (c, h, w) -> new InstanceNorm2d(c, 1e-5, 0.1, true, false)),
         leaf("LayerNorm", LayerNorm.class, m -> args("normalized_shape", m.normalizedShape, "eps", m.eps, "elementwise_affine", m.weight != null, "bias", m.bias != null),
                 a -> new LayerNorm(a.intList("normalized_shape"), a.number("eps"), a.bool("elementwise_affine"), a.bool("bias")))
-                .onnx(BASE_OPSET, LayerSpecs::layerNorm)
+                .onnx(LayerSpecs::layerNorm)
                 .cnn("LN", "LayerNorm", (c, h, w) -> new LayerNorm(c, h, w)),
         leaf("GroupNorm", GroupNorm.class, m -> withLayout(args("num_groups", m.numGroups, "num_channels", m.numChannels, "eps", m.eps, "affine", m.affine), m.layout),
                 a -> new GroupNorm(a.integer("num_groups"), a.integer("num_channels"), a.number("eps"), a.bool("affine"), a.layout()))
@@ -160,33 +160,33 @@ public final class LayerSpecs {
                 .cnn("GN", "GroupNorm", (c, h, w) -> new GroupNorm(c % 4 == 0 ? 4 : 1, c)),
         leaf("RMSNorm", RMSNorm.class, m -> args("normalized_shape", m.normalizedShape, "eps", m.eps, "elementwise_affine", m.weight != null),
                 a -> new RMSNorm(a.intList("normalized_shape"), a.number("eps"), a.bool("elementwise_affine")))
-                .onnx(BASE_OPSET, LayerSpecs::rmsNorm)
+                .onnx(LayerSpecs::rmsNorm)
                 .cnn("RMS", "RMSNorm", (c, h, w) -> new RMSNorm(c, h, w)),
         leaf("MaxPool2d", MaxPool2d.class, m -> args("kernel_size", new int[] {m.kh, m.kw}, "stride", new int[] {m.sh, m.sw}, "padding", new int[] {m.ph, m.pw}),
                 a -> new MaxPool2d(a.ints("kernel_size", 2), a.ints("stride", 2), a.ints("padding", 2)))
-                .onnx(BASE_OPSET, (m, g, name, out) -> g.apply("MaxPool", name, out, List.of(), attrInts("kernel_shape", m.kh, m.kw),
+                .onnx((m, g, name, out) -> g.apply("MaxPool", name, out, List.of(), attrInts("kernel_shape", m.kh, m.kw),
                         attrInts("strides", m.sh, m.sw), attrInts("pads", m.ph, m.pw, m.ph, m.pw))),
         leaf("AvgPool2d", AvgPool2d.class, m -> args("kernel_size", new int[] {m.kh, m.kw}, "stride", new int[] {m.sh, m.sw}, "padding", new int[] {m.ph, m.pw},
                         "count_include_pad", m.countIncludePad),
                 a -> new AvgPool2d(a.ints("kernel_size", 2), a.ints("stride", 2), a.ints("padding", 2), a.bool("count_include_pad")))
-                .onnx(BASE_OPSET, (m, g, name, out) -> g.apply("AveragePool", name, out, List.of(), attrInts("kernel_shape", m.kh, m.kw),
+                .onnx((m, g, name, out) -> g.apply("AveragePool", name, out, List.of(), attrInts("kernel_shape", m.kh, m.kw),
                         attrInts("strides", m.sh, m.sw), attrInts("pads", m.ph, m.pw, m.ph, m.pw),
                         attr("count_include_pad", m.countIncludePad ? 1L : 0L))),
         leaf("GlobalAvgPool", GlobalAvgPool.class, m -> args(), a -> new GlobalAvgPool())
                 // (N, C, H, W) → (N, C, 1, 1) → (N, C), as normlab's layer.
-                .onnx(BASE_OPSET, (m, g, name, out) -> {
+                .onnx((m, g, name, out) -> {
                     g.apply("GlobalAveragePool", name, new int[] {g.shape()[0], 1, 1}, List.of());
                     g.apply("Flatten", name, out, List.of(), attr("axis", 1L));
                 }),
         // A loaded Dropout draws its masks from a fixed seed (the generator's state is not part of the model).
         // Inference: dropout is the identity (and Identity, left where folding removed a BatchNorm, is too).
-        leaf("Dropout", Dropout.class, m -> args("p", m.p), a -> new Dropout(a.number("p"), new Rng(0))).onnx(BASE_OPSET, op("Identity")),
-        leaf("ReLU", Activation.ReLU.class, m -> args(), a -> new Activation.ReLU()).onnx(BASE_OPSET, op("Relu")),
-        leaf("Sigmoid", Activation.Sigmoid.class, m -> args(), a -> new Activation.Sigmoid()).onnx(BASE_OPSET, op("Sigmoid")),
-        leaf("Tanh", Activation.Tanh.class, m -> args(), a -> new Activation.Tanh()).onnx(BASE_OPSET, op("Tanh")),
+        leaf("Dropout", Dropout.class, m -> args("p", m.p), a -> new Dropout(a.number("p"), new Rng(0))).onnx(op("Identity")),
+        leaf("ReLU", Activation.ReLU.class, m -> args(), a -> new Activation.ReLU()).onnx(op("Relu")),
+        leaf("Sigmoid", Activation.Sigmoid.class, m -> args(), a -> new Activation.Sigmoid()).onnx(op("Sigmoid")),
+        leaf("Tanh", Activation.Tanh.class, m -> args(), a -> new Activation.Tanh()).onnx(op("Tanh")),
         leaf("Flatten", Flatten.class, m -> args(), a -> new Flatten())
-                .onnx(BASE_OPSET, (m, g, name, out) -> g.apply("Flatten", name, out, List.of(), attr("axis", 1L))),
-        leaf("Identity", Identity.class, m -> args(), a -> new Identity()).onnx(BASE_OPSET, op("Identity")),
+                .onnx((m, g, name, out) -> g.apply("Flatten", name, out, List.of(), attr("axis", 1L))),
+        leaf("Identity", Identity.class, m -> args(), a -> new Identity()).onnx(op("Identity")),
         container("Sequential", Sequential.class, Sequential::layers, (a, ch) -> new Sequential(ch)),
         container("Residual", Residual.class, m -> List.of(m.body), (a, ch) -> {
             if (ch.size() != 1) throw new IllegalArgumentException("Residual takes exactly one child (its body), got " + ch.size());
