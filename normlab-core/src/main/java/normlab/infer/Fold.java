@@ -4,19 +4,15 @@ import java.util.ArrayList;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import normlab.io.LayerSpec;
+import normlab.io.LayerSpecs;
 import normlab.io.LayerTypes;
-import normlab.nn.Conv2d;
 import normlab.nn.Identity;
 import normlab.nn.Layout;
-import normlab.nn.Linear;
 import normlab.nn.Module;
 import normlab.nn.Residual;
 import normlab.nn.Sequential;
-import normlab.norm.BatchNorm;
-import normlab.norm.BatchRenorm;
-import normlab.norm.FrozenBatchNorm2d;
-import normlab.norm.GhostBatchNorm;
-import normlab.tensor.Tensor;
+import normlab.norm.RunningStatsNorm;
 
 /**
  * Folds eval-mode BatchNorm (BatchNorm1d/2d, FrozenBatchNorm2d, and BatchRenorm and GhostBatchNorm, whose evaluation
@@ -27,7 +23,8 @@ import normlab.tensor.Tensor;
  *   W' = W·γ/√(rv+ε)              (row o of W, i.e. output channel o, scaled by k_o)
  *   b' = (b − rm)·γ/√(rv+ε) + β   (b = 0 when the layer has no bias; γ = 1, β = 0 when BN is not affine)
  * </pre>
- * The folded layer always has a bias. The BN's place is taken by an {@link Identity}, so every other layer keeps its
+ * The folded layer always has a bias. Which layers fold is asked, not listed: a norm folds if it is a
+ * {@link RunningStatsNorm}, and a producer takes it by its {@link LayerSpec} fold rule (in {@link LayerSpecs}). The BN's place is taken by an {@link Identity}, so every other layer keeps its
  * key. The whole-model pass ({@link #fold}) works on a deep copy (the original is untouched) and returns it in eval
  * mode. A BN folds only into the layer immediately before it in a {@link Sequential} (nested Sequentials are one
  * sequence); anything in between — an activation, pooling, dropout, another BN, the join of a {@link Residual} — or
@@ -82,16 +79,17 @@ public final class Fold {
     }
 
     /**
-     * Whether {@code m} is a normalization this class folds: a BatchNorm (1d/2d), FrozenBatchNorm2d, or the BN variants
-     * whose evaluation is BN's fixed affine (BatchRenorm, GhostBatchNorm).
+     * Whether {@code m} is a normalization this class folds: one whose evaluation is BatchNorm's fixed affine with
+     * running statistics ({@link RunningStatsNorm}: BatchNorm1d/2d, FrozenBatchNorm2d, BatchRenorm, GhostBatchNorm).
      */
     public static boolean isFoldableNorm(Module m) {
-        return m instanceof BatchNorm || m instanceof FrozenBatchNorm2d || m instanceof BatchRenorm || m instanceof GhostBatchNorm;
+        return m instanceof RunningStatsNorm;
     }
 
-    /** Whether a BN can fold into {@code m} (a per-output-channel linear map: Linear or Conv2d). */
+    /** Whether a BN can fold into {@code m} (a per-output-channel linear map whose spec has a fold rule: Linear, Conv2d). */
     public static boolean isProducer(Module m) {
-        return m instanceof Linear || m instanceof Conv2d;
+        LayerSpec<?> s = LayerSpecs.ofKind(m);
+        return s != null && s.isProducer();
     }
 
     /**
@@ -99,55 +97,25 @@ public final class Fold {
      * k = γ/√(rv+ε), s = β − rm·k.
      */
     public static double[][] affineOf(Module norm) {
-        if (norm instanceof BatchNorm bn) {
-            if (!bn.trackRunningStats) {
-                throw new IllegalArgumentException(bn.label() + " has no running statistics (track_running_stats=false): "
-                        + "it normalizes with batch statistics even in eval mode, so it is not a fixed affine and cannot be folded");
-            }
-            if (bn.layout != Layout.NCHW) {
-                throw new IllegalArgumentException(bn.label() + " is channels-last (NHWC), but Linear and Conv2d give channels at dim 1");
-            }
-            return affine(bn.weight == null ? null : bn.weight.value, bn.bias == null ? null : bn.bias.value, bn.runningMean, bn.runningVar, bn.eps);
+        if (!(norm instanceof RunningStatsNorm r)) throw new IllegalArgumentException(norm.label() + " is not a normalization that can be folded");
+        RunningStatsNorm.RunningAffine a = r.runningAffine();
+        if (a == null) {
+            throw new IllegalArgumentException(norm.label() + " has no running statistics (track_running_stats=false): "
+                    + "it normalizes with batch statistics even in eval mode, so it is not a fixed affine and cannot be folded");
         }
-        if (norm instanceof FrozenBatchNorm2d f) return affine(f.weight, f.bias, f.runningMean, f.runningVar, f.eps);
-        if (norm instanceof BatchRenorm r) {
-            return affine(r.affine ? r.weight.value : null, r.affine ? r.bias.value : null, r.runningMean, r.runningVar, r.eps);
+        if (a.layout() != Layout.NCHW) {
+            throw new IllegalArgumentException(norm.label() + " is channels-last (NHWC), but Linear and Conv2d give channels at dim 1");
         }
-        if (norm instanceof GhostBatchNorm g) {
-            return affine(g.affine ? g.weight.value : null, g.affine ? g.bias.value : null, g.runningMean, g.runningVar, g.eps);
-        }
-        throw new IllegalArgumentException(norm.label() + " is not a normalization that can be folded");
-    }
-
-    /** k = γ/√(rv+ε), s = β − rm·k per channel; γ = 1 and β = 0 when absent. */
-    private static double[][] affine(Tensor gamma, Tensor beta, Tensor rm, Tensor rv, double eps) {
-        int c = rm.numel();
-        double[] k = new double[c], s = new double[c];
-        for (int ch = 0; ch < c; ch++) {
-            double g = gamma != null ? gamma.data[ch] : 1.0, b = beta != null ? beta.data[ch] : 0.0;
-            k[ch] = g / Math.sqrt(rv.data[ch] + eps);
-            s[ch] = b - rm.data[ch] * k[ch];
-        }
-        return new double[][] {k, s};
+        return a.scaleShift();
     }
 
     /** The single layer equal to {@code producer} followed by {@code norm} in eval mode. Neither is modified. */
     public static Module foldPair(Module producer, Module norm) {
         double[][] ks = affineOf(norm);
-        if (producer instanceof Linear lin) {
-            requireChannels(producer, lin.out, norm, ks[0].length);
-            Linear f = new Linear(lin.in, lin.out, true, null);
-            scaleRows(f.weight.value.data, f.bias.value.data, lin.weight.value.data, lin.bias == null ? null : lin.bias.value.data,
-                    ks[0], ks[1], lin.out, lin.in);
-            return f;
-        }
-        if (producer instanceof Conv2d conv) {
-            requireChannels(producer, conv.outChannels, norm, ks[0].length);
-            Conv2d f = new Conv2d(conv.inChannels, conv.outChannels, new int[] {conv.kh, conv.kw}, new int[] {conv.sh, conv.sw},
-                    new int[] {conv.ph, conv.pw}, new int[] {conv.dh, conv.dw}, conv.groups, true, null);
-            scaleRows(f.weight.value.data, f.bias.value.data, conv.weight.value.data, conv.bias == null ? null : conv.bias.value.data,
-                    ks[0], ks[1], conv.outChannels, conv.weight.value.numel() / conv.outChannels);
-            return f;
+        LayerSpec<?> spec = LayerSpecs.ofKind(producer);
+        if (spec != null && spec.isProducer()) {
+            requireChannels(producer, spec.outChannels(producer), norm, ks[0].length);
+            return spec.fold(producer, ks[0], ks[1]);
         }
         throw new IllegalArgumentException("cannot fold " + norm.label() + " into " + producer.label()
                 + ": only Linear and Conv2d take a folded BatchNorm");
@@ -164,7 +132,7 @@ public final class Fold {
      * W'[o, :] = W[o, :]·k_o and b'_o = b_o·k_o + s_o (= (b_o − rm_o)·k_o + β_o), for weights of shape (out, rest):
      * rest = in for Linear, in·kh·kw for Conv2d. b may be null (no bias: b = 0).
      */
-    static void scaleRows(float[] wOut, float[] bOut, float[] w, float[] b, double[] k, double[] s, int out, int rest) {
+    public static void scaleRows(float[] wOut, float[] bOut, float[] w, float[] b, double[] k, double[] s, int out, int rest) {
         for (int o = 0; o < out; o++) {
             double ko = k[o];
             int base = o * rest;

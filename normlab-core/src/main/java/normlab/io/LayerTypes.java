@@ -7,188 +7,50 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonPrimitive;
 import java.util.ArrayList;
 import java.util.Iterator;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.function.Function;
-import normlab.nn.Activation;
-import normlab.nn.AvgPool2d;
-import normlab.nn.Conv2d;
-import normlab.nn.Dropout;
-import normlab.nn.GlobalAvgPool;
 import normlab.nn.Layout;
-import normlab.nn.MaxPool2d;
-import normlab.nn.Flatten;
-import normlab.nn.Identity;
-import normlab.nn.Linear;
 import normlab.nn.Module;
-import normlab.nn.Residual;
-import normlab.nn.Sequential;
-import normlab.norm.BatchNorm;
-import normlab.norm.BatchNorm1d;
-import normlab.norm.BatchNorm2d;
-import normlab.norm.BatchRenorm;
-import normlab.norm.FrozenBatchNorm2d;
-import normlab.norm.GhostBatchNorm;
-import normlab.norm.GroupNorm;
-import normlab.norm.InstanceNorm;
-import normlab.norm.InstanceNorm1d;
-import normlab.norm.InstanceNorm2d;
-import normlab.norm.LayerNorm;
-import normlab.norm.RMSNorm;
-import normlab.tensor.Rng;
 
 /**
- * The registry of layer types a model description can name: for each, how to read its constructor arguments off a
- * live module and how to build one from them. It turns a model into a JSON tree and back, which gives model files
+ * Model descriptions: the layer types a description can name are those of {@link LayerSpecs}, each with how to read
+ * its constructor arguments off a live module and how to build one from them. It turns a model into a JSON tree and back, which gives model files
  * that reload with no code, deep copies ({@link #copy}) and structural rewrites ({@link #rebuild}, used by folding).
  *
  * <p>A node is {@code {"type": "Linear", "args": {"in_features": 784, ...}}}, plus {@code "children": [...]} for
  * containers. Type and argument names are PyTorch's ({@code torch.nn.<type>(**args)} builds the same layer), except
  * {@code Residual}, normlab's identity-shortcut block (child {@code body}).
  *
- * <p>Adding a layer type is one {@code leaf(...)} or {@code container(...)} line in the static block below.
+ * <p>Adding a layer type is one entry in {@link LayerSpecs}.
  */
 public final class LayerTypes {
     private LayerTypes() {}
 
-    /** Builds a module from its arguments and (for containers) its already-built children. */
-    @FunctionalInterface
-    public interface Builder {
-        Module build(Args args, List<Module> children) throws ModelFileException;
-    }
-
-    private record Type(String name, Class<? extends Module> cls, Function<Module, JsonObject> args,
-                        Function<Module, List<Module>> children, Builder builder, boolean container) {}
-
-    private static final Map<String, Type> BY_NAME = new LinkedHashMap<>();
-    private static final Map<Class<?>, Type> BY_CLASS = new LinkedHashMap<>();
-
-    static {
-        leaf("Linear", Linear.class, m -> args("in_features", m.in, "out_features", m.out, "bias", m.bias != null),
-                a -> new Linear(a.integer("in_features"), a.integer("out_features"), a.bool("bias"), null));
-        leaf("Conv2d", Conv2d.class, m -> args("in_channels", m.inChannels, "out_channels", m.outChannels, "kernel_size", new int[] {m.kh, m.kw},
-                        "stride", new int[] {m.sh, m.sw}, "padding", new int[] {m.ph, m.pw}, "dilation", new int[] {m.dh, m.dw}, "groups", m.groups,
-                        "bias", m.bias != null),
-                a -> new Conv2d(a.integer("in_channels"), a.integer("out_channels"), a.ints("kernel_size", 2), a.ints("stride", 2),
-                        a.ints("padding", 2), a.ints("dilation", 2), a.integer("groups"), a.bool("bias"), null));
-        leaf("BatchNorm1d", BatchNorm1d.class, LayerTypes::bnArgs,
-                a -> new BatchNorm1d(a.integer("num_features"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine"), a.bool("track_running_stats")));
-        leaf("BatchNorm2d", BatchNorm2d.class, LayerTypes::bnArgs,
-                a -> new BatchNorm2d(a.integer("num_features"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine"), a.bool("track_running_stats"), a.layout()));
-        leaf("FrozenBatchNorm2d", FrozenBatchNorm2d.class, m -> args("num_features", m.numFeatures, "eps", m.eps),
-                a -> new FrozenBatchNorm2d(a.integer("num_features"), a.number("eps")));
-        leaf("BatchRenorm", BatchRenorm.class, m -> args("num_features", m.numFeatures, "eps", m.eps, "momentum", m.momentum, "affine", m.affine,
-                        "warmup_steps", m.schedule.warmupSteps(), "rmax", m.schedule.rmaxFinal(), "rmax_steps", m.schedule.rmaxSteps(),
-                        "dmax", m.schedule.dmaxFinal(), "dmax_steps", m.schedule.dmaxSteps()),
-                a -> new BatchRenorm(a.integer("num_features"), a.number("eps"), a.number("momentum"), a.bool("affine"),
-                        new BatchRenorm.Schedule(a.integer("warmup_steps"), a.number("rmax"), a.integer("rmax_steps"), a.number("dmax"), a.integer("dmax_steps"))));
-        leaf("GhostBatchNorm", GhostBatchNorm.class, m -> args("num_features", m.numFeatures, "virtual_batch_size", m.virtualBatchSize, "eps", m.eps,
-                        "momentum", m.momentum, "affine", m.affine),
-                a -> new GhostBatchNorm(a.integer("num_features"), a.integer("virtual_batch_size"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine")));
-        leaf("InstanceNorm1d", InstanceNorm1d.class, LayerTypes::inArgs,
-                a -> new InstanceNorm1d(a.integer("num_features"), a.number("eps"), a.number("momentum"), a.bool("affine"), a.bool("track_running_stats")));
-        leaf("InstanceNorm2d", InstanceNorm2d.class, LayerTypes::inArgs,
-                a -> new InstanceNorm2d(a.integer("num_features"), a.number("eps"), a.number("momentum"), a.bool("affine"), a.bool("track_running_stats")));
-        leaf("LayerNorm", LayerNorm.class, m -> args("normalized_shape", m.normalizedShape, "eps", m.eps, "elementwise_affine", m.weight != null, "bias", m.bias != null),
-                a -> new LayerNorm(a.intList("normalized_shape"), a.number("eps"), a.bool("elementwise_affine"), a.bool("bias")));
-        leaf("GroupNorm", GroupNorm.class, m -> withLayout(args("num_groups", m.numGroups, "num_channels", m.numChannels, "eps", m.eps, "affine", m.affine), m.layout),
-                a -> new GroupNorm(a.integer("num_groups"), a.integer("num_channels"), a.number("eps"), a.bool("affine"), a.layout()));
-        leaf("RMSNorm", RMSNorm.class, m -> args("normalized_shape", m.normalizedShape, "eps", m.eps, "elementwise_affine", m.weight != null),
-                a -> new RMSNorm(a.intList("normalized_shape"), a.number("eps"), a.bool("elementwise_affine")));
-        leaf("MaxPool2d", MaxPool2d.class, m -> args("kernel_size", new int[] {m.kh, m.kw}, "stride", new int[] {m.sh, m.sw}, "padding", new int[] {m.ph, m.pw}),
-                a -> new MaxPool2d(a.ints("kernel_size", 2), a.ints("stride", 2), a.ints("padding", 2)));
-        leaf("AvgPool2d", AvgPool2d.class, m -> args("kernel_size", new int[] {m.kh, m.kw}, "stride", new int[] {m.sh, m.sw}, "padding", new int[] {m.ph, m.pw},
-                        "count_include_pad", m.countIncludePad),
-                a -> new AvgPool2d(a.ints("kernel_size", 2), a.ints("stride", 2), a.ints("padding", 2), a.bool("count_include_pad")));
-        leaf("GlobalAvgPool", GlobalAvgPool.class, m -> args(), a -> new GlobalAvgPool());
-        // A loaded Dropout draws its masks from a fixed seed (the generator's state is not part of the model).
-        leaf("Dropout", Dropout.class, m -> args("p", m.p), a -> new Dropout(a.number("p"), new Rng(0)));
-        leaf("ReLU", Activation.ReLU.class, m -> args(), a -> new Activation.ReLU());
-        leaf("Sigmoid", Activation.Sigmoid.class, m -> args(), a -> new Activation.Sigmoid());
-        leaf("Tanh", Activation.Tanh.class, m -> args(), a -> new Activation.Tanh());
-        leaf("Flatten", Flatten.class, m -> args(), a -> new Flatten());
-        leaf("Identity", Identity.class, m -> args(), a -> new Identity());
-        container("Sequential", Sequential.class, Sequential::layers, (a, ch) -> new Sequential(ch));
-        container("Residual", Residual.class, m -> List.of(m.body), (a, ch) -> {
-            if (ch.size() != 1) throw new IllegalArgumentException("Residual takes exactly one child (its body), got " + ch.size());
-            return new Residual(ch.get(0));
-        });
-    }
-
-    private static JsonObject bnArgs(BatchNorm m) {
-        return withLayout(args("num_features", m.numFeatures, "eps", m.eps, "momentum", m.momentum, "affine", m.affine,
-                "track_running_stats", m.trackRunningStats), m.layout);
-    }
-
-    private static JsonObject inArgs(InstanceNorm m) {
-        return args("num_features", m.numFeatures, "eps", m.eps, "momentum", m.momentum, "affine", m.affine,
-                "track_running_stats", m.trackRunningStats);
-    }
-
-    /** Adds {@code "layout": "NHWC"} for channels-last layers; NCHW (PyTorch's only constructor form) is left implicit. */
-    private static JsonObject withLayout(JsonObject o, Layout layout) {
-        if (layout == Layout.NHWC) o.addProperty("layout", layout.name());
-        return o;
-    }
-
-    /** Registers a layer without children: its type name, class, argument reader and constructor. */
-    public static <M extends Module> void leaf(String name, Class<M> cls, Function<M, JsonObject> args, LeafBuilder build) {
-        container(name, cls, m -> List.of(), (a, ch) -> {
-            if (!ch.isEmpty()) throw new IllegalArgumentException(name + " takes no children, got " + ch.size());
-            return build.build(a);
-        }, args, false);
-    }
-
-    /** Registers a container: its children in order and a constructor taking them. */
-    public static <M extends Module> void container(String name, Class<M> cls, Function<M, List<Module>> children, Builder build) {
-        container(name, cls, children, build, m -> args(), true);
-    }
-
-    @SuppressWarnings("unchecked")
-    private static <M extends Module> void container(String name, Class<M> cls, Function<M, List<Module>> children, Builder build,
-                                                     Function<M, JsonObject> args, boolean isContainer) {
-        Type t = new Type(name, cls, m -> args.apply((M) m), m -> children.apply((M) m), build, isContainer);
-        synchronized (BY_NAME) {
-            BY_NAME.put(name, t);
-            BY_CLASS.put(cls, t);
-        }
-    }
-
-    /** Builds a leaf from its arguments. */
-    @FunctionalInterface
-    public interface LeafBuilder {
-        Module build(Args args) throws ModelFileException;
-    }
-
     /** The registered type names. */
     public static List<String> names() {
-        synchronized (BY_NAME) {
-            return List.copyOf(BY_NAME.keySet());
-        }
+        List<String> out = new ArrayList<>();
+        for (LayerSpec<?> s : LayerSpecs.all()) out.add(s.name());
+        return out;
     }
 
-    private static Type typeOf(Module m) {
-        Type t;
-        synchronized (BY_NAME) {
-            t = BY_CLASS.get(m.getClass());
-        }
+    private static LayerSpec<?> typeOf(Module m) {
+        LayerSpec<?> t = LayerSpecs.of(m);
         if (t == null) {
             throw new IllegalArgumentException((m.path().isEmpty() ? m.getClass().getName() : m.label())
-                    + ": no model-file type is registered for " + m.getClass().getName() + " (add one line to normlab.io.LayerTypes)");
+                    + ": no model-file type is registered for " + m.getClass().getName() + " (add its entry to normlab.io.LayerSpecs, the registry behind normlab.io.LayerTypes)");
         }
         return t;
     }
 
     /** The JSON description of {@code m} and everything under it. */
     public static JsonObject describe(Module m) {
-        Type t = typeOf(m);
+        LayerSpec<?> t = typeOf(m);
         JsonObject node = new JsonObject();
-        node.addProperty("type", t.name);
-        node.add("args", t.args.apply(m));
-        if (t.container) {
+        node.addProperty("type", t.name());
+        node.add("args", t.argsOf(m));
+        if (t.isContainer()) {
             JsonArray arr = new JsonArray();
-            for (Module c : t.children.apply(m)) arr.add(describe(c));
+            for (Module c : t.childrenOf(m)) arr.add(describe(c));
             node.add("children", arr);
         }
         return node;
@@ -202,29 +64,26 @@ public final class LayerTypes {
         if (type == null || !type.isJsonPrimitive() || !type.getAsJsonPrimitive().isString()) {
             throw new ModelFileException(where + ": missing \"type\"");
         }
-        Type t;
-        synchronized (BY_NAME) {
-            t = BY_NAME.get(type.getAsString());
-        }
+        LayerSpec<?> t = LayerSpecs.named(type.getAsString());
         if (t == null) throw new ModelFileException(where + ": unknown layer type '" + type.getAsString() + "'; known types: " + names());
         JsonElement a = o.has("args") ? o.get("args") : new JsonObject();
-        if (!a.isJsonObject()) throw new ModelFileException(where + " (" + t.name + "): \"args\" must be an object");
+        if (!a.isJsonObject()) throw new ModelFileException(where + " (" + t.name() + "): \"args\" must be an object");
         List<Module> children = new ArrayList<>();
         JsonElement ch = o.get("children");
         if (ch != null) {
-            if (!ch.isJsonArray()) throw new ModelFileException(where + " (" + t.name + "): \"children\" must be an array");
+            if (!ch.isJsonArray()) throw new ModelFileException(where + " (" + t.name() + "): \"children\" must be an array");
             int i = 0;
             for (JsonElement c : ch.getAsJsonArray()) children.add(build(c, where + ".children[" + i++ + "]"));
         }
-        Args args = new Args(a.getAsJsonObject(), where + " (" + t.name + ")");
+        Args args = new Args(a.getAsJsonObject(), where + " (" + t.name() + ")");
         Module m;
         try {
-            m = t.builder.build(args, children);
+            m = t.builder().build(args, children);
         } catch (IllegalArgumentException e) {
-            throw new ModelFileException(where + " (" + t.name + "): " + e.getMessage(), e);
+            throw new ModelFileException(where + " (" + t.name() + "): " + e.getMessage(), e);
         } catch (OutOfMemoryError e) {
             // Sizes larger than the heap (a corrupt or hostile description): one failed allocation, nothing else affected.
-            throw new ModelFileException(where + " (" + t.name + "): too large to allocate with these arguments " + a + " (" + e.getMessage() + ")");
+            throw new ModelFileException(where + " (" + t.name() + "): too large to allocate with these arguments " + a + " (" + e.getMessage() + ")");
         }
         args.requireAllUsed();
         return m;
@@ -260,12 +119,12 @@ public final class LayerTypes {
     private static Module rebuildTree(Module m, Function<Module, Module> replace) {
         Module r = replace.apply(m);
         if (r != null) return r;
-        Type t = typeOf(m);
-        if (!t.container) return m;
+        LayerSpec<?> t = typeOf(m);
+        if (!t.isContainer()) return m;
         List<Module> newCh = new ArrayList<>();
-        for (Module c : t.children.apply(m)) newCh.add(rebuildTree(c, replace));
+        for (Module c : t.childrenOf(m)) newCh.add(rebuildTree(c, replace));
         try {
-            return t.builder.build(new Args(t.args.apply(m), m.label()), newCh);
+            return t.builder().build(new Args(t.argsOf(m), m.label()), newCh);
         } catch (ModelFileException e) {
             throw new IllegalStateException(m.label() + ": cannot rebuild: " + e.getMessage(), e);
         }

@@ -8,7 +8,6 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -142,14 +141,19 @@ public final class Safetensors {
      */
     public static Contents read(Path file, boolean requireChecksum) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            return read(ch, file.toString(), requireChecksum);
+            return read(ch::read, ch.size(), file.toString(), requireChecksum);
         }
     }
 
     /** {@link #read(Path, boolean)} on the bytes of a file already in memory; {@code name} is used in messages. */
     public static Contents decode(byte[] bytes, String name, boolean requireChecksum) throws ModelFileException {
         try {
-            return read(new ArrayChannel(bytes), name, requireChecksum);
+            return read((dst, pos) -> {
+                if (pos >= bytes.length) return -1;
+                int n = (int) Math.min(dst.remaining(), bytes.length - pos);
+                dst.put(bytes, (int) pos, n);
+                return n;
+            }, bytes.length, name, requireChecksum);
         } catch (ModelFileException e) {
             throw e;
         } catch (IOException e) {
@@ -157,8 +161,7 @@ public final class Safetensors {
         }
     }
 
-    private static Contents read(SeekableByteChannel ch, String file, boolean requireChecksum) throws IOException {
-        long fileSize = ch.size();
+    private static Contents read(PositionalReader ch, long fileSize, String file, boolean requireChecksum) throws IOException {
         if (fileSize < 8) throw bad(file, "file is " + fileSize + " bytes, shorter than the 8-byte header length");
         ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
         readFully(ch, lenBuf, 0, file);
@@ -224,13 +227,13 @@ public final class Safetensors {
             long fileSize = ch.size();
             if (fileSize < 8) throw bad(name, "file is " + fileSize + " bytes, shorter than the 8-byte header length");
             ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, lenBuf, 0, name);
+            readFully(ch::read, lenBuf, 0, name);
             long headerLen = lenBuf.getLong(0);
             if (headerLen < 2 || headerLen > MAX_HEADER || headerLen > fileSize - 8) {
                 throw bad(name, "header length " + Long.toUnsignedString(headerLen) + " does not fit in a file of " + fileSize + " bytes");
             }
             ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
-            readFully(ch, hb, 8, name);
+            readFully(ch::read, hb, 8, name);
             Map<String, String> dtypes = new LinkedHashMap<>();
             parseHeader(name, new String(hb.array(), StandardCharsets.UTF_8), fileSize - 8 - headerLen, new LinkedHashMap<>(),
                     new LinkedHashMap<>(), dtypes, new LinkedHashMap<>());
@@ -334,10 +337,15 @@ public final class Safetensors {
         };
     }
 
-    private static void readFully(SeekableByteChannel ch, ByteBuffer buf, long pos, String file) throws IOException {
+    /** Reads into {@code dst} from byte {@code pos} of a file or an array: bytes read, or −1 at the end (as FileChannel). */
+    @FunctionalInterface
+    private interface PositionalReader {
+        int read(ByteBuffer dst, long pos) throws IOException;
+    }
+
+    private static void readFully(PositionalReader ch, ByteBuffer buf, long pos, String file) throws IOException {
         while (buf.hasRemaining()) {
-            ch.position(pos + buf.position());
-            int r = ch.read(buf);
+            int r = ch.read(buf, pos + buf.position());
             if (r < 0) throw bad(file, "truncated: ended at byte " + (pos + buf.position()));
         }
         buf.flip();
@@ -345,58 +353,5 @@ public final class Safetensors {
 
     private static ModelFileException bad(String file, String what) {
         return new ModelFileException(file + ": not a valid safetensors file: " + what);
-    }
-
-    /** A read-only channel over a byte array (for {@link #decode}). */
-    private static final class ArrayChannel implements SeekableByteChannel {
-        private final byte[] bytes;
-        private long pos;
-
-        ArrayChannel(byte[] bytes) {
-            this.bytes = bytes;
-        }
-
-        @Override
-        public int read(ByteBuffer dst) {
-            if (pos >= bytes.length) return -1;
-            int n = (int) Math.min(dst.remaining(), bytes.length - pos);
-            dst.put(bytes, (int) pos, n);
-            pos += n;
-            return n;
-        }
-
-        @Override
-        public int write(ByteBuffer src) {
-            throw new java.nio.channels.NonWritableChannelException();
-        }
-
-        @Override
-        public long position() {
-            return pos;
-        }
-
-        @Override
-        public SeekableByteChannel position(long p) {
-            pos = p;
-            return this;
-        }
-
-        @Override
-        public long size() {
-            return bytes.length;
-        }
-
-        @Override
-        public SeekableByteChannel truncate(long size) {
-            throw new java.nio.channels.NonWritableChannelException();
-        }
-
-        @Override
-        public boolean isOpen() {
-            return true;
-        }
-
-        @Override
-        public void close() {}
     }
 }

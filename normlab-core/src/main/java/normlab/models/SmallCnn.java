@@ -2,6 +2,8 @@ package normlab.models;
 
 import java.util.ArrayList;
 import java.util.List;
+import normlab.io.LayerSpec;
+import normlab.io.LayerSpecs;
 import normlab.nn.Activation;
 import normlab.nn.Conv2d;
 import normlab.nn.Flatten;
@@ -32,45 +34,102 @@ import normlab.tensor.Rng;
 public final class SmallCnn {
     private SmallCnn() {}
 
-    /** The normalization after each convolution. */
-    public enum Norm {
+    /**
+     * The normalization after each convolution: NONE, or a layer type whose spec in {@link LayerSpecs} declares a CNN
+     * use (its factory and display label). The constants below keep the historical order (which seeds and reports
+     * follow); a spec with a CNN use and no constant here comes after them, in registration order.
+     */
+    public static final class Norm {
+        private static final List<Norm> VALUES = new ArrayList<>();
+
         /** No normalization (identity). */
-        NONE,
+        public static final Norm NONE = add(new LayerSpec.CnnUse("NONE", "none", null));
         /** {@link BatchNorm2d}, PyTorch defaults. */
-        BN,
+        public static final Norm BN = fromSpec("BN");
         /** {@link GroupNorm} with 4 groups (1 if the channels are not a multiple of 4). */
-        GN,
+        public static final Norm GN = fromSpec("GN");
         /** {@link LayerNorm} over (C, H, W), elementwise affine. */
-        LN,
+        public static final Norm LN = fromSpec("LN");
         /** {@link InstanceNorm2d} with a per-channel affine (PyTorch's default has none), no running statistics. */
-        IN,
+        public static final Norm IN = fromSpec("IN");
         /** {@link RMSNorm} over (C, H, W). */
-        RMS,
+        public static final Norm RMS = fromSpec("RMS");
         /** {@link BatchRenorm} with the paper's schedule. */
-        BATCH_RENORM,
+        public static final Norm BATCH_RENORM = fromSpec("BATCH_RENORM");
         /** {@link GhostBatchNorm} with virtual batch size 8. */
-        GHOST_BN,
+        public static final Norm GHOST_BN = fromSpec("GHOST_BN");
         /** {@link FrozenBatchNorm2d} at its defaults (a fixed, nearly identity affine). */
-        FROZEN_BN;
+        public static final Norm FROZEN_BN = fromSpec("FROZEN_BN");
+
+        static {
+            for (LayerSpec<?> s : LayerSpecs.all()) {
+                LayerSpec.CnnUse u = s.cnn();
+                if (u != null && VALUES.stream().noneMatch(n -> n.use.constant().equals(u.constant()))) add(u);
+            }
+        }
+
+        private final LayerSpec.CnnUse use;
+        private final int ordinal;
+        private final boolean hasShift;
+
+        private Norm(LayerSpec.CnnUse use, int ordinal) {
+            this.use = use;
+            this.ordinal = ordinal;
+            this.hasShift = use.factory() != null && use.factory().make(4, 2, 2).namedParameters().containsKey("bias");
+        }
+
+        private static Norm add(LayerSpec.CnnUse use) {
+            Norm n = new Norm(use, VALUES.size());
+            VALUES.add(n);
+            return n;
+        }
+
+        private static Norm fromSpec(String constant) {
+            for (LayerSpec<?> s : LayerSpecs.all()) {
+                if (s.cnn() != null && s.cnn().constant().equals(constant)) return add(s.cnn());
+            }
+            throw new IllegalStateException("SmallCnn.Norm." + constant + ": no layer spec declares this CNN use");
+        }
+
+        /** Every choice: NONE first, then the constants in order, then other specs' CNN uses. */
+        public static Norm[] values() {
+            return VALUES.toArray(new Norm[0]);
+        }
+
+        /** The choice named {@code name} ({@code "BN"}). */
+        public static Norm valueOf(String name) {
+            for (Norm n : VALUES) if (n.name().equals(name)) return n;
+            throw new IllegalArgumentException("No constant " + Norm.class.getCanonicalName() + "." + name);
+        }
+
+        /** The constant's name ({@code BN}). */
+        public String name() {
+            return use.constant();
+        }
+
+        /** Position in {@link #values()}. */
+        public int ordinal() {
+            return ordinal;
+        }
+
+        /** The label experiments show ({@code BatchNorm}; {@code none} for NONE), from the spec. */
+        public String label() {
+            return use.label();
+        }
 
         /** The layer for c channels of h×w, or null for NONE. */
         public Module make(int c, int h, int w) {
-            return switch (this) {
-                case NONE -> null;
-                case BN -> new BatchNorm2d(c);
-                case GN -> new GroupNorm(c % 4 == 0 ? 4 : 1, c);
-                case LN -> new LayerNorm(c, h, w);
-                case IN -> new InstanceNorm2d(c, 1e-5, 0.1, true, false);
-                case RMS -> new RMSNorm(c, h, w);
-                case BATCH_RENORM -> new BatchRenorm(c);
-                case GHOST_BN -> new GhostBatchNorm(c, 8);
-                case FROZEN_BN -> new FrozenBatchNorm2d(c);
-            };
+            return use.factory() == null ? null : use.factory().make(c, h, w);
         }
 
-        /** Whether the layer has a learnable per-channel shift that makes a preceding conv bias redundant. */
+        /** Whether the layer has a learnable per-channel shift (a {@code bias} parameter) that makes a preceding conv bias redundant. */
         public boolean hasShift() {
-            return this != NONE && this != RMS && this != FROZEN_BN;
+            return hasShift;
+        }
+
+        @Override
+        public String toString() {
+            return name();
         }
     }
 

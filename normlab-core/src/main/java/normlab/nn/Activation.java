@@ -6,49 +6,57 @@ import normlab.tensor.Tensor;
 public abstract class Activation extends Module {
     protected Tensor saved;
 
-    /** σ(x) = 1/(1+e^(−x)); σ'(x) = σ(1−σ). */
-    public static final class Sigmoid extends Activation {
+    /** An activation whose derivative is a function of its output (Sigmoid, Tanh): it keeps y = f(x). */
+    abstract static class OfOutput extends Activation {
+        /** b = f(a) elementwise. */
+        abstract void map(float[] b, float[] a);
+
+        /** d = g·f'(x), written with y = f(x). */
+        abstract void gradient(float[] d, float[] g, float[] y);
+
         @Override
-        public Tensor forward(Tensor x) {
+        public final Tensor forward(Tensor x) {
             Tensor y = outputTensor(0, x.shape());
-            float[] a = x.data, b = y.data;
-            if (normlab.kernels.Kernels.simd()) normlab.kernels.Elementwise.sigmoid(b, a, a.length);
-            else for (int i = 0; i < a.length; i++) b[i] = (float) (1.0 / (1.0 + Math.exp(-a[i])));
+            map(y.data, x.data);
             saved = y;
             return y;
         }
 
         @Override
-        public Tensor backward(Tensor dy) {
+        public final Tensor backward(Tensor dy) {
             requireForward(saved, this);
             Tensor.requireShape(label() + " backward", dy, saved.shape());
             Tensor dx = outputTensor(1, dy.shape());
-            float[] y = saved.data, g = dy.data, d = dx.data;
-            for (int i = 0; i < g.length; i++) d[i] = g[i] * y[i] * (1f - y[i]);
+            gradient(dx.data, dy.data, saved.data);
             return dx;
         }
     }
 
-    /** tanh(x); tanh' = 1 − tanh². */
-    public static final class Tanh extends Activation {
+    /** σ(x) = 1/(1+e^(−x)); σ'(x) = σ(1−σ). */
+    public static final class Sigmoid extends OfOutput {
         @Override
-        public Tensor forward(Tensor x) {
-            Tensor y = outputTensor(0, x.shape());
-            float[] a = x.data, b = y.data;
-            if (normlab.kernels.Kernels.simd()) normlab.kernels.Elementwise.tanh(b, a, a.length);
-            else for (int i = 0; i < a.length; i++) b[i] = (float) Math.tanh(a[i]);
-            saved = y;
-            return y;
+        void map(float[] b, float[] a) {
+            if (normlab.kernels.Kernels.simd()) normlab.kernels.Elementwise.sigmoid(b, a, a.length);
+            else for (int i = 0; i < a.length; i++) b[i] = (float) (1.0 / (1.0 + Math.exp(-a[i])));
         }
 
         @Override
-        public Tensor backward(Tensor dy) {
-            requireForward(saved, this);
-            Tensor.requireShape(label() + " backward", dy, saved.shape());
-            Tensor dx = outputTensor(1, dy.shape());
-            float[] y = saved.data, g = dy.data, d = dx.data;
+        void gradient(float[] d, float[] g, float[] y) {
+            for (int i = 0; i < g.length; i++) d[i] = g[i] * y[i] * (1f - y[i]);
+        }
+    }
+
+    /** tanh(x); tanh' = 1 − tanh². */
+    public static final class Tanh extends OfOutput {
+        @Override
+        void map(float[] b, float[] a) {
+            if (normlab.kernels.Kernels.simd()) normlab.kernels.Elementwise.tanh(b, a, a.length);
+            else for (int i = 0; i < a.length; i++) b[i] = (float) Math.tanh(a[i]);
+        }
+
+        @Override
+        void gradient(float[] d, float[] g, float[] y) {
             for (int i = 0; i < g.length; i++) d[i] = g[i] * (1f - y[i] * y[i]);
-            return dx;
         }
     }
 

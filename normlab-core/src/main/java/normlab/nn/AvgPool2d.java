@@ -14,8 +14,7 @@ import normlab.tensor.Tensor;
  *
  * <p>Small batches: samples are independent, so batch size 1 and 2 behave like any other.
  */
-public final class AvgPool2d extends Module {
-    public final int kh, kw, sh, sw, ph, pw;
+public final class AvgPool2d extends Pool2d {
     public final boolean countIncludePad;
 
     private int[] inShape;
@@ -31,13 +30,7 @@ public final class AvgPool2d extends Module {
 
     /** Each of kernel, stride, padding is {height, width}. */
     public AvgPool2d(int[] kernel, int[] stride, int[] padding, boolean countIncludePad) {
-        MaxPool2d.checkWindow("AvgPool2d", kernel, stride, padding);
-        kh = kernel[0];
-        kw = kernel[1];
-        sh = stride[0];
-        sw = stride[1];
-        ph = padding[0];
-        pw = padding[1];
+        super("AvgPool2d", kernel, stride, padding);
         this.countIncludePad = countIncludePad;
     }
 

@@ -20,9 +20,7 @@ import normlab.tensor.Tensor;
  *
  * <p>Small batches: samples are independent, so batch size 1 and 2 behave like any other.
  */
-public final class MaxPool2d extends Module {
-    public final int kh, kw, sh, sw, ph, pw;
-
+public final class MaxPool2d extends Pool2d {
     private int[] inShape;
     private int[] argmax; // flat input index per output element
 
@@ -37,13 +35,7 @@ public final class MaxPool2d extends Module {
 
     /** Each argument is {height, width}. */
     public MaxPool2d(int[] kernel, int[] stride, int[] padding) {
-        checkWindow("MaxPool2d", kernel, stride, padding);
-        kh = kernel[0];
-        kw = kernel[1];
-        sh = stride[0];
-        sw = stride[1];
-        ph = padding[0];
-        pw = padding[1];
+        super("MaxPool2d", kernel, stride, padding);
     }
 
     @Override
@@ -248,17 +240,6 @@ public final class MaxPool2d extends Module {
                 dx[plane + q] = argmax[o] == plane + q ? 0f + dy[o] : 0f;
             }
             java.util.Arrays.fill(dx, plane + span, plane + h * w, 0f);
-        }
-    }
-
-    /** Pooling windows (MaxPool2d, AvgPool2d): positive kernel and stride, padding in [0, kernel/2] as PyTorch requires. */
-    static void checkWindow(String layer, int[] kernel, int[] stride, int[] padding) {
-        if (kernel[0] <= 0 || kernel[1] <= 0 || stride[0] <= 0 || stride[1] <= 0) {
-            throw new IllegalArgumentException(layer + ": kernel and stride must be positive");
-        }
-        if (padding[0] < 0 || padding[1] < 0 || 2 * padding[0] > kernel[0] || 2 * padding[1] > kernel[1]) {
-            throw new IllegalArgumentException(layer + ": padding must be in [0, kernel/2], got padding " + padding[0] + "x" + padding[1]
-                    + " for kernel " + kernel[0] + "x" + kernel[1]);
         }
     }
 }

@@ -43,7 +43,7 @@ import normlab.tensor.Tensor;
  * kept as a float pair (hi + lo) and subtracted before scaling, y = ((x − μ_hi) − μ_lo)·k + β with k = γ/√(σ²+ε),
  * so large offsets cancel exactly instead of through a rounded α·x + b.
  */
-public class BatchNorm extends Module {
+public class BatchNorm extends Module implements RunningStatsNorm {
     public final int numFeatures;
     public final double eps;
     /** Null means cumulative moving average (PyTorch's momentum=None). */
@@ -347,5 +347,11 @@ public class BatchNorm extends Module {
                 for (int j = 0; j < s; j++) dx[o + j] = aa * dy[o + j] - qq * ((x[o + j] - mh) - ml) - pp;
             }
         }
+    }
+
+    @Override
+    public RunningAffine runningAffine() {
+        if (!trackRunningStats) return null;
+        return new RunningAffine(affine ? weight.value : null, affine ? bias.value : null, runningMean, runningVar, eps, layout, true);
     }
 }

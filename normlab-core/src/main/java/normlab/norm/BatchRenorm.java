@@ -2,6 +2,7 @@ package normlab.norm;
 
 import java.util.List;
 import java.util.Map;
+import normlab.nn.Layout;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
 import normlab.tensor.ShapeException;
@@ -31,7 +32,7 @@ import normlab.tensor.Tensor;
  * statistics are as noisy as BatchNorm's, but once rmax and dmax are relaxed r and d pull the output towards the
  * running statistics — the setting the method was designed for. Evaluation works at any N ≥ 1.
  */
-public final class BatchRenorm extends Module {
+public final class BatchRenorm extends Module implements RunningStatsNorm {
     /**
      * rmax and dmax by training step: rmax = 1 and dmax = 0 before {@code warmupSteps}, then each grows linearly to its
      * final value, reached at {@code rmaxSteps} / {@code dmaxSteps} (total steps, counted from 0), and stays there.
@@ -209,5 +210,10 @@ public final class BatchRenorm extends Module {
     /** d of the last forward, per channel (0 in evaluation). */
     public double[] lastD() {
         return d.clone();
+    }
+
+    @Override
+    public RunningAffine runningAffine() {
+        return new RunningAffine(affine ? weight.value : null, affine ? bias.value : null, runningMean, runningVar, eps, Layout.NCHW, true);
     }
 }

@@ -2,6 +2,7 @@ package normlab.norm;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
+import normlab.nn.Layout;
 import normlab.nn.Module;
 import normlab.tensor.Tensor;
 
@@ -17,7 +18,7 @@ import normlab.tensor.Tensor;
  *
  * <p>Small batches: nothing depends on the batch, so batch size 1 and 2 (and one value per channel) work in both modes.
  */
-public final class FrozenBatchNorm2d extends Module {
+public final class FrozenBatchNorm2d extends Module implements RunningStatsNorm {
     public final int numFeatures;
     public final double eps;
     public final Tensor weight, bias, runningMean, runningVar;
@@ -101,5 +102,10 @@ public final class FrozenBatchNorm2d extends Module {
             }
         }
         return dx;
+    }
+
+    @Override
+    public RunningAffine runningAffine() {
+        return new RunningAffine(weight, bias, runningMean, runningVar, eps, Layout.NCHW, false);
     }
 }

@@ -2,6 +2,7 @@ package normlab.norm;
 
 import java.util.List;
 import java.util.Map;
+import normlab.nn.Layout;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
 import normlab.tensor.ShapeException;
@@ -38,7 +39,7 @@ import normlab.tensor.Tensor;
  * (plain BatchNorm); batch 1 with S = 1 throws in training, batch 2 normalizes each channel to ±1. Evaluation works
  * at any N ≥ 1.
  */
-public final class GhostBatchNorm extends Module {
+public final class GhostBatchNorm extends Module implements RunningStatsNorm {
     public final int numFeatures;
     public final int virtualBatchSize;
     public final double eps;
@@ -211,5 +212,10 @@ public final class GhostBatchNorm extends Module {
             scatter(dx.data, dxj, idx, block);
         }
         return dx;
+    }
+
+    @Override
+    public RunningAffine runningAffine() {
+        return new RunningAffine(affine ? weight.value : null, affine ? bias.value : null, runningMean, runningVar, eps, Layout.NCHW, true);
     }
 }

@@ -30,7 +30,7 @@ import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -155,7 +155,7 @@ class SmallBatchTest {
      * channel of the one image, like InstanceNorm without affine-per-sample differences).
      */
     @ParameterizedTest
-    @EnumSource(SmallCnn.Norm.class)
+    @MethodSource("normlab.models.SmallCnn$Norm#values")
     void smallCnnAtBatchOne(SmallCnn.Norm norm) {
         Sequential net = SmallCnn.build(norm, 4, 8, new Rng(11));
         Tensor x = gaussian(new Rng(12), 1, 1, 28, 28);

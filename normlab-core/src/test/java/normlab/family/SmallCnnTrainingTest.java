@@ -13,7 +13,7 @@ import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * End to end: the small CNN (4 and 8 channels) trained with each normalization for 250 SGD steps of 32 images on the
@@ -33,7 +33,7 @@ class SmallCnnTrainingTest {
     }
 
     @ParameterizedTest
-    @EnumSource(SmallCnn.Norm.class)
+    @MethodSource("normlab.models.SmallCnn$Norm#values")
     void learnsWellAboveChance(SmallCnn.Norm norm) {
         Rng rng = new Rng(2024);
         Sequential net = SmallCnn.build(norm, 4, 8, rng);

@@ -11,7 +11,7 @@ import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * Every normalization of the family's SmallCnn saves and reloads with identical outputs; the BN-like ones also fold.
@@ -22,7 +22,7 @@ class SmallCnnFilesTest {
     Path tmp;
 
     @ParameterizedTest
-    @EnumSource(SmallCnn.Norm.class)
+    @MethodSource("normlab.models.SmallCnn$Norm#values")
     void savesLoadsAndFolds(SmallCnn.Norm norm) throws Exception {
         Rng r = new Rng(norm.ordinal() + 1);
         Module m = SmallCnn.build(norm, 4, 8, r);

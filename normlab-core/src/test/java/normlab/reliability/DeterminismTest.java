@@ -23,7 +23,7 @@ import normlab.models.MnistMlp;
 import normlab.train.Trainer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Determinism: the same seed gives bit-identical training at any kernel thread count (chunk boundaries depend only
@@ -75,7 +75,7 @@ class DeterminismTest {
 
     /** One eval-mode model (trained a little, so running statistics are not the defaults) shared by 8 threads. */
     @ParameterizedTest(name = "{0}")
-    @EnumSource(value = SmallCnn.Norm.class, names = {"BN", "GN", "LN", "IN", "RMS", "BATCH_RENORM", "GHOST_BN", "FROZEN_BN"})
+    @ValueSource(strings = {"BN", "GN", "LN", "IN", "RMS", "BATCH_RENORM", "GHOST_BN", "FROZEN_BN"}) // SmallCnn.Norm.valueOf
     void evalModelSharedByEightThreads(SmallCnn.Norm norm) throws Exception {
         Module cnn = SmallCnn.build(norm, 4, 8, new Rng(9));
         train(cnn, false, 2);

@@ -36,17 +36,7 @@ public final class BatchSweep {
     private BatchSweep() {}
 
     public static String label(SmallCnn.Norm n) {
-        return switch (n) {
-            case NONE -> "none";
-            case BN -> "BatchNorm";
-            case GN -> "GroupNorm";
-            case LN -> "LayerNorm";
-            case IN -> "InstanceNorm";
-            case RMS -> "RMSNorm";
-            case BATCH_RENORM -> "BatchRenorm";
-            case GHOST_BN -> "GhostBatchNorm";
-            case FROZEN_BN -> "FrozenBatchNorm";
-        };
+        return n.label();
     }
 
     public static RunOutput run(Params p, Settings s) throws IOException {
@@ -89,7 +79,7 @@ public final class BatchSweep {
         XYChart all = Charts.xy("Test error vs batch size (lr ∝ batch, " + p.epochs() + " epoch" + (p.epochs() > 1 ? "s" : "") + ")",
                 "batch size per step (log)", "test error", true);
         XYChart two = Charts.xy("BatchNorm vs GroupNorm: test error vs batch size", "batch size per step (log)", "test error", true);
-        java.util.Map<SmallCnn.Norm, Spread[]> err = new java.util.EnumMap<>(SmallCnn.Norm.class);
+        java.util.Map<SmallCnn.Norm, Spread[]> err = new java.util.HashMap<>();
         for (int n = 0; n < p.norms().size(); n++) {
             SmallCnn.Norm norm = p.norms().get(n);
             Spread[] e = new Spread[k];

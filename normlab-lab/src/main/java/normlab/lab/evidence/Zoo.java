@@ -167,16 +167,16 @@ public final class Zoo {
             out.results.addProperty(n + " ms_per_step", 1e3 * step);
             out.results.addProperty(n + " us_per_image_inference", 1e6 * ti);
             if (Double.isFinite(tf)) out.results.addProperty(n + " us_per_image_inference_folded", 1e6 * tf);
-            switch (norm) {
-                case NONE -> noneInf = ti;
-                case BN -> {
+            switch (norm.name()) { // the constants of SmallCnn.Norm
+                case "NONE" -> noneInf = ti;
+                case "BN" -> {
                     bnInf = ti;
                     bnFolded = tf;
                     bnAcc = Trainer.evaluate(m, test, false, null, 200).accuracy();
                     bnFoldedAcc = fa;
                 }
-                case LN -> lnLayer = tl;
-                case RMS -> rmsLayer = tl;
+                case "LN" -> lnLayer = tl;
+                case "RMS" -> rmsLayer = tl;
                 default -> { }
             }
             s.say("  zoo %-15s accuracy %.4f, %.1f ms/step, inference %.1f µs/image%s, layer %.2f ms", n, a.mean(), 1e3 * step, 1e6 * ti,

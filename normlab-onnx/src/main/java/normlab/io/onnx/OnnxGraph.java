@@ -7,8 +7,8 @@ import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
+import normlab.io.OnnxWriter;
 import normlab.io.onnx.proto.Onnx;
-import normlab.tensor.Tensor;
 
 /**
  * Builds one ONNX graph step by step: nodes in topological order (the order they are added), initializers (constant
@@ -19,7 +19,7 @@ import normlab.tensor.Tensor;
  * <p>Every name is unique: initializers take the model's state-dict key ({@code 0.weight}), intermediate values and
  * nodes the layer's path plus the operator ({@code 1/BatchNormalization}); a clash gets a numeric suffix.
  */
-final class OnnxGraph {
+final class OnnxGraph implements OnnxWriter {
     /** Name of the symbolic batch dimension in the graph's input and output. */
     static final String BATCH = "N";
 
@@ -38,22 +38,26 @@ final class OnnxGraph {
     }
 
     /** The ai.onnx operator set the graph is written for (some operators changed signature across sets). */
-    int opset() {
+    @Override
+    public int opset() {
         return opset;
     }
 
     /** Name of the current value (the output of the last layer emitted). */
-    String value() {
+    @Override
+    public String value() {
         return value;
     }
 
     /** Shape of the current value without the batch dimension. */
-    int[] shape() {
+    @Override
+    public int[] shape() {
         return shape.clone();
     }
 
     /** Makes {@code name}/{@code shape} the current value (after the node that produces it was added). */
-    void setValue(String name, int[] shapeWithoutBatch) {
+    @Override
+    public void setValue(String name, int[] shapeWithoutBatch) {
         value = name;
         shape = shapeWithoutBatch.clone();
     }
@@ -65,13 +69,9 @@ final class OnnxGraph {
         return n;
     }
 
-    /** Adds a float32 initializer with the tensor's shape and values; returns its (unique) name. */
-    String floats(String name, Tensor t) {
-        return floats(name, t.data, t.shape());
-    }
-
     /** Adds a float32 initializer of shape {@code dims} holding {@code values} (row-major); returns its name. */
-    String floats(String name, float[] values, int... dims) {
+    @Override
+    public String floats(String name, float[] values, int... dims) {
         String n = fresh(name);
         ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
         for (float v : values) b.putFloat(v);
@@ -83,7 +83,8 @@ final class OnnxGraph {
     }
 
     /** Adds a 1-d int64 initializer (shapes, axes); returns its name. */
-    String int64s(String name, long... values) {
+    @Override
+    public String int64s(String name, long... values) {
         String n = fresh(name);
         ByteBuffer b = ByteBuffer.allocate(8 * values.length).order(ByteOrder.LITTLE_ENDIAN);
         for (long v : values) b.putLong(v);
@@ -96,18 +97,20 @@ final class OnnxGraph {
      * Adds a node {@code opType(inputs) -> output} named {@code nodeName} with the given attributes; returns the name
      * of its single output value. An empty input name marks an omitted optional input.
      */
-    String node(String opType, String nodeName, List<String> inputs, Onnx.AttributeProto... attrs) {
+    @Override
+    public String node(String opType, String nodeName, List<String> inputs, Attr... attrs) {
         String n = fresh(nodeName + "/" + opType);
         String out = fresh(nodeName + "/" + opType + ":0");
         Onnx.NodeProto.Builder b = Onnx.NodeProto.newBuilder().setOpType(opType).setName(n).addOutput(out);
         b.addAllInput(inputs);
-        for (Onnx.AttributeProto a : attrs) b.addAttribute(a);
+        for (Attr a : attrs) b.addAttribute(proto(a));
         graph.addNode(b);
         return out;
     }
 
     /** Adds a node whose first input is the current value, and makes its output current with shape {@code outShape}. */
-    void apply(String opType, String nodeName, int[] outShape, List<String> extraInputs, Onnx.AttributeProto... attrs) {
+    @Override
+    public void apply(String opType, String nodeName, int[] outShape, List<String> extraInputs, Attr... attrs) {
         List<String> in = new ArrayList<>();
         in.add(value);
         in.addAll(extraInputs);
@@ -137,19 +140,17 @@ final class OnnxGraph {
         return Onnx.ValueInfoProto.newBuilder().setName(name).setType(type).build();
     }
 
-    // Attribute helpers: the type discriminator must be set (IR version ≥ 2).
-
-    static Onnx.AttributeProto attr(String name, long i) {
-        return Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.INT).setI(i).build();
-    }
-
-    static Onnx.AttributeProto attr(String name, float f) {
-        return Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.FLOAT).setF(f).build();
-    }
-
-    static Onnx.AttributeProto attrInts(String name, int... v) {
-        Onnx.AttributeProto.Builder b = Onnx.AttributeProto.newBuilder().setName(name).setType(Onnx.AttributeProto.AttributeType.INTS);
-        for (int x : v) b.addInts(x);
+    /** The protobuf form of an attribute; the type discriminator must be set (IR version ≥ 2). */
+    private static Onnx.AttributeProto proto(Attr a) {
+        Onnx.AttributeProto.Builder b = Onnx.AttributeProto.newBuilder().setName(a.name());
+        switch (a.kind()) {
+            case INT -> b.setType(Onnx.AttributeProto.AttributeType.INT).setI(a.i());
+            case FLOAT -> b.setType(Onnx.AttributeProto.AttributeType.FLOAT).setF(a.f());
+            case INTS -> {
+                b.setType(Onnx.AttributeProto.AttributeType.INTS);
+                for (int x : a.ints()) b.addInts(x);
+            }
+        }
         return b.build();
     }
 }

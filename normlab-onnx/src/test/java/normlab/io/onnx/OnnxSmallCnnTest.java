@@ -12,7 +12,8 @@ import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.EnumSource;
+import org.junit.jupiter.params.provider.MethodSource;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The family's SmallCnn (1×28×28 input) with each normalization, and folded where folding applies, through ONNX
@@ -26,7 +27,7 @@ class OnnxSmallCnnTest {
     Path dir;
 
     @ParameterizedTest
-    @EnumSource(SmallCnn.Norm.class)
+    @MethodSource("normlab.models.SmallCnn$Norm#values")
     void everyNormalizationMatches(SmallCnn.Norm norm) throws Exception {
         Rng rng = new Rng(50 + norm.ordinal());
         Sequential cnn = SmallCnn.build(norm, 4, 8, rng);
@@ -36,7 +37,7 @@ class OnnxSmallCnnTest {
     }
 
     @ParameterizedTest
-    @EnumSource(value = SmallCnn.Norm.class, names = {"BN", "BATCH_RENORM", "GHOST_BN", "FROZEN_BN"})
+    @ValueSource(strings = {"BN", "BATCH_RENORM", "GHOST_BN", "FROZEN_BN"}) // SmallCnn.Norm.valueOf
     void foldedMatchesFoldedAndUnfolded(SmallCnn.Norm norm) throws Exception {
         Rng rng = new Rng(60 + norm.ordinal());
         Sequential cnn = SmallCnn.build(norm, 4, 8, rng);
