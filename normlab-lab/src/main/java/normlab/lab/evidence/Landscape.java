@@ -17,7 +17,7 @@ import normlab.norm.BatchNorm1d;
 import normlab.optim.SGD;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
-import normlab.train.BatchSampler;
+import normlab.train.NonFiniteException;
 import normlab.train.Trainer;
 import org.knowm.xchart.XYChart;
 
@@ -161,25 +161,26 @@ public final class Landscape {
         return new Probe(step, hi - lo, maxChange, beta, ics, cos);
     }
 
+    /**
+     * Trains one variant with {@link Trainer#fit}, probing before every {@code probeEvery}-th step on that step's batch;
+     * a non-finite step ends the run. Returns the probes and the test accuracy.
+     */
     public static Run train(int variant, long seed, Params p, Dataset train, Dataset test) {
         Rng root = new Rng(seed);
         Rng init = root.split(), shuffle = root.split();
         Sequential model = build(variant, p, init);
-        SGD opt = new SGD(model.parameters(), p.lr());
-        BatchSampler sampler = new BatchSampler(train.n, p.batch(), shuffle);
-        CrossEntropyLoss ce = new CrossEntropyLoss();
         List<Probe> probes = new ArrayList<>();
-        for (int step = 0; step < p.steps(); step++) {
-            int[] idx = sampler.next();
-            Tensor x = train.batchFlat(idx);
-            int[] y = train.labels(idx);
-            if (step % p.probeEvery() == 0) probes.add(probe(model, step, x, y, p.lr()));
-            model.train();
-            opt.zeroGrad();
-            float l = ce.forward(model.forward(x), y);
-            if (!Float.isFinite(l)) break;
-            model.backward(ce.backward());
-            opt.step();
+        Trainer t = new Trainer(model, new SGD(model.parameters(), p.lr()), train, p.batch(), shuffle, true);
+        if (p.steps() > 0) {
+            t.fit(p.steps(), p.steps(), null, null, new Trainer.Listener() {
+                @Override
+                public void beforeStep(int step, int[] idx) {
+                    if (step % p.probeEvery() == 0) probes.add(probe(model, step, train.batchFlat(idx), train.labels(idx), p.lr()));
+                }
+
+                @Override
+                public void onNonFinite(NonFiniteException e) {} // the run ends here; its probes so far stand
+            });
         }
         return new Run(variant, seed, probes, Trainer.evaluate(model, test, true, null).accuracy());
     }
