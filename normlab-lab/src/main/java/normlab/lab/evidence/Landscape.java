@@ -35,7 +35,7 @@ import org.knowm.xchart.XYChart;
  * earlier layer took its SGD step (same batch), reported as ‖G − G′‖₂ and cos(G, G′). Probes restore the weights and
  * running statistics afterwards and freeze the noise of noisy BN, so they do not change the training run.
  */
-public final class Landscape {
+public final class Landscape extends Evidence<Landscape.Params, Runs.Results<Landscape.Run>> {
     public static final String NAME = "landscape";
     public static final String[] VARIANTS = {"baseline", "bn", "noisy-bn"};
     static final double[] STEP_FACTORS = {0.5, 1, 2, 4};
@@ -51,7 +51,15 @@ public final class Landscape {
 
     public record Run(int variant, long seed, List<Probe> probes, double accuracy) {}
 
-    private Landscape() {}
+    public Landscape() {
+        super(NAME, "loss landscape smoothness, noisy BN, internal covariate shift", "Why BN works: loss range, gradient predictiveness and "
+                + "β-smoothness along the gradient, noisy BN, and internal covariate shift (Santurkar et al. 2018).");
+    }
+
+    @Override
+    public Params params(boolean quick) {
+        return Params.of(quick);
+    }
 
     public static Sequential build(int variant, Params p, Rng rng) {
         List<Module> l = new ArrayList<>();
@@ -165,7 +173,7 @@ public final class Landscape {
      * Trains one variant with {@link Trainer#fit}, probing before every {@code probeEvery}-th step on that step's batch;
      * a non-finite step ends the run. Returns the probes and the test accuracy.
      */
-    public static Run train(int variant, long seed, Params p, Dataset train, Dataset test) {
+    public static Run trainVariant(int variant, long seed, Params p, Dataset train, Dataset test) {
         Rng root = new Rng(seed);
         Rng init = root.split(), shuffle = root.split();
         Sequential model = build(variant, p, init);
@@ -185,29 +193,32 @@ public final class Landscape {
         return new Run(variant, seed, probes, Trainer.evaluate(model, test, true, null).accuracy());
     }
 
-    public static RunOutput run(Params p, Settings s) throws IOException {
-        long t0 = System.nanoTime();
+    @Override
+    public Runs.Results<Run> train(Params p, Settings s) throws IOException {
         Dataset train = Runs.data("mnist", true, p.trainSize()), test = Runs.data("mnist", false, p.testSize());
         List<Callable<Run>> tasks = new ArrayList<>();
         for (int v = 0; v < VARIANTS.length; v++) {
             for (long seed : s.seeds()) {
                 int vv = v;
                 tasks.add(() -> {
-                    Run r = train(vv, seed, p, train, test);
+                    Run r = trainVariant(vv, seed, p, train, test);
                     s.say("  landscape %-8s seed %d: accuracy %.4f", VARIANTS[vv], seed, r.accuracy());
                     return r;
                 });
             }
         }
-        List<Run> runs = Runs.parallel(s.threads(), tasks);
-        RunOutput out = new RunOutput(NAME, "Why BN works: loss landscape and internal covariate shift", s.quick(), s.seeds());
-        out.parameters.addProperty("data", "mnist (" + train.n + " training / " + test.n + " test images)");
-        out.parameters.addProperty("model", "784-100-100-100-10 ReLU MLP: baseline, BN before each ReLU, noisy BN (BN then random per-step "
-                + "scale U(1±" + p.noiseScale() + ") and shift U(±" + p.noiseShift() + ") per unit)");
-        out.parameters.addProperty("optimizer", "plain SGD, lr " + p.lr());
-        out.parameters.addProperty("steps", p.steps());
-        out.parameters.addProperty("probe_every", p.probeEvery());
-        out.parameters.addProperty("step_sizes", "{0.5, 1, 2, 4} × lr along the gradient");
+        return new Runs.Results<>(train, test, Runs.parallel(s.threads(), tasks));
+    }
+
+    @Override
+    public RunOutput publish(Params p, Settings s, Runs.Results<Run> results) {
+        List<Run> runs = results.runs();
+        RunOutput out = new RunOutput(NAME, "Why BN works: loss landscape and internal covariate shift", s.quick(), s.seeds()).describe(
+                "data", results.describe("mnist"),
+                "model", "784-100-100-100-10 ReLU MLP: baseline, BN before each ReLU, noisy BN (BN then random per-step "
+                        + "scale U(1±" + p.noiseScale() + ") and shift U(±" + p.noiseShift() + ") per unit)",
+                "optimizer", "plain SGD, lr " + p.lr(), "steps", p.steps(), "probe_every", p.probeEvery(),
+                "step_sizes", "{0.5, 1, 2, 4} × lr along the gradient");
         out.table("probes.csv", "variant", "seed", "step", "loss_range", "gradient_change_l2", "beta_smoothness", "ics_l2", "ics_cos");
         out.table("runs.csv", "variant", "seed", "test_accuracy");
         for (Run r : runs) {
@@ -254,7 +265,6 @@ public final class Landscape {
         out.claim(smoothnessVerdict(overall[0], overall[1]));
         out.claim(noisyVerdict(acc[0].mean(), acc[1].mean(), acc[2].mean()));
         out.claim(icsVerdict(overall[0][4], overall[1][4]));
-        out.wallSeconds((System.nanoTime() - t0) / 1e9);
         return out;
     }
 

@@ -214,6 +214,31 @@ public final class Runs {
         }
     }
 
+    /** How the experiments train a model: SGD at {@code lr} (momentum 0: plain), {@code steps} batches of {@code batch}, flat or image inputs. */
+    public record Recipe(double lr, double momentum, int steps, int batch, boolean flat) {}
+
+    /** A trained model and how its run ended. */
+    public record Trained(Sequential model, Outcome outcome) {}
+
+    /**
+     * Builds a model and trains it by {@code r}, both from {@code seed}: {@code Rng(seed)} splits into the generator that
+     * builds the model and then the one that orders the batches, so every variant of a seed sees the same batches.
+     */
+    public static Trained train(long seed, java.util.function.Function<Rng, Sequential> build, Recipe r, Dataset train, Dataset test) {
+        Rng root = new Rng(seed);
+        Rng init = root.split(), shuffle = root.split();
+        Sequential model = build.apply(init);
+        return new Trained(model, train(model, sgd(model, r.lr(), r.momentum()), train, test, r.steps(), r.batch(), shuffle, r.flat()));
+    }
+
+    /** What an experiment's training step leaves: its data and one result per run, in submission order. */
+    public record Results<C>(Dataset train, Dataset test, List<C> runs) {
+        /** "name (N training / M test images)", for summary.json. */
+        public String describe(String name) {
+            return name + " (" + train.n + " training / " + test.n + " test images)";
+        }
+    }
+
     /** Whether every parameter and buffer (running statistics) of {@code m} is finite. */
     public static boolean finiteParameters(Module m) {
         for (Tensor t : m.stateTensors().values()) for (float v : t.data) if (!Float.isFinite(v)) return false;
