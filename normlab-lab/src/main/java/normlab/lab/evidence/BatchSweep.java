@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import normlab.data.Dataset;
 import normlab.models.SmallCnn;
 import org.knowm.xchart.XYChart;
@@ -32,13 +31,9 @@ public final class BatchSweep extends Evidence<BatchSweep.Params, Runs.Results<B
     public record Cell(SmallCnn.Norm norm, int batch, long seed, Runs.Outcome outcome) {}
 
     public BatchSweep() {
-        super(NAME, "batch 64…2, every normalization on the CNN (Fashion-MNIST)", "Batch 64…2 with BN, GroupNorm, LayerNorm, InstanceNorm, "
-                + "RMSNorm, BatchRenorm and none on the small CNN (Fashion-MNIST), lr scaled with the batch: test error vs batch size.");
-    }
-
-    @Override
-    public Params params(boolean quick) {
-        return Params.of(quick);
+        super(NAME, "Batch size: BN, GroupNorm and the others", "batch 64…2, every normalization on the CNN (Fashion-MNIST)",
+                "Batch 64…2 with BN, GroupNorm, LayerNorm, InstanceNorm, RMSNorm, BatchRenorm and none on the small CNN (Fashion-MNIST), "
+                        + "lr scaled with the batch: test error vs batch size.", Params::of);
     }
 
     public static String label(SmallCnn.Norm n) {
@@ -58,30 +53,24 @@ public final class BatchSweep extends Evidence<BatchSweep.Params, Runs.Results<B
     @Override
     public Runs.Results<Cell> train(Params p, Settings s) throws IOException {
         Dataset train = Runs.data("fashion", true, p.trainSize()), test = Runs.data("fashion", false, p.testSize());
-        List<Callable<Cell>> tasks = new ArrayList<>();
+        record Variant(SmallCnn.Norm norm, Runs.Recipe recipe) {}
         // Smallest batches first: they take longest, so the threads finish together.
-        for (int bi = p.batches().length - 1; bi >= 0; bi--) {
-            int b = p.batches()[bi];
-            int steps = p.epochs() * (train.n / b);
-            Runs.Recipe r = new Runs.Recipe(p.baseLr() * b / 32.0, 0.9, steps, b, false);
-            for (SmallCnn.Norm norm : p.norms()) {
-                for (long seed : s.seeds()) {
-                    tasks.add(() -> {
-                        Runs.Outcome o = Runs.train(seed, init -> Runs.cnn(norm, steps, init), r, train, test).outcome();
-                        s.say("  batch-sweep %-12s batch %2d seed %d: %s, error %.4f", label(norm), b, seed, o.status().text, 1 - o.accuracy());
-                        return new Cell(norm, b, seed, o);
-                    });
-                }
-            }
-        }
-        return new Runs.Results<>(train, test, Runs.parallel(s.threads(), tasks));
+        List<Integer> batches = new ArrayList<>();
+        for (int bi = p.batches().length - 1; bi >= 0; bi--) batches.add(p.batches()[bi]);
+        List<Variant> variants = Runs.grid(batches, p.norms(),
+                (b, norm) -> new Variant(norm, new Runs.Recipe(p.baseLr() * b / 32.0, 0.9, p.epochs() * (train.n / b), b, false)));
+        return Runs.sweep(train, test, variants, s, (v, seed) -> {
+            Runs.Recipe r = v.recipe();
+            Runs.Outcome o = Runs.train(seed, init -> Runs.cnn(v.norm(), r.steps(), init), r, train, test).outcome();
+            s.say("  batch-sweep %-12s batch %2d seed %d: %s, error %.4f", label(v.norm()), r.batch(), seed, o.status().text, 1 - o.accuracy());
+            return new Cell(v.norm(), r.batch(), seed, o);
+        });
     }
 
     @Override
     public RunOutput publish(Params p, Settings s, Runs.Results<Cell> runs) {
         List<Cell> cells = runs.runs();
-        RunOutput out = new RunOutput(NAME, "Batch size: BN, GroupNorm and the others", s.quick(), s.seeds()).describe(
-                "data", runs.describe("fashion-mnist"),
+        RunOutput out = output(s, runs, "fashion-mnist",
                 "model", "small CNN: conv3×3(8)-norm-ReLU-pool-conv3×3(16)-norm-ReLU-pool-linear",
                 "optimizer", "SGD momentum 0.9, lr = " + p.baseLr() + "·B/32", "epochs", p.epochs(),
                 "batches", java.util.Arrays.toString(p.batches()));

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import normlab.data.Dataset;
 import normlab.nn.Activation;
 import normlab.nn.Dropout;
@@ -97,41 +96,29 @@ public final class DropoutBn extends Evidence<DropoutBn.Params, Runs.Results<Dro
     }
 
     public DropoutBn() {
-        super(NAME, "dropout before BN vs after the last BN: variance shift", "Dropout before BN vs after the last BN at p ∈ {0, 0.1, 0.3, 0.5}: "
-                + "variance shift per BN layer and test accuracy.");
-    }
-
-    @Override
-    public Params params(boolean quick) {
-        return Params.of(quick);
+        super(NAME, "Dropout before BN: variance shift", "dropout before BN vs after the last BN: variance shift",
+                "Dropout before BN vs after the last BN at p ∈ {0, 0.1, 0.3, 0.5}: variance shift per BN layer and test accuracy.", Params::of);
     }
 
     @Override
     public Runs.Results<Cell> train(Params p, Settings s) throws IOException {
         Dataset train = Runs.data("mnist", true, p.trainSize()), test = Runs.data("mnist", false, p.testSize());
         Runs.Recipe r = new Runs.Recipe(p.lr(), 0.9, p.steps(), p.batch(), true);
-        List<Callable<Cell>> tasks = new ArrayList<>();
-        for (boolean before : new boolean[] {true, false}) {
-            for (double rate : p.rates()) {
-                for (long seed : s.seeds()) {
-                    tasks.add(() -> {
-                        Runs.Trained t = Runs.train(seed, init -> build(rate, before, init), r, train, test);
-                        double[] shift = varianceShift(t.model(), test);
-                        s.say("  dropout %-6s p=%.1f seed %d: accuracy %.4f, variance shift %s", before ? "before" : "after", rate, seed,
-                                t.outcome().accuracy(), java.util.Arrays.toString(java.util.Arrays.stream(shift).map(v -> Math.round(v * 1000) / 1000.0).toArray()));
-                        return new Cell(before, rate, seed, t.outcome().accuracy(), shift);
-                    });
-                }
-            }
-        }
-        return new Runs.Results<>(train, test, Runs.parallel(s.threads(), tasks));
+        record Placement(boolean before, double rate) {}
+        List<Placement> placements = Runs.grid(List.of(true, false), Runs.list(p.rates()), Placement::new);
+        return Runs.sweep(train, test, placements, s, (v, seed) -> {
+            Runs.Trained t = Runs.train(seed, init -> build(v.rate(), v.before(), init), r, train, test);
+            double[] shift = varianceShift(t.model(), test);
+            s.say("  dropout %-6s p=%.1f seed %d: accuracy %.4f, variance shift %s", v.before() ? "before" : "after", v.rate(), seed,
+                    t.outcome().accuracy(), java.util.Arrays.toString(java.util.Arrays.stream(shift).map(x -> Math.round(x * 1000) / 1000.0).toArray()));
+            return new Cell(v.before(), v.rate(), seed, t.outcome().accuracy(), shift);
+        });
     }
 
     @Override
     public RunOutput publish(Params p, Settings s, Runs.Results<Cell> runs) {
         List<Cell> cells = runs.runs();
-        RunOutput out = new RunOutput(NAME, "Dropout before BN: variance shift", s.quick(), s.seeds()).describe(
-                "data", runs.describe("mnist"),
+        RunOutput out = output(s, runs, "mnist",
                 "model", "784-100-100-100-10, (Linear → BN → ReLU) ×3 → Linear; dropout after every block (before BN) or only after the last",
                 "optimizer", "SGD momentum 0.9, lr " + p.lr(), "steps", p.steps(), "batch", p.batch());
         out.table("runs.csv", "placement", "p", "seed", "test_accuracy", "shift_bn1", "shift_bn2", "shift_bn3");

@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import normlab.data.Dataset;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategorySeries;
@@ -29,41 +28,29 @@ public final class InitSweep extends Evidence<InitSweep.Params, Runs.Results<Ini
     public record Cell(boolean bn, int init, long seed, Runs.Outcome outcome) {}
 
     public InitSweep() {
-        super(NAME, "weight init N(0,s²), He, Xavier: baseline vs BN", "Initial weight std {0.01, 0.1, 1, 3}, He and Xavier: baseline vs BN.");
-    }
-
-    @Override
-    public Params params(boolean quick) {
-        return Params.of(quick);
+        super(NAME, "Initialization: baseline vs BN", "weight init N(0,s²), He, Xavier: baseline vs BN",
+                "Initial weight std {0.01, 0.1, 1, 3}, He and Xavier: baseline vs BN.", Params::of);
     }
 
     @Override
     public Runs.Results<Cell> train(Params p, Settings s) throws IOException {
         Dataset train = Runs.data("mnist", true, p.trainSize()), test = Runs.data("mnist", false, p.testSize());
         Runs.Recipe r = new Runs.Recipe(p.lr(), 0, p.steps(), p.batch(), true);
-        List<Callable<Cell>> tasks = new ArrayList<>();
-        for (boolean bn : new boolean[] {false, true}) {
-            for (int i = 0; i < p.inits().size(); i++) {
-                Runs.WeightInit wi = p.inits().get(i);
-                for (long seed : s.seeds()) {
-                    int ii = i;
-                    tasks.add(() -> {
-                        Runs.Outcome o = Runs.train(seed, init -> Runs.mlp(bn, wi, init), r, train, test).outcome();
-                        s.say("  init-sweep %-8s %-12s seed %d: %s, accuracy %.4f", bn ? "bn" : "baseline", wi.name(), seed, o.status().text,
-                                o.accuracy());
-                        return new Cell(bn, ii, seed, o);
-                    });
-                }
-            }
-        }
-        return new Runs.Results<>(train, test, Runs.parallel(s.threads(), tasks));
+        record Variant(boolean bn, int init) {}
+        List<Variant> variants = Runs.grid(List.of(false, true), java.util.stream.IntStream.range(0, p.inits().size()).boxed().toList(), Variant::new);
+        return Runs.sweep(train, test, variants, s, (v, seed) -> {
+            Runs.WeightInit wi = p.inits().get(v.init());
+            Runs.Outcome o = Runs.train(seed, init -> Runs.mlp(v.bn(), wi, init), r, train, test).outcome();
+            s.say("  init-sweep %-8s %-12s seed %d: %s, accuracy %.4f", v.bn() ? "bn" : "baseline", wi.name(), seed, o.status().text, o.accuracy());
+            return new Cell(v.bn(), v.init(), seed, o);
+        });
     }
 
     @Override
     public RunOutput publish(Params p, Settings s, Runs.Results<Cell> runs) {
         List<Cell> cells = runs.runs();
-        RunOutput out = new RunOutput(NAME, "Initialization: baseline vs BN", s.quick(), s.seeds()).describe(
-                "data", runs.describe("mnist"), "model", "784-100-100-100-10 sigmoid MLP (the paper's)",
+        RunOutput out = output(s, runs, "mnist",
+                "model", "784-100-100-100-10 sigmoid MLP (the paper's)",
                 "optimizer", "plain SGD, lr " + p.lr(), "steps", p.steps(), "batch", p.batch());
         out.table("runs.csv", "variant", "init", "seed", "status", "test_accuracy", "test_loss");
         for (Cell c : cells) {

@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import normlab.data.Dataset;
 import normlab.nn.Activation;
 import normlab.nn.CrossEntropyLoss;
@@ -52,13 +51,9 @@ public final class Landscape extends Evidence<Landscape.Params, Runs.Results<Lan
     public record Run(int variant, long seed, List<Probe> probes, double accuracy) {}
 
     public Landscape() {
-        super(NAME, "loss landscape smoothness, noisy BN, internal covariate shift", "Why BN works: loss range, gradient predictiveness and "
-                + "β-smoothness along the gradient, noisy BN, and internal covariate shift (Santurkar et al. 2018).");
-    }
-
-    @Override
-    public Params params(boolean quick) {
-        return Params.of(quick);
+        super(NAME, "Why BN works: loss landscape and internal covariate shift", "loss landscape smoothness, noisy BN, internal covariate shift",
+                "Why BN works: loss range, gradient predictiveness and β-smoothness along the gradient, noisy BN, and internal covariate "
+                        + "shift (Santurkar et al. 2018).", Params::of);
     }
 
     public static Sequential build(int variant, Params p, Rng rng) {
@@ -196,25 +191,17 @@ public final class Landscape extends Evidence<Landscape.Params, Runs.Results<Lan
     @Override
     public Runs.Results<Run> train(Params p, Settings s) throws IOException {
         Dataset train = Runs.data("mnist", true, p.trainSize()), test = Runs.data("mnist", false, p.testSize());
-        List<Callable<Run>> tasks = new ArrayList<>();
-        for (int v = 0; v < VARIANTS.length; v++) {
-            for (long seed : s.seeds()) {
-                int vv = v;
-                tasks.add(() -> {
-                    Run r = trainVariant(vv, seed, p, train, test);
-                    s.say("  landscape %-8s seed %d: accuracy %.4f", VARIANTS[vv], seed, r.accuracy());
-                    return r;
-                });
-            }
-        }
-        return new Runs.Results<>(train, test, Runs.parallel(s.threads(), tasks));
+        return Runs.sweep(train, test, java.util.stream.IntStream.range(0, VARIANTS.length).boxed().toList(), s, (v, seed) -> {
+            Run r = trainVariant(v, seed, p, train, test);
+            s.say("  landscape %-8s seed %d: accuracy %.4f", VARIANTS[v], seed, r.accuracy());
+            return r;
+        });
     }
 
     @Override
     public RunOutput publish(Params p, Settings s, Runs.Results<Run> results) {
         List<Run> runs = results.runs();
-        RunOutput out = new RunOutput(NAME, "Why BN works: loss landscape and internal covariate shift", s.quick(), s.seeds()).describe(
-                "data", results.describe("mnist"),
+        RunOutput out = output(s, results, "mnist",
                 "model", "784-100-100-100-10 ReLU MLP: baseline, BN before each ReLU, noisy BN (BN then random per-step "
                         + "scale U(1±" + p.noiseScale() + ") and shift U(±" + p.noiseShift() + ") per unit)",
                 "optimizer", "plain SGD, lr " + p.lr(), "steps", p.steps(), "probe_every", p.probeEvery(),

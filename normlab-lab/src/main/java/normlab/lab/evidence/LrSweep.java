@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import normlab.data.Dataset;
 import org.knowm.xchart.XYChart;
 
@@ -28,40 +27,29 @@ public final class LrSweep extends Evidence<LrSweep.Params, Runs.Results<LrSweep
     public record Cell(boolean bn, double lr, long seed, Runs.Outcome outcome) {}
 
     public LrSweep() {
-        super(NAME, "learning rate ×{1,3,10,30}: baseline vs BN (the paper's MLP)", "Learning rate ×{1, 3, 10, 30}: the paper's MLP "
-                + "without and with BN; accuracy after a fixed step budget, divergence detected and reported.");
-    }
-
-    @Override
-    public Params params(boolean quick) {
-        return Params.of(quick);
+        super(NAME, "Learning rate: baseline vs BN", "learning rate ×{1,3,10,30}: baseline vs BN (the paper's MLP)",
+                "Learning rate ×{1, 3, 10, 30}: the paper's MLP without and with BN; accuracy after a fixed step budget, divergence "
+                        + "detected and reported.", Params::of);
     }
 
     @Override
     public Runs.Results<Cell> train(Params p, Settings s) throws IOException {
         Dataset train = Runs.data("mnist", true, p.trainSize()), test = Runs.data("mnist", false, p.testSize());
-        List<Callable<Cell>> tasks = new ArrayList<>();
-        for (boolean bn : new boolean[] {false, true}) {
-            for (double m : p.multipliers()) {
-                for (long seed : s.seeds()) {
-                    Runs.Recipe r = new Runs.Recipe(p.baseLr() * m, 0, p.steps(), p.batch(), true);
-                    tasks.add(() -> {
-                        Runs.Outcome o = Runs.train(seed, init -> Runs.mlp(bn, Runs.WeightInit.normal(p.std()), init), r, train, test).outcome();
-                        s.say("  lr-sweep %-8s lr %-6s seed %d: %s, accuracy %.4f", bn ? "bn" : "baseline", RunOutput.num(r.lr()), seed,
-                                o.status().text, o.accuracy());
-                        return new Cell(bn, r.lr(), seed, o);
-                    });
-                }
-            }
-        }
-        return new Runs.Results<>(train, test, Runs.parallel(s.threads(), tasks));
+        record Variant(boolean bn, Runs.Recipe recipe) {}
+        List<Variant> variants = Runs.grid(List.of(false, true), Runs.list(p.multipliers()),
+                (bn, m) -> new Variant(bn, new Runs.Recipe(p.baseLr() * m, 0, p.steps(), p.batch(), true)));
+        return Runs.sweep(train, test, variants, s, (v, seed) -> {
+            Runs.Outcome o = Runs.train(seed, init -> Runs.mlp(v.bn(), Runs.WeightInit.normal(p.std()), init), v.recipe(), train, test).outcome();
+            s.say("  lr-sweep %-8s lr %-6s seed %d: %s, accuracy %.4f", v.bn() ? "bn" : "baseline", RunOutput.num(v.recipe().lr()), seed,
+                    o.status().text, o.accuracy());
+            return new Cell(v.bn(), v.recipe().lr(), seed, o);
+        });
     }
 
     @Override
     public RunOutput publish(Params p, Settings s, Runs.Results<Cell> runs) {
         List<Cell> cells = runs.runs();
-        RunOutput out = new RunOutput(NAME, "Learning rate: baseline vs BN", s.quick(), s.seeds()).describe(
-                "data", runs.describe("mnist"),
+        RunOutput out = output(s, runs, "mnist",
                 "model", "784-100-100-100-10 sigmoid MLP (the paper's), weights N(0, " + p.std() + "²)",
                 "optimizer", "plain SGD", "base_lr", p.baseLr(), "multipliers", java.util.Arrays.toString(p.multipliers()),
                 "steps", p.steps(), "batch", p.batch());

@@ -231,6 +231,34 @@ public final class Runs {
         return new Trained(model, train(model, sgd(model, r.lr(), r.momentum()), train, test, r.steps(), r.batch(), shuffle, r.flat()));
     }
 
+    /** Every pair (a, b) as {@code f(a, b)}, a outer, b inner: the settings of a two-way sweep. */
+    public static <A, B, V> List<V> grid(List<A> as, List<B> bs, java.util.function.BiFunction<A, B, V> f) {
+        List<V> out = new ArrayList<>();
+        for (A a : as) for (B b : bs) out.add(f.apply(a, b));
+        return out;
+    }
+
+    /** The values as a list. */
+    public static List<Double> list(double[] xs) {
+        return java.util.Arrays.stream(xs).boxed().toList();
+    }
+
+    /** One task of a sweep: a setting and a seed in, one run's result out. */
+    @FunctionalInterface
+    public interface Task<S, C> {
+        C run(S setting, long seed) throws Exception;
+    }
+
+    /**
+     * Runs {@code task} for every setting and every seed of {@code s} (settings outer, seeds inner) on the threads of
+     * {@code s} ({@link #parallel}); the results, in that order, with the data they used.
+     */
+    public static <S, C> Results<C> sweep(Dataset train, Dataset test, List<S> settings, Settings s, Task<S, C> task) {
+        List<Callable<C>> tasks = new ArrayList<>();
+        for (S x : settings) for (long seed : s.seeds()) tasks.add(() -> task.run(x, seed));
+        return new Results<>(train, test, parallel(s.threads(), tasks));
+    }
+
     /** What an experiment's training step leaves: its data and one result per run, in submission order. */
     public record Results<C>(Dataset train, Dataset test, List<C> runs) {
         /** "name (N training / M test images)", for summary.json. */

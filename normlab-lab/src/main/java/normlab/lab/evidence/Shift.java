@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import normlab.data.Dataset;
 import normlab.infer.Recalibrate;
 import normlab.io.LayerTypes;
@@ -44,13 +43,9 @@ public final class Shift extends Evidence<Shift.Params, Runs.Results<Shift.Seed>
     public record Seed(long seed, double running, double[] batchStats, double clean, double shifted, double[] recal) {}
 
     public Shift() {
-        super(NAME, "batch vs running statistics; domain shift and recalibration", "Train/test discrepancy: batch vs running statistics by "
-                + "test batch size; a domain shift and its repair by recalibration against the number of samples.");
-    }
-
-    @Override
-    public Params params(boolean quick) {
-        return Params.of(quick);
+        super(NAME, "Train/test discrepancy and recalibration", "batch vs running statistics; domain shift and recalibration",
+                "Train/test discrepancy: batch vs running statistics by test batch size; a domain shift and its repair by recalibration "
+                        + "against the number of samples.", Params::of);
     }
 
     /** The deployment domain: every pixel x → clamp(c·x + b, 0, 1). */
@@ -93,14 +88,10 @@ public final class Shift extends Evidence<Shift.Params, Runs.Results<Shift.Seed>
         Dataset testShifted = shifted(test, p.contrast(), p.brightness());
         if (p.trainSize() + p.heldOut() > Runs.data("fashion", true, 0).n) throw new IllegalArgumentException("training and held-out sets overlap");
         Runs.Recipe r = new Runs.Recipe(p.lr(), 0.9, p.steps(), p.batch(), false);
-        List<Callable<Seed>> tasks = new ArrayList<>();
-        for (long seed : s.seeds()) {
-            tasks.add(() -> {
-                Runs.Trained t = Runs.train(seed, init -> Runs.cnn(SmallCnn.Norm.BN, p.steps(), init), r, train, test);
-                return measure(p, s, seed, t, test, testShifted, pool);
-            });
-        }
-        return new Runs.Results<>(train, test, Runs.parallel(s.threads(), tasks));
+        return Runs.sweep(train, test, List.of(SmallCnn.Norm.BN), s, (norm, seed) -> {
+            Runs.Trained t = Runs.train(seed, init -> Runs.cnn(norm, p.steps(), init), r, train, test);
+            return measure(p, s, seed, t, test, testShifted, pool);
+        });
     }
 
     /** One seed's measurements of its trained model: batch statistics by test batch, the shifted domain, recalibration. */
@@ -120,8 +111,7 @@ public final class Shift extends Evidence<Shift.Params, Runs.Results<Shift.Seed>
     @Override
     public RunOutput publish(Params p, Settings s, Runs.Results<Seed> runs) {
         List<Seed> seeds = runs.runs();
-        RunOutput out = new RunOutput(NAME, "Train/test discrepancy and recalibration", s.quick(), s.seeds()).describe(
-                "data", runs.describe("fashion-mnist"),
+        RunOutput out = output(s, runs, "fashion-mnist",
                 "model", "small CNN with BatchNorm2d, " + p.steps() + " steps of " + p.batch() + ", SGD momentum 0.9, lr " + p.lr(),
                 "deployment_shift", "x' = clamp(" + p.contrast() + "·x + " + p.brightness() + ", 0, 1)",
                 "recalibration_pool", p.heldOut() + " held-out training images (last of the training file), shifted");

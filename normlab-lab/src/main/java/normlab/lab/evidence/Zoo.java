@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import normlab.data.Dataset;
 import normlab.infer.Fold;
 import normlab.nn.Module;
@@ -89,32 +88,22 @@ public final class Zoo extends Evidence<Zoo.Params, Zoo.Measured> {
     public record Measured(Runs.Results<Cell> runs, double[] times, List<Module> foldedModels, int imagesTimed) {}
 
     public Zoo() {
-        super(NAME, "every normalization on the CNN: accuracy, step and inference time, folding", "Every normalization on the small CNN: "
-                + "accuracy, time per step, inference time with folding, RMSNorm vs LayerNorm cost.");
-    }
-
-    @Override
-    public Params params(boolean quick) {
-        return Params.of(quick);
+        super(NAME, "The normalization zoo on one CNN", "every normalization on the CNN: accuracy, step and inference time, folding",
+                "Every normalization on the small CNN: accuracy, time per step, inference time with folding, RMSNorm vs LayerNorm cost.",
+                Params::of);
     }
 
     @Override
     public Measured train(Params p, Settings s) throws IOException {
         Dataset train = Runs.data("fashion", true, p.trainSize()), test = Runs.data("fashion", false, p.testSize());
         Runs.Recipe r = new Runs.Recipe(p.lr(), 0.9, p.steps(), p.batch(), false);
-        List<Callable<Cell>> tasks = new ArrayList<>();
-        for (SmallCnn.Norm norm : NORMS) {
-            for (long seed : s.seeds()) {
-                tasks.add(() -> {
-                    Runs.Trained t = Runs.train(seed, init -> Runs.cnn(norm, p.steps(), init), r, train, test);
-                    Runs.Outcome o = t.outcome();
-                    s.say("  zoo %-15s seed %d: %s, accuracy %.4f, %.1f ms/step", BatchSweep.label(norm), seed, o.status().text, o.accuracy(),
-                            1e3 * o.secondsPerStep());
-                    return new Cell(norm, seed, o, t.model());
-                });
-            }
-        }
-        return measure(p, new Runs.Results<>(train, test, Runs.parallel(s.threads(), tasks)));
+        return measure(p, Runs.sweep(train, test, NORMS, s, (norm, seed) -> {
+            Runs.Trained t = Runs.train(seed, init -> Runs.cnn(norm, p.steps(), init), r, train, test);
+            Runs.Outcome o = t.outcome();
+            s.say("  zoo %-15s seed %d: %s, accuracy %.4f, %.1f ms/step", BatchSweep.label(norm), seed, o.status().text, o.accuracy(),
+                    1e3 * o.secondsPerStep());
+            return new Cell(norm, seed, o, t.model());
+        }));
     }
 
     /**
@@ -152,8 +141,7 @@ public final class Zoo extends Evidence<Zoo.Params, Zoo.Measured> {
         double[] times = measured.times();
         List<Module> foldedModels = measured.foldedModels();
         int b = measured.imagesTimed();
-        RunOutput out = new RunOutput(NAME, "The normalization zoo on one CNN", s.quick(), s.seeds()).describe(
-                "data", measured.runs().describe("fashion-mnist"),
+        RunOutput out = output(s, measured.runs(), "fashion-mnist",
                 "model", "small CNN: conv3×3(8)-norm-ReLU-pool-conv3×3(16)-norm-ReLU-pool-linear",
                 "optimizer", "SGD momentum 0.9, lr " + p.lr(), "steps", p.steps(), "batch", p.batch(),
                 "timing", "fastest of " + p.timingReps() + " interleaved rounds, one thread, after training");
