@@ -106,14 +106,15 @@ public final class MnistCommand implements Callable<Integer> {
             err.println("normlab mnist: interrupted");
             return 130;
         }
+        MnistReport.Output published = new MnistReport.Output(r, dataName(train, test));
         try {
-            MnistReport.write(r, dataName(train, test), dir);
+            published.write(dir);
         } catch (IOException e) {
             err.println("normlab mnist: cannot write the report into " + dir + ": " + e.getMessage());
             return 4;
         }
         outStream.println();
-        outStream.print(MnistReport.text(r));
+        outStream.print(published.console());
         outStream.println("Report: " + dir.resolve(MnistReport.HTML).toAbsolutePath().normalize());
         return 0;
     }
