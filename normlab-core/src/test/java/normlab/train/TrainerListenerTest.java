@@ -38,10 +38,12 @@ class TrainerListenerTest {
         assertNull(e, "no test set, no evaluation");
         assertEquals(7, ta.steps());
         assertEquals(List.of(0, 1, 2, 3, 4, 5, 6), done);
+        BatchSampler sampler = new BatchSampler(100, 10, new Rng(7));
+        assertEquals(7, seen.size());
+        for (int[] batch : seen) assertArrayEquals(sampler.next(), batch);
         for (int i = 0; i < 7; i++) tb.step();
         // Same batches, same arithmetic as plain steps.
         for (var en : a.stateDict().entrySet()) assertArrayEquals(en.getValue().data, b.stateDict().get(en.getKey()).data, en.getKey());
-        assertEquals(7, seen.size());
     }
 
     @Test

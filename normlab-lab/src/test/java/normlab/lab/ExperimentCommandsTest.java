@@ -1,13 +1,11 @@
-package normlab.lab.cli;
+package normlab.lab;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import normlab.lab.Main;
 import normlab.lab.evidence.Experiment;
 import normlab.lab.evidence.Experiments;
 import org.junit.jupiter.api.Test;
@@ -15,23 +13,6 @@ import picocli.CommandLine;
 
 /** The subcommands generated from the list of experiments: one per experiment, in the help's order, refusing bad values in one line. */
 class ExperimentCommandsTest {
-    /** Runs the CLI with stdout and stderr captured into {@code out}; returns the exit code. */
-    static int run(ByteArrayOutputStream out, String... args) {
-        PrintStream oldOut = System.out, oldErr = System.err;
-        PrintStream ps = new PrintStream(out, true, StandardCharsets.UTF_8);
-        System.setOut(ps);
-        System.setErr(ps);
-        try {
-            CommandLine cl = new CommandLine(new Main());
-            cl.setOut(new java.io.PrintWriter(ps, true));
-            cl.setErr(new java.io.PrintWriter(ps, true));
-            return cl.execute(args);
-        } finally {
-            System.setOut(oldOut);
-            System.setErr(oldErr);
-        }
-    }
-
     @Test
     void everyExperimentHasItsCommandWithItsHelp() {
         CommandLine cl = new CommandLine(new Main());
@@ -52,13 +33,13 @@ class ExperimentCommandsTest {
         for (String[] args : List.of(new String[] {"zoo", "--seeds", "0"}, new String[] {"dropout", "--threads", "0"},
                 new String[] {"reproduce", "--all", "--seeds", "0"})) {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
-            assertEquals(2, run(out, args), String.join(" ", args));
+            assertEquals(2, MnistEndToEndTest.run(out, args), String.join(" ", args));
             String text = out.toString(StandardCharsets.UTF_8).replaceAll("(?m)^WARNING.*\\R", "");
             assertEquals(1, text.lines().count(), text);
             assertTrue(text.startsWith("normlab " + args[0] + ": --"), text);
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        assertEquals(2, run(out, "lr-sweep", "--bogus"));
+        assertEquals(2, MnistEndToEndTest.run(out, "lr-sweep", "--bogus"));
         assertTrue(out.toString(StandardCharsets.UTF_8).startsWith("Unknown option: '--bogus'"), out.toString(StandardCharsets.UTF_8));
     }
 }
