@@ -16,7 +16,7 @@ import normlab.tensor.Tensor;
  * Mini-batch training of a classifier with cross-entropy, as a plain loop built from small pieces:
  * {@link #step()} (one SGD step on the next shuffled batch), {@link #evaluate} (a pass over a dataset in evaluation
  * mode, with optional activation {@link Hooks}), {@link #fit} / {@link #fitEpochs} (steps or epochs, evaluating every
- * K steps), {@link #saveCheckpoint}
+ * K steps, reporting to a {@link Listener} that may stop the run early), {@link #saveCheckpoint}
  * (the model's state dict as safetensors, written atomically).
  *
  * <p>One step: zero the gradients, {@code z = model(x)}, {@code L = CE(z, y)}, {@code model.backward(dL/dz)},
@@ -60,13 +60,36 @@ public final class Trainer {
         return skipped;
     }
 
-    /** What {@link #fit} reports. Both methods are optional. */
+    /**
+     * What {@link #fit} reports, and how a listener steers it: every method is optional, and a listener that overrides
+     * none leaves {@code fit} as it always was.
+     */
     public interface Listener {
+        /**
+         * Before each training step, with its batch ({@code batch} are indices into the training set; the listener must
+         * not change them). {@code stepsDone} steps were taken before this one.
+         */
+        default void beforeStep(int stepsDone, int[] batch) {}
+
         /** After each training step. */
         default void onStep(int step, float loss) {}
 
         /** After each evaluation; {@code trainLoss} is the mean training loss since the previous one. */
         default void onEval(int step, double trainLoss, Evaluation test) {}
+
+        /** Asked after each step (after {@link #onStep} and any evaluation): true ends {@code fit} there (early stop). */
+        default boolean stop() {
+            return false;
+        }
+
+        /**
+         * A step met a non-finite value under {@link NonFinitePolicy#STOP}: the update was not applied and the buffers
+         * were restored. The default throws {@code e} out of {@code fit}; a listener that returns instead ends {@code fit}
+         * cleanly there (e.g. to record the run as diverged), with the model of the last good step.
+         */
+        default void onNonFinite(NonFiniteException e) {
+            throw e;
+        }
     }
 
     /**
@@ -86,7 +109,11 @@ public final class Trainer {
      * first layer's input gradient is not computed ({@link Module#backwardParams}).
      */
     public float step() {
-        int[] idx = sampler.next();
+        return stepOn(sampler.next());
+    }
+
+    /** {@link #step()} on the batch {@code idx} (drawn from the sampler by the caller). */
+    private float stepOn(int[] idx) {
         model.train();
         boolean reused = model.reusesOutputs();
         model.reuseOutputs(true);
@@ -191,7 +218,8 @@ public final class Trainer {
 
     /**
      * Runs {@code n} steps; after every {@code evalEvery}-th step (and after the last) evaluates on {@code test} with
-     * {@code hooks}. Returns the last evaluation.
+     * {@code hooks}, unless {@code test} is null. Returns the last evaluation (null if none). The listener sees every
+     * step and evaluation and may end the run early ({@link Listener#stop}, {@link Listener#onNonFinite}).
      */
     public Evaluation fit(int n, int evalEvery, Dataset test, Hooks hooks, Listener listener) {
         if (n <= 0) throw new IllegalArgumentException("fit: steps must be positive, got " + n);
@@ -200,16 +228,25 @@ public final class Trainer {
         double lossSum = 0;
         int lossCount = 0;
         for (int i = 1; i <= n; i++) {
-            float l = step();
+            int[] idx = sampler.next();
+            listener.beforeStep(steps, idx);
+            float l;
+            try {
+                l = stepOn(idx);
+            } catch (NonFiniteException e) {
+                listener.onNonFinite(e);
+                break;
+            }
             lossSum += l;
             lossCount++;
             listener.onStep(steps, l);
-            if (i % evalEvery == 0 || i == n) {
+            if (test != null && (i % evalEvery == 0 || i == n)) {
                 last = evaluate(model, test, flatInputs, hooks);
                 listener.onEval(steps, lossSum / lossCount, last);
                 lossSum = 0;
                 lossCount = 0;
             }
+            if (listener.stop()) break;
         }
         model.releaseOutputs(); // the step's activations are not needed after the run (and rebuilt if it goes on)
         return last;

@@ -1,21 +1,16 @@
 package normlab.lab;
 
-import normlab.lab.cli.EvidenceCommands;
-import normlab.lab.cli.ExportCommand;
-import normlab.lab.cli.FoldCommand;
-import normlab.lab.cli.MnistCommand;
-import normlab.lab.cli.RecalibrateCommand;
+import normlab.lab.cli.ExperimentCommands;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
-/** The {@code normlab} command line: one entry point whose subcommands run the lab's experiments and tools. */
+/**
+ * The {@code normlab} command line: one entry point whose subcommands run the lab's experiments and tools
+ * ({@link ExperimentCommands} adds them from the list of experiments).
+ */
 @Command(name = "normlab", mixinStandardHelpOptions = true, version = "normlab 0.1.0",
         description = "Batch Normalization and its descendants for the JVM: experiments, reports and model tools.",
-        subcommands = {MnistCommand.class, FoldCommand.class, RecalibrateCommand.class, ExportCommand.class,
-            EvidenceCommands.LrSweepCmd.class,
-            EvidenceCommands.InitSweepCmd.class, EvidenceCommands.BatchSweepCmd.class, EvidenceCommands.ShiftCmd.class,
-            EvidenceCommands.DropoutCmd.class, EvidenceCommands.LandscapeCmd.class, EvidenceCommands.ZooCmd.class,
-            EvidenceCommands.ReportCmd.class, EvidenceCommands.ReproduceCmd.class, CommandLine.HelpCommand.class})
+        modelTransformer = ExperimentCommands.class) // the subcommands, generated from the list of experiments
 public final class Main implements Runnable {
     @Override
     public void run() {

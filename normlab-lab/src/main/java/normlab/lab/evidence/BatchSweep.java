@@ -4,11 +4,8 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import normlab.data.Dataset;
-import normlab.nn.Sequential;
 import normlab.models.SmallCnn;
-import normlab.tensor.Rng;
 import org.knowm.xchart.XYChart;
 
 /**
@@ -18,7 +15,7 @@ import org.knowm.xchart.XYChart;
  * the learning rate scaled linearly with the batch, lr = base·B/32 (Goyal et al. 2017, as Wu &amp; He do); test error
  * (evaluation mode, so BN uses its running statistics) against the batch size per method.
  */
-public final class BatchSweep {
+public final class BatchSweep extends Evidence<BatchSweep.Params, Runs.Results<BatchSweep.Cell>> {
     public static final String NAME = "batch-sweep";
 
     public static final List<SmallCnn.Norm> NORMS = List.of(SmallCnn.Norm.BN, SmallCnn.Norm.GN, SmallCnn.Norm.LN,
@@ -33,41 +30,40 @@ public final class BatchSweep {
 
     public record Cell(SmallCnn.Norm norm, int batch, long seed, Runs.Outcome outcome) {}
 
-    private BatchSweep() {}
+    public BatchSweep() {
+        super(NAME, "Batch size: BN, GroupNorm and the others", "batch 64…2, every normalization on the CNN (Fashion-MNIST)",
+                "Batch 64…2 with BN, GroupNorm, LayerNorm, InstanceNorm, RMSNorm, BatchRenorm and none on the small CNN (Fashion-MNIST), "
+                        + "lr scaled with the batch: test error vs batch size.", Params::of);
+    }
 
     public static String label(SmallCnn.Norm n) {
         return n.label();
     }
 
-    public static RunOutput run(Params p, Settings s) throws IOException {
-        long t0 = System.nanoTime();
+    @Override
+    public Runs.Results<Cell> train(Params p, Settings s) throws IOException {
         Dataset train = Runs.data("fashion", true, p.trainSize()), test = Runs.data("fashion", false, p.testSize());
-        List<Callable<Cell>> tasks = new ArrayList<>();
+        record Variant(SmallCnn.Norm norm, Runs.Recipe recipe) {}
         // Smallest batches first: they take longest, so the threads finish together.
-        for (int bi = p.batches().length - 1; bi >= 0; bi--) {
-            int b = p.batches()[bi];
-            for (SmallCnn.Norm norm : p.norms()) {
-                for (long seed : s.seeds()) {
-                    tasks.add(() -> {
-                        int steps = p.epochs() * (train.n / b);
-                        Rng root = new Rng(seed);
-                        Rng init = root.split(), shuffle = root.split();
-                        Sequential model = Runs.cnn(norm, steps, init);
-                        double lr = p.baseLr() * b / 32.0;
-                        Runs.Outcome o = Runs.train(model, Runs.sgd(model, lr, 0.9), train, test, steps, b, shuffle, false);
-                        s.say("  batch-sweep %-12s batch %2d seed %d: %s, error %.4f", label(norm), b, seed, o.status().text, 1 - o.accuracy());
-                        return new Cell(norm, b, seed, o);
-                    });
-                }
-            }
-        }
-        List<Cell> cells = Runs.parallel(s.threads(), tasks);
-        RunOutput out = new RunOutput(NAME, "Batch size: BN, GroupNorm and the others", s.quick(), s.seeds());
-        out.parameters.addProperty("data", "fashion-mnist (" + train.n + " training / " + test.n + " test images)");
-        out.parameters.addProperty("model", "small CNN: conv3×3(8)-norm-ReLU-pool-conv3×3(16)-norm-ReLU-pool-linear");
-        out.parameters.addProperty("optimizer", "SGD momentum 0.9, lr = " + p.baseLr() + "·B/32");
-        out.parameters.addProperty("epochs", p.epochs());
-        out.parameters.addProperty("batches", java.util.Arrays.toString(p.batches()));
+        List<Integer> batches = new ArrayList<>();
+        for (int bi = p.batches().length - 1; bi >= 0; bi--) batches.add(p.batches()[bi]);
+        List<Variant> variants = Runs.grid(batches, p.norms(),
+                (b, norm) -> new Variant(norm, new Runs.Recipe(p.baseLr() * b / 32.0, 0.9, p.epochs() * (train.n / b), b, false)));
+        return Runs.sweep(train, test, variants, s, (v, seed) -> {
+            Runs.Recipe r = v.recipe();
+            Runs.Outcome o = Runs.train(seed, init -> Runs.cnn(v.norm(), r.steps(), init), r, train, test).outcome();
+            s.say("  batch-sweep %-12s batch %2d seed %d: %s, error %.4f", label(v.norm()), r.batch(), seed, o.status().text, 1 - o.accuracy());
+            return new Cell(v.norm(), r.batch(), seed, o);
+        });
+    }
+
+    @Override
+    public RunOutput publish(Params p, Settings s, Runs.Results<Cell> runs) {
+        List<Cell> cells = runs.runs();
+        RunOutput out = output(s, runs, "fashion-mnist",
+                "model", "small CNN: conv3×3(8)-norm-ReLU-pool-conv3×3(16)-norm-ReLU-pool-linear",
+                "optimizer", "SGD momentum 0.9, lr = " + p.baseLr() + "·B/32", "epochs", p.epochs(),
+                "batches", java.util.Arrays.toString(p.batches()));
         out.table("runs.csv", "norm", "batch", "lr", "seed", "steps", "status", "test_error", "test_loss", "seconds_per_step");
         for (Cell c : cells) {
             out.row("runs.csv", label(c.norm()), c.batch(), p.baseLr() * c.batch() / 32.0, c.seed(), c.outcome().steps(),
@@ -108,7 +104,6 @@ public final class BatchSweep {
                 out.claim(renormVerdict(bn[i32].mean(), bn[i2].mean(), br[i32].mean(), br[i2].mean()));
             }
         }
-        out.wallSeconds((System.nanoTime() - t0) / 1e9);
         return out;
     }
 

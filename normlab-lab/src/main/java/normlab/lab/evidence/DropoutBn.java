@@ -4,7 +4,6 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import normlab.data.Dataset;
 import normlab.nn.Activation;
 import normlab.nn.Dropout;
@@ -31,7 +30,7 @@ import org.knowm.xchart.XYChart;
  * where running_var is what training (dropout on) left and Var_test is the variance of the same BN's input over the
  * test set in evaluation mode (dropout off) — 1 when the statistics carry over, > 1 when dropout inflated them.
  */
-public final class DropoutBn {
+public final class DropoutBn extends Evidence<DropoutBn.Params, Runs.Results<DropoutBn.Cell>> {
     public static final String NAME = "dropout";
 
     public record Params(double[] rates, int steps, int batch, double lr, int trainSize, int testSize) {
@@ -42,8 +41,6 @@ public final class DropoutBn {
     }
 
     public record Cell(boolean before, double p, long seed, double accuracy, double[] shift) {}
-
-    private DropoutBn() {}
 
     /** The MLP with dropout at rate p before each later BN ({@code before}) or only after the last BN. */
     public static Sequential build(double p, boolean before, Rng rng) {
@@ -98,33 +95,32 @@ public final class DropoutBn {
         return shift;
     }
 
-    public static RunOutput run(Params p, Settings s) throws IOException {
-        long t0 = System.nanoTime();
+    public DropoutBn() {
+        super(NAME, "Dropout before BN: variance shift", "dropout before BN vs after the last BN: variance shift",
+                "Dropout before BN vs after the last BN at p ∈ {0, 0.1, 0.3, 0.5}: variance shift per BN layer and test accuracy.", Params::of);
+    }
+
+    @Override
+    public Runs.Results<Cell> train(Params p, Settings s) throws IOException {
         Dataset train = Runs.data("mnist", true, p.trainSize()), test = Runs.data("mnist", false, p.testSize());
-        List<Callable<Cell>> tasks = new ArrayList<>();
-        for (boolean before : new boolean[] {true, false}) {
-            for (double rate : p.rates()) {
-                for (long seed : s.seeds()) {
-                    tasks.add(() -> {
-                        Rng root = new Rng(seed);
-                        Rng init = root.split(), shuffle = root.split();
-                        Sequential model = build(rate, before, init);
-                        Runs.Outcome o = Runs.train(model, Runs.sgd(model, p.lr(), 0.9), train, test, p.steps(), p.batch(), shuffle, true);
-                        double[] shift = varianceShift(model, test);
-                        s.say("  dropout %-6s p=%.1f seed %d: accuracy %.4f, variance shift %s", before ? "before" : "after", rate, seed,
-                                o.accuracy(), java.util.Arrays.toString(java.util.Arrays.stream(shift).map(v -> Math.round(v * 1000) / 1000.0).toArray()));
-                        return new Cell(before, rate, seed, o.accuracy(), shift);
-                    });
-                }
-            }
-        }
-        List<Cell> cells = Runs.parallel(s.threads(), tasks);
-        RunOutput out = new RunOutput(NAME, "Dropout before BN: variance shift", s.quick(), s.seeds());
-        out.parameters.addProperty("data", "mnist (" + train.n + " training / " + test.n + " test images)");
-        out.parameters.addProperty("model", "784-100-100-100-10, (Linear → BN → ReLU) ×3 → Linear; dropout after every block (before BN) or only after the last");
-        out.parameters.addProperty("optimizer", "SGD momentum 0.9, lr " + p.lr());
-        out.parameters.addProperty("steps", p.steps());
-        out.parameters.addProperty("batch", p.batch());
+        Runs.Recipe r = new Runs.Recipe(p.lr(), 0.9, p.steps(), p.batch(), true);
+        record Placement(boolean before, double rate) {}
+        List<Placement> placements = Runs.grid(List.of(true, false), Runs.list(p.rates()), Placement::new);
+        return Runs.sweep(train, test, placements, s, (v, seed) -> {
+            Runs.Trained t = Runs.train(seed, init -> build(v.rate(), v.before(), init), r, train, test);
+            double[] shift = varianceShift(t.model(), test);
+            s.say("  dropout %-6s p=%.1f seed %d: accuracy %.4f, variance shift %s", v.before() ? "before" : "after", v.rate(), seed,
+                    t.outcome().accuracy(), java.util.Arrays.toString(java.util.Arrays.stream(shift).map(x -> Math.round(x * 1000) / 1000.0).toArray()));
+            return new Cell(v.before(), v.rate(), seed, t.outcome().accuracy(), shift);
+        });
+    }
+
+    @Override
+    public RunOutput publish(Params p, Settings s, Runs.Results<Cell> runs) {
+        List<Cell> cells = runs.runs();
+        RunOutput out = output(s, runs, "mnist",
+                "model", "784-100-100-100-10, (Linear → BN → ReLU) ×3 → Linear; dropout after every block (before BN) or only after the last",
+                "optimizer", "SGD momentum 0.9, lr " + p.lr(), "steps", p.steps(), "batch", p.batch());
         out.table("runs.csv", "placement", "p", "seed", "test_accuracy", "shift_bn1", "shift_bn2", "shift_bn3");
         for (Cell c : cells) {
             out.row("runs.csv", c.before() ? "before_bn" : "after_last_bn", c.p(), c.seed(), c.accuracy(), c.shift()[0], c.shift()[1], c.shift()[2]);
@@ -157,7 +153,6 @@ public final class DropoutBn {
         out.chart("dropout_variance_shift", "Variance shift (mean over channels of running_var / test-time variance), BN layers 2 and 3, "
                 + "mean ± s.d. over " + s.seeds().size() + " seeds; 1 = no shift.", b);
         out.claim(verdict(p.rates()[k - 1], shift[0][k - 1].mean(), shift[1][k - 1].mean(), acc[0][k - 1].mean(), acc[1][k - 1].mean()));
-        out.wallSeconds((System.nanoTime() - t0) / 1e9);
         return out;
     }
 

@@ -124,8 +124,7 @@ public final class EvidenceReport {
 
     static String html(Map<String, Found> found) {
         List<String> order = new ArrayList<>();
-        order.add(FIG1);
-        for (Experiments.Entry e : Experiments.ALL) order.add(e.name());
+        for (Experiment<?, ?> e : Experiments.ALL) order.add(e.id());
         StringBuilder sb = new StringBuilder();
         sb.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>normlab: the evidence</title>\n<style>\n")
           .append("body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222;line-height:1.4}\n")
@@ -154,7 +153,7 @@ public final class EvidenceReport {
             Found f = found.get(name);
             sb.append("<section id=\"").append(name).append("\">\n");
             if (f == null) {
-                sb.append("<h2>").append(name).append("</h2>\n<p>Not run yet: <code>normlab ").append(name.equals(FIG1) ? "mnist" : name)
+                sb.append("<h2>").append(name).append("</h2>\n<p>Not run yet: <code>normlab ").append(Experiments.byId(name).name())
                   .append("</code> (or <code>normlab reproduce --all</code>).</p>\n</section>\n");
                 continue;
             }

@@ -1,38 +1,28 @@
 package normlab.lab.evidence;
 
-import java.io.IOException;
 import java.util.List;
+import normlab.lab.experiments.MnistExperiment;
 
-/** The evidence experiments in report order, each runnable from {@link Settings} alone with its default parameters. */
+/**
+ * Every experiment of the lab in report order, Figure 1 first; each runnable from {@link Settings} alone with its
+ * default parameters. The command line has one subcommand per entry, {@code reproduce --all} runs them all, and the
+ * report has one section per entry.
+ */
 public final class Experiments {
-    /** An experiment: its command name, a one-line description, and how to run it at its defaults (quick or full). */
-    public record Entry(String name, String description, Runner runner) {}
-
-    @FunctionalInterface
-    public interface Runner {
-        RunOutput run(Settings s) throws IOException;
-    }
-
-    public static final List<Entry> ALL = List.of(
-            new Entry(LrSweep.NAME, "learning rate ×{1,3,10,30}: baseline vs BN (the paper's MLP)",
-                    s -> LrSweep.run(LrSweep.Params.of(s.quick()), s)),
-            new Entry(InitSweep.NAME, "weight init N(0,s²), He, Xavier: baseline vs BN",
-                    s -> InitSweep.run(InitSweep.Params.of(s.quick()), s)),
-            new Entry(BatchSweep.NAME, "batch 64…2, every normalization on the CNN (Fashion-MNIST)",
-                    s -> BatchSweep.run(BatchSweep.Params.of(s.quick()), s)),
-            new Entry(Shift.NAME, "batch vs running statistics; domain shift and recalibration",
-                    s -> Shift.run(Shift.Params.of(s.quick()), s)),
-            new Entry(DropoutBn.NAME, "dropout before BN vs after the last BN: variance shift",
-                    s -> DropoutBn.run(DropoutBn.Params.of(s.quick()), s)),
-            new Entry(Landscape.NAME, "loss landscape smoothness, noisy BN, internal covariate shift",
-                    s -> Landscape.run(Landscape.Params.of(s.quick()), s)),
-            new Entry(Zoo.NAME, "every normalization on the CNN: accuracy, step and inference time, folding",
-                    s -> Zoo.run(Zoo.Params.of(s.quick()), s)));
+    public static final List<Experiment<?, ?>> ALL = List.of(new MnistExperiment(), new LrSweep(), new InitSweep(), new BatchSweep(),
+            new Shift(), new DropoutBn(), new Landscape(), new Zoo());
 
     private Experiments() {}
 
-    public static Entry byName(String name) {
-        for (Entry e : ALL) if (e.name().equals(name)) return e;
+    /** The experiment whose command is {@code name}. */
+    public static Experiment<?, ?> byName(String name) {
+        for (Experiment<?, ?> e : ALL) if (e.name().equals(name)) return e;
         throw new IllegalArgumentException("unknown experiment " + name);
+    }
+
+    /** The experiment whose id (in summary.json and the report) is {@code id}. */
+    public static Experiment<?, ?> byId(String id) {
+        for (Experiment<?, ?> e : ALL) if (e.id().equals(id)) return e;
+        throw new IllegalArgumentException("unknown experiment " + id);
     }
 }

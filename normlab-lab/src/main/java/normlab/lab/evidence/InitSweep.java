@@ -4,10 +4,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import normlab.data.Dataset;
-import normlab.nn.Sequential;
-import normlab.tensor.Rng;
 import org.knowm.xchart.CategoryChart;
 import org.knowm.xchart.CategorySeries;
 
@@ -17,7 +14,7 @@ import org.knowm.xchart.CategorySeries;
  * initialization, same learning rate and step budget; test accuracy at the end. The spread of accuracy across
  * initializations measures how much the initialization matters.
  */
-public final class InitSweep {
+public final class InitSweep extends Evidence<InitSweep.Params, Runs.Results<InitSweep.Cell>> {
     public static final String NAME = "init-sweep";
 
     public record Params(List<Runs.WeightInit> inits, double lr, int steps, int batch, int trainSize, int testSize) {
@@ -30,35 +27,31 @@ public final class InitSweep {
 
     public record Cell(boolean bn, int init, long seed, Runs.Outcome outcome) {}
 
-    private InitSweep() {}
+    public InitSweep() {
+        super(NAME, "Initialization: baseline vs BN", "weight init N(0,s²), He, Xavier: baseline vs BN",
+                "Initial weight std {0.01, 0.1, 1, 3}, He and Xavier: baseline vs BN.", Params::of);
+    }
 
-    public static RunOutput run(Params p, Settings s) throws IOException {
-        long t0 = System.nanoTime();
+    @Override
+    public Runs.Results<Cell> train(Params p, Settings s) throws IOException {
         Dataset train = Runs.data("mnist", true, p.trainSize()), test = Runs.data("mnist", false, p.testSize());
-        List<Callable<Cell>> tasks = new ArrayList<>();
-        for (boolean bn : new boolean[] {false, true}) {
-            for (int i = 0; i < p.inits().size(); i++) {
-                for (long seed : s.seeds()) {
-                    int ii = i;
-                    tasks.add(() -> {
-                        Rng root = new Rng(seed);
-                        Rng init = root.split(), shuffle = root.split();
-                        Sequential model = Runs.mlp(bn, p.inits().get(ii), init);
-                        Runs.Outcome o = Runs.train(model, Runs.sgd(model, p.lr(), 0), train, test, p.steps(), p.batch(), shuffle, true);
-                        s.say("  init-sweep %-8s %-12s seed %d: %s, accuracy %.4f", bn ? "bn" : "baseline", p.inits().get(ii).name(),
-                                seed, o.status().text, o.accuracy());
-                        return new Cell(bn, ii, seed, o);
-                    });
-                }
-            }
-        }
-        List<Cell> cells = Runs.parallel(s.threads(), tasks);
-        RunOutput out = new RunOutput(NAME, "Initialization: baseline vs BN", s.quick(), s.seeds());
-        out.parameters.addProperty("data", "mnist (" + train.n + " training / " + test.n + " test images)");
-        out.parameters.addProperty("model", "784-100-100-100-10 sigmoid MLP (the paper's)");
-        out.parameters.addProperty("optimizer", "plain SGD, lr " + p.lr());
-        out.parameters.addProperty("steps", p.steps());
-        out.parameters.addProperty("batch", p.batch());
+        Runs.Recipe r = new Runs.Recipe(p.lr(), 0, p.steps(), p.batch(), true);
+        record Variant(boolean bn, int init) {}
+        List<Variant> variants = Runs.grid(List.of(false, true), java.util.stream.IntStream.range(0, p.inits().size()).boxed().toList(), Variant::new);
+        return Runs.sweep(train, test, variants, s, (v, seed) -> {
+            Runs.WeightInit wi = p.inits().get(v.init());
+            Runs.Outcome o = Runs.train(seed, init -> Runs.mlp(v.bn(), wi, init), r, train, test).outcome();
+            s.say("  init-sweep %-8s %-12s seed %d: %s, accuracy %.4f", v.bn() ? "bn" : "baseline", wi.name(), seed, o.status().text, o.accuracy());
+            return new Cell(v.bn(), v.init(), seed, o);
+        });
+    }
+
+    @Override
+    public RunOutput publish(Params p, Settings s, Runs.Results<Cell> runs) {
+        List<Cell> cells = runs.runs();
+        RunOutput out = output(s, runs, "mnist",
+                "model", "784-100-100-100-10 sigmoid MLP (the paper's)",
+                "optimizer", "plain SGD, lr " + p.lr(), "steps", p.steps(), "batch", p.batch());
         out.table("runs.csv", "variant", "init", "seed", "status", "test_accuracy", "test_loss");
         for (Cell c : cells) {
             out.row("runs.csv", c.bn() ? "bn" : "baseline", p.inits().get(c.init()).name(), c.seed(), c.outcome().status().text,
@@ -95,7 +88,6 @@ public final class InitSweep {
         out.results.addProperty("baseline_spread", spread(acc[0]));
         out.results.addProperty("bn_spread", spread(acc[1]));
         out.claim(c);
-        out.wallSeconds((System.nanoTime() - t0) / 1e9);
         return out;
     }
 

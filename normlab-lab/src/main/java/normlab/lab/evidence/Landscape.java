@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import normlab.data.Dataset;
 import normlab.nn.Activation;
 import normlab.nn.CrossEntropyLoss;
@@ -17,7 +16,7 @@ import normlab.norm.BatchNorm1d;
 import normlab.optim.SGD;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
-import normlab.train.BatchSampler;
+import normlab.train.NonFiniteException;
 import normlab.train.Trainer;
 import org.knowm.xchart.XYChart;
 
@@ -35,7 +34,7 @@ import org.knowm.xchart.XYChart;
  * earlier layer took its SGD step (same batch), reported as ‖G − G′‖₂ and cos(G, G′). Probes restore the weights and
  * running statistics afterwards and freeze the noise of noisy BN, so they do not change the training run.
  */
-public final class Landscape {
+public final class Landscape extends Evidence<Landscape.Params, Runs.Results<Landscape.Run>> {
     public static final String NAME = "landscape";
     public static final String[] VARIANTS = {"baseline", "bn", "noisy-bn"};
     static final double[] STEP_FACTORS = {0.5, 1, 2, 4};
@@ -51,7 +50,11 @@ public final class Landscape {
 
     public record Run(int variant, long seed, List<Probe> probes, double accuracy) {}
 
-    private Landscape() {}
+    public Landscape() {
+        super(NAME, "Why BN works: loss landscape and internal covariate shift", "loss landscape smoothness, noisy BN, internal covariate shift",
+                "Why BN works: loss range, gradient predictiveness and β-smoothness along the gradient, noisy BN, and internal covariate "
+                        + "shift (Santurkar et al. 2018).", Params::of);
+    }
 
     public static Sequential build(int variant, Params p, Rng rng) {
         List<Module> l = new ArrayList<>();
@@ -161,52 +164,48 @@ public final class Landscape {
         return new Probe(step, hi - lo, maxChange, beta, ics, cos);
     }
 
-    public static Run train(int variant, long seed, Params p, Dataset train, Dataset test) {
+    /**
+     * Trains one variant with {@link Trainer#fit}, probing before every {@code probeEvery}-th step on that step's batch;
+     * a non-finite step ends the run. Returns the probes and the test accuracy.
+     */
+    public static Run trainVariant(int variant, long seed, Params p, Dataset train, Dataset test) {
         Rng root = new Rng(seed);
         Rng init = root.split(), shuffle = root.split();
         Sequential model = build(variant, p, init);
-        SGD opt = new SGD(model.parameters(), p.lr());
-        BatchSampler sampler = new BatchSampler(train.n, p.batch(), shuffle);
-        CrossEntropyLoss ce = new CrossEntropyLoss();
         List<Probe> probes = new ArrayList<>();
-        for (int step = 0; step < p.steps(); step++) {
-            int[] idx = sampler.next();
-            Tensor x = train.batchFlat(idx);
-            int[] y = train.labels(idx);
-            if (step % p.probeEvery() == 0) probes.add(probe(model, step, x, y, p.lr()));
-            model.train();
-            opt.zeroGrad();
-            float l = ce.forward(model.forward(x), y);
-            if (!Float.isFinite(l)) break;
-            model.backward(ce.backward());
-            opt.step();
+        Trainer t = new Trainer(model, new SGD(model.parameters(), p.lr()), train, p.batch(), shuffle, true);
+        if (p.steps() > 0) {
+            t.fit(p.steps(), p.steps(), null, null, new Trainer.Listener() {
+                @Override
+                public void beforeStep(int step, int[] idx) {
+                    if (step % p.probeEvery() == 0) probes.add(probe(model, step, train.batchFlat(idx), train.labels(idx), p.lr()));
+                }
+
+                @Override
+                public void onNonFinite(NonFiniteException e) {} // the run ends here; its probes so far stand
+            });
         }
         return new Run(variant, seed, probes, Trainer.evaluate(model, test, true, null).accuracy());
     }
 
-    public static RunOutput run(Params p, Settings s) throws IOException {
-        long t0 = System.nanoTime();
+    @Override
+    public Runs.Results<Run> train(Params p, Settings s) throws IOException {
         Dataset train = Runs.data("mnist", true, p.trainSize()), test = Runs.data("mnist", false, p.testSize());
-        List<Callable<Run>> tasks = new ArrayList<>();
-        for (int v = 0; v < VARIANTS.length; v++) {
-            for (long seed : s.seeds()) {
-                int vv = v;
-                tasks.add(() -> {
-                    Run r = train(vv, seed, p, train, test);
-                    s.say("  landscape %-8s seed %d: accuracy %.4f", VARIANTS[vv], seed, r.accuracy());
-                    return r;
-                });
-            }
-        }
-        List<Run> runs = Runs.parallel(s.threads(), tasks);
-        RunOutput out = new RunOutput(NAME, "Why BN works: loss landscape and internal covariate shift", s.quick(), s.seeds());
-        out.parameters.addProperty("data", "mnist (" + train.n + " training / " + test.n + " test images)");
-        out.parameters.addProperty("model", "784-100-100-100-10 ReLU MLP: baseline, BN before each ReLU, noisy BN (BN then random per-step "
-                + "scale U(1±" + p.noiseScale() + ") and shift U(±" + p.noiseShift() + ") per unit)");
-        out.parameters.addProperty("optimizer", "plain SGD, lr " + p.lr());
-        out.parameters.addProperty("steps", p.steps());
-        out.parameters.addProperty("probe_every", p.probeEvery());
-        out.parameters.addProperty("step_sizes", "{0.5, 1, 2, 4} × lr along the gradient");
+        return Runs.sweep(train, test, java.util.stream.IntStream.range(0, VARIANTS.length).boxed().toList(), s, (v, seed) -> {
+            Run r = trainVariant(v, seed, p, train, test);
+            s.say("  landscape %-8s seed %d: accuracy %.4f", VARIANTS[v], seed, r.accuracy());
+            return r;
+        });
+    }
+
+    @Override
+    public RunOutput publish(Params p, Settings s, Runs.Results<Run> results) {
+        List<Run> runs = results.runs();
+        RunOutput out = output(s, results, "mnist",
+                "model", "784-100-100-100-10 ReLU MLP: baseline, BN before each ReLU, noisy BN (BN then random per-step "
+                        + "scale U(1±" + p.noiseScale() + ") and shift U(±" + p.noiseShift() + ") per unit)",
+                "optimizer", "plain SGD, lr " + p.lr(), "steps", p.steps(), "probe_every", p.probeEvery(),
+                "step_sizes", "{0.5, 1, 2, 4} × lr along the gradient");
         out.table("probes.csv", "variant", "seed", "step", "loss_range", "gradient_change_l2", "beta_smoothness", "ics_l2", "ics_cos");
         out.table("runs.csv", "variant", "seed", "test_accuracy");
         for (Run r : runs) {
@@ -253,7 +252,6 @@ public final class Landscape {
         out.claim(smoothnessVerdict(overall[0], overall[1]));
         out.claim(noisyVerdict(acc[0].mean(), acc[1].mean(), acc[2].mean()));
         out.claim(icsVerdict(overall[0][4], overall[1][4]));
-        out.wallSeconds((System.nanoTime() - t0) / 1e9);
         return out;
     }
 

@@ -4,10 +4,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import normlab.data.Dataset;
-import normlab.nn.Sequential;
-import normlab.tensor.Rng;
 import org.knowm.xchart.XYChart;
 
 /**
@@ -16,7 +13,7 @@ import org.knowm.xchart.XYChart;
  * the same initial weights per variant; test accuracy at the end. A run whose loss turns NaN/Inf stops at once and
  * is reported as diverged; one that ends within 2 points of chance is reported as at chance.
  */
-public final class LrSweep {
+public final class LrSweep extends Evidence<LrSweep.Params, Runs.Results<LrSweep.Cell>> {
     public static final String NAME = "lr-sweep";
 
     public record Params(double baseLr, double[] multipliers, int steps, int batch, double std, int trainSize, int testSize) {
@@ -29,37 +26,33 @@ public final class LrSweep {
     /** One run's setting and outcome. */
     public record Cell(boolean bn, double lr, long seed, Runs.Outcome outcome) {}
 
-    private LrSweep() {}
+    public LrSweep() {
+        super(NAME, "Learning rate: baseline vs BN", "learning rate ×{1,3,10,30}: baseline vs BN (the paper's MLP)",
+                "Learning rate ×{1, 3, 10, 30}: the paper's MLP without and with BN; accuracy after a fixed step budget, divergence "
+                        + "detected and reported.", Params::of);
+    }
 
-    public static RunOutput run(Params p, Settings s) throws IOException {
-        long t0 = System.nanoTime();
+    @Override
+    public Runs.Results<Cell> train(Params p, Settings s) throws IOException {
         Dataset train = Runs.data("mnist", true, p.trainSize()), test = Runs.data("mnist", false, p.testSize());
-        List<Callable<Cell>> tasks = new ArrayList<>();
-        for (boolean bn : new boolean[] {false, true}) {
-            for (double m : p.multipliers()) {
-                for (long seed : s.seeds()) {
-                    double lr = p.baseLr() * m;
-                    tasks.add(() -> {
-                        Rng root = new Rng(seed);
-                        Rng init = root.split(), shuffle = root.split();
-                        Sequential model = Runs.mlp(bn, Runs.WeightInit.normal(p.std()), init);
-                        Runs.Outcome o = Runs.train(model, Runs.sgd(model, lr, 0), train, test, p.steps(), p.batch(), shuffle, true);
-                        s.say("  lr-sweep %-8s lr %-6s seed %d: %s, accuracy %.4f", bn ? "bn" : "baseline", RunOutput.num(lr), seed,
-                                o.status().text, o.accuracy());
-                        return new Cell(bn, lr, seed, o);
-                    });
-                }
-            }
-        }
-        List<Cell> cells = Runs.parallel(s.threads(), tasks);
-        RunOutput out = new RunOutput(NAME, "Learning rate: baseline vs BN", s.quick(), s.seeds());
-        out.parameters.addProperty("data", "mnist (" + train.n + " training / " + test.n + " test images)");
-        out.parameters.addProperty("model", "784-100-100-100-10 sigmoid MLP (the paper's), weights N(0, " + p.std() + "²)");
-        out.parameters.addProperty("optimizer", "plain SGD");
-        out.parameters.addProperty("base_lr", p.baseLr());
-        out.parameters.addProperty("multipliers", java.util.Arrays.toString(p.multipliers()));
-        out.parameters.addProperty("steps", p.steps());
-        out.parameters.addProperty("batch", p.batch());
+        record Variant(boolean bn, Runs.Recipe recipe) {}
+        List<Variant> variants = Runs.grid(List.of(false, true), Runs.list(p.multipliers()),
+                (bn, m) -> new Variant(bn, new Runs.Recipe(p.baseLr() * m, 0, p.steps(), p.batch(), true)));
+        return Runs.sweep(train, test, variants, s, (v, seed) -> {
+            Runs.Outcome o = Runs.train(seed, init -> Runs.mlp(v.bn(), Runs.WeightInit.normal(p.std()), init), v.recipe(), train, test).outcome();
+            s.say("  lr-sweep %-8s lr %-6s seed %d: %s, accuracy %.4f", v.bn() ? "bn" : "baseline", RunOutput.num(v.recipe().lr()), seed,
+                    o.status().text, o.accuracy());
+            return new Cell(v.bn(), v.recipe().lr(), seed, o);
+        });
+    }
+
+    @Override
+    public RunOutput publish(Params p, Settings s, Runs.Results<Cell> runs) {
+        List<Cell> cells = runs.runs();
+        RunOutput out = output(s, runs, "mnist",
+                "model", "784-100-100-100-10 sigmoid MLP (the paper's), weights N(0, " + p.std() + "²)",
+                "optimizer", "plain SGD", "base_lr", p.baseLr(), "multipliers", java.util.Arrays.toString(p.multipliers()),
+                "steps", p.steps(), "batch", p.batch());
         out.table("runs.csv", "variant", "lr", "seed", "status", "steps_done", "test_accuracy", "test_loss", "seconds_per_step");
         for (Cell c : cells) {
             out.row("runs.csv", c.bn() ? "bn" : "baseline", c.lr(), c.seed(), c.outcome().status().text, c.outcome().steps(),
@@ -98,7 +91,6 @@ public final class LrSweep {
             }
         }
         out.claim(verdict(lrs, acc, failed));
-        out.wallSeconds((System.nanoTime() - t0) / 1e9);
         return out;
     }
 

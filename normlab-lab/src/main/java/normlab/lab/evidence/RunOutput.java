@@ -21,7 +21,7 @@ import org.knowm.xchart.internal.chartpart.Chart;
  * whether it was a quick run, the seeds, the parameters, the headline results, the claims with their verdicts, and
  * the chart and CSV files — everything {@link EvidenceReport} needs to assemble its section without rerunning.
  */
-public final class RunOutput {
+public final class RunOutput implements Published {
     public static final String SUMMARY = "summary.json";
 
     public final String experiment;
@@ -70,6 +70,26 @@ public final class RunOutput {
         claims.add(c);
     }
 
+    /**
+     * Adds parameters to summary.json from pairs key, value, key, value, …: numbers stay numbers, anything else is
+     * written as text. Returns this.
+     */
+    public RunOutput describe(Object... keysAndValues) {
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            String k = (String) keysAndValues[i];
+            Object v = keysAndValues[i + 1];
+            if (v instanceof Number n) parameters.addProperty(k, n);
+            else parameters.addProperty(k, String.valueOf(v));
+        }
+        return this;
+    }
+
+    @Override
+    public List<Claim> claims() {
+        return claims;
+    }
+
+    @Override
     public void wallSeconds(double s) {
         wallSeconds = s;
     }
@@ -79,6 +99,7 @@ public final class RunOutput {
     }
 
     /** Writes every CSV, chart and summary.json into {@code dir} (created if needed). */
+    @Override
     public void write(Path dir) throws IOException {
         Files.createDirectories(dir);
         for (Map.Entry<String, StringBuilder> e : csv.entrySet()) {

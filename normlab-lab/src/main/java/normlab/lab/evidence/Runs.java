@@ -139,49 +139,132 @@ public final class Runs {
     }
 
     /**
-     * Trains with {@link Trainer#step()} for {@code steps} steps and evaluates on {@code test}. A non-finite training
-     * loss or parameter stops the run at once (status DIVERGED, accuracy measured anyway, usually chance); a finished run whose test
-     * accuracy is within 2 points of chance (1/K) is AT_CHANCE.
+     * Trains with {@link Trainer#fit} for {@code steps} steps and evaluates on {@code test}. A non-finite training loss
+     * or parameter stops the run at once (status DIVERGED, accuracy measured anyway, usually chance); a finished run
+     * whose test accuracy is within 2 points of chance (1/K) is AT_CHANCE.
      */
     public static Outcome train(Module model, Optimizer opt, Dataset train, Dataset test, int steps, int batch, Rng shuffle,
                                 boolean flat) {
-        Trainer t = new Trainer(model, opt, train, batch, shuffle, flat);
-        long[] times = new long[steps];
-        List<Double> curve = new ArrayList<>();
-        Status status = Status.OK;
-        int done = 0;
-        int every = Math.max(1, steps / 50);
-        double acc = 0;
-        for (int i = 0; i < steps; i++) {
-            long t0 = System.nanoTime();
-            float l;
-            try {
-                l = t.step(); // the trainer's default policy refuses a non-finite step and keeps the last good weights
-            } catch (normlab.train.NonFiniteException e) {
-                l = Float.NaN;
-            }
-            times[i] = System.nanoTime() - t0;
-            done++;
-            if (!Float.isFinite(l) || !finiteParameters(model)) {
-                status = Status.DIVERGED;
-                curve.add(Double.NaN);
-                break;
-            }
-            acc += l;
-            if ((i + 1) % every == 0) {
-                curve.add(acc / every);
-                acc = 0;
-            }
-        }
-        // The steps' reused activations are not needed once training is over; the evaluation runs in small batches,
-        // since experiments keep many trained models alive and each holds what its last forward saved.
-        model.releaseOutputs();
+        Watch w = new Watch(model, steps);
+        new Trainer(model, opt, train, batch, shuffle, flat).fit(steps, steps, null, null, w);
+        // The evaluation runs in small batches: experiments keep many trained models alive and each holds what its last
+        // forward saved.
         Evaluation ev = Trainer.evaluate(model, test, flat, null, 200);
+        Status status = w.status;
         if (status == Status.OK && ev.accuracy() <= 1.0 / test.numClasses() + 0.02) status = Status.AT_CHANCE;
-        long[] sorted = java.util.Arrays.copyOf(times, done);
-        java.util.Arrays.sort(sorted);
-        return new Outcome(ev.accuracy(), ev.loss(), status, done, sorted[done / 2] / 1e9,
-                curve.stream().mapToDouble(Double::doubleValue).toArray());
+        return new Outcome(ev.accuracy(), ev.loss(), status, w.done, w.medianSeconds(), w.curve.stream().mapToDouble(Double::doubleValue).toArray());
+    }
+
+    /**
+     * Watches a run of {@link Trainer#fit}: each step's time (the step alone, not this watch's checks), the training loss
+     * averaged over every {@code steps / 50} steps, and divergence, which ends the run: the trainer's non-finite check
+     * (its default policy refuses the step and keeps the last good weights) or a non-finite parameter or buffer after it.
+     */
+    private static final class Watch implements Trainer.Listener {
+        private final Module model;
+        private final long[] times;
+        private final int every;
+        private final List<Double> curve = new ArrayList<>();
+        private Status status = Status.OK;
+        private int done;
+        private double lossSum;
+        private long last = System.nanoTime();
+
+        Watch(Module model, int steps) {
+            this.model = model;
+            this.times = new long[steps];
+            this.every = Math.max(1, steps / 50);
+        }
+
+        @Override
+        public void onStep(int step, float loss) {
+            times[done++] = System.nanoTime() - last;
+            if (!Float.isFinite(loss) || !finiteParameters(model)) {
+                diverged();
+            } else {
+                lossSum += loss;
+                if (step % every == 0) {
+                    curve.add(lossSum / every);
+                    lossSum = 0;
+                }
+            }
+            last = System.nanoTime();
+        }
+
+        @Override
+        public void onNonFinite(normlab.train.NonFiniteException e) {
+            times[done++] = System.nanoTime() - last;
+            diverged();
+        }
+
+        private void diverged() {
+            status = Status.DIVERGED;
+            curve.add(Double.NaN);
+        }
+
+        @Override
+        public boolean stop() {
+            return status == Status.DIVERGED;
+        }
+
+        double medianSeconds() {
+            long[] sorted = java.util.Arrays.copyOf(times, done);
+            java.util.Arrays.sort(sorted);
+            return sorted[done / 2] / 1e9;
+        }
+    }
+
+    /** How the experiments train a model: SGD at {@code lr} (momentum 0: plain), {@code steps} batches of {@code batch}, flat or image inputs. */
+    public record Recipe(double lr, double momentum, int steps, int batch, boolean flat) {}
+
+    /** A trained model and how its run ended. */
+    public record Trained(Sequential model, Outcome outcome) {}
+
+    /**
+     * Builds a model and trains it by {@code r}, both from {@code seed}: {@code Rng(seed)} splits into the generator that
+     * builds the model and then the one that orders the batches, so every variant of a seed sees the same batches.
+     */
+    public static Trained train(long seed, java.util.function.Function<Rng, Sequential> build, Recipe r, Dataset train, Dataset test) {
+        Rng root = new Rng(seed);
+        Rng init = root.split(), shuffle = root.split();
+        Sequential model = build.apply(init);
+        return new Trained(model, train(model, sgd(model, r.lr(), r.momentum()), train, test, r.steps(), r.batch(), shuffle, r.flat()));
+    }
+
+    /** Every pair (a, b) as {@code f(a, b)}, a outer, b inner: the settings of a two-way sweep. */
+    public static <A, B, V> List<V> grid(List<A> as, List<B> bs, java.util.function.BiFunction<A, B, V> f) {
+        List<V> out = new ArrayList<>();
+        for (A a : as) for (B b : bs) out.add(f.apply(a, b));
+        return out;
+    }
+
+    /** The values as a list. */
+    public static List<Double> list(double[] xs) {
+        return java.util.Arrays.stream(xs).boxed().toList();
+    }
+
+    /** One task of a sweep: a setting and a seed in, one run's result out. */
+    @FunctionalInterface
+    public interface Task<S, C> {
+        C run(S setting, long seed) throws Exception;
+    }
+
+    /**
+     * Runs {@code task} for every setting and every seed of {@code s} (settings outer, seeds inner) on the threads of
+     * {@code s} ({@link #parallel}); the results, in that order, with the data they used.
+     */
+    public static <S, C> Results<C> sweep(Dataset train, Dataset test, List<S> settings, Settings s, Task<S, C> task) {
+        List<Callable<C>> tasks = new ArrayList<>();
+        for (S x : settings) for (long seed : s.seeds()) tasks.add(() -> task.run(x, seed));
+        return new Results<>(train, test, parallel(s.threads(), tasks));
+    }
+
+    /** What an experiment's training step leaves: its data and one result per run, in submission order. */
+    public record Results<C>(Dataset train, Dataset test, List<C> runs) {
+        /** "name (N training / M test images)", for summary.json. */
+        public String describe(String name) {
+            return name + " (" + train.n + " training / " + test.n + " test images)";
+        }
     }
 
     /** Whether every parameter and buffer (running statistics) of {@code m} is finite. */

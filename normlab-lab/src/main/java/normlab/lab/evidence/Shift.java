@@ -4,14 +4,11 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import normlab.data.Dataset;
 import normlab.infer.Recalibrate;
 import normlab.io.LayerTypes;
 import normlab.nn.Module;
-import normlab.nn.Sequential;
 import normlab.models.SmallCnn;
-import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
 import normlab.train.Trainer;
 import org.knowm.xchart.XYChart;
@@ -28,7 +25,7 @@ import org.knowm.xchart.XYChart;
  *       "Rethinking 'Batch' in BatchNorm": 10³–10⁴ samples suffice).</li>
  * </ol>
  */
-public final class Shift {
+public final class Shift extends Evidence<Shift.Params, Runs.Results<Shift.Seed>> {
     public static final String NAME = "shift";
 
     public record Params(int steps, int batch, double lr, int trainSize, int testSize, int[] testBatches, double contrast,
@@ -45,7 +42,11 @@ public final class Shift {
     /** One seed's measurements. */
     public record Seed(long seed, double running, double[] batchStats, double clean, double shifted, double[] recal) {}
 
-    private Shift() {}
+    public Shift() {
+        super(NAME, "Train/test discrepancy and recalibration", "batch vs running statistics; domain shift and recalibration",
+                "Train/test discrepancy: batch vs running statistics by test batch size; a domain shift and its repair by recalibration "
+                        + "against the number of samples.", Params::of);
+    }
 
     /** The deployment domain: every pixel x → clamp(c·x + b, 0, 1). */
     public static Dataset shifted(Dataset d, double c, double b) {
@@ -80,35 +81,40 @@ public final class Shift {
         return Trainer.evaluate(copy, test, false, null).accuracy();
     }
 
-    public static RunOutput run(Params p, Settings s) throws IOException {
-        long t0 = System.nanoTime();
+    @Override
+    public Runs.Results<Seed> train(Params p, Settings s) throws IOException {
         Dataset train = Runs.data("fashion", true, p.trainSize()), test = Runs.data("fashion", false, p.testSize());
         Dataset pool = shifted(Runs.heldOut("fashion", p.heldOut()), p.contrast(), p.brightness());
         Dataset testShifted = shifted(test, p.contrast(), p.brightness());
         if (p.trainSize() + p.heldOut() > Runs.data("fashion", true, 0).n) throw new IllegalArgumentException("training and held-out sets overlap");
-        List<Callable<Seed>> tasks = new ArrayList<>();
-        for (long seed : s.seeds()) {
-            tasks.add(() -> {
-                Rng root = new Rng(seed);
-                Rng init = root.split(), shuffle = root.split();
-                Sequential model = Runs.cnn(SmallCnn.Norm.BN, p.steps(), init);
-                Runs.Outcome o = Runs.train(model, Runs.sgd(model, p.lr(), 0.9), train, test, p.steps(), p.batch(), shuffle, false);
-                double[] bs = new double[p.testBatches().length];
-                for (int i = 0; i < bs.length; i++) bs[i] = batchStatsAccuracy(model, test, p.testBatches()[i]);
-                double shiftedAcc = Trainer.evaluate(model, testShifted, false, null).accuracy();
-                double[] rc = new double[p.recalSamples().length];
-                for (int i = 0; i < rc.length; i++) rc[i] = recalibrated(model, pool, p.recalSamples()[i], testShifted);
-                s.say("  shift seed %d: running stats %.4f, batch stats at 1 %.4f, shifted %.4f, recalibrated (n=%d) %.4f", seed,
-                        o.accuracy(), bs[0], shiftedAcc, p.recalSamples()[rc.length - 1], rc[rc.length - 1]);
-                return new Seed(seed, o.accuracy(), bs, o.accuracy(), shiftedAcc, rc);
-            });
-        }
-        List<Seed> seeds = Runs.parallel(s.threads(), tasks);
-        RunOutput out = new RunOutput(NAME, "Train/test discrepancy and recalibration", s.quick(), s.seeds());
-        out.parameters.addProperty("data", "fashion-mnist (" + train.n + " training / " + test.n + " test images)");
-        out.parameters.addProperty("model", "small CNN with BatchNorm2d, " + p.steps() + " steps of " + p.batch() + ", SGD momentum 0.9, lr " + p.lr());
-        out.parameters.addProperty("deployment_shift", "x' = clamp(" + p.contrast() + "·x + " + p.brightness() + ", 0, 1)");
-        out.parameters.addProperty("recalibration_pool", p.heldOut() + " held-out training images (last of the training file), shifted");
+        Runs.Recipe r = new Runs.Recipe(p.lr(), 0.9, p.steps(), p.batch(), false);
+        return Runs.sweep(train, test, List.of(SmallCnn.Norm.BN), s, (norm, seed) -> {
+            Runs.Trained t = Runs.train(seed, init -> Runs.cnn(norm, p.steps(), init), r, train, test);
+            return measure(p, s, seed, t, test, testShifted, pool);
+        });
+    }
+
+    /** One seed's measurements of its trained model: batch statistics by test batch, the shifted domain, recalibration. */
+    static Seed measure(Params p, Settings s, long seed, Runs.Trained t, Dataset test, Dataset testShifted, Dataset pool) {
+        Module model = t.model();
+        double acc = t.outcome().accuracy();
+        double[] bs = new double[p.testBatches().length];
+        for (int i = 0; i < bs.length; i++) bs[i] = batchStatsAccuracy(model, test, p.testBatches()[i]);
+        double shiftedAcc = Trainer.evaluate(model, testShifted, false, null).accuracy();
+        double[] rc = new double[p.recalSamples().length];
+        for (int i = 0; i < rc.length; i++) rc[i] = recalibrated(model, pool, p.recalSamples()[i], testShifted);
+        s.say("  shift seed %d: running stats %.4f, batch stats at 1 %.4f, shifted %.4f, recalibrated (n=%d) %.4f", seed,
+                acc, bs[0], shiftedAcc, p.recalSamples()[rc.length - 1], rc[rc.length - 1]);
+        return new Seed(seed, acc, bs, acc, shiftedAcc, rc);
+    }
+
+    @Override
+    public RunOutput publish(Params p, Settings s, Runs.Results<Seed> runs) {
+        List<Seed> seeds = runs.runs();
+        RunOutput out = output(s, runs, "fashion-mnist",
+                "model", "small CNN with BatchNorm2d, " + p.steps() + " steps of " + p.batch() + ", SGD momentum 0.9, lr " + p.lr(),
+                "deployment_shift", "x' = clamp(" + p.contrast() + "·x + " + p.brightness() + ", 0, 1)",
+                "recalibration_pool", p.heldOut() + " held-out training images (last of the training file), shifted");
         out.table("batch_stats.csv", "seed", "test_batch", "accuracy_batch_stats", "accuracy_running_stats");
         out.table("recalibration.csv", "seed", "samples", "accuracy_shifted", "accuracy_clean_running", "accuracy_shifted_running");
         int nb = p.testBatches().length, nr = p.recalSamples().length;
@@ -164,7 +170,6 @@ public final class Shift {
         double[] rcMeans = new double[nr];
         for (int i = 0; i < nr; i++) rcMeans[i] = rcS[i].mean();
         out.claim(recalibrationVerdict(run.mean(), sh.mean(), p.recalSamples(), rcMeans));
-        out.wallSeconds((System.nanoTime() - t0) / 1e9);
         return out;
     }
 

@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import normlab.data.Dataset;
 import normlab.infer.Fold;
 import normlab.nn.Module;
@@ -25,7 +24,7 @@ import org.knowm.xchart.CategorySeries;
  * activations), RMSNorm against LayerNorm (Zhang &amp; Sennrich 2019 report 7–64 % savings). Timings are single
  * threaded after training, the fastest of interleaved rounds; training step times are medians while runs share the cores.
  */
-public final class Zoo {
+public final class Zoo extends Evidence<Zoo.Params, Zoo.Measured> {
     public static final String NAME = "zoo";
     public static final List<SmallCnn.Norm> NORMS = List.of(SmallCnn.Norm.values());
 
@@ -36,8 +35,6 @@ public final class Zoo {
     }
 
     public record Cell(SmallCnn.Norm norm, long seed, Runs.Outcome outcome, Sequential model) {}
-
-    private Zoo() {}
 
     static double median(double[] xs) {
         double[] s = xs.clone();
@@ -87,43 +84,35 @@ public final class Zoo {
         };
     }
 
-    public static RunOutput run(Params p, Settings s) throws IOException {
-        long t0 = System.nanoTime();
+    /** The trained models and their timings: per norm, inference as is, inference folded (where it folds), the layer alone. */
+    public record Measured(Runs.Results<Cell> runs, double[] times, List<Module> foldedModels, int imagesTimed) {}
+
+    public Zoo() {
+        super(NAME, "The normalization zoo on one CNN", "every normalization on the CNN: accuracy, step and inference time, folding",
+                "Every normalization on the small CNN: accuracy, time per step, inference time with folding, RMSNorm vs LayerNorm cost.",
+                Params::of);
+    }
+
+    @Override
+    public Measured train(Params p, Settings s) throws IOException {
         Dataset train = Runs.data("fashion", true, p.trainSize()), test = Runs.data("fashion", false, p.testSize());
-        List<Callable<Cell>> tasks = new ArrayList<>();
-        for (SmallCnn.Norm norm : NORMS) {
-            for (long seed : s.seeds()) {
-                tasks.add(() -> {
-                    Rng root = new Rng(seed);
-                    Rng init = root.split(), shuffle = root.split();
-                    Sequential model = Runs.cnn(norm, p.steps(), init);
-                    Runs.Outcome o = Runs.train(model, Runs.sgd(model, p.lr(), 0.9), train, test, p.steps(), p.batch(), shuffle, false);
-                    s.say("  zoo %-15s seed %d: %s, accuracy %.4f, %.1f ms/step", BatchSweep.label(norm), seed, o.status().text, o.accuracy(),
-                            1e3 * o.secondsPerStep());
-                    return new Cell(norm, seed, o, model);
-                });
-            }
-        }
-        List<Cell> cells = Runs.parallel(s.threads(), tasks);
-        RunOutput out = new RunOutput(NAME, "The normalization zoo on one CNN", s.quick(), s.seeds());
-        out.parameters.addProperty("data", "fashion-mnist (" + train.n + " training / " + test.n + " test images)");
-        out.parameters.addProperty("model", "small CNN: conv3×3(8)-norm-ReLU-pool-conv3×3(16)-norm-ReLU-pool-linear");
-        out.parameters.addProperty("optimizer", "SGD momentum 0.9, lr " + p.lr());
-        out.parameters.addProperty("steps", p.steps());
-        out.parameters.addProperty("batch", p.batch());
-        out.parameters.addProperty("timing", "fastest of " + p.timingReps() + " interleaved rounds, one thread, after training");
-        out.table("runs.csv", "norm", "seed", "status", "test_accuracy", "ms_per_train_step");
-        for (Cell c : cells) {
-            out.row("runs.csv", BatchSweep.label(c.norm()), c.seed(), c.outcome().status().text, c.outcome().accuracy(), 1e3 * c.outcome().secondsPerStep());
-        }
-        out.table("norms.csv", "norm", "accuracy_mean", "accuracy_sd", "ms_per_train_step", "us_per_image_inference",
-                "us_per_image_inference_folded", "folded_accuracy", "ms_norm_layer_fwd_bwd");
-        List<String> names = new ArrayList<>();
-        List<Double> accM = new ArrayList<>(), accE = new ArrayList<>(), stepMs = new ArrayList<>(), inf = new ArrayList<>(), layer = new ArrayList<>();
-        double noneInf = Double.NaN, bnInf = Double.NaN, bnFolded = Double.NaN, bnAcc = Double.NaN, bnFoldedAcc = Double.NaN;
-        double lnLayer = 0, rmsLayer = 0;
-        // Timing, single threaded: every model's inference (as is, then folded where it folds) and every norm layer alone,
-        // in interleaved rounds.
+        Runs.Recipe r = new Runs.Recipe(p.lr(), 0.9, p.steps(), p.batch(), false);
+        return measure(p, Runs.sweep(train, test, NORMS, s, (norm, seed) -> {
+            Runs.Trained t = Runs.train(seed, init -> Runs.cnn(norm, p.steps(), init), r, train, test);
+            Runs.Outcome o = t.outcome();
+            s.say("  zoo %-15s seed %d: %s, accuracy %.4f, %.1f ms/step", BatchSweep.label(norm), seed, o.status().text, o.accuracy(),
+                    1e3 * o.secondsPerStep());
+            return new Cell(norm, seed, o, t.model());
+        }));
+    }
+
+    /**
+     * Timing, single threaded: every model's inference (as is, then folded where it folds) and every norm layer alone,
+     * in interleaved rounds.
+     */
+    static Measured measure(Params p, Runs.Results<Cell> runs) {
+        List<Cell> cells = runs.runs();
+        Dataset test = runs.test();
         int b = Math.min(256, test.n);
         Tensor x = test.batch(Dataset.range(0, b));
         List<Runnable> timed = new ArrayList<>();
@@ -138,12 +127,34 @@ public final class Zoo {
             timed.add(l == null ? () -> { } : l);
         }
         int oldThreads = normlab.kernels.Parallel.setThreads(1);
-        double[] times;
         try {
-            times = interleavedMin(timed, p.timingReps());
+            return new Measured(runs, interleavedMin(timed, p.timingReps()), foldedModels, b);
         } finally {
             normlab.kernels.Parallel.setThreads(oldThreads);
         }
+    }
+
+    @Override
+    public RunOutput publish(Params p, Settings s, Measured measured) {
+        List<Cell> cells = measured.runs().runs();
+        Dataset test = measured.runs().test();
+        double[] times = measured.times();
+        List<Module> foldedModels = measured.foldedModels();
+        int b = measured.imagesTimed();
+        RunOutput out = output(s, measured.runs(), "fashion-mnist",
+                "model", "small CNN: conv3×3(8)-norm-ReLU-pool-conv3×3(16)-norm-ReLU-pool-linear",
+                "optimizer", "SGD momentum 0.9, lr " + p.lr(), "steps", p.steps(), "batch", p.batch(),
+                "timing", "fastest of " + p.timingReps() + " interleaved rounds, one thread, after training");
+        out.table("runs.csv", "norm", "seed", "status", "test_accuracy", "ms_per_train_step");
+        for (Cell c : cells) {
+            out.row("runs.csv", BatchSweep.label(c.norm()), c.seed(), c.outcome().status().text, c.outcome().accuracy(), 1e3 * c.outcome().secondsPerStep());
+        }
+        out.table("norms.csv", "norm", "accuracy_mean", "accuracy_sd", "ms_per_train_step", "us_per_image_inference",
+                "us_per_image_inference_folded", "folded_accuracy", "ms_norm_layer_fwd_bwd");
+        List<String> names = new ArrayList<>();
+        List<Double> accM = new ArrayList<>(), accE = new ArrayList<>(), stepMs = new ArrayList<>(), inf = new ArrayList<>(), layer = new ArrayList<>();
+        double noneInf = Double.NaN, bnInf = Double.NaN, bnFolded = Double.NaN, bnAcc = Double.NaN, bnFoldedAcc = Double.NaN;
+        double lnLayer = 0, rmsLayer = 0;
         for (int ni = 0; ni < NORMS.size(); ni++) {
             SmallCnn.Norm norm = NORMS.get(ni);
             List<Cell> cs = cells.stream().filter(c -> c.norm() == norm).toList();
@@ -182,6 +193,15 @@ public final class Zoo {
             s.say("  zoo %-15s accuracy %.4f, %.1f ms/step, inference %.1f µs/image%s, layer %.2f ms", n, a.mean(), 1e3 * step, 1e6 * ti,
                     Double.isFinite(tf) ? String.format(Locale.ROOT, " (folded %.1f)", 1e6 * tf) : "", 1e3 * tl);
         }
+        charts(out, p, s, names, accM, accE, stepMs, inf, layer);
+        out.claim(rmsVerdict(lnLayer, rmsLayer));
+        if (Double.isFinite(bnFolded)) out.claim(foldVerdict(noneInf, bnInf, bnFolded, bnAcc, bnFoldedAcc));
+        return out;
+    }
+
+    /** The four bar charts: accuracy, training step time, inference time, the norm layer alone. */
+    static void charts(RunOutput out, Params p, Settings s, List<String> names, List<Double> accM, List<Double> accE, List<Double> stepMs,
+                       List<Double> inf, List<Double> layer) {
         CategoryChart ca = Charts.bars("Test accuracy after " + p.steps() + " steps", "test accuracy");
         CategorySeries sa = ca.addSeries("accuracy", names, accM, accE);
         sa.setFillColor(Charts.PALETTE.get(0));
@@ -195,10 +215,6 @@ public final class Zoo {
         CategoryChart cl = Charts.bars("Normalization layer alone: forward + backward on (32, 8, 28, 28)", "ms");
         cl.addSeries("ms", names, layer).setFillColor(Charts.PALETTE.get(3));
         out.chart("zoo_layer_time", "Forward + backward time of the normalization layer alone (median).", cl);
-        out.claim(rmsVerdict(lnLayer, rmsLayer));
-        if (Double.isFinite(bnFolded)) out.claim(foldVerdict(noneInf, bnInf, bnFolded, bnAcc, bnFoldedAcc));
-        out.wallSeconds((System.nanoTime() - t0) / 1e9);
-        return out;
     }
 
     /** Rule: saving = 1 − t_RMS/t_LN of the layer alone; HOLDS at ≥ 7 %, PARTLY above 0, otherwise DOES_NOT_HOLD. */

@@ -1,13 +1,20 @@
 package normlab.lab.experiments;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import normlab.data.Dataset;
 import normlab.kernels.Parallel;
+import normlab.lab.evidence.EvidenceReport;
+import normlab.lab.evidence.Experiment;
+import normlab.lab.evidence.Runs;
+import normlab.lab.evidence.Settings;
+import normlab.lab.report.MnistReport;
 import normlab.nn.Module;
 import normlab.nn.Sequential;
 import normlab.optim.SGD;
@@ -26,7 +33,7 @@ import normlab.train.Trainer;
  *
  * <p>The two variants are independent, so with two threads they run concurrently (each on one thread).
  */
-public final class MnistExperiment {
+public final class MnistExperiment implements Experiment<MnistExperiment.Setup, MnistExperiment.Result> {
     /** The percentiles of Figure 1b/c. */
     public static final double[] PERCENTILES = {15, 50, 85};
 
@@ -108,7 +115,61 @@ public final class MnistExperiment {
         void onEval(String variant, Point point);
     }
 
-    private MnistExperiment() {}
+    /** The run as an experiment of the lab: its parameters and the first {@code testSize} test images (all if 0). */
+    public record Setup(Params params, int testSize) {}
+
+    @Override
+    public String name() {
+        return "mnist";
+    }
+
+    @Override
+    public String id() {
+        return EvidenceReport.FIG1;
+    }
+
+    @Override
+    public String description() {
+        return "Figure 1";
+    }
+
+    @Override
+    public List<String> help() {
+        return List.of("Reproduces the MNIST experiment of Ioffe & Szegedy (2015), Figure 1: a 784-100-100-100-10 sigmoid network "
+                        + "trained with plain SGD, without and with Batch Normalization.",
+                "Writes metrics.csv, the Figure 1 charts (PNG, SVG), report.html, summary.json and both checkpoints into "
+                        + "the run directory, and prints a summary table.");
+    }
+
+    /** The paper's protocol at the first seed; quick: 5,000 steps evaluated every 250 on the first 2,000 test images. */
+    @Override
+    public Setup params(Settings s) {
+        Params d = Params.defaults();
+        long seed = s.seeds().get(0);
+        return s.quick() ? new Setup(new Params(5_000, d.batch(), d.lr(), d.std(), seed, s.threads(), 250, d.unit()), 2_000)
+                : new Setup(new Params(d.steps(), d.batch(), d.lr(), d.std(), seed, s.threads(), d.evalEvery(), d.unit()), 0);
+    }
+
+    @Override
+    public String announce(Settings s) {
+        Params p = params(s).params();
+        return String.format(Locale.ROOT, "mnist%s: Figure 1, %,d steps, seed %d", s.quick() ? " (quick)" : "", p.steps(), p.seed());
+    }
+
+    @Override
+    public Result train(Setup setup, Settings s) throws IOException, InterruptedException {
+        Dataset train = Runs.data("mnist", true, 0), test = Runs.data("mnist", false, setup.testSize());
+        return run(setup.params(), train, test, new Progress() {
+            public void onStep(String variant, int step) {}
+
+            public void onEval(String variant, Point pt) {}
+        });
+    }
+
+    @Override
+    public MnistReport.Output publish(Setup setup, Settings s, Result r) {
+        return new MnistReport.Output(r, setup.testSize() > 0 ? "mnist (first " + setup.testSize() + " test images)" : "mnist");
+    }
 
     /** Runs both variants on {@code train}, evaluating on {@code test}. */
     public static Result run(Params p, Dataset train, Dataset test, Progress progress) throws InterruptedException {

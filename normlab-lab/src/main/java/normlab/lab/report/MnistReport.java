@@ -2,14 +2,19 @@ package normlab.lab.report;
 
 import com.google.gson.GsonBuilder;
 import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import normlab.io.AtomicFiles;
+import normlab.lab.evidence.Claim;
+import normlab.lab.evidence.EvidenceReport;
+import normlab.lab.evidence.Published;
 import normlab.lab.experiments.MnistExperiment;
 import normlab.lab.experiments.MnistExperiment.Point;
 import normlab.lab.experiments.MnistExperiment.Result;
@@ -28,6 +33,25 @@ public final class MnistReport {
     public static final String HTML = "report.html";
 
     private MnistReport() {}
+
+    /** A Figure 1 run as the lab publishes it: its files, the console table, and the claim the report derives from it. */
+    public record Output(Result result, String data) implements Published {
+        @Override
+        public List<Claim> claims() {
+            return List.of(EvidenceReport.figure1Claim(JsonParser.parseString(summaryJson(result, data)).getAsJsonObject()));
+        }
+
+        @Override
+        public void write(Path dir) throws IOException {
+            Files.createDirectories(dir);
+            MnistReport.write(result, data, dir);
+        }
+
+        @Override
+        public String console() {
+            return text(result);
+        }
+    }
 
     /** The files {@link #write} produces, relative to the run directory. */
     public static List<String> files() {

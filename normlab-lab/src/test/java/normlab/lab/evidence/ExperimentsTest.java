@@ -42,7 +42,7 @@ class ExperimentsTest {
     @Test
     void lrSweepReportsDivergenceAndWritesItsFiles(@TempDir Path tmp) throws Exception {
         LrSweep.Params p = new LrSweep.Params(0.1, new double[] {1, 1e36}, 30, 60, 0.1, 600, 200);
-        RunOutput r = LrSweep.run(p, quiet(1));
+        RunOutput r = new LrSweep().run(p, quiet(1));
         r.write(tmp);
         List<String> csv = Files.readAllLines(tmp.resolve("runs.csv"));
         assertEquals(1 + 4, csv.size(), String.join("\n", csv));
@@ -63,7 +63,7 @@ class ExperimentsTest {
     @Test
     void shiftMeasuresBatchStatisticsAndRecalibration() throws Exception {
         Shift.Params p = new Shift.Params(40, 32, 0.02, 1024, 256, new int[] {1, 64}, 0.5, 0.35, new int[] {32, 256}, 512);
-        RunOutput r = Shift.run(p, quiet(1));
+        RunOutput r = new Shift().run(p, quiet(1));
         JsonObject res = r.results;
         double running = res.get("accuracy_running_stats").getAsDouble(), b1 = res.get("accuracy_batch_stats_at_1").getAsDouble();
         double shifted = res.get("accuracy_shifted_running_stats").getAsDouble(), recal = res.get("accuracy_shifted_recalibrated_256").getAsDouble();

@@ -47,8 +47,8 @@ class ReportBrowserTest {
                     public void onEval(String variant, MnistExperiment.Point p) {}
                 });
         MnistReport.write(mr, "mnist slice", runs.resolve("mnist-1"));
-        LrSweep.run(new LrSweep.Params(0.1, new double[] {1, 10}, 20, 60, 0.01, 600, 200), quiet()).write(runs.resolve("lr-sweep-1"));
-        Zoo.run(new Zoo.Params(8, 16, 0.02, 256, 128, 2), quiet()).write(runs.resolve("zoo-1"));
+        new LrSweep().run(new LrSweep.Params(0.1, new double[] {1, 10}, 20, 60, 0.01, 600, 200), quiet()).write(runs.resolve("lr-sweep-1"));
+        new Zoo().run(new Zoo.Params(8, 16, 0.02, 256, 128, 2), quiet()).write(runs.resolve("zoo-1"));
         // A newer quick run of an experiment that has a full run: the full run is shown.
         Path fullZoo = runs.resolve("zoo-1/summary.json");
         Files.createDirectories(runs.resolve("zoo-0-full"));

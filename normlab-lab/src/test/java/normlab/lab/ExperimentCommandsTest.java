@@ -1,0 +1,45 @@
+package normlab.lab;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.ByteArrayOutputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import normlab.lab.evidence.Experiment;
+import normlab.lab.evidence.Experiments;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** The subcommands generated from the list of experiments: one per experiment, in the help's order, refusing bad values in one line. */
+class ExperimentCommandsTest {
+    @Test
+    void everyExperimentHasItsCommandWithItsHelp() {
+        CommandLine cl = new CommandLine(new Main());
+        List<String> names = List.copyOf(cl.getSubcommands().keySet());
+        assertEquals(List.of("mnist", "fold", "recalibrate", "export", "lr-sweep", "init-sweep", "batch-sweep", "shift", "dropout",
+                "landscape", "zoo", "report", "reproduce", "help"), names);
+        for (Experiment<?, ?> e : Experiments.ALL) {
+            String[] description = cl.getSubcommands().get(e.name()).getCommandSpec().usageMessage().description();
+            assertEquals(e.help(), List.of(description), e.name());
+        }
+        for (String n : List.of("lr-sweep", "zoo", "reproduce")) {
+            assertTrue(cl.getSubcommands().get(n).getCommandSpec().findOption("--seeds") != null, n);
+        }
+    }
+
+    @Test
+    void badValuesAreOneLineAndExitTwo() {
+        for (String[] args : List.of(new String[] {"zoo", "--seeds", "0"}, new String[] {"dropout", "--threads", "0"},
+                new String[] {"reproduce", "--all", "--seeds", "0"})) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            assertEquals(2, MnistEndToEndTest.run(out, args), String.join(" ", args));
+            String text = out.toString(StandardCharsets.UTF_8).replaceAll("(?m)^WARNING.*\\R", "");
+            assertEquals(1, text.lines().count(), text);
+            assertTrue(text.startsWith("normlab " + args[0] + ": --"), text);
+        }
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertEquals(2, MnistEndToEndTest.run(out, "lr-sweep", "--bogus"));
+        assertTrue(out.toString(StandardCharsets.UTF_8).startsWith("Unknown option: '--bogus'"), out.toString(StandardCharsets.UTF_8));
+    }
+}
