@@ -3,7 +3,6 @@ package normlab.norm;
 import java.util.List;
 import java.util.Map;
 import normlab.kernels.Kernels;
-import normlab.kernels.NormKernels;
 import normlab.nn.Layout;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
@@ -129,7 +128,7 @@ public class BatchNorm extends Module {
             }
             // Algorithm 1, lines 1-2: per-channel mean and biased variance.
             double[] var = new double[c];
-            channelStats(mean, var, x.data, n, c, s);
+            Kernels.channel().channelStats(mean, var, x.data, n, c, s);
             for (int ch = 0; ch < c; ch++) rstd[ch] = 1.0 / Math.sqrt(var[ch] + eps);
             if (isTraining() && trackRunningStats) updateRunning(var, m);
         } else {
@@ -149,7 +148,7 @@ public class BatchNorm extends Module {
             k[ch] = (float) (g * rstd[ch]);
             b[ch] = affine ? bias.value.data[ch] : 0f;
         }
-        normalize(y.data, x.data, muHi, muLo, k, b, n, c, s);
+        Kernels.channel().normalize(y.data, x.data, muHi, muLo, k, b, n, c, s);
         this.x = x;
         return y;
     }
@@ -184,7 +183,7 @@ public class BatchNorm extends Module {
             muHi[ch] = (float) mean[ch];
             muLo[ch] = (float) (mean[ch] - muHi[ch]);
         }
-        backwardSums(sumDy, sumDyXmu, dy.data, x.data, muHi, muLo, n, c, s);
+        Kernels.channel().backwardSums(sumDy, sumDyXmu, dy.data, x.data, muHi, muLo, n, c, s);
         // dx = a·dy − q·(x − μ) − p per channel.
         float[] a = new float[c], q = new float[c], p = new float[c];
         for (int ch = 0; ch < c; ch++) {
@@ -203,7 +202,7 @@ public class BatchNorm extends Module {
         // every element written below; with reused buffers into the output's buffer (this backward reads x, not y, and a
         // returned tensor is valid only until the module's next call): one activation less in cache during a step
         Tensor dx = outputTensor(reusesOutputs() ? 0 : 1, x.shape());
-        backwardDx(dx.data, dy.data, x.data, muHi, muLo, a, q, p, n, c, s);
+        Kernels.channel().backwardDx(dx.data, dy.data, x.data, muHi, muLo, a, q, p, n, c, s);
         return dx;
     }
 
@@ -215,137 +214,5 @@ public class BatchNorm extends Module {
     /** 1/√(σ²+ε) used by the last forward, per channel. */
     public double[] lastRstd() {
         return rstd.clone();
-    }
-
-    // ---------------------------------------------------------------------------------------------------------------
-    // Kernels on flat arrays, (N, C, S) row-major. Outputs first, then inputs, then sizes.
-    // When S == 1 the channels are contiguous in each row ("channels last"), so the loops run over rows with the
-    // channel innermost; otherwise each (n, c) is a contiguous block of S values.
-    // The loops below are the scalar reference; with Kernels.simd() on, NormKernels runs the same math with vector
-    // lanes on Parallel's pool (float lanes over short blocks, folded into double in a fixed order).
-
-    /**
-     * Per-channel mean and biased variance. Shifted sums in double: with K = the channel's first value,
-     * μ = K + Σ(x−K)/m and σ² = Σ(x−K)²/m − (Σ(x−K)/m)², which is exact in the limit and loses nothing to a large mean.
-     */
-    static void channelStats(double[] mean, double[] var, float[] x, int n, int c, int s) {
-        if (Kernels.simd()) {
-            NormKernels.channelStats(mean, var, x, n, c, s);
-            return;
-        }
-        double m = (double) n * s;
-        if (s == 1) {
-            double[] sum = new double[c], sq = new double[c];
-            for (int i = 0; i < n; i++) {
-                int o = i * c;
-                for (int ch = 0; ch < c; ch++) {
-                    double d = x[o + ch] - (double) x[ch];
-                    sum[ch] += d;
-                    sq[ch] += d * d;
-                }
-            }
-            for (int ch = 0; ch < c; ch++) {
-                double dm = sum[ch] / m;
-                mean[ch] = x[ch] + dm;
-                var[ch] = Math.max(0, sq[ch] / m - dm * dm);
-            }
-            return;
-        }
-        for (int ch = 0; ch < c; ch++) {
-            double shift = x[ch * s];
-            double sum = 0, sq = 0;
-            for (int i = 0; i < n; i++) {
-                int o = (i * c + ch) * s;
-                for (int j = 0; j < s; j++) {
-                    double d = x[o + j] - shift;
-                    sum += d;
-                    sq += d * d;
-                }
-            }
-            double dm = sum / m;
-            mean[ch] = shift + dm;
-            var[ch] = Math.max(0, sq / m - dm * dm);
-        }
-    }
-
-    /** y = ((x − μ_hi) − μ_lo)·k + β per channel. */
-    static void normalize(float[] y, float[] x, float[] muHi, float[] muLo, float[] k, float[] b, int n, int c, int s) {
-        if (Kernels.simd()) {
-            NormKernels.normalize(y, x, muHi, muLo, k, b, n, c, s);
-            return;
-        }
-        if (s == 1) {
-            for (int i = 0; i < n; i++) {
-                int o = i * c;
-                for (int ch = 0; ch < c; ch++) y[o + ch] = ((x[o + ch] - muHi[ch]) - muLo[ch]) * k[ch] + b[ch];
-            }
-            return;
-        }
-        for (int i = 0; i < n; i++) {
-            for (int ch = 0; ch < c; ch++) {
-                int o = (i * c + ch) * s;
-                float mh = muHi[ch], ml = muLo[ch], kk = k[ch], bb = b[ch];
-                for (int j = 0; j < s; j++) y[o + j] = ((x[o + j] - mh) - ml) * kk + bb;
-            }
-        }
-    }
-
-    /** Σdy and Σdy·(x − μ) per channel, in double. */
-    static void backwardSums(double[] sumDy, double[] sumDyXmu, float[] dy, float[] x, float[] muHi, float[] muLo,
-                             int n, int c, int s) {
-        if (Kernels.simd()) {
-            NormKernels.backwardSums(sumDy, sumDyXmu, dy, x, muHi, muLo, n, c, s);
-            return;
-        }
-        if (s == 1) {
-            for (int i = 0; i < n; i++) {
-                int o = i * c;
-                for (int ch = 0; ch < c; ch++) {
-                    double g = dy[o + ch];
-                    sumDy[ch] += g;
-                    sumDyXmu[ch] += g * ((x[o + ch] - muHi[ch]) - muLo[ch]);
-                }
-            }
-            return;
-        }
-        for (int ch = 0; ch < c; ch++) {
-            double sd = 0, sdx = 0;
-            float mh = muHi[ch], ml = muLo[ch];
-            for (int i = 0; i < n; i++) {
-                int o = (i * c + ch) * s;
-                for (int j = 0; j < s; j++) {
-                    double g = dy[o + j];
-                    sd += g;
-                    sdx += g * ((x[o + j] - mh) - ml);
-                }
-            }
-            sumDy[ch] = sd;
-            sumDyXmu[ch] = sdx;
-        }
-    }
-
-    /** dx = a·dy − q·(x − μ) − p per channel. */
-    static void backwardDx(float[] dx, float[] dy, float[] x, float[] muHi, float[] muLo, float[] a, float[] q, float[] p,
-                           int n, int c, int s) {
-        if (Kernels.simd()) {
-            NormKernels.backwardDx(dx, dy, x, muHi, muLo, a, q, p, n, c, s);
-            return;
-        }
-        if (s == 1) {
-            for (int i = 0; i < n; i++) {
-                int o = i * c;
-                for (int ch = 0; ch < c; ch++) {
-                    dx[o + ch] = a[ch] * dy[o + ch] - q[ch] * ((x[o + ch] - muHi[ch]) - muLo[ch]) - p[ch];
-                }
-            }
-            return;
-        }
-        for (int i = 0; i < n; i++) {
-            for (int ch = 0; ch < c; ch++) {
-                int o = (i * c + ch) * s;
-                float aa = a[ch], qq = q[ch], pp = p[ch], mh = muHi[ch], ml = muLo[ch];
-                for (int j = 0; j < s; j++) dx[o + j] = aa * dy[o + j] - qq * ((x[o + j] - mh) - ml) - pp;
-            }
-        }
     }
 }

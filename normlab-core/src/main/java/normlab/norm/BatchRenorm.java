@@ -2,6 +2,7 @@ package normlab.norm;
 
 import java.util.List;
 import java.util.Map;
+import normlab.kernels.Kernels;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
 import normlab.tensor.ShapeException;
@@ -132,7 +133,7 @@ public final class BatchRenorm extends Module {
                 throw new ShapeException(label() + ": expected more than 1 value per channel when training, got input shape " + x.shapeString());
             }
             double[] var = new double[c];
-            BatchNorm.channelStats(mean, var, x.data, n, c, s);
+            Kernels.channel().channelStats(mean, var, x.data, n, c, s);
             long step = (long) numBatchesTracked.data[0];
             double rmax = schedule.rmax(step), dmax = schedule.dmax(step);
             for (int ch = 0; ch < c; ch++) {
@@ -162,7 +163,7 @@ public final class BatchRenorm extends Module {
             b[ch] = (float) (g * d[ch] + (affine ? bias.value.data[ch] : 0.0));
         }
         Tensor y = outputTensor(0, x.shape()); // every element written below
-        BatchNorm.normalize(y.data, x.data, muHi, muLo, k, b, n, c, s);
+        Kernels.channel().normalize(y.data, x.data, muHi, muLo, k, b, n, c, s);
         this.x = x;
         return y;
     }
@@ -180,7 +181,7 @@ public final class BatchRenorm extends Module {
             muHi[ch] = (float) mean[ch];
             muLo[ch] = (float) (mean[ch] - muHi[ch]);
         }
-        BatchNorm.backwardSums(sumDy, sumDyXmu, dy.data, x.data, muHi, muLo, n, c, s);
+        Kernels.channel().backwardSums(sumDy, sumDyXmu, dy.data, x.data, muHi, muLo, n, c, s);
         float[] a = new float[c], q = new float[c], p = new float[c];
         for (int ch = 0; ch < c; ch++) {
             double g = affine ? weight.value.data[ch] : 1.0;
@@ -197,7 +198,7 @@ public final class BatchRenorm extends Module {
             }
         }
         Tensor dx = outputTensor(1, x.shape()); // every element written below
-        BatchNorm.backwardDx(dx.data, dy.data, x.data, muHi, muLo, a, q, p, n, c, s);
+        Kernels.channel().backwardDx(dx.data, dy.data, x.data, muHi, muLo, a, q, p, n, c, s);
         return dx;
     }
 

@@ -2,6 +2,7 @@ package normlab.norm;
 
 import java.util.List;
 import java.util.Map;
+import normlab.kernels.Kernels;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
 import normlab.tensor.ShapeException;
@@ -134,7 +135,7 @@ public final class GhostBatchNorm extends Module {
                 }
                 // μ_j, σ²_j per channel; accumulate Σ w_j μ_j and Σ w_j σ²_j m_j/(m_j−1) with w_j = n_j/N
                 double[] var = new double[c];
-                BatchNorm.channelStats(mean[j], var, xj, idx.length, c, s);
+                Kernels.channel().channelStats(mean[j], var, xj, idx.length, c, s);
                 double w = (double) idx.length / n, unbias = (double) m / (m - 1);
                 for (int ch = 0; ch < c; ch++) {
                     rstd[j][ch] = 1.0 / Math.sqrt(var[ch] + eps);
@@ -156,7 +157,7 @@ public final class GhostBatchNorm extends Module {
                 b[ch] = affine ? bias.value.data[ch] : 0f;
             }
             float[] yj = new float[xj.length];
-            BatchNorm.normalize(yj, xj, muHi, muLo, k, b, idx.length, c, s);
+            Kernels.channel().normalize(yj, xj, muHi, muLo, k, b, idx.length, c, s);
             scatter(y.data, yj, idx, block);
         }
         if (usedBatchStats) {
@@ -193,7 +194,7 @@ public final class GhostBatchNorm extends Module {
                 muHi[ch] = (float) mean[j][ch];
                 muLo[ch] = (float) (mean[j][ch] - muHi[ch]);
             }
-            BatchNorm.backwardSums(sumDy, sumDyXmu, dyj, xj, muHi, muLo, idx.length, c, s);
+            Kernels.channel().backwardSums(sumDy, sumDyXmu, dyj, xj, muHi, muLo, idx.length, c, s);
             for (int ch = 0; ch < c; ch++) {
                 double rs = rstd[j][ch], kk = (affine ? weight.value.data[ch] : 1.0) * rs;
                 a[ch] = (float) kk;
@@ -207,7 +208,7 @@ public final class GhostBatchNorm extends Module {
                 }
             }
             float[] dxj = new float[xj.length];
-            BatchNorm.backwardDx(dxj, dyj, xj, muHi, muLo, a, q, p, idx.length, c, s);
+            Kernels.channel().backwardDx(dxj, dyj, xj, muHi, muLo, a, q, p, idx.length, c, s);
             scatter(dx.data, dxj, idx, block);
         }
         return dx;

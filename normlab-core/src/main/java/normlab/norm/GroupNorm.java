@@ -1,7 +1,9 @@
 package normlab.norm;
 
 import java.util.List;
-import normlab.kernels.Moments;
+import normlab.kernels.GroupKernels;
+import normlab.kernels.GroupView;
+import normlab.kernels.Kernels;
 import normlab.nn.Layout;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
@@ -19,7 +21,7 @@ import normlab.tensor.Tensor;
  * InstanceNorm with an affine. Defaults as PyTorch: ε 1e-5, affine on (γ = 1, β = 0). No running statistics.
  *
  * <p>Layouts: NCHW input (N, C, *) is viewed as rows of (C/G)·S contiguous values, (A, P, G, Q) = (N, 1, G, (C/G)·S);
- * NHWC input (N, *, C) is read in place as (N, S, G, C/G), a strided view of the same kernel ({@link Moments}).
+ * NHWC input (N, *, C) is read in place as (N, S, G, C/G), a strided view of the same kernels ({@link GroupKernels}, {@link GroupView}).
  *
  * <p>Small batches: statistics are per sample, so batch size 1 and 2 work and give each sample the same output it
  * would get alone. A group of one value (C/G = 1 and S = 1) normalizes to 0, y = β, as PyTorch.
@@ -60,10 +62,10 @@ public final class GroupNorm extends Module {
         return affine ? List.of(weight, bias) : List.of();
     }
 
-    /** The (A, P, G, Q, inner) view of {@link Moments} for an input of this shape and layout. */
-    private int[] geometry(Tensor x) {
+    /** The kernels' view of an input of this shape and layout. */
+    private GroupView view(Tensor x) {
         int n = x.dim(0), s = x.numel() / Math.max(1, n * numChannels), cg = numChannels / numGroups;
-        return layout == Layout.NCHW ? new int[] {n, 1, numGroups, cg * s, s} : new int[] {n, s, numGroups, cg, 1};
+        return layout == Layout.NCHW ? GroupView.channelsFirst(n, numGroups, cg, s) : GroupView.channelsLast(n, s, numGroups, cg);
     }
 
     @Override
@@ -71,15 +73,15 @@ public final class GroupNorm extends Module {
         if (x.rank() < 2) throw new ShapeException(label() + ": expected input of rank >= 2, got shape " + x.shapeString());
         requireDim(x, layout.channelDim(x.rank()), numChannels, "channels");
         if (x.numel() == 0) throw new ShapeException(label() + ": empty input of shape " + x.shapeString());
-        int[] v = geometry(x);
-        int groups = v[0] * v[2];
+        GroupView v = view(x);
+        int groups = v.groups();
         double[] mean = new double[groups], rstd = new double[groups];
         double[] var = new double[groups];
-        Moments.moments(mean, var, x.data, v[0], v[1], v[2], v[3]);
-        Moments.rstd(rstd, var, eps, groups);
+        Kernels.group().moments(mean, var, x.data, v);
+        GroupKernels.rstd(rstd, var, eps, groups);
         Tensor y = outputTensor(0, x.shape()); // every element written below
-        Moments.normalize(y.data, x.data, mean, rstd, affine ? weight.value.data : null, affine ? bias.value.data : null,
-                v[0], v[1], v[2], v[3], v[4]);
+        Kernels.group().normalize(y.data, x.data, mean, rstd, affine ? weight.value.data : null,
+                affine ? bias.value.data : null, v);
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
         this.mean = mean;
         this.rstd = rstd;
@@ -92,10 +94,10 @@ public final class GroupNorm extends Module {
     public Tensor backward(Tensor dy) {
         requireForward(x, this);
         Tensor.requireShape(label() + " backward", dy, x.shape());
-        int[] v = geometry(x);
+        GroupView v = view(x);
         Tensor dx = outputTensor(1, x.shape()); // every element written below
-        Moments.backward(dx.data, affine ? weight.grad.data : null, affine ? bias.grad.data : null, dy.data, x.data,
-                mean, rstd, affine ? weight.value.data : null, v[0], v[1], v[2], v[3], v[4]);
+        Kernels.group().backward(dx.data, affine ? weight.grad.data : null, affine ? bias.grad.data : null, dy.data,
+                x.data, mean, rstd, affine ? weight.value.data : null, v);
         return dx;
     }
 }

@@ -2,7 +2,9 @@ package normlab.norm;
 
 import java.util.List;
 import java.util.Map;
-import normlab.kernels.Moments;
+import normlab.kernels.GroupKernels;
+import normlab.kernels.GroupView;
+import normlab.kernels.Kernels;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
 import normlab.tensor.ShapeException;
@@ -11,7 +13,7 @@ import normlab.tensor.Tensor;
 /**
  * Instance Normalization (Ulyanov, Vedaldi &amp; Lempitsky 2016) as PyTorch's {@code nn.InstanceNorm1d/2d}: each
  * (sample, channel) plane of S values is normalized on its own — GroupNorm with G = C, through the same
- * {@link Moments} kernel with (A, P, G, Q) = (N, 1, C, S).
+ * {@link GroupKernels} with the view (A, P, G, Q) = (N, 1, C, S).
  * <pre>
  *   μ_nc = (1/S) Σ x,  σ²_nc = (1/S) Σ (x − μ_nc)²,  y = (x − μ_nc)/√(σ²_nc + ε) · γ_c + β_c
  * </pre>
@@ -86,8 +88,8 @@ public abstract class InstanceNorm extends Module {
                         + x.shapeString());
             }
             double[] var = new double[n * c];
-            Moments.moments(mean, var, x.data, n, 1, c, s);
-            Moments.rstd(rstd, var, eps, n * c);
+            Kernels.group().moments(mean, var, x.data, GroupView.instances(n, c, s));
+            GroupKernels.rstd(rstd, var, eps, n * c);
             if (isTraining() && trackRunningStats) updateRunning(mean, var, n, s);
         } else {
             // Evaluation with running statistics: the same fixed (μ_c, rstd_c) for every sample.
@@ -99,8 +101,8 @@ public abstract class InstanceNorm extends Module {
             }
         }
         Tensor y = outputTensor(0, x.shape()); // every element written below
-        Moments.normalize(y.data, x.data, mean, rstd, affine ? weight.value.data : null, affine ? bias.value.data : null,
-                n, 1, c, s, s);
+        Kernels.group().normalize(y.data, x.data, mean, rstd, affine ? weight.value.data : null,
+                affine ? bias.value.data : null, GroupView.instances(n, c, s));
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
         this.mean = mean;
         this.rstd = rstd;
@@ -134,8 +136,8 @@ public abstract class InstanceNorm extends Module {
         int n = x.dim(0), c = numFeatures, s = x.numel() / (n * c);
         Tensor dx = outputTensor(1, x.shape()); // every element written below
         float[] dg = affine ? weight.grad.data : null, db = affine ? bias.grad.data : null, g = affine ? weight.value.data : null;
-        if (usedBatchStats) Moments.backward(dx.data, dg, db, dy.data, x.data, mean, rstd, g, n, 1, c, s, s);
-        else Moments.backwardFixed(dx.data, dg, db, dy.data, x.data, mean, rstd, g, n, 1, c, s, s);
+        if (usedBatchStats) Kernels.group().backward(dx.data, dg, db, dy.data, x.data, mean, rstd, g, GroupView.instances(n, c, s));
+        else Kernels.group().backwardFixed(dx.data, dg, db, dy.data, x.data, mean, rstd, g, GroupView.instances(n, c, s));
         return dx;
     }
 }

@@ -2,7 +2,9 @@ package normlab.norm;
 
 import java.util.Arrays;
 import java.util.List;
-import normlab.kernels.Moments;
+import normlab.kernels.GroupKernels;
+import normlab.kernels.GroupView;
+import normlab.kernels.Kernels;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
 import normlab.tensor.Tensor;
@@ -15,7 +17,7 @@ import normlab.tensor.Tensor;
  * </pre>
  * Defaults as PyTorch: ε 1e-5, elementwise affine on (γ = 1, β = 0), bias optional (PyTorch 2.1's {@code bias=False}).
  * No running statistics: training and evaluation compute the same function. The statistics come from
- * {@link Moments} with (A, P, G, Q) = (rows, 1, 1, D).
+ * {@link GroupKernels} with the view (A, P, G, Q) = (rows, 1, 1, D).
  *
  * <p>Small batches: statistics are per sample, so batch size 1 and 2 behave exactly like any other batch size (each
  * row is normalized on its own). A normalized shape of a single value (D = 1) gives x̂ = 0, y = β, as PyTorch.
@@ -62,11 +64,11 @@ public final class LayerNorm extends Module {
         int rows = x.numel() / d;
         double[] mean = new double[rows], rstd = new double[rows];
         double[] var = new double[rows];
-        Moments.moments(mean, var, x.data, rows, 1, 1, d);
-        Moments.rstd(rstd, var, eps, rows);
+        Kernels.group().moments(mean, var, x.data, GroupView.rows(rows, d));
+        GroupKernels.rstd(rstd, var, eps, rows);
         Tensor y = outputTensor(0, x.shape()); // every element written below
-        Moments.normalize(y.data, x.data, mean, rstd, weight == null ? null : weight.value.data,
-                bias == null ? null : bias.value.data, rows, 1, 1, d, 1);
+        Kernels.group().normalize(y.data, x.data, mean, rstd, weight == null ? null : weight.value.data,
+                bias == null ? null : bias.value.data, GroupView.rows(rows, d));
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
         this.mean = mean;
         this.rstd = rstd;
@@ -81,8 +83,8 @@ public final class LayerNorm extends Module {
         Tensor.requireShape(label() + " backward", dy, x.shape());
         int rows = x.numel() / d;
         Tensor dx = outputTensor(1, x.shape()); // every element written below
-        Moments.backward(dx.data, weight == null ? null : weight.grad.data, bias == null ? null : bias.grad.data,
-                dy.data, x.data, mean, rstd, weight == null ? null : weight.value.data, rows, 1, 1, d, 1);
+        Kernels.group().backward(dx.data, weight == null ? null : weight.grad.data, bias == null ? null : bias.grad.data,
+                dy.data, x.data, mean, rstd, weight == null ? null : weight.value.data, GroupView.rows(rows, d));
         return dx;
     }
 }

@@ -2,7 +2,7 @@ package normlab.norm;
 
 import java.util.Arrays;
 import java.util.List;
-import normlab.kernels.Moments;
+import normlab.kernels.Kernels;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
 import normlab.tensor.Tensor;
@@ -62,9 +62,9 @@ public final class RMSNorm extends Module {
         requireTrailingShape(x, normalizedShape);
         int rows = x.numel() / d;
         double[] rrms = new double[rows];
-        Moments.rms(rrms, x.data, eps, rows, d);
+        Kernels.group().rms(rrms, x.data, eps, rows, d);
         Tensor y = outputTensor(0, x.shape()); // every element written below
-        Moments.rmsNormalize(y.data, x.data, rrms, weight == null ? null : weight.value.data, rows, d);
+        Kernels.group().rmsNormalize(y.data, x.data, rrms, weight == null ? null : weight.value.data, rows, d);
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
         this.rrms = rrms;
         this.x = x;
@@ -77,7 +77,7 @@ public final class RMSNorm extends Module {
         requireForward(x, this);
         Tensor.requireShape(label() + " backward", dy, x.shape());
         Tensor dx = outputTensor(1, x.shape()); // every element written below
-        Moments.rmsBackward(dx.data, weight == null ? null : weight.grad.data, dy.data, x.data, rrms,
+        Kernels.group().rmsBackward(dx.data, weight == null ? null : weight.grad.data, dy.data, x.data, rrms,
                 weight == null ? null : weight.value.data, x.numel() / d, d);
         return dx;
     }

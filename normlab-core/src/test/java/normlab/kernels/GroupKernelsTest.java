@@ -21,7 +21,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The group kernels behind LayerNorm, GroupNorm (NCHW), InstanceNorm and RMSNorm, through the layers: SIMD agrees
- * with the scalar reference (Moments' loops), and SIMD results are bit-identical at 1 and 2 threads.
+ * with the scalar reference (ScalarGroupKernels' loops), and SIMD results are bit-identical at 1 and 2 threads.
  *
  * <p>Agreement metric: max |simd − scalar| ≤ tol · max(1, max |scalar|), tol 1e-5 for outputs, 1e-4 for gradients.
  */
