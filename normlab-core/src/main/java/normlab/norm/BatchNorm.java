@@ -1,17 +1,14 @@
 package normlab.norm;
 
-import java.util.List;
-import java.util.Map;
-import normlab.kernels.Kernels;
+import normlab.kernels.ChannelKernels;
 import normlab.nn.Layout;
-import normlab.nn.Module;
-import normlab.nn.Parameter;
-import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
 
 /**
- * Batch Normalization (Ioffe &amp; Szegedy 2015, Algorithms 1 and 2) with PyTorch's conventions. All of BatchNorm's
- * math is in this file; {@link BatchNorm1d} and {@link BatchNorm2d} only check input ranks.
+ * Batch Normalization (Ioffe &amp; Szegedy 2015, Algorithms 1 and 2) with PyTorch's conventions. This file states
+ * BatchNorm's algorithm; the options, buffers, folded affine and backward coefficients it shares with its descendants
+ * are in {@link BatchStatsNorm}, the loops in {@link ChannelKernels}. {@link BatchNorm1d} and {@link BatchNorm2d} only
+ * check input ranks.
  *
  * <p>Input is viewed as (N, C, S): N samples, C channels, S spatial positions (1 for (N, C), L for (N, C, L), H·W for
  * (N, C, H, W)). Every statistic is per channel over the m = N·S values of that channel.
@@ -42,22 +39,9 @@ import normlab.tensor.Tensor;
  * kept as a float pair (hi + lo) and subtracted before scaling, y = ((x − μ_hi) − μ_lo)·k + β with k = γ/√(σ²+ε),
  * so large offsets cancel exactly instead of through a rounded α·x + b.
  */
-public class BatchNorm extends Module {
-    public final int numFeatures;
-    public final double eps;
-    /** Null means cumulative moving average (PyTorch's momentum=None). */
-    public final Double momentum;
-    public final boolean affine;
-    public final boolean trackRunningStats;
+public class BatchNorm extends BatchStatsNorm implements RunningStatsNorm {
     /** NCHW (channels at dim 1) or NHWC (channels last, read as (N·H·W, C, 1)). */
     public final Layout layout;
-
-    public final Parameter weight; // γ, null unless affine
-    public final Parameter bias;   // β, null unless affine
-    public final Tensor runningMean; // null unless trackRunningStats
-    public final Tensor runningVar;
-    public final Tensor numBatchesTracked; // 0-d
-    private final RunningStats running; // owns the three buffers above
 
     // Saved by forward for backward.
     private Tensor x;
@@ -70,85 +54,46 @@ public class BatchNorm extends Module {
         this(numFeatures, 1e-5, 0.1, true, true);
     }
 
+    /** PyTorch's defaults with the given layout. */
+    public BatchNorm(int numFeatures, Layout layout) {
+        this(numFeatures, 1e-5, 0.1, true, true, layout);
+    }
+
     public BatchNorm(int numFeatures, double eps, Double momentum, boolean affine, boolean trackRunningStats) {
         this(numFeatures, eps, momentum, affine, trackRunningStats, Layout.NCHW);
     }
 
     public BatchNorm(int numFeatures, double eps, Double momentum, boolean affine, boolean trackRunningStats, Layout layout) {
-        RunningStats.checkOptions(getClass().getSimpleName(), numFeatures, eps, momentum, true);
-        this.numFeatures = numFeatures;
-        this.eps = eps;
-        this.momentum = momentum;
-        this.affine = affine;
-        this.trackRunningStats = trackRunningStats;
+        super(numFeatures, eps, momentum, true, affine, trackRunningStats);
         this.layout = layout;
-        this.weight = affine ? RunningStats.gamma(numFeatures) : null;
-        this.bias = affine ? RunningStats.beta(numFeatures) : null;
-        this.running = trackRunningStats ? new RunningStats(numFeatures) : null;
-        this.runningMean = trackRunningStats ? running.mean : null;
-        this.runningVar = trackRunningStats ? running.var : null;
-        this.numBatchesTracked = trackRunningStats ? running.count : null;
         this.mean = new double[numFeatures];
         this.rstd = new double[numFeatures];
     }
 
     @Override
-    protected List<Parameter> ownParameters() {
-        return affine ? List.of(weight, bias) : List.of();
-    }
-
-    @Override
-    protected Map<String, Tensor> ownBuffers() {
-        return trackRunningStats ? running.buffers() : Map.of();
-    }
-
-    /** Checks the input's rank; subclasses narrow it. */
-    protected void checkInput(Tensor x) {
-        requireRank(x, 2, 3, 4);
-    }
-
-    /** Whether this forward normalizes with batch statistics (training, or no running statistics). */
-    public boolean usesBatchStats() {
-        return isTraining() || !trackRunningStats;
+    public RunningAffine runningAffine() {
+        return estimatedAffine(layout);
     }
 
     @Override
     public Tensor forward(Tensor x) {
         checkInput(x);
-        requireDim(x, layout.channelDim(x.rank()), numFeatures, "channels");
+        checkBatch(x, layout.channelDim(x.rank()));
         int c = numFeatures, n = rows(x), s = x.numel() / Math.max(1, n * c);
-        if (x.dim(0) == 0) throw new ShapeException(label() + ": empty batch, input shape " + x.shapeString());
         long m = (long) n * s;
         usedBatchStats = usesBatchStats();
         if (usedBatchStats) {
-            if (m < 2) {
-                throw new ShapeException(label() + ": expected more than 1 value per channel when "
-                        + (isTraining() ? "training" : "using batch statistics (trackRunningStats=false)") + ", got input shape "
-                        + x.shapeString() + " (N·spatial = " + m + ")");
-            }
+            requireValuesPerChannel(x, m);
             // Algorithm 1, lines 1-2: per-channel mean and biased variance.
-            double[] var = new double[c];
-            Kernels.channel().channelStats(mean, var, x.data, n, c, s);
-            for (int ch = 0; ch < c; ch++) rstd[ch] = 1.0 / Math.sqrt(var[ch] + eps);
-            if (isTraining() && trackRunningStats) updateRunning(var, m);
+            double[] var = batchStatistics(mean, rstd, x.data, n, s);
+            if (isTraining() && trackRunningStats) updateRunning(mean, var, (double) m / (m - 1));
         } else {
             // Algorithm 2: inference uses the population estimates.
-            for (int ch = 0; ch < c; ch++) {
-                mean[ch] = runningMean.data[ch];
-                rstd[ch] = 1.0 / Math.sqrt(runningVar.data[ch] + eps);
-            }
+            runningStatistics(mean, rstd);
         }
         // Algorithm 1, lines 3-4, folded per channel: y = (x − μ)·k + β with k = γ·rstd.
         Tensor y = outputTensor(0, x.shape()); // every element written below
-        float[] muHi = new float[c], muLo = new float[c], k = new float[c], b = new float[c];
-        for (int ch = 0; ch < c; ch++) {
-            muHi[ch] = (float) mean[ch];
-            muLo[ch] = (float) (mean[ch] - muHi[ch]);
-            double g = affine ? weight.value.data[ch] : 1.0;
-            k[ch] = (float) (g * rstd[ch]);
-            b[ch] = affine ? bias.value.data[ch] : 0f;
-        }
-        Kernels.channel().normalize(y.data, x.data, muHi, muLo, k, b, n, c, s);
+        normalizeChannels(y.data, x.data, mean, rstd, n, s);
         this.x = x;
         return y;
     }
@@ -158,9 +103,10 @@ public class BatchNorm extends Module {
         return layout == Layout.NHWC ? x.numel() / numFeatures : x.dim(0);
     }
 
-    /** running ← (1−f)·running + f·batch, with the unbiased variance; counts the batch. */
-    private void updateRunning(double[] var, long m) {
-        running.blend(running.countBatch(momentum), mean, var, (double) m / (m - 1));
+    /** BatchNorm scales its sums by 1/m (its descendants divide by m, which rounds differently): kept bit for bit. */
+    @Override
+    protected double perValue(double sum, double m) {
+        return sum * (1.0 / m);
     }
 
     /**
@@ -173,36 +119,13 @@ public class BatchNorm extends Module {
      */
     @Override
     public Tensor backward(Tensor dy) {
-        requireForward(x, this);
-        Tensor.requireShape(label() + " backward", dy, x.shape());
-        int c = numFeatures, n = rows(x), s = x.numel() / (n * c);
-        double invM = 1.0 / ((double) n * s);
-        double[] sumDy = new double[c], sumDyXmu = new double[c];
-        float[] muHi = new float[c], muLo = new float[c];
-        for (int ch = 0; ch < c; ch++) {
-            muHi[ch] = (float) mean[ch];
-            muLo[ch] = (float) (mean[ch] - muHi[ch]);
-        }
-        Kernels.channel().backwardSums(sumDy, sumDyXmu, dy.data, x.data, muHi, muLo, n, c, s);
-        // dx = a·dy − q·(x − μ) − p per channel.
-        float[] a = new float[c], q = new float[c], p = new float[c];
-        for (int ch = 0; ch < c; ch++) {
-            double g = affine ? weight.value.data[ch] : 1.0;
-            double kk = g * rstd[ch];
-            a[ch] = (float) kk;
-            if (usedBatchStats) {
-                q[ch] = (float) (kk * rstd[ch] * rstd[ch] * sumDyXmu[ch] * invM);
-                p[ch] = (float) (kk * sumDy[ch] * invM);
-            }
-            if (affine) {
-                weight.grad.data[ch] += (float) (sumDyXmu[ch] * rstd[ch]);
-                bias.grad.data[ch] += (float) sumDy[ch];
-            }
-        }
+        checkBackward(x, dy);
+        int n = rows(x), s = x.numel() / (n * numFeatures);
+        ChannelGradient g = channelGradient(dy.data, x.data, mean, rstd, usedBatchStats, n, s);
         // every element written below; with reused buffers into the output's buffer (this backward reads x, not y, and a
         // returned tensor is valid only until the module's next call): one activation less in cache during a step
         Tensor dx = outputTensor(reusesOutputs() ? 0 : 1, x.shape());
-        Kernels.channel().backwardDx(dx.data, dy.data, x.data, muHi, muLo, a, q, p, n, c, s);
+        g.writeDx(dx.data);
         return dx;
     }
 

@@ -3,9 +3,7 @@ package normlab.norm;
 import java.util.List;
 import normlab.kernels.GroupKernels;
 import normlab.kernels.GroupView;
-import normlab.kernels.Kernels;
 import normlab.nn.Layout;
-import normlab.nn.Module;
 import normlab.nn.Parameter;
 import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
@@ -26,7 +24,7 @@ import normlab.tensor.Tensor;
  * <p>Small batches: statistics are per sample, so batch size 1 and 2 work and give each sample the same output it
  * would get alone. A group of one value (C/G = 1 and S = 1) normalizes to 0, y = β, as PyTorch.
  */
-public final class GroupNorm extends Module {
+public final class GroupNorm extends Normalization {
     public final int numGroups;
     public final int numChannels;
     public final double eps;
@@ -35,12 +33,14 @@ public final class GroupNorm extends Module {
     public final Parameter weight; // γ, null unless affine
     public final Parameter bias;   // β, null unless affine
 
-    private Tensor x;
-    private double[] mean, rstd;
-
     /** GroupNorm with PyTorch's defaults: ε 1e-5, affine, NCHW. */
     public GroupNorm(int numGroups, int numChannels) {
         this(numGroups, numChannels, 1e-5, true, Layout.NCHW);
+    }
+
+    /** GroupNorm over NCHW input (PyTorch's only layout). */
+    public GroupNorm(int numGroups, int numChannels, double eps, boolean affine) {
+        this(numGroups, numChannels, eps, affine, Layout.NCHW);
     }
 
     public GroupNorm(int numGroups, int numChannels, double eps, boolean affine, Layout layout) {
@@ -73,31 +73,12 @@ public final class GroupNorm extends Module {
         if (x.rank() < 2) throw new ShapeException(label() + ": expected input of rank >= 2, got shape " + x.shapeString());
         requireDim(x, layout.channelDim(x.rank()), numChannels, "channels");
         if (x.numel() == 0) throw new ShapeException(label() + ": empty input of shape " + x.shapeString());
-        GroupView v = view(x);
-        int groups = v.groups();
-        double[] mean = new double[groups], rstd = new double[groups];
-        double[] var = new double[groups];
-        Kernels.group().moments(mean, var, x.data, v);
-        GroupKernels.rstd(rstd, var, eps, groups);
-        Tensor y = outputTensor(0, x.shape()); // every element written below
-        Kernels.group().normalize(y.data, x.data, mean, rstd, affine ? weight.value.data : null,
-                affine ? bias.value.data : null, v);
-        // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
-        this.mean = mean;
-        this.rstd = rstd;
-        this.x = x;
-        return y;
+        return normalizeGroups(x, view(x), eps, weight, bias);
     }
 
     /** Per group: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·γ_c; dγ_c = Σ dy·x̂, dβ_c = Σ dy. */
     @Override
     public Tensor backward(Tensor dy) {
-        requireForward(x, this);
-        Tensor.requireShape(label() + " backward", dy, x.shape());
-        GroupView v = view(x);
-        Tensor dx = outputTensor(1, x.shape()); // every element written below
-        Kernels.group().backward(dx.data, affine ? weight.grad.data : null, affine ? bias.grad.data : null, dy.data,
-                x.data, mean, rstd, affine ? weight.value.data : null, v);
-        return dx;
+        return backwardGroups(dy, weight, bias, false);
     }
 }
