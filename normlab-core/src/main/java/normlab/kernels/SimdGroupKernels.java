@@ -181,7 +181,9 @@ public final class SimdGroupKernels implements GroupKernels {
     /**
      * Pass 1 of {@link #groupBackwardRow} for four consecutive rows of one group per row with a per-position affine
      * (LayerNorm), then pass 2 per row. Per position the four rows' contributions to dγ and dβ are added in row order
-     * as in the one-row loop (identical arithmetic), but dγ and dβ are loaded and stored once per four rows.
+     * as in the one-row loop (identical arithmetic), but dγ and dβ are loaded and stored once per four rows. The four
+     * rows are written out by hand: a helper taking their vectors would box them (JDK 17) when left out of line, and
+     * this method is over 80 lines for that reason.
      */
     private static void layerBackwardRows4(float[] dx, float[] colG, float[] colB, float[] dy, float[] x, double[] mean,
                                            double[] rstd, float[] gamma, int r0, int len, float[] lane) {

@@ -43,11 +43,8 @@ public class BatchNorm extends BatchStatsNorm implements RunningStatsNorm {
     /** NCHW (channels at dim 1) or NHWC (channels last, read as (N·H·W, C, 1)). */
     public final Layout layout;
 
-    // Saved by forward for backward.
-    private Tensor x;
     private final double[] mean;  // μ used by the last forward (batch or running)
     private final double[] rstd;  // 1/√(σ²+ε) used by the last forward
-    private boolean usedBatchStats;
 
     /** BatchNorm with PyTorch's defaults: eps 1e-5, momentum 0.1, affine, tracking running statistics. */
     public BatchNorm(int numFeatures) {
@@ -75,27 +72,16 @@ public class BatchNorm extends BatchStatsNorm implements RunningStatsNorm {
         return estimatedAffine(layout);
     }
 
+    /**
+     * Training (or no running statistics): Algorithm 1, lines 1-2, the per-channel mean and biased variance, and the
+     * running update; evaluation: Algorithm 2, the population estimates. Then lines 3-4 folded per channel,
+     * y = (x − μ)·k + β with k = γ·rstd.
+     */
     @Override
     public Tensor forward(Tensor x) {
         checkInput(x);
         checkBatch(x, layout.channelDim(x.rank()));
-        int c = numFeatures, n = rows(x), s = x.numel() / Math.max(1, n * c);
-        long m = (long) n * s;
-        usedBatchStats = usesBatchStats();
-        if (usedBatchStats) {
-            requireValuesPerChannel(x, m);
-            // Algorithm 1, lines 1-2: per-channel mean and biased variance.
-            double[] var = batchStatistics(mean, rstd, x.data, n, s);
-            if (isTraining() && trackRunningStats) updateRunning(mean, var, (double) m / (m - 1));
-        } else {
-            // Algorithm 2: inference uses the population estimates.
-            runningStatistics(mean, rstd);
-        }
-        // Algorithm 1, lines 3-4, folded per channel: y = (x − μ)·k + β with k = γ·rstd.
-        Tensor y = outputTensor(0, x.shape()); // every element written below
-        normalizeChannels(y.data, x.data, mean, rstd, n, s);
-        this.x = x;
-        return y;
+        return forwardWholeBatch(x, rows(x), mean, rstd);
     }
 
     /** The kernels' N: the batch size for NCHW, N·H·W rows (with S = 1) for NHWC. */
@@ -119,14 +105,9 @@ public class BatchNorm extends BatchStatsNorm implements RunningStatsNorm {
      */
     @Override
     public Tensor backward(Tensor dy) {
-        checkBackward(x, dy);
-        int n = rows(x), s = x.numel() / (n * numFeatures);
-        ChannelGradient g = channelGradient(dy.data, x.data, mean, rstd, usedBatchStats, n, s);
-        // every element written below; with reused buffers into the output's buffer (this backward reads x, not y, and a
-        // returned tensor is valid only until the module's next call): one activation less in cache during a step
-        Tensor dx = outputTensor(reusesOutputs() ? 0 : 1, x.shape());
-        g.writeDx(dx.data);
-        return dx;
+        // with reused buffers dx goes into the output's buffer (this backward reads x, not y, and a returned tensor is
+        // valid only until the module's next call): one activation less in cache during a step
+        return backwardWholeBatch(dy, mean, rstd, reusesOutputs() ? 0 : 1);
     }
 
     /** Mean used by the last forward, per channel. */

@@ -70,9 +70,7 @@ public final class BatchRenorm extends BatchStatsNorm implements RunningStatsNor
 
     public final Schedule schedule;
 
-    private Tensor x;
     private final double[] mean, rstd, r, d;
-    private boolean usedBatchStats;
 
     /** PyTorch BatchNorm defaults and the paper's schedule. */
     public BatchRenorm(int numFeatures) {
@@ -103,31 +101,29 @@ public final class BatchRenorm extends BatchStatsNorm implements RunningStatsNor
     public Tensor forward(Tensor x) {
         checkInput(x);
         checkBatch(x, 1);
-        int n = x.dim(0), c = numFeatures, s = x.numel() / Math.max(1, n * c);
-        long m = (long) n * s;
-        usedBatchStats = usesBatchStats();
-        if (usedBatchStats) {
-            requireValuesPerChannel(x, m);
-            double[] var = batchStatistics(mean, rstd, x.data, n, s);
-            long step = (long) numBatchesTracked.data[0];
-            double rmax = schedule.rmax(step), dmax = schedule.dmax(step);
-            for (int ch = 0; ch < c; ch++) {
-                // r = clip(σ_B/σ, 1/rmax, rmax), d = clip((μ_B − μ)/σ, −dmax, dmax)
-                double sigmaB = Math.sqrt(var[ch] + eps), sigma = Math.sqrt(runningVar.data[ch] + eps);
-                r[ch] = Math.min(rmax, Math.max(1.0 / rmax, sigmaB / sigma));
-                d[ch] = Math.min(dmax, Math.max(-dmax, (mean[ch] - runningMean.data[ch]) / sigma));
-            }
-            // Running statistics as BatchNorm, after r and d have used the old values.
-            updateRunning(mean, var, (double) m / (m - 1));
-        } else {
-            runningStatistics(mean, rstd);
-            Arrays.fill(r, 1);
-            Arrays.fill(d, 0);
+        return forwardWholeBatch(x, x.dim(0), mean, rstd);
+    }
+
+    /** Training: r and d from the batch and the old running statistics, then the running update as BatchNorm's. */
+    @Override
+    protected void batchStatisticsUsed(double[] mean, double[] var, long m) {
+        long step = (long) numBatchesTracked.data[0];
+        double rmax = schedule.rmax(step), dmax = schedule.dmax(step);
+        for (int ch = 0; ch < numFeatures; ch++) {
+            // r = clip(σ_B/σ, 1/rmax, rmax), d = clip((μ_B − μ)/σ, −dmax, dmax)
+            double sigmaB = Math.sqrt(var[ch] + eps), sigma = Math.sqrt(runningVar.data[ch] + eps);
+            r[ch] = Math.min(rmax, Math.max(1.0 / rmax, sigmaB / sigma));
+            d[ch] = Math.min(dmax, Math.max(-dmax, (mean[ch] - runningMean.data[ch]) / sigma));
         }
-        Tensor y = outputTensor(0, x.shape()); // every element written below
-        normalizeChannels(y.data, x.data, mean, rstd, n, s);
-        this.x = x;
-        return y;
+        // Running statistics as BatchNorm, after r and d have used the old values.
+        updateRunning(mean, var, (double) m / (m - 1));
+    }
+
+    /** Evaluation: r = 1, d = 0 (BatchNorm's affine with the running statistics). */
+    @Override
+    protected void runningStatisticsUsed() {
+        Arrays.fill(r, 1);
+        Arrays.fill(d, 0);
     }
 
     /** y = γ·(r·(x − μ)·rstd + d) + β = (x − μ)·k + b with k = γ·r·rstd (and a = k in the backward) ... */
@@ -151,12 +147,7 @@ public final class BatchRenorm extends BatchStatsNorm implements RunningStatsNor
     /** dx = a·dy − q·(x − μ) − p with a = γ·r·rstd, q = a·rstd²·Σdy(x−μ)/m, p = a·Σdy/m (q = p = 0 in evaluation). */
     @Override
     public Tensor backward(Tensor dy) {
-        checkBackward(x, dy);
-        int n = x.dim(0), s = x.numel() / (n * numFeatures);
-        ChannelGradient g = channelGradient(dy.data, x.data, mean, rstd, usedBatchStats, n, s);
-        Tensor dx = outputTensor(1, x.shape()); // every element written below
-        g.writeDx(dx.data);
-        return dx;
+        return backwardWholeBatch(dy, mean, rstd, 1);
     }
 
     /** r of the last forward, per channel (1 in evaluation). */

@@ -232,6 +232,57 @@ public abstract class BatchStatsNorm extends Normalization {
         return new ChannelGradient(dy, x, muHi, muLo, a, q, p, n, s);
     }
 
+    // --- The whole batch per channel (BatchNorm, BatchRenorm) ----------------------------------------------------
+
+    /** Input, the kernels' N and the statistics mode of the last {@link #forwardWholeBatch}. */
+    private Tensor lastInput;
+    private int lastRows;
+    private boolean lastBatchStats;
+
+    /**
+     * The forward of a layer that normalizes its whole batch per channel, (n, C, s) with n the kernels' N: this
+     * batch's statistics into {@code mean} and {@code rstd} when {@link #usesBatchStats()} (then
+     * {@link #batchStatisticsUsed}), else the running ones (then {@link #runningStatisticsUsed}); then
+     * y = ((x − μ_hi) − μ_lo)·k + b.
+     */
+    protected final Tensor forwardWholeBatch(Tensor x, int n, double[] mean, double[] rstd) {
+        int s = x.numel() / Math.max(1, n * numFeatures);
+        long m = (long) n * s;
+        lastBatchStats = usesBatchStats();
+        if (lastBatchStats) {
+            requireValuesPerChannel(x, m);
+            double[] var = batchStatistics(mean, rstd, x.data, n, s);
+            batchStatisticsUsed(mean, var, m);
+        } else {
+            runningStatistics(mean, rstd);
+            runningStatisticsUsed();
+        }
+        Tensor y = outputTensor(0, x.shape()); // every element written below
+        normalizeChannels(y.data, x.data, mean, rstd, n, s);
+        lastInput = x;
+        lastRows = n;
+        return y;
+    }
+
+    /** After this batch's statistics (m values per channel): training updates the running statistics, unbiased. */
+    protected void batchStatisticsUsed(double[] mean, double[] var, long m) {
+        if (isTraining() && trackRunningStats) updateRunning(mean, var, (double) m / (m - 1));
+    }
+
+    /** After the running statistics were taken for this forward. */
+    protected void runningStatisticsUsed() {}
+
+    /** The backward of the last {@link #forwardWholeBatch} (with the same {@code mean}, {@code rstd}), dx in {@code dxSlot}. */
+    protected final Tensor backwardWholeBatch(Tensor dy, double[] mean, double[] rstd, int dxSlot) {
+        checkBackward(lastInput, dy);
+        Tensor x = lastInput;
+        int n = lastRows, s = x.numel() / (n * numFeatures);
+        ChannelGradient g = channelGradient(dy.data, x.data, mean, rstd, lastBatchStats, n, s);
+        Tensor dx = outputTensor(dxSlot, x.shape()); // every element written below
+        g.writeDx(dx.data);
+        return dx;
+    }
+
     /** What {@link #channelGradient} computed for dx = a·dy − q·((x − μ_hi) − μ_lo) − p. */
     protected record ChannelGradient(float[] dy, float[] x, float[] muHi, float[] muLo, float[] a, float[] q, float[] p,
                                      int n, int s) {
