@@ -9,7 +9,8 @@ import java.util.List;
 import normlab.norm.BatchNorm;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
-import org.junit.jupiter.api.AfterEach;
+import normlab.testing.KernelSwitches;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,16 +20,8 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Agreement metric: max |simd − scalar| ≤ tol · max(1, max |scalar|), tol 1e-5 for outputs and 1e-4 for gradients.
  */
+@ExtendWith(KernelSwitches.class)
 class ChannelKernelsTest {
-    private final boolean simd0 = Kernels.simd();
-    private final int threads0 = Parallel.threads();
-
-    @AfterEach
-    void restore() {
-        Kernels.setSimd(simd0);
-        Parallel.setThreads(threads0);
-    }
-
     /** (N, C, S) shapes; S == 1 is the channels-last path. */
     private static final int[][] SHAPES = {
         {4, 5, 37}, {3, 6, 2 * Lanes.BLOCK + 19}, {2, 3, 16}, {5, 2, 3},

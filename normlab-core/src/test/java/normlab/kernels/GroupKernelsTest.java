@@ -16,7 +16,8 @@ import normlab.norm.LayerNorm;
 import normlab.norm.RMSNorm;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
-import org.junit.jupiter.api.AfterEach;
+import normlab.testing.KernelSwitches;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -25,16 +26,8 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Agreement metric: max |simd − scalar| ≤ tol · max(1, max |scalar|), tol 1e-5 for outputs, 1e-4 for gradients.
  */
+@ExtendWith(KernelSwitches.class)
 class GroupKernelsTest {
-    private final boolean simd0 = Kernels.simd();
-    private final int threads0 = Parallel.threads();
-
-    @AfterEach
-    void restore() {
-        Kernels.setSimd(simd0);
-        Parallel.setThreads(threads0);
-    }
-
     /** A layer factory and an input shape. */
     private record Case(String name, Supplier<Module> make, int[] shape) {}
 
