@@ -113,6 +113,10 @@ public final class ScalarGroupKernels implements GroupKernels {
         for (int i = 0; i < acc.length; i++) dst[i] += (float) acc[i];
     }
 
+    /**
+     * The loop nest over (a, g, p, run) is {@link #normalize}'s, with another body; a shared iterator would put a call
+     * per run (per element for NHWC GroupNorm, which runs here under SIMD too) inside the loop.
+     */
     @Override
     public void backwardFixed(float[] dx, float[] dgamma, float[] dbeta, float[] dy, float[] x, double[] mean,
                               double[] rstd, float[] gamma, GroupView v) {

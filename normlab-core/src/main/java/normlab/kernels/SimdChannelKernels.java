@@ -97,7 +97,10 @@ public final class SimdChannelKernels implements ChannelKernels {
         }
     }
 
-    /** Σdy and Σdy·((x − hi) − lo) of one row, folded into p1[r], p2[r]. */
+    /**
+     * Σdy and Σdy·((x − hi) − lo) of one row, folded into p1[r], p2[r]. The block loop is {@link Lanes#statsRow}'s (and
+     * SimdGroupKernels' per-run sums'): only the lane arithmetic differs, and a shared helper would take the vectors.
+     */
     private static void backwardRow(double[] p1, double[] p2, int r, float[] dy, float[] x, int o, int len, float hi,
                                     float lo, float[] lane) {
         FloatVector vh = FloatVector.broadcast(S, hi), vl = FloatVector.broadcast(S, lo);
