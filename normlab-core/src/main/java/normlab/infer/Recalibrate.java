@@ -5,9 +5,8 @@ import java.util.List;
 import normlab.io.LayerTypes;
 import normlab.nn.Module;
 import normlab.nn.Layout;
-import normlab.norm.BatchNorm;
-import normlab.norm.BatchRenorm;
-import normlab.norm.GhostBatchNorm;
+import normlab.norm.RunningStatsNorm;
+import normlab.norm.RunningStatsNorm.RunningAffine;
 import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
 
@@ -27,10 +26,11 @@ import normlab.tensor.Tensor;
  * layer j inputs normalized with batch statistics instead.) Cost: for L BN layers, L passes over the K batches; each
  * pass stops at the layer measured, so about K·L/2 full forwards for a plain stack, and no activations are stored.
  *
- * <p>Layers: BatchNorm1d/2d (NCHW or NHWC), BatchRenorm and GhostBatchNorm (whose evaluation uses the same running
- * statistics). {@code num_batches_tracked}, parameters and every module's mode are left as they were. BNs without
- * running statistics (track_running_stats=false) have nothing to recalibrate and are skipped; FrozenBatchNorm2d is
- * frozen by definition and left alone.
+ * <p>Layers: every {@link RunningStatsNorm} whose running statistics are estimates: BatchNorm1d/2d (NCHW or NHWC),
+ * BatchRenorm and GhostBatchNorm (whose evaluation uses the same running statistics). {@code num_batches_tracked},
+ * parameters and every module's mode are left as they were. BNs without running statistics
+ * (track_running_stats=false) have nothing to recalibrate and are skipped; FrozenBatchNorm2d is frozen by definition
+ * and left alone.
  */
 public final class Recalibrate {
     private Recalibrate() {}
@@ -64,9 +64,10 @@ public final class Recalibrate {
 
     /** The BN layers with running statistics, in registration (= forward, for Sequential and Residual) order. */
     private static void collect(Module m, List<Target> out) {
-        if (m instanceof BatchNorm bn && bn.trackRunningStats) out.add(new Target(bn, bn.runningMean, bn.runningVar, bn.layout == Layout.NHWC));
-        else if (m instanceof BatchRenorm r) out.add(new Target(r, r.runningMean, r.runningVar, false));
-        else if (m instanceof GhostBatchNorm g) out.add(new Target(g, g.runningMean, g.runningVar, false));
+        if (m instanceof RunningStatsNorm r && r.runningAffine() != null && r.runningAffine().estimated()) {
+            RunningAffine a = r.runningAffine();
+            out.add(new Target(m, a.runningMean(), a.runningVar(), a.layout() == Layout.NHWC));
+        }
         for (Module c : m.children().values()) collect(c, out);
     }
 

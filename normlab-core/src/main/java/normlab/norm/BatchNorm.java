@@ -1,18 +1,14 @@
 package normlab.norm;
 
-import java.util.List;
-import java.util.Map;
-import normlab.kernels.Kernels;
-import normlab.kernels.NormKernels;
+import normlab.kernels.ChannelKernels;
 import normlab.nn.Layout;
-import normlab.nn.Module;
-import normlab.nn.Parameter;
-import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
 
 /**
- * Batch Normalization (Ioffe &amp; Szegedy 2015, Algorithms 1 and 2) with PyTorch's conventions. All of BatchNorm's
- * math is in this file; {@link BatchNorm1d} and {@link BatchNorm2d} only check input ranks.
+ * Batch Normalization (Ioffe &amp; Szegedy 2015, Algorithms 1 and 2) with PyTorch's conventions. This file states
+ * BatchNorm's algorithm; the options, buffers, folded affine and backward coefficients it shares with its descendants
+ * are in {@link BatchStatsNorm}, the loops in {@link ChannelKernels}. {@link BatchNorm1d} and {@link BatchNorm2d} only
+ * check input ranks.
  *
  * <p>Input is viewed as (N, C, S): N samples, C channels, S spatial positions (1 for (N, C), L for (N, C, L), H·W for
  * (N, C, H, W)). Every statistic is per channel over the m = N·S values of that channel.
@@ -43,32 +39,21 @@ import normlab.tensor.Tensor;
  * kept as a float pair (hi + lo) and subtracted before scaling, y = ((x − μ_hi) − μ_lo)·k + β with k = γ/√(σ²+ε),
  * so large offsets cancel exactly instead of through a rounded α·x + b.
  */
-public class BatchNorm extends Module implements RunningStatsNorm {
-    public final int numFeatures;
-    public final double eps;
-    /** Null means cumulative moving average (PyTorch's momentum=None). */
-    public final Double momentum;
-    public final boolean affine;
-    public final boolean trackRunningStats;
+public class BatchNorm extends BatchStatsNorm implements RunningStatsNorm {
     /** NCHW (channels at dim 1) or NHWC (channels last, read as (N·H·W, C, 1)). */
     public final Layout layout;
 
-    public final Parameter weight; // γ, null unless affine
-    public final Parameter bias;   // β, null unless affine
-    public final Tensor runningMean; // null unless trackRunningStats
-    public final Tensor runningVar;
-    public final Tensor numBatchesTracked; // 0-d
-    private final RunningStats running; // owns the three buffers above
-
-    // Saved by forward for backward.
-    private Tensor x;
     private final double[] mean;  // μ used by the last forward (batch or running)
     private final double[] rstd;  // 1/√(σ²+ε) used by the last forward
-    private boolean usedBatchStats;
 
     /** BatchNorm with PyTorch's defaults: eps 1e-5, momentum 0.1, affine, tracking running statistics. */
     public BatchNorm(int numFeatures) {
         this(numFeatures, 1e-5, 0.1, true, true);
+    }
+
+    /** PyTorch's defaults with the given layout. */
+    public BatchNorm(int numFeatures, Layout layout) {
+        this(numFeatures, 1e-5, 0.1, true, true, layout);
     }
 
     public BatchNorm(int numFeatures, double eps, Double momentum, boolean affine, boolean trackRunningStats) {
@@ -76,82 +61,27 @@ public class BatchNorm extends Module implements RunningStatsNorm {
     }
 
     public BatchNorm(int numFeatures, double eps, Double momentum, boolean affine, boolean trackRunningStats, Layout layout) {
-        RunningStats.checkOptions(getClass().getSimpleName(), numFeatures, eps, momentum, true);
-        this.numFeatures = numFeatures;
-        this.eps = eps;
-        this.momentum = momentum;
-        this.affine = affine;
-        this.trackRunningStats = trackRunningStats;
+        super(numFeatures, eps, momentum, true, affine, trackRunningStats);
         this.layout = layout;
-        this.weight = affine ? RunningStats.gamma(numFeatures) : null;
-        this.bias = affine ? RunningStats.beta(numFeatures) : null;
-        this.running = trackRunningStats ? new RunningStats(numFeatures) : null;
-        this.runningMean = trackRunningStats ? running.mean : null;
-        this.runningVar = trackRunningStats ? running.var : null;
-        this.numBatchesTracked = trackRunningStats ? running.count : null;
         this.mean = new double[numFeatures];
         this.rstd = new double[numFeatures];
     }
 
     @Override
-    protected List<Parameter> ownParameters() {
-        return affine ? List.of(weight, bias) : List.of();
+    public RunningAffine runningAffine() {
+        return estimatedAffine(layout);
     }
 
-    @Override
-    protected Map<String, Tensor> ownBuffers() {
-        return trackRunningStats ? running.buffers() : Map.of();
-    }
-
-    /** Checks the input's rank; subclasses narrow it. */
-    protected void checkInput(Tensor x) {
-        requireRank(x, 2, 3, 4);
-    }
-
-    /** Whether this forward normalizes with batch statistics (training, or no running statistics). */
-    public boolean usesBatchStats() {
-        return isTraining() || !trackRunningStats;
-    }
-
+    /**
+     * Training (or no running statistics): Algorithm 1, lines 1-2, the per-channel mean and biased variance, and the
+     * running update; evaluation: Algorithm 2, the population estimates. Then lines 3-4 folded per channel,
+     * y = (x − μ)·k + β with k = γ·rstd.
+     */
     @Override
     public Tensor forward(Tensor x) {
         checkInput(x);
-        requireDim(x, layout.channelDim(x.rank()), numFeatures, "channels");
-        int c = numFeatures, n = rows(x), s = x.numel() / Math.max(1, n * c);
-        if (x.dim(0) == 0) throw new ShapeException(label() + ": empty batch, input shape " + x.shapeString());
-        long m = (long) n * s;
-        usedBatchStats = usesBatchStats();
-        if (usedBatchStats) {
-            if (m < 2) {
-                throw new ShapeException(label() + ": expected more than 1 value per channel when "
-                        + (isTraining() ? "training" : "using batch statistics (trackRunningStats=false)") + ", got input shape "
-                        + x.shapeString() + " (N·spatial = " + m + ")");
-            }
-            // Algorithm 1, lines 1-2: per-channel mean and biased variance.
-            double[] var = new double[c];
-            channelStats(mean, var, x.data, n, c, s);
-            for (int ch = 0; ch < c; ch++) rstd[ch] = 1.0 / Math.sqrt(var[ch] + eps);
-            if (isTraining() && trackRunningStats) updateRunning(var, m);
-        } else {
-            // Algorithm 2: inference uses the population estimates.
-            for (int ch = 0; ch < c; ch++) {
-                mean[ch] = runningMean.data[ch];
-                rstd[ch] = 1.0 / Math.sqrt(runningVar.data[ch] + eps);
-            }
-        }
-        // Algorithm 1, lines 3-4, folded per channel: y = (x − μ)·k + β with k = γ·rstd.
-        Tensor y = outputTensor(0, x.shape()); // every element written below
-        float[] muHi = new float[c], muLo = new float[c], k = new float[c], b = new float[c];
-        for (int ch = 0; ch < c; ch++) {
-            muHi[ch] = (float) mean[ch];
-            muLo[ch] = (float) (mean[ch] - muHi[ch]);
-            double g = affine ? weight.value.data[ch] : 1.0;
-            k[ch] = (float) (g * rstd[ch]);
-            b[ch] = affine ? bias.value.data[ch] : 0f;
-        }
-        normalize(y.data, x.data, muHi, muLo, k, b, n, c, s);
-        this.x = x;
-        return y;
+        checkBatch(x, layout.channelDim(x.rank()));
+        return forwardWholeBatch(x, rows(x), mean, rstd);
     }
 
     /** The kernels' N: the batch size for NCHW, N·H·W rows (with S = 1) for NHWC. */
@@ -159,9 +89,10 @@ public class BatchNorm extends Module implements RunningStatsNorm {
         return layout == Layout.NHWC ? x.numel() / numFeatures : x.dim(0);
     }
 
-    /** running ← (1−f)·running + f·batch, with the unbiased variance; counts the batch. */
-    private void updateRunning(double[] var, long m) {
-        running.blend(running.countBatch(momentum), mean, var, (double) m / (m - 1));
+    /** BatchNorm scales its sums by 1/m (its descendants divide by m, which rounds differently): kept bit for bit. */
+    @Override
+    protected double perValue(double sum, double m) {
+        return sum * (1.0 / m);
     }
 
     /**
@@ -174,37 +105,9 @@ public class BatchNorm extends Module implements RunningStatsNorm {
      */
     @Override
     public Tensor backward(Tensor dy) {
-        requireForward(x, this);
-        Tensor.requireShape(label() + " backward", dy, x.shape());
-        int c = numFeatures, n = rows(x), s = x.numel() / (n * c);
-        double invM = 1.0 / ((double) n * s);
-        double[] sumDy = new double[c], sumDyXmu = new double[c];
-        float[] muHi = new float[c], muLo = new float[c];
-        for (int ch = 0; ch < c; ch++) {
-            muHi[ch] = (float) mean[ch];
-            muLo[ch] = (float) (mean[ch] - muHi[ch]);
-        }
-        backwardSums(sumDy, sumDyXmu, dy.data, x.data, muHi, muLo, n, c, s);
-        // dx = a·dy − q·(x − μ) − p per channel.
-        float[] a = new float[c], q = new float[c], p = new float[c];
-        for (int ch = 0; ch < c; ch++) {
-            double g = affine ? weight.value.data[ch] : 1.0;
-            double kk = g * rstd[ch];
-            a[ch] = (float) kk;
-            if (usedBatchStats) {
-                q[ch] = (float) (kk * rstd[ch] * rstd[ch] * sumDyXmu[ch] * invM);
-                p[ch] = (float) (kk * sumDy[ch] * invM);
-            }
-            if (affine) {
-                weight.grad.data[ch] += (float) (sumDyXmu[ch] * rstd[ch]);
-                bias.grad.data[ch] += (float) sumDy[ch];
-            }
-        }
-        // every element written below; with reused buffers into the output's buffer (this backward reads x, not y, and a
-        // returned tensor is valid only until the module's next call): one activation less in cache during a step
-        Tensor dx = outputTensor(reusesOutputs() ? 0 : 1, x.shape());
-        backwardDx(dx.data, dy.data, x.data, muHi, muLo, a, q, p, n, c, s);
-        return dx;
+        // with reused buffers dx goes into the output's buffer (this backward reads x, not y, and a returned tensor is
+        // valid only until the module's next call): one activation less in cache during a step
+        return backwardWholeBatch(dy, mean, rstd, reusesOutputs() ? 0 : 1);
     }
 
     /** Mean used by the last forward, per channel. */
@@ -215,143 +118,5 @@ public class BatchNorm extends Module implements RunningStatsNorm {
     /** 1/√(σ²+ε) used by the last forward, per channel. */
     public double[] lastRstd() {
         return rstd.clone();
-    }
-
-    // ---------------------------------------------------------------------------------------------------------------
-    // Kernels on flat arrays, (N, C, S) row-major. Outputs first, then inputs, then sizes.
-    // When S == 1 the channels are contiguous in each row ("channels last"), so the loops run over rows with the
-    // channel innermost; otherwise each (n, c) is a contiguous block of S values.
-    // The loops below are the scalar reference; with Kernels.simd() on, NormKernels runs the same math with vector
-    // lanes on Parallel's pool (float lanes over short blocks, folded into double in a fixed order).
-
-    /**
-     * Per-channel mean and biased variance. Shifted sums in double: with K = the channel's first value,
-     * μ = K + Σ(x−K)/m and σ² = Σ(x−K)²/m − (Σ(x−K)/m)², which is exact in the limit and loses nothing to a large mean.
-     */
-    static void channelStats(double[] mean, double[] var, float[] x, int n, int c, int s) {
-        if (Kernels.simd()) {
-            NormKernels.channelStats(mean, var, x, n, c, s);
-            return;
-        }
-        double m = (double) n * s;
-        if (s == 1) {
-            double[] sum = new double[c], sq = new double[c];
-            for (int i = 0; i < n; i++) {
-                int o = i * c;
-                for (int ch = 0; ch < c; ch++) {
-                    double d = x[o + ch] - (double) x[ch];
-                    sum[ch] += d;
-                    sq[ch] += d * d;
-                }
-            }
-            for (int ch = 0; ch < c; ch++) {
-                double dm = sum[ch] / m;
-                mean[ch] = x[ch] + dm;
-                var[ch] = Math.max(0, sq[ch] / m - dm * dm);
-            }
-            return;
-        }
-        for (int ch = 0; ch < c; ch++) {
-            double shift = x[ch * s];
-            double sum = 0, sq = 0;
-            for (int i = 0; i < n; i++) {
-                int o = (i * c + ch) * s;
-                for (int j = 0; j < s; j++) {
-                    double d = x[o + j] - shift;
-                    sum += d;
-                    sq += d * d;
-                }
-            }
-            double dm = sum / m;
-            mean[ch] = shift + dm;
-            var[ch] = Math.max(0, sq / m - dm * dm);
-        }
-    }
-
-    /** y = ((x − μ_hi) − μ_lo)·k + β per channel. */
-    static void normalize(float[] y, float[] x, float[] muHi, float[] muLo, float[] k, float[] b, int n, int c, int s) {
-        if (Kernels.simd()) {
-            NormKernels.normalize(y, x, muHi, muLo, k, b, n, c, s);
-            return;
-        }
-        if (s == 1) {
-            for (int i = 0; i < n; i++) {
-                int o = i * c;
-                for (int ch = 0; ch < c; ch++) y[o + ch] = ((x[o + ch] - muHi[ch]) - muLo[ch]) * k[ch] + b[ch];
-            }
-            return;
-        }
-        for (int i = 0; i < n; i++) {
-            for (int ch = 0; ch < c; ch++) {
-                int o = (i * c + ch) * s;
-                float mh = muHi[ch], ml = muLo[ch], kk = k[ch], bb = b[ch];
-                for (int j = 0; j < s; j++) y[o + j] = ((x[o + j] - mh) - ml) * kk + bb;
-            }
-        }
-    }
-
-    /** Σdy and Σdy·(x − μ) per channel, in double. */
-    static void backwardSums(double[] sumDy, double[] sumDyXmu, float[] dy, float[] x, float[] muHi, float[] muLo,
-                             int n, int c, int s) {
-        if (Kernels.simd()) {
-            NormKernels.backwardSums(sumDy, sumDyXmu, dy, x, muHi, muLo, n, c, s);
-            return;
-        }
-        if (s == 1) {
-            for (int i = 0; i < n; i++) {
-                int o = i * c;
-                for (int ch = 0; ch < c; ch++) {
-                    double g = dy[o + ch];
-                    sumDy[ch] += g;
-                    sumDyXmu[ch] += g * ((x[o + ch] - muHi[ch]) - muLo[ch]);
-                }
-            }
-            return;
-        }
-        for (int ch = 0; ch < c; ch++) {
-            double sd = 0, sdx = 0;
-            float mh = muHi[ch], ml = muLo[ch];
-            for (int i = 0; i < n; i++) {
-                int o = (i * c + ch) * s;
-                for (int j = 0; j < s; j++) {
-                    double g = dy[o + j];
-                    sd += g;
-                    sdx += g * ((x[o + j] - mh) - ml);
-                }
-            }
-            sumDy[ch] = sd;
-            sumDyXmu[ch] = sdx;
-        }
-    }
-
-    /** dx = a·dy − q·(x − μ) − p per channel. */
-    static void backwardDx(float[] dx, float[] dy, float[] x, float[] muHi, float[] muLo, float[] a, float[] q, float[] p,
-                           int n, int c, int s) {
-        if (Kernels.simd()) {
-            NormKernels.backwardDx(dx, dy, x, muHi, muLo, a, q, p, n, c, s);
-            return;
-        }
-        if (s == 1) {
-            for (int i = 0; i < n; i++) {
-                int o = i * c;
-                for (int ch = 0; ch < c; ch++) {
-                    dx[o + ch] = a[ch] * dy[o + ch] - q[ch] * ((x[o + ch] - muHi[ch]) - muLo[ch]) - p[ch];
-                }
-            }
-            return;
-        }
-        for (int i = 0; i < n; i++) {
-            for (int ch = 0; ch < c; ch++) {
-                int o = (i * c + ch) * s;
-                float aa = a[ch], qq = q[ch], pp = p[ch], mh = muHi[ch], ml = muLo[ch];
-                for (int j = 0; j < s; j++) dx[o + j] = aa * dy[o + j] - qq * ((x[o + j] - mh) - ml) - pp;
-            }
-        }
-    }
-
-    @Override
-    public RunningAffine runningAffine() {
-        if (!trackRunningStats) return null;
-        return new RunningAffine(affine ? weight.value : null, affine ? bias.value : null, runningMean, runningVar, eps, layout, true);
     }
 }

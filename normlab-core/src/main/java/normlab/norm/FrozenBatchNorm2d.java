@@ -3,7 +3,6 @@ package normlab.norm;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import normlab.nn.Layout;
-import normlab.nn.Module;
 import normlab.tensor.Tensor;
 
 /**
@@ -17,8 +16,11 @@ import normlab.tensor.Tensor;
  * Defaults as torchvision: ε 1e-5, weight 1, bias 0, running_mean 0, running_var 1. Input (N, C, H, W).
  *
  * <p>Small batches: nothing depends on the batch, so batch size 1 and 2 (and one value per channel) work in both modes.
+ *
+ * <p>As a {@link RunningStatsNorm} its statistics are not estimates ({@code estimated} false): recalibration leaves
+ * them alone.
  */
-public final class FrozenBatchNorm2d extends Module implements RunningStatsNorm {
+public final class FrozenBatchNorm2d extends Normalization implements RunningStatsNorm {
     public final int numFeatures;
     public final double eps;
     public final Tensor weight, bias, runningMean, runningVar;
@@ -30,7 +32,7 @@ public final class FrozenBatchNorm2d extends Module implements RunningStatsNorm 
     }
 
     public FrozenBatchNorm2d(int numFeatures, double eps) {
-        if (numFeatures <= 0) throw new IllegalArgumentException("FrozenBatchNorm2d: numFeatures must be positive, got " + numFeatures);
+        BatchStatsNorm.requirePositiveFeatures("FrozenBatchNorm2d", numFeatures);
         if (!(eps >= 0)) throw new IllegalArgumentException("FrozenBatchNorm2d: eps must be >= 0, got " + eps);
         this.numFeatures = numFeatures;
         this.eps = eps;
@@ -38,6 +40,11 @@ public final class FrozenBatchNorm2d extends Module implements RunningStatsNorm 
         this.bias = Tensor.zeros(numFeatures);
         this.runningMean = Tensor.zeros(numFeatures);
         this.runningVar = Tensor.full(1f, numFeatures);
+    }
+
+    @Override
+    public RunningAffine runningAffine() {
+        return new RunningAffine(weight, bias, runningMean, runningVar, eps, Layout.NCHW, false);
     }
 
     @Override
@@ -102,10 +109,5 @@ public final class FrozenBatchNorm2d extends Module implements RunningStatsNorm 
             }
         }
         return dx;
-    }
-
-    @Override
-    public RunningAffine runningAffine() {
-        return new RunningAffine(weight, bias, runningMean, runningVar, eps, Layout.NCHW, false);
     }
 }

@@ -1,10 +1,6 @@
 package normlab.norm;
 
-import java.util.List;
-import java.util.Map;
 import normlab.nn.Layout;
-import normlab.nn.Module;
-import normlab.nn.Parameter;
 import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
 
@@ -32,26 +28,16 @@ import normlab.tensor.Tensor;
  * sequential update per ghost batch). Deliberate differences from Keras, to stay PyTorch's BatchNorm when v ≥ N:
  * PyTorch's momentum convention (f = 0.1 by default; Keras's 0.99 is f = 0.01), the unbiased variance in the
  * running average (Keras averages biased ones), ε 1e-5 (Keras 1e-3), and momentum null = cumulative average.
- * State keys as BatchNorm.
+ * State keys as BatchNorm; options, buffers and the per-channel affine and backward are {@link BatchStatsNorm}'s,
+ * applied to each ghost batch.
  *
  * <p>Small batches: each ghost batch needs m_j ≥ 2 values per channel in training and the forward throws otherwise,
  * as BatchNorm (so with S = 1, v = 1 or a ghost of one sample is an error). A batch smaller than v is one ghost batch
  * (plain BatchNorm); batch 1 with S = 1 throws in training, batch 2 normalizes each channel to ±1. Evaluation works
  * at any N ≥ 1.
  */
-public final class GhostBatchNorm extends Module implements RunningStatsNorm {
-    public final int numFeatures;
+public final class GhostBatchNorm extends BatchStatsNorm implements RunningStatsNorm {
     public final int virtualBatchSize;
-    public final double eps;
-    /** Null means cumulative moving average. */
-    public final Double momentum;
-    public final boolean affine;
-    public final Parameter weight;
-    public final Parameter bias;
-    public final Tensor runningMean;
-    public final Tensor runningVar;
-    public final Tensor numBatchesTracked;
-    private final RunningStats running; // owns the three buffers above
 
     private Tensor x;
     private int[][] ghosts;    // sample indices per ghost batch of the last forward
@@ -64,30 +50,16 @@ public final class GhostBatchNorm extends Module implements RunningStatsNorm {
         this(numFeatures, virtualBatchSize, 1e-5, 0.1, true);
     }
 
+    /** @param momentum in [0, 1], or null for the cumulative average */
     public GhostBatchNorm(int numFeatures, int virtualBatchSize, double eps, Double momentum, boolean affine) {
-        RunningStats.checkOptions("GhostBatchNorm", numFeatures, eps, momentum, true);
+        super(numFeatures, eps, momentum, true, affine, true);
         if (virtualBatchSize <= 0) throw new IllegalArgumentException("GhostBatchNorm: virtualBatchSize must be positive, got " + virtualBatchSize);
-        this.numFeatures = numFeatures;
         this.virtualBatchSize = virtualBatchSize;
-        this.eps = eps;
-        this.momentum = momentum;
-        this.affine = affine;
-        this.weight = affine ? RunningStats.gamma(numFeatures) : null;
-        this.bias = affine ? RunningStats.beta(numFeatures) : null;
-        this.running = new RunningStats(numFeatures);
-        this.runningMean = running.mean;
-        this.runningVar = running.var;
-        this.numBatchesTracked = running.count;
     }
 
     @Override
-    protected List<Parameter> ownParameters() {
-        return affine ? List.of(weight, bias) : List.of();
-    }
-
-    @Override
-    protected Map<String, Tensor> ownBuffers() {
-        return running.buffers();
+    public RunningAffine runningAffine() {
+        return estimatedAffine(Layout.NCHW);
     }
 
     /** Sample indices of each ghost batch for a batch of n: G = ⌈n/v⌉ ghosts, sample i in ghost i mod G. */
@@ -114,11 +86,10 @@ public final class GhostBatchNorm extends Module implements RunningStatsNorm {
 
     @Override
     public Tensor forward(Tensor x) {
-        requireRank(x, 2, 3, 4);
-        requireDim(x, 1, numFeatures, "channels");
+        checkInput(x);
+        checkBatch(x, 1);
         int n = x.dim(0), c = numFeatures, s = x.numel() / Math.max(1, n * c), block = c * s;
-        if (n == 0) throw new ShapeException(label() + ": empty batch, input shape " + x.shapeString());
-        usedBatchStats = isTraining();
+        usedBatchStats = usesBatchStats();
         int[][] ghosts = usedBatchStats ? ghostBatches(n, virtualBatchSize) : new int[][] {allSamples(n)};
         double[][] mean = new double[ghosts.length][c], rstd = new double[ghosts.length][c];
         Tensor y = outputTensor(0, x.shape()); // every element written below
@@ -134,35 +105,21 @@ public final class GhostBatchNorm extends Module implements RunningStatsNorm {
                             + "), expected more than 1 value per channel when training");
                 }
                 // μ_j, σ²_j per channel; accumulate Σ w_j μ_j and Σ w_j σ²_j m_j/(m_j−1) with w_j = n_j/N
-                double[] var = new double[c];
-                BatchNorm.channelStats(mean[j], var, xj, idx.length, c, s);
+                double[] var = batchStatistics(mean[j], rstd[j], xj, idx.length, s);
                 double w = (double) idx.length / n, unbias = (double) m / (m - 1);
                 for (int ch = 0; ch < c; ch++) {
-                    rstd[j][ch] = 1.0 / Math.sqrt(var[ch] + eps);
                     newMean[ch] += w * mean[j][ch];
                     newVar[ch] += w * var[ch] * unbias;
                 }
             } else {
-                for (int ch = 0; ch < c; ch++) {
-                    mean[j][ch] = runningMean.data[ch];
-                    rstd[j][ch] = 1.0 / Math.sqrt(runningVar.data[ch] + eps);
-                }
+                runningStatistics(mean[j], rstd[j]);
             }
             // y = (x − μ_j)·γ·rstd_j + β
-            float[] muHi = new float[c], muLo = new float[c], k = new float[c], b = new float[c];
-            for (int ch = 0; ch < c; ch++) {
-                muHi[ch] = (float) mean[j][ch];
-                muLo[ch] = (float) (mean[j][ch] - muHi[ch]);
-                k[ch] = (float) ((affine ? weight.value.data[ch] : 1.0) * rstd[j][ch]);
-                b[ch] = affine ? bias.value.data[ch] : 0f;
-            }
             float[] yj = new float[xj.length];
-            BatchNorm.normalize(yj, xj, muHi, muLo, k, b, idx.length, c, s);
+            normalizeChannels(yj, xj, mean[j], rstd[j], idx.length, s);
             scatter(y.data, yj, idx, block);
         }
-        if (usedBatchStats) {
-            running.blend(running.countBatch(momentum), newMean, newVar, 1.0); // newVar is already unbiased
-        }
+        if (usedBatchStats) updateRunning(newMean, newVar, 1.0); // newVar is already unbiased
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
         this.ghosts = ghosts;
         this.mean = mean;
@@ -180,42 +137,17 @@ public final class GhostBatchNorm extends Module implements RunningStatsNorm {
     /** Per ghost batch j: dx = a·dy − q·(x − μ_j) − p, BatchNorm's backward; dγ += rstd_j·Σdy(x−μ_j), dβ += Σdy. */
     @Override
     public Tensor backward(Tensor dy) {
-        requireForward(x, this);
-        Tensor.requireShape(label() + " backward", dy, x.shape());
-        int n = x.dim(0), c = numFeatures, s = x.numel() / (n * c), block = c * s;
+        checkBackward(x, dy);
+        int n = x.dim(0), s = x.numel() / (n * numFeatures), block = numFeatures * s;
         Tensor dx = outputTensor(1, x.shape()); // every element written below
         for (int j = 0; j < ghosts.length; j++) {
             int[] idx = ghosts[j];
             float[] xj = gather(x.data, idx, block), dyj = gather(dy.data, idx, block);
-            double mCount = (double) idx.length * s;
-            double[] sumDy = new double[c], sumDyXmu = new double[c];
-            float[] muHi = new float[c], muLo = new float[c], a = new float[c], q = new float[c], p = new float[c];
-            for (int ch = 0; ch < c; ch++) {
-                muHi[ch] = (float) mean[j][ch];
-                muLo[ch] = (float) (mean[j][ch] - muHi[ch]);
-            }
-            BatchNorm.backwardSums(sumDy, sumDyXmu, dyj, xj, muHi, muLo, idx.length, c, s);
-            for (int ch = 0; ch < c; ch++) {
-                double rs = rstd[j][ch], kk = (affine ? weight.value.data[ch] : 1.0) * rs;
-                a[ch] = (float) kk;
-                if (usedBatchStats) {
-                    q[ch] = (float) (kk * rs * rs * sumDyXmu[ch] / mCount);
-                    p[ch] = (float) (kk * sumDy[ch] / mCount);
-                }
-                if (affine) {
-                    weight.grad.data[ch] += (float) (sumDyXmu[ch] * rs);
-                    bias.grad.data[ch] += (float) sumDy[ch];
-                }
-            }
+            ChannelGradient g = channelGradient(dyj, xj, mean[j], rstd[j], usedBatchStats, idx.length, s);
             float[] dxj = new float[xj.length];
-            BatchNorm.backwardDx(dxj, dyj, xj, muHi, muLo, a, q, p, idx.length, c, s);
+            g.writeDx(dxj);
             scatter(dx.data, dxj, idx, block);
         }
         return dx;
-    }
-
-    @Override
-    public RunningAffine runningAffine() {
-        return new RunningAffine(affine ? weight.value : null, affine ? bias.value : null, runningMean, runningVar, eps, Layout.NCHW, true);
     }
 }

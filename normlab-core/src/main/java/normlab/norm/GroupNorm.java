@@ -1,9 +1,9 @@
 package normlab.norm;
 
 import java.util.List;
-import normlab.kernels.Moments;
+import normlab.kernels.GroupKernels;
+import normlab.kernels.GroupView;
 import normlab.nn.Layout;
-import normlab.nn.Module;
 import normlab.nn.Parameter;
 import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
@@ -19,12 +19,12 @@ import normlab.tensor.Tensor;
  * InstanceNorm with an affine. Defaults as PyTorch: ε 1e-5, affine on (γ = 1, β = 0). No running statistics.
  *
  * <p>Layouts: NCHW input (N, C, *) is viewed as rows of (C/G)·S contiguous values, (A, P, G, Q) = (N, 1, G, (C/G)·S);
- * NHWC input (N, *, C) is read in place as (N, S, G, C/G), a strided view of the same kernel ({@link Moments}).
+ * NHWC input (N, *, C) is read in place as (N, S, G, C/G), a strided view of the same kernels ({@link GroupKernels}, {@link GroupView}).
  *
  * <p>Small batches: statistics are per sample, so batch size 1 and 2 work and give each sample the same output it
  * would get alone. A group of one value (C/G = 1 and S = 1) normalizes to 0, y = β, as PyTorch.
  */
-public final class GroupNorm extends Module {
+public final class GroupNorm extends Normalization {
     public final int numGroups;
     public final int numChannels;
     public final double eps;
@@ -33,12 +33,14 @@ public final class GroupNorm extends Module {
     public final Parameter weight; // γ, null unless affine
     public final Parameter bias;   // β, null unless affine
 
-    private Tensor x;
-    private double[] mean, rstd;
-
     /** GroupNorm with PyTorch's defaults: ε 1e-5, affine, NCHW. */
     public GroupNorm(int numGroups, int numChannels) {
         this(numGroups, numChannels, 1e-5, true, Layout.NCHW);
+    }
+
+    /** GroupNorm over NCHW input (PyTorch's only layout). */
+    public GroupNorm(int numGroups, int numChannels, double eps, boolean affine) {
+        this(numGroups, numChannels, eps, affine, Layout.NCHW);
     }
 
     public GroupNorm(int numGroups, int numChannels, double eps, boolean affine, Layout layout) {
@@ -60,10 +62,10 @@ public final class GroupNorm extends Module {
         return affine ? List.of(weight, bias) : List.of();
     }
 
-    /** The (A, P, G, Q, inner) view of {@link Moments} for an input of this shape and layout. */
-    private int[] geometry(Tensor x) {
+    /** The kernels' view of an input of this shape and layout. */
+    private GroupView view(Tensor x) {
         int n = x.dim(0), s = x.numel() / Math.max(1, n * numChannels), cg = numChannels / numGroups;
-        return layout == Layout.NCHW ? new int[] {n, 1, numGroups, cg * s, s} : new int[] {n, s, numGroups, cg, 1};
+        return layout == Layout.NCHW ? GroupView.channelsFirst(n, numGroups, cg, s) : GroupView.channelsLast(n, s, numGroups, cg);
     }
 
     @Override
@@ -71,31 +73,12 @@ public final class GroupNorm extends Module {
         if (x.rank() < 2) throw new ShapeException(label() + ": expected input of rank >= 2, got shape " + x.shapeString());
         requireDim(x, layout.channelDim(x.rank()), numChannels, "channels");
         if (x.numel() == 0) throw new ShapeException(label() + ": empty input of shape " + x.shapeString());
-        int[] v = geometry(x);
-        int groups = v[0] * v[2];
-        double[] mean = new double[groups], rstd = new double[groups];
-        double[] var = new double[groups];
-        Moments.moments(mean, var, x.data, v[0], v[1], v[2], v[3]);
-        Moments.rstd(rstd, var, eps, groups);
-        Tensor y = outputTensor(0, x.shape()); // every element written below
-        Moments.normalize(y.data, x.data, mean, rstd, affine ? weight.value.data : null, affine ? bias.value.data : null,
-                v[0], v[1], v[2], v[3], v[4]);
-        // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
-        this.mean = mean;
-        this.rstd = rstd;
-        this.x = x;
-        return y;
+        return normalizeGroups(x, view(x), eps, weight, bias);
     }
 
     /** Per group: dx = rstd·(ĝ − mean(ĝ) − x̂·mean(ĝ·x̂)), ĝ = dy·γ_c; dγ_c = Σ dy·x̂, dβ_c = Σ dy. */
     @Override
     public Tensor backward(Tensor dy) {
-        requireForward(x, this);
-        Tensor.requireShape(label() + " backward", dy, x.shape());
-        int[] v = geometry(x);
-        Tensor dx = outputTensor(1, x.shape()); // every element written below
-        Moments.backward(dx.data, affine ? weight.grad.data : null, affine ? bias.grad.data : null, dy.data, x.data,
-                mean, rstd, affine ? weight.value.data : null, v[0], v[1], v[2], v[3], v[4]);
-        return dx;
+        return backwardGroups(dy, weight, bias, false);
     }
 }

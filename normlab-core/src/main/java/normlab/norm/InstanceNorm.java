@@ -1,17 +1,14 @@
 package normlab.norm;
 
-import java.util.List;
-import java.util.Map;
-import normlab.kernels.Moments;
-import normlab.nn.Module;
-import normlab.nn.Parameter;
+import normlab.kernels.GroupKernels;
+import normlab.kernels.GroupView;
 import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
 
 /**
  * Instance Normalization (Ulyanov, Vedaldi &amp; Lempitsky 2016) as PyTorch's {@code nn.InstanceNorm1d/2d}: each
  * (sample, channel) plane of S values is normalized on its own — GroupNorm with G = C, through the same
- * {@link Moments} kernel with (A, P, G, Q) = (N, 1, C, S).
+ * {@link GroupKernels} with the view (A, P, G, Q) = (N, 1, C, S).
  * <pre>
  *   μ_nc = (1/S) Σ x,  σ²_nc = (1/S) Σ (x − μ_nc)²,  y = (x − μ_nc)/√(σ²_nc + ε) · γ_c + β_c
  * </pre>
@@ -20,56 +17,28 @@ import normlab.tensor.Tensor;
  * {@code running_mean ← (1−m)·running_mean + m·mean_n(μ_nc)} and
  * {@code running_var ← (1−m)·running_var + m·mean_n(σ²_nc·S/(S−1))}, and evaluation then normalizes with them (a
  * fixed affine). {@code num_batches_tracked} is kept for the state-dict keys and, as in PyTorch, never incremented.
- * momentum must be a number (PyTorch's None is not supported by instance_norm either).
+ * momentum must be a number (PyTorch's None is not supported by instance_norm either). Options, γ, β and the running
+ * buffers are {@link BatchStatsNorm}'s; the statistics and the normalization go through {@link Normalization}'s group
+ * path. Its running statistics are not BatchNorm's population estimates, so it is no {@link RunningStatsNorm}: fold
+ * and recalibration leave it alone.
  *
  * <p>Small batches: statistics are per sample, so batch size 1 and 2 work. Batch statistics need S ≥ 2: a (N, C, 1)
  * or (N, C, 1, 1) input throws, as PyTorch's "Expected more than 1 spatial element", whenever batch statistics are
  * used (training, or evaluation without running statistics).
  */
-public abstract class InstanceNorm extends Module {
-    public final int numFeatures;
-    public final double eps;
-    public final double momentum;
-    public final boolean affine;
-    public final boolean trackRunningStats;
-    public final Parameter weight; // null unless affine
-    public final Parameter bias;
-    public final Tensor runningMean; // null unless trackRunningStats
-    public final Tensor runningVar;
-    public final Tensor numBatchesTracked;
-    private final RunningStats running; // owns the three buffers above
-
-    private Tensor x;
-    private double[] mean, rstd;
+public abstract class InstanceNorm extends BatchStatsNorm {
+    private final int rank;
     private boolean usedBatchStats;
 
-    protected InstanceNorm(int numFeatures, double eps, double momentum, boolean affine, boolean trackRunningStats) {
-        String name = getClass().getSimpleName();
-        RunningStats.checkOptions(name, numFeatures, eps, momentum, false);
-        this.numFeatures = numFeatures;
-        this.eps = eps;
-        this.momentum = momentum;
-        this.affine = affine;
-        this.trackRunningStats = trackRunningStats;
-        this.weight = affine ? RunningStats.gamma(numFeatures) : null;
-        this.bias = affine ? RunningStats.beta(numFeatures) : null;
-        this.running = trackRunningStats ? new RunningStats(numFeatures) : null;
-        this.runningMean = trackRunningStats ? running.mean : null;
-        this.runningVar = trackRunningStats ? running.var : null;
-        this.numBatchesTracked = trackRunningStats ? running.count : null;
-    }
-
-    /** Checks the input's rank (3 for 1d, 4 for 2d). */
-    protected abstract void checkInput(Tensor x);
-
-    @Override
-    protected List<Parameter> ownParameters() {
-        return affine ? List.of(weight, bias) : List.of();
+    /** @param rank the input's rank: 3 for InstanceNorm1d, 4 for InstanceNorm2d */
+    protected InstanceNorm(int rank, int numFeatures, double eps, Double momentum, boolean affine, boolean trackRunningStats) {
+        super(numFeatures, eps, momentum, false, affine, trackRunningStats);
+        this.rank = rank;
     }
 
     @Override
-    protected Map<String, Tensor> ownBuffers() {
-        return trackRunningStats ? running.buffers() : Map.of();
+    protected final void checkInput(Tensor x) {
+        requireRank(x, rank);
     }
 
     @Override
@@ -78,38 +47,30 @@ public abstract class InstanceNorm extends Module {
         requireDim(x, 1, numFeatures, "channels");
         int n = x.dim(0), c = numFeatures, s = x.numel() / Math.max(1, n * c);
         if (n == 0 || s == 0) throw new ShapeException(label() + ": empty input of shape " + x.shapeString());
-        usedBatchStats = isTraining() || !trackRunningStats;
+        usedBatchStats = usesBatchStats();
+        GroupView v = GroupView.instances(n, c, s);
         double[] mean = new double[n * c], rstd = new double[n * c];
         if (usedBatchStats) {
             if (s < 2) {
                 throw new ShapeException(label() + ": expected more than 1 spatial element when using batch statistics, got input shape "
                         + x.shapeString());
             }
-            double[] var = new double[n * c];
-            Moments.moments(mean, var, x.data, n, 1, c, s);
-            Moments.rstd(rstd, var, eps, n * c);
-            if (isTraining() && trackRunningStats) updateRunning(mean, var, n, s);
+            double[] var = groupStatistics(mean, rstd, x, v, eps);
+            if (isTraining() && trackRunningStats) updateRunningPerSample(mean, var, n, s);
         } else {
             // Evaluation with running statistics: the same fixed (μ_c, rstd_c) for every sample.
+            double[] mu = new double[c], rs = new double[c];
+            runningStatistics(mu, rs);
             for (int i = 0; i < n; i++) {
-                for (int ch = 0; ch < c; ch++) {
-                    mean[i * c + ch] = runningMean.data[ch];
-                    rstd[i * c + ch] = 1.0 / Math.sqrt(runningVar.data[ch] + eps);
-                }
+                System.arraycopy(mu, 0, mean, i * c, c);
+                System.arraycopy(rs, 0, rstd, i * c, c);
             }
         }
-        Tensor y = outputTensor(0, x.shape()); // every element written below
-        Moments.normalize(y.data, x.data, mean, rstd, affine ? weight.value.data : null, affine ? bias.value.data : null,
-                n, 1, c, s, s);
-        // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
-        this.mean = mean;
-        this.rstd = rstd;
-        this.x = x;
-        return y;
+        return normalizeGroups(x, v, mean, rstd, weight, bias);
     }
 
     /** running ← (1−m)·running + m·mean over samples of (μ_nc, σ²_nc·S/(S−1)). */
-    private void updateRunning(double[] mean, double[] var, int n, int s) {
+    private void updateRunningPerSample(double[] mean, double[] var, int n, int s) {
         double[] mu = new double[numFeatures], v = new double[numFeatures];
         for (int ch = 0; ch < numFeatures; ch++) {
             for (int i = 0; i < n; i++) {
@@ -120,7 +81,7 @@ public abstract class InstanceNorm extends Module {
             v[ch] /= n;
         }
         // As PyTorch, instance norm never increments num_batches_tracked.
-        running.blend(momentum, mu, v, (double) s / (s - 1));
+        blendRunning(momentum, mu, v, (double) s / (s - 1));
     }
 
     /**
@@ -129,13 +90,6 @@ public abstract class InstanceNorm extends Module {
      */
     @Override
     public Tensor backward(Tensor dy) {
-        requireForward(x, this);
-        Tensor.requireShape(label() + " backward", dy, x.shape());
-        int n = x.dim(0), c = numFeatures, s = x.numel() / (n * c);
-        Tensor dx = outputTensor(1, x.shape()); // every element written below
-        float[] dg = affine ? weight.grad.data : null, db = affine ? bias.grad.data : null, g = affine ? weight.value.data : null;
-        if (usedBatchStats) Moments.backward(dx.data, dg, db, dy.data, x.data, mean, rstd, g, n, 1, c, s, s);
-        else Moments.backwardFixed(dx.data, dg, db, dy.data, x.data, mean, rstd, g, n, 1, c, s, s);
-        return dx;
+        return backwardGroups(dy, weight, bias, !usedBatchStats);
     }
 }

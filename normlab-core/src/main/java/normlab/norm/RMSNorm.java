@@ -1,9 +1,7 @@
 package normlab.norm;
 
-import java.util.Arrays;
 import java.util.List;
-import normlab.kernels.Moments;
-import normlab.nn.Module;
+import normlab.kernels.Kernels;
 import normlab.nn.Parameter;
 import normlab.tensor.Tensor;
 
@@ -19,7 +17,7 @@ import normlab.tensor.Tensor;
  * <p>Small batches: each row is normalized on its own, so batch size 1 and 2 behave like any other. A row of zeros
  * maps to zeros (ε keeps the denominator positive).
  */
-public final class RMSNorm extends Module {
+public final class RMSNorm extends Normalization {
     /** float32 machine epsilon, PyTorch's default when eps is None. */
     public static final double FLOAT_EPS = Math.ulp(1.0f);
 
@@ -38,16 +36,11 @@ public final class RMSNorm extends Module {
 
     /** @param eps null for PyTorch's default (float32 machine epsilon) */
     public RMSNorm(int[] normalizedShape, Double eps, boolean elementwiseAffine) {
-        if (normalizedShape.length == 0) throw new IllegalArgumentException("RMSNorm: normalizedShape must have at least one dimension");
-        long n = 1;
-        for (int s : normalizedShape) {
-            if (s <= 0) throw new IllegalArgumentException("RMSNorm: normalizedShape " + Arrays.toString(normalizedShape) + " has a non-positive size");
-            n *= s;
-        }
+        int size = normalizedSize(getClass().getSimpleName(), normalizedShape);
         double e = eps == null ? FLOAT_EPS : eps;
         if (!(e > 0)) throw new IllegalArgumentException("RMSNorm: eps must be > 0, got " + e);
         this.normalizedShape = normalizedShape.clone();
-        this.d = Math.toIntExact(n);
+        this.d = size;
         this.eps = e;
         this.weight = elementwiseAffine ? new Parameter("weight", Tensor.full(1f, normalizedShape), Parameter.Kind.NORM) : null;
     }
@@ -62,9 +55,9 @@ public final class RMSNorm extends Module {
         requireTrailingShape(x, normalizedShape);
         int rows = x.numel() / d;
         double[] rrms = new double[rows];
-        Moments.rms(rrms, x.data, eps, rows, d);
+        Kernels.group().rms(rrms, x.data, eps, rows, d);
         Tensor y = outputTensor(0, x.shape()); // every element written below
-        Moments.rmsNormalize(y.data, x.data, rrms, weight == null ? null : weight.value.data, rows, d);
+        Kernels.group().rmsNormalize(y.data, x.data, rrms, weight == null ? null : weight.value.data, rows, d);
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
         this.rrms = rrms;
         this.x = x;
@@ -74,10 +67,9 @@ public final class RMSNorm extends Module {
     /** dx = rrms·(ĝ − x̂·mean(ĝ·x̂)) per row with x̂ = x·rrms, ĝ = dy·w; dw = Σ dy·x̂ over rows. */
     @Override
     public Tensor backward(Tensor dy) {
-        requireForward(x, this);
-        Tensor.requireShape(label() + " backward", dy, x.shape());
+        checkBackward(x, dy);
         Tensor dx = outputTensor(1, x.shape()); // every element written below
-        Moments.rmsBackward(dx.data, weight == null ? null : weight.grad.data, dy.data, x.data, rrms,
+        Kernels.group().rmsBackward(dx.data, weight == null ? null : weight.grad.data, dy.data, x.data, rrms,
                 weight == null ? null : weight.value.data, x.numel() / d, d);
         return dx;
     }

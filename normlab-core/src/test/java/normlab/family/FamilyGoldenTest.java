@@ -33,7 +33,8 @@ import normlab.norm.LayerNorm;
 import normlab.norm.RMSNorm;
 import normlab.tensor.Tensor;
 import normlab.testing.Golden;
-import org.junit.jupiter.api.AfterEach;
+import normlab.testing.KernelSwitches;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -49,14 +50,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * <p>Metric ({@link Golden}): max|a − r| / max|r|, against the float64 reference within the tolerance (outputs and
  * buffers 1e-5, gradients 1e-4), and against float32 PyTorch within the tolerance plus PyTorch's own float32 error.
  */
+@ExtendWith(KernelSwitches.class)
 class FamilyGoldenTest {
-    private final boolean simdBefore = Kernels.simd();
-
-    @AfterEach
-    void restoreSimd() {
-        Kernels.setSimd(simdBefore);
-    }
-
     static Stream<Arguments> fixtures() {
         List<Arguments> out = new ArrayList<>();
         for (String name : Golden.names("family", "")) {
@@ -179,7 +174,7 @@ class FamilyGoldenTest {
             Tensor y = toNchw(bn.forward(toNhwc(t.get(p + "x"))));
             Tensor dx = toNchw(bn.backward(toNhwc(dy)));
             assertClose(name + " NHWC " + p + "y", y, t.get(p + "f64.y"), OUT_TOL);
-            assertClose(name + " NHWC " + p + "dx", dx, t.get(p + "f64.dx"), GRAD_TOL, dxScale(bn, dy));
+            assertClose(name + " NHWC " + p + "dx", dx, t.get(p + "f64.dx"), GRAD_TOL, Golden.dxScale(bn, dy));
             if (affine) {
                 assertClose(name + " NHWC " + p + "dweight", bn.weight.grad, t.get(p + "f64.dweight"), GRAD_TOL);
                 assertClose(name + " NHWC " + p + "dbias", bn.bias.grad, t.get(p + "f64.dbias"), GRAD_TOL);
@@ -193,18 +188,6 @@ class FamilyGoldenTest {
 
     static Stream<String> coreBn2d() {
         return Golden.names("core", "bn2d").stream();
-    }
-
-    /** BatchNorm's dx is a difference of terms of size |γ·rstd·dy| (see BatchNormGoldenTest): its error scale. */
-    private static double dxScale(BatchNorm bn, Tensor dy) {
-        int c = bn.numFeatures, s = dy.numel() / (dy.dim(0) * c);
-        double[] rstd = bn.lastRstd();
-        double m = 0;
-        for (int i = 0; i < dy.numel(); i++) {
-            int ch = (i / s) % c;
-            m = Math.max(m, (bn.affine ? Math.abs(bn.weight.value.data[ch]) : 1) * rstd[ch] * Math.abs(dy.data[i]));
-        }
-        return m;
     }
 
     private static void check(String what, Tensor actual, Map<String, Tensor> t, String p, String key, double tol) {

@@ -4,7 +4,8 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import normlab.tensor.Rng;
-import org.junit.jupiter.api.AfterEach;
+import normlab.testing.KernelSwitches;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -15,16 +16,8 @@ import org.junit.jupiter.api.Test;
  * <p>Agreement metric: max |simd − scalar| ≤ 1e-5 · max(1, max |scalar|) · √K (float sums of K products in a
  * different order).
  */
+@ExtendWith(KernelSwitches.class)
 class GemmTest {
-    private final boolean simd0 = Kernels.simd();
-    private final int threads0 = Parallel.threads();
-
-    @AfterEach
-    void restore() {
-        Kernels.setSimd(simd0);
-        Parallel.setThreads(threads0);
-    }
-
     /** (rows of the left operand, inner K, output columns) as passed to matmulNT(y, x, w, n, k, m). */
     private static final int[][] SHAPES = {
         {60, 784, 100}, {60, 100, 100}, {60, 100, 10}, {32, 9, 784}, {64, 288, 196}, {7, 13, 5}, {1, 1, 1},

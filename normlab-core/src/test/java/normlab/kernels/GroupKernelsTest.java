@@ -16,25 +16,18 @@ import normlab.norm.LayerNorm;
 import normlab.norm.RMSNorm;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
-import org.junit.jupiter.api.AfterEach;
+import normlab.testing.KernelSwitches;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Test;
 
 /**
  * The group kernels behind LayerNorm, GroupNorm (NCHW), InstanceNorm and RMSNorm, through the layers: SIMD agrees
- * with the scalar reference (Moments' loops), and SIMD results are bit-identical at 1 and 2 threads.
+ * with the scalar reference (ScalarGroupKernels' loops), and SIMD results are bit-identical at 1 and 2 threads.
  *
  * <p>Agreement metric: max |simd − scalar| ≤ tol · max(1, max |scalar|), tol 1e-5 for outputs, 1e-4 for gradients.
  */
+@ExtendWith(KernelSwitches.class)
 class GroupKernelsTest {
-    private final boolean simd0 = Kernels.simd();
-    private final int threads0 = Parallel.threads();
-
-    @AfterEach
-    void restore() {
-        Kernels.setSimd(simd0);
-        Parallel.setThreads(threads0);
-    }
-
     /** A layer factory and an input shape. */
     private record Case(String name, Supplier<Module> make, int[] shape) {}
 

@@ -10,6 +10,7 @@ import java.util.Map;
 import normlab.io.Safetensors;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
+import normlab.testing.KernelSwitches;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -64,14 +65,7 @@ class BatchNormEdgeCaseTest {
     @CsvSource({"offset, nc", "offset, nchw", "constant, nc", "constant, nchw",
                 "tinyvar, nc", "tinyvar, nchw", "subnormal, nc", "subnormal, nchw"})
     void matchesFloat64Reference(String kase, String layout) throws Exception {
-        for (boolean simd : new boolean[] {true, false}) { // the Vector API kernels and the scalar reference loops
-            boolean old = normlab.kernels.Kernels.setSimd(simd);
-            try {
-                check(kase, layout, simd);
-            } finally {
-                normlab.kernels.Kernels.setSimd(old);
-            }
-        }
+        KernelSwitches.onBothPaths(simd -> check(kase, layout, simd)); // the Vector API kernels and the scalar reference loops
     }
 
     private void check(String kase, String layout, boolean simd) throws Exception {

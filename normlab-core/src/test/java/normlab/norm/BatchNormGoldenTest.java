@@ -16,7 +16,8 @@ import normlab.io.Safetensors;
 import normlab.kernels.Kernels;
 import normlab.tensor.Tensor;
 import normlab.testing.Golden;
-import org.junit.jupiter.api.AfterEach;
+import normlab.testing.KernelSwitches;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -27,14 +28,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * variance, num_batches_tracked after each) and one evaluation step, for every configuration the generator writes,
  * with the SIMD kernels on and off. Metric and tolerances: {@link Golden}.
  */
+@ExtendWith(KernelSwitches.class)
 class BatchNormGoldenTest {
-    private final boolean simdBefore = Kernels.simd();
-
-    @AfterEach
-    void restoreSimd() {
-        Kernels.setSimd(simdBefore);
-    }
-
     static Stream<Arguments> fixtures() {
         List<Arguments> out = new ArrayList<>();
         for (String name : Golden.names("core", "bn")) {
@@ -110,7 +105,7 @@ class BatchNormGoldenTest {
         Tensor y = bn.forward(t.get(p + "x"));
         Tensor dx = bn.backward(dy);
         check(what + " y", y, t, p, "y", OUT_TOL, 0);
-        check(what + " dx", dx, t, p, "dx", GRAD_TOL, dxScale(bn, dy));
+        check(what + " dx", dx, t, p, "dx", GRAD_TOL, Golden.dxScale(bn, dy));
         if (affine) {
             check(what + " dweight", bn.weight.grad, t, p, "dweight", GRAD_TOL, 0);
             check(what + " dbias", bn.bias.grad, t, p, "dbias", GRAD_TOL, 0);
@@ -129,22 +124,5 @@ class BatchNormGoldenTest {
         assertClose(what + " vs float64", actual, ref64, tol, s);
         double torchOwn = Golden.err(ref32, ref64, s);
         assertClose(what + " vs float32 (PyTorch's own error " + torchOwn + ")", actual, ref32, tol + torchOwn, s);
-    }
-
-    /**
-     * Scale for dx: in training dx = γ·rstd·(dy − mean(dy) − x̂·mean(dy·x̂)) is a difference of terms of size
-     * |γ·rstd·dy|, so its rounding error is relative to max|γ_c·rstd_c·dy_i| even where the difference nearly cancels
-     * (two values per channel: x̂ = ±√(1 − ε/(σ²+ε)) and dx is ε-small).
-     */
-    private static double dxScale(BatchNorm bn, Tensor dy) {
-        int c = bn.numFeatures, s = dy.numel() / (dy.dim(0) * c);
-        double[] rstd = bn.lastRstd();
-        double m = 0;
-        for (int i = 0; i < dy.numel(); i++) {
-            int ch = (i / s) % c;
-            double g = bn.affine ? Math.abs(bn.weight.value.data[ch]) : 1;
-            m = Math.max(m, g * rstd[ch] * Math.abs(dy.data[i]));
-        }
-        return m;
     }
 }

@@ -9,6 +9,7 @@ import java.util.Map;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
 import normlab.tensor.Tensor;
+import normlab.testing.KernelSwitches;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -23,14 +24,7 @@ class PerSampleNormEdgeCaseTest {
     @CsvSource({"ln, offset", "ln, constant", "ln, tinyvar", "ln, subnormal",
                 "gn, offset", "gn, constant", "gn, tinyvar", "gn, subnormal"})
     void matchesFloat64Reference(String kind, String kase) throws Exception {
-        for (boolean simd : new boolean[] {true, false}) { // the Vector API kernels and the scalar reference loops
-            boolean old = normlab.kernels.Kernels.setSimd(simd);
-            try {
-                check(kind, kase, simd);
-            } finally {
-                normlab.kernels.Kernels.setSimd(old);
-            }
-        }
+        KernelSwitches.onBothPaths(simd -> check(kind, kase, simd)); // the Vector API kernels and the scalar reference loops
     }
 
     private void check(String kind, String kase, boolean simd) throws Exception {

@@ -14,6 +14,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.stream.Stream;
 import normlab.io.Safetensors;
+import normlab.norm.BatchNorm;
 import normlab.tensor.Tensor;
 
 /**
@@ -122,5 +123,22 @@ public final class Golden {
             assertEquals(out[i], t.data[i], "label " + i + " is not an integer");
         }
         return out;
+    }
+
+    /**
+     * Scale for BatchNorm's dx: in training dx = γ·rstd·(dy − mean(dy) − x̂·mean(dy·x̂)) is a difference of terms of size
+     * |γ·rstd·dy|, so its rounding error is relative to max|γ_c·rstd_c·dy_i| even where the difference nearly cancels
+     * (two values per channel: x̂ = ±√(1 − ε/(σ²+ε)) and dx is ε-small).
+     */
+    public static double dxScale(BatchNorm bn, Tensor dy) {
+        int c = bn.numFeatures, s = dy.numel() / (dy.dim(0) * c);
+        double[] rstd = bn.lastRstd();
+        double m = 0;
+        for (int i = 0; i < dy.numel(); i++) {
+            int ch = (i / s) % c;
+            double g = bn.affine ? Math.abs(bn.weight.value.data[ch]) : 1;
+            m = Math.max(m, g * rstd[ch] * Math.abs(dy.data[i]));
+        }
+        return m;
     }
 }

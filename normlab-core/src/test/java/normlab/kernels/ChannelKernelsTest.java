@@ -9,7 +9,8 @@ import java.util.List;
 import normlab.norm.BatchNorm;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
-import org.junit.jupiter.api.AfterEach;
+import normlab.testing.KernelSwitches;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,19 +20,11 @@ import org.junit.jupiter.api.Test;
  *
  * <p>Agreement metric: max |simd − scalar| ≤ tol · max(1, max |scalar|), tol 1e-5 for outputs and 1e-4 for gradients.
  */
-class NormKernelsTest {
-    private final boolean simd0 = Kernels.simd();
-    private final int threads0 = Parallel.threads();
-
-    @AfterEach
-    void restore() {
-        Kernels.setSimd(simd0);
-        Parallel.setThreads(threads0);
-    }
-
+@ExtendWith(KernelSwitches.class)
+class ChannelKernelsTest {
     /** (N, C, S) shapes; S == 1 is the channels-last path. */
     private static final int[][] SHAPES = {
-        {4, 5, 37}, {3, 6, 2 * NormKernels.BLOCK + 19}, {2, 3, 16}, {5, 2, 3},
+        {4, 5, 37}, {3, 6, 2 * Lanes.BLOCK + 19}, {2, 3, 16}, {5, 2, 3},
         {130, 37, 1}, {70, 48, 1}, {200, 7, 1}, {64, 16, 1},
         // 4-vector channel groups, then single vectors, then scalar channels (L = 16: 83 = 64 + 16 + 3; 100; 131)
         {130, 83, 1}, {60, 100, 1}, {3, 131, 1},
@@ -93,7 +86,7 @@ class NormKernelsTest {
     @Test
     void simdIsBitIdenticalAtOneAndTwoThreads() {
         Kernels.setSimd(true);
-        // Large enough that the kernels really split the work (more than one task of NormKernels.GRAIN elements).
+        // Large enough that the kernels really split the work (more than one task of Lanes.GRAIN elements).
         int[][] shapes = {{8, 16, 3000}, {4000, 40, 1}, {3000, 83, 1}, {700, 300, 1}, {6, 3, 1031}};
         for (int[] sh : shapes) {
             Parallel.setThreads(1);

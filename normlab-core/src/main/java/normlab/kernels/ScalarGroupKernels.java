@@ -1,37 +1,18 @@
 package normlab.kernels;
 
 /**
- * The one statistics kernel behind LayerNorm, GroupNorm and InstanceNorm (and, without centring, RMSNorm): mean and
- * variance of groups of values, the normalization with a per-channel affine, and the matching backward.
- *
- * <p>Data is viewed as (A, P, G, Q) row-major; each (a, g) is one group of M = P·Q values (p ∈ P, q ∈ Q), at offset
- * ((a·P + p)·G + g)·Q + q. Every layer is a reshape of this view:
- * <pre>
- *   LayerNorm over the last D values      A = rows, P = 1,   G = 1,  Q = D
- *   GroupNorm, NCHW (N, C, S)             A = N,    P = 1,   G = G,  Q = (C/G)·S      (contiguous rows)
- *   GroupNorm, NHWC (N, S, C)             A = N,    P = S,   G = G,  Q = C/G          (strided, no copy)
- *   InstanceNorm (N, C, S)                A = N,    P = 1,   G = C,  Q = S
- * </pre>
- * The affine index of element (g, q) is {@code g·(Q/inner) + q/inner}: {@code inner} consecutive values share one
- * coefficient (S for NCHW GroupNorm, 1 for NHWC GroupNorm, Q for InstanceNorm, 1 for LayerNorm's elementwise affine).
- *
- * <p>Numerics: sums run in double around a shift K (the group's first value), μ = K + Σ(x−K)/M and
- * σ² = Σ(x−K)²/M − (Σ(x−K)/M)², so a group with mean 1e4 and spread 1e-2 keeps its digits. Kernels take outputs, then
- * inputs, then parameters, then sizes.
- *
- * <p>The loops here are the scalar reference. With {@link Kernels#simd()} on, contiguous groups (P == 1: LayerNorm,
- * GroupNorm NCHW, InstanceNorm) and RMSNorm run {@link NormKernels}' vector-lane, multi-threaded versions of the same
- * formulas; the strided NHWC GroupNorm view stays on these loops.
+ * The reference loops of {@link GroupKernels}, for every {@link GroupView}: contiguous rows and the strided NHWC
+ * GroupNorm view alike (which {@link SimdGroupKernels} hands back to these loops, as it does the fixed-statistics
+ * backward). Sums in double.
  */
-public final class Moments {
-    private Moments() {}
+public final class ScalarGroupKernels implements GroupKernels {
+    static final ScalarGroupKernels INSTANCE = new ScalarGroupKernels();
 
-    /** Mean and biased variance of each (a, g) group; results indexed a·G + g. */
-    public static void moments(double[] mean, double[] var, float[] x, int a, int p, int g, int q) {
-        if (Kernels.simd() && p == 1) { // contiguous groups: SIMD rows on the pool (NormKernels)
-            NormKernels.rowMoments(mean, var, x, a * g, q);
-            return;
-        }
+    private ScalarGroupKernels() {}
+
+    @Override
+    public void moments(double[] mean, double[] var, float[] x, GroupView v) {
+        int a = v.a(), p = v.p(), g = v.g(), q = v.q();
         double m = (double) p * q;
         for (int ia = 0; ia < a; ia++) {
             for (int ig = 0; ig < g; ig++) {
@@ -54,21 +35,10 @@ public final class Moments {
         }
     }
 
-    /** rstd = 1/√(σ² + ε), elementwise. */
-    public static void rstd(double[] rstd, double[] var, double eps, int count) {
-        for (int i = 0; i < count; i++) rstd[i] = 1.0 / Math.sqrt(var[i] + eps);
-    }
-
-    /**
-     * y = x̂·γ + β with x̂ = (x − μ)·rstd per group; γ and β per affine index (either may be null: 1 and 0).
-     * x̂ is formed in double so a large μ cancels exactly before rounding.
-     */
-    public static void normalize(float[] y, float[] x, double[] mean, double[] rstd, float[] gamma, float[] beta,
-                                 int a, int p, int g, int q, int inner) {
-        if (Kernels.simd() && p == 1) {
-            NormKernels.groupNormalize(y, x, mean, rstd, gamma, beta, a * g, g, q, inner);
-            return;
-        }
+    @Override
+    public void normalize(float[] y, float[] x, double[] mean, double[] rstd, float[] gamma, float[] beta,
+                          GroupView v) {
+        int a = v.a(), p = v.p(), g = v.g(), q = v.q(), inner = v.inner();
         int perGroup = q / inner;
         for (int ia = 0; ia < a; ia++) {
             for (int ig = 0; ig < g; ig++) {
@@ -88,19 +58,10 @@ public final class Moments {
         }
     }
 
-    /**
-     * Backward of {@link #normalize} with batch statistics. Per group, with x̂ = (x − μ)·rstd and ĝ = dy·γ:
-     * <pre>
-     *   dx  = rstd · (ĝ − (1/M)Σĝ − x̂·(1/M)Σ ĝ·x̂)
-     *   dγ += Σ dy·x̂,   dβ += Σ dy     (per affine index; skipped when dgamma / dbeta is null)
-     * </pre>
-     */
-    public static void backward(float[] dx, float[] dgamma, float[] dbeta, float[] dy, float[] x, double[] mean,
-                                double[] rstd, float[] gamma, int a, int p, int g, int q, int inner) {
-        if (Kernels.simd() && p == 1) {
-            NormKernels.groupBackward(dx, dgamma, dbeta, dy, x, mean, rstd, gamma, a * g, g, q, inner);
-            return;
-        }
+    @Override
+    public void backward(float[] dx, float[] dgamma, float[] dbeta, float[] dy, float[] x, double[] mean,
+                         double[] rstd, float[] gamma, GroupView v) {
+        int a = v.a(), p = v.p(), g = v.g(), q = v.q(), inner = v.inner();
         int perGroup = q / inner;
         double m = (double) p * q;
         double[] dg = dgamma == null ? null : new double[g * perGroup];
@@ -152,9 +113,14 @@ public final class Moments {
         for (int i = 0; i < acc.length; i++) dst[i] += (float) acc[i];
     }
 
-    /** Backward of {@link #normalize} with fixed statistics (a per-group affine): dx = rstd·γ·dy, dγ += Σdy·x̂, dβ += Σdy. */
-    public static void backwardFixed(float[] dx, float[] dgamma, float[] dbeta, float[] dy, float[] x, double[] mean,
-                                     double[] rstd, float[] gamma, int a, int p, int g, int q, int inner) {
+    /**
+     * The loop nest over (a, g, p, run) is {@link #normalize}'s, with another body; a shared iterator would put a call
+     * per run (per element for NHWC GroupNorm, which runs here under SIMD too) inside the loop.
+     */
+    @Override
+    public void backwardFixed(float[] dx, float[] dgamma, float[] dbeta, float[] dy, float[] x, double[] mean,
+                              double[] rstd, float[] gamma, GroupView v) {
+        int a = v.a(), p = v.p(), g = v.g(), q = v.q(), inner = v.inner();
         int perGroup = q / inner;
         double[] dg = dgamma == null ? null : new double[g * perGroup];
         double[] db = dbeta == null ? null : new double[g * perGroup];
@@ -184,12 +150,8 @@ public final class Moments {
 
     // --- RMSNorm: the same rows without centring. ---------------------------------------------------------------
 
-    /** Per row of D values: rrms = 1/√(mean(x²) + ε), mean(x²) accumulated in double. */
-    public static void rms(double[] rrms, float[] x, double eps, int rows, int d) {
-        if (Kernels.simd()) {
-            NormKernels.rms(rrms, x, eps, rows, d);
-            return;
-        }
+    @Override
+    public void rms(double[] rrms, float[] x, double eps, int rows, int d) {
         for (int r = 0; r < rows; r++) {
             int o = r * d;
             double sq = 0;
@@ -199,12 +161,8 @@ public final class Moments {
         }
     }
 
-    /** y = x·rrms·w (w per position in the row; null means 1). */
-    public static void rmsNormalize(float[] y, float[] x, double[] rrms, float[] w, int rows, int d) {
-        if (Kernels.simd()) {
-            NormKernels.rmsNormalize(y, x, rrms, w, rows, d);
-            return;
-        }
+    @Override
+    public void rmsNormalize(float[] y, float[] x, double[] rrms, float[] w, int rows, int d) {
         for (int r = 0; r < rows; r++) {
             int o = r * d;
             double rr = rrms[r];
@@ -215,17 +173,8 @@ public final class Moments {
         }
     }
 
-    /**
-     * RMSNorm backward, per row with x̂ = x·rrms and ĝ = dy·w:
-     * <pre>
-     *   dx  = rrms · (ĝ − x̂·(1/D)Σ ĝ·x̂),   dw += Σ_rows dy·x̂
-     * </pre>
-     */
-    public static void rmsBackward(float[] dx, float[] dw, float[] dy, float[] x, double[] rrms, float[] w, int rows, int d) {
-        if (Kernels.simd()) {
-            NormKernels.rmsBackward(dx, dw, dy, x, rrms, w, rows, d);
-            return;
-        }
+    @Override
+    public void rmsBackward(float[] dx, float[] dw, float[] dy, float[] x, double[] rrms, float[] w, int rows, int d) {
         double[] acc = dw == null ? null : new double[d];
         for (int r = 0; r < rows; r++) {
             int o = r * d;
@@ -246,4 +195,5 @@ public final class Moments {
         }
         addInto(dw, acc);
     }
+
 }
