@@ -39,6 +39,7 @@ class ModelDescriptionCorpusTest {
         return Arguments.of(name, json, fragment);
     }
 
+    /** The corpus: one row per bad description (a table, hence longer than 80 lines). */
     static Stream<Arguments> corpus() {
         return Stream.of(
                 c("empty", "", "expected a JSON object"),

@@ -56,6 +56,7 @@ class SafetensorsCorpusTest {
         return Arguments.of(name, bytes, fragment);
     }
 
+    /** The corpus: one row per bad file (a table, hence longer than 80 lines). */
     static Stream<Arguments> corpus() {
         byte[] d16 = new byte[16];
         return Stream.of(

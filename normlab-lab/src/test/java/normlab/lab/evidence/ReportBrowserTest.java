@@ -37,6 +37,7 @@ class ReportBrowserTest {
         return new Settings(true, Runs.seeds(1, 2), 2, new PrintStream(new ByteArrayOutputStream()));
     }
 
+    /** One end-to-end scenario (every experiment's quick run, the report, Chromium), kept in one method on purpose. */
     @Test
     void reportAssemblesEveryRunAndLoadsInChromium(@TempDir Path runs) throws Exception {
         MnistExperiment.Params mp = new MnistExperiment.Params(40, 60, 0.1, 0.01, 1, 2, 20, 0);
