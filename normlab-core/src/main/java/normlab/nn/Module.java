@@ -258,4 +258,14 @@ public abstract class Module {
     protected static void requireForward(Object saved, Module m) {
         if (saved == null) throw new IllegalStateException(m.label() + ": backward called before forward");
     }
+
+    /**
+     * PyTorch-like tree of this module, from its layer spec's arguments ({@code normlab.io.LayerTypes.toText}), e.g.
+     * {@code Sequential(\n  (0): Linear(in_features=784, out_features=100, bias=False)\n  ...\n)}; a module whose class
+     * has no spec prints its class name.
+     */
+    @Override
+    public String toString() {
+        return normlab.io.LayerTypes.toText(this);
+    }
 }
