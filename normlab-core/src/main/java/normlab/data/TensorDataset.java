@@ -15,6 +15,7 @@ public final class TensorDataset {
     public final int n;
 
     public TensorDataset(Tensor inputs, Tensor targets) {
+        normlab.kernels.VectorApi.require();
         if (inputs.rank() < 1 || targets.rank() < 1 || inputs.dim(0) != targets.dim(0)) {
             throw new ShapeException("TensorDataset: inputs " + inputs.shapeString() + " and targets " + targets.shapeString()
                     + " must have the same first dimension N");

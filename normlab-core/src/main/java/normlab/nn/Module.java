@@ -37,6 +37,11 @@ public abstract class Module {
     private boolean reuse;
     private Tensor[] outputs = new Tensor[0];
 
+    /** Checks once per module that the Vector API is available ({@link normlab.kernels.VectorApi#require}). */
+    protected Module() {
+        normlab.kernels.VectorApi.require();
+    }
+
     /** Computes the output for {@code x}. */
     public abstract Tensor forward(Tensor x);
 
