@@ -42,6 +42,7 @@ public final class Dataset {
     }
 
     private Dataset(String name, float[] images, int[] labels, int rows, int cols, byte[] offsetBytes) {
+        normlab.kernels.VectorApi.require();
         if (rows <= 0 || cols <= 0) throw new IllegalArgumentException(name + ": image size must be positive, got " + rows + "×" + cols);
         if ((long) labels.length * rows * cols != images.length) {
             throw new IllegalArgumentException(name + ": " + labels.length + " labels but " + images.length + " pixels ("

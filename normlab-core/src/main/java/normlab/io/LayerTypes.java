@@ -8,6 +8,7 @@ import com.google.gson.JsonPrimitive;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Function;
 import normlab.nn.Layout;
 import normlab.nn.Module;
@@ -54,6 +55,60 @@ public final class LayerTypes {
             node.add("children", arr);
         }
         return node;
+    }
+
+    /**
+     * PyTorch-like text of {@code m} and everything under it ({@code Module.toString()}): the spec's type name and
+     * arguments, e.g. {@code Linear(in_features=784, out_features=100, bias=False)} or {@code BatchNorm1d(100, eps=1e-05,
+     * momentum=0.1, affine=True, track_running_stats=True)} ({@code num_features} positional, as PyTorch prints it;
+     * numbers, booleans and null in Python's spelling), children one per line as {@code (name): child}, indented by two.
+     * A module with no registered spec prints its class name (and its children).
+     */
+    public static String toText(Module m) {
+        LayerSpec<?> t = LayerSpecs.of(m);
+        String name = t == null ? m.getClass().getSimpleName() : t.name();
+        List<String> lines = new ArrayList<>();
+        if (t != null) {
+            List<String> parts = new ArrayList<>();
+            for (Map.Entry<String, JsonElement> e : t.argsOf(m).entrySet()) {
+                String v = python(e.getValue());
+                parts.add(e.getKey().equals("num_features") && parts.isEmpty() ? v : e.getKey() + "=" + v);
+            }
+            if (!parts.isEmpty()) lines.add(String.join(", ", parts));
+        }
+        for (Map.Entry<String, Module> c : m.children().entrySet()) {
+            lines.add("(" + c.getKey() + "): " + toText(c.getValue()).replace("\n", "\n  "));
+        }
+        if (lines.isEmpty()) return name + "()";
+        if (lines.size() == 1 && m.children().isEmpty()) return name + "(" + lines.get(0) + ")";
+        return name + "(\n  " + String.join("\n  ", lines) + "\n)";
+    }
+
+    /** A JSON argument as Python's repr would print it: True/False/None, 1e-05, 0.1, 784, (2, 2), 'x'. */
+    private static String python(JsonElement v) {
+        if (v == null || v.isJsonNull()) return "None";
+        if (v.isJsonArray()) {
+            List<String> items = new ArrayList<>();
+            for (JsonElement e : v.getAsJsonArray()) items.add(python(e));
+            return "(" + String.join(", ", items) + (items.size() == 1 ? ",)" : ")");
+        }
+        if (v.isJsonObject()) return v.toString();
+        com.google.gson.JsonPrimitive p = v.getAsJsonPrimitive();
+        if (p.isBoolean()) return p.getAsBoolean() ? "True" : "False";
+        if (p.isString()) return "'" + p.getAsString() + "'";
+        Number n = p.getAsNumber();
+        if (n instanceof Integer || n instanceof Long || n instanceof Short || n instanceof Byte) return n.toString();
+        double d = n.doubleValue();
+        if (Double.isNaN(d)) return "nan";
+        if (Double.isInfinite(d)) return d > 0 ? "inf" : "-inf";
+        if (d == Math.rint(d) && Math.abs(d) < 1e16) return (long) d + ".0";
+        java.math.BigDecimal b = new java.math.BigDecimal(Double.toString(d)).stripTrailingZeros();
+        double a = Math.abs(d);
+        if (a >= 1e-4 && a < 1e16) return b.toPlainString();
+        int exp = b.precision() - b.scale() - 1;
+        String digits = b.unscaledValue().abs().toString();
+        String mant = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
+        return (d < 0 ? "-" : "") + mant + "e" + (exp < 0 ? "-" : "+") + String.format("%02d", Math.abs(exp));
     }
 
     /** Builds the module a description names, with freshly initialized (zero) parameters and default buffers. */

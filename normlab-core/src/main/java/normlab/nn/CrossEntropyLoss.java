@@ -10,9 +10,25 @@ import normlab.tensor.Tensor;
  * {@code nn.CrossEntropyLoss()}). Stable for large logits via log-sum-exp with the row maximum subtracted:
  * {@code L = (1/N) Σₙ [log Σₖ e^(zₙₖ−mₙ) + mₙ − z_{n,yₙ}]}; {@code dL/dz = (softmax(z) − onehot(y)) / N}.
  */
-public final class CrossEntropyLoss {
+public final class CrossEntropyLoss implements Loss {
     private Tensor probs;
     private int[] labels;
+
+    /**
+     * {@link Loss} form: {@code target} holds the class indices (N) as whole numbers; the same as
+     * {@link #forward(Tensor, int[])} on them.
+     */
+    @Override
+    public float forward(Tensor logits, Tensor target) {
+        if (target.rank() != 1) throw new ShapeException("CrossEntropyLoss: expected class-index targets of rank 1 (N), got " + target.shapeString());
+        int[] y = new int[target.numel()];
+        for (int i = 0; i < y.length; i++) {
+            float v = target.data[i];
+            if (v != Math.rint(v)) throw new IllegalArgumentException("CrossEntropyLoss: target " + v + " at row " + i + " is not a class index");
+            y[i] = (int) v;
+        }
+        return forward(logits, y);
+    }
 
     /** Returns the mean loss and keeps softmax probabilities for {@link #backward()}. */
     public float forward(Tensor logits, int[] labels) {
@@ -70,6 +86,7 @@ public final class CrossEntropyLoss {
     }
 
     /** dL/dlogits of the last forward. */
+    @Override
     public Tensor backward() {
         if (probs == null) throw new IllegalStateException("CrossEntropyLoss: backward called before forward");
         int n = probs.dim(0), k = probs.dim(1);

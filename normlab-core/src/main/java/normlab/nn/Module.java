@@ -37,6 +37,11 @@ public abstract class Module {
     private boolean reuse;
     private Tensor[] outputs = new Tensor[0];
 
+    /** Checks once per module that the Vector API is available ({@link normlab.kernels.VectorApi#require}). */
+    protected Module() {
+        normlab.kernels.VectorApi.require();
+    }
+
     /** Computes the output for {@code x}. */
     public abstract Tensor forward(Tensor x);
 
@@ -257,5 +262,15 @@ public abstract class Module {
     /** Throws unless a forward has run since construction (so backward has something to differentiate). */
     protected static void requireForward(Object saved, Module m) {
         if (saved == null) throw new IllegalStateException(m.label() + ": backward called before forward");
+    }
+
+    /**
+     * PyTorch-like tree of this module, from its layer spec's arguments ({@code normlab.io.LayerTypes.toText}), e.g.
+     * {@code Sequential(\n  (0): Linear(in_features=784, out_features=100, bias=False)\n  ...\n)}; a module whose class
+     * has no spec prints its class name.
+     */
+    @Override
+    public String toString() {
+        return normlab.io.LayerTypes.toText(this);
     }
 }

@@ -7,13 +7,16 @@ import normlab.data.Dataset;
 import normlab.io.Safetensors;
 import normlab.kernels.Elementwise;
 import normlab.nn.CrossEntropyLoss;
+import normlab.nn.Loss;
+import normlab.data.TensorDataset;
 import normlab.nn.Module;
 import normlab.optim.Optimizer;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
 
 /**
- * Mini-batch training of a classifier with cross-entropy, as a plain loop built from small pieces:
+ * Mini-batch training of a classifier with cross-entropy (or, from a {@link TensorDataset}, of any model with any
+ * {@link Loss}), as a plain loop built from small pieces:
  * {@link #step()} (one SGD step on the next shuffled batch), {@link #evaluate} (a pass over a dataset in evaluation
  * mode, with optional activation {@link Hooks}), {@link #fit} / {@link #fitEpochs} (steps or epochs, evaluating every
  * K steps, reporting to a {@link Listener} that may stop the run early), {@link #saveCheckpoint}
@@ -32,6 +35,8 @@ public final class Trainer {
     private final BatchSampler sampler;
     private final boolean flatInputs;
     private final CrossEntropyLoss loss = new CrossEntropyLoss();
+    private final TensorDataset tensors; // the plain-tensor training set, or null for an image Dataset
+    private final Loss tensorLoss;
     private int steps;
     private NonFinitePolicy nonFinite = NonFinitePolicy.STOP;
     private int skipped;
@@ -101,6 +106,45 @@ public final class Trainer {
         this.train = train;
         this.sampler = new BatchSampler(train.n, batchSize, shuffle);
         this.flatInputs = flatInputs;
+        this.tensors = null;
+        this.tensorLoss = null;
+    }
+
+    /**
+     * Training on plain tensors with any loss: each step feeds the rows of {@code train.inputs} of its batch to the
+     * model as they are (e.g. (B, features)) and the same rows of {@code train.targets} to {@code loss} (e.g.
+     * {@link normlab.nn.MSELoss} with targets of the output's shape, or {@link CrossEntropyLoss} with class indices).
+     * {@link #fit} then takes no image test set: pass null and evaluate with {@link #evaluate(Module, TensorDataset, Loss)}.
+     *
+     * @param shuffle the random source of the batch order (seeded, so runs repeat exactly)
+     */
+    public Trainer(Module model, Optimizer optimizer, TensorDataset train, Loss loss, int batchSize, Rng shuffle) {
+        this.model = java.util.Objects.requireNonNull(model, "model");
+        this.optimizer = java.util.Objects.requireNonNull(optimizer, "optimizer");
+        this.train = null;
+        this.tensors = java.util.Objects.requireNonNull(train, "train");
+        this.tensorLoss = java.util.Objects.requireNonNull(loss, "loss");
+        this.sampler = new BatchSampler(train.n, batchSize, shuffle);
+        this.flatInputs = true;
+    }
+
+    /**
+     * Mean of {@code loss} over {@code data} (in batches of {@link #EVAL_BATCH}, weighted by batch size) in evaluation
+     * mode; the model's previous mode is restored.
+     */
+    public static double evaluate(Module model, TensorDataset data, Loss loss) {
+        boolean wasTraining = model.isTraining();
+        model.eval();
+        try {
+            double sum = 0;
+            for (int from = 0; from < data.n; from += EVAL_BATCH) {
+                int[] idx = Dataset.range(from, Math.min(data.n, from + EVAL_BATCH));
+                sum += (double) loss.forward(model.forward(data.inputs(idx)), data.targets(idx)) * idx.length;
+            }
+            return sum / data.n;
+        } finally {
+            if (wasTraining) model.train();
+        }
     }
 
     /**
@@ -128,10 +172,16 @@ public final class Trainer {
         optimizer.zeroGrad();
         // Buffers (running statistics) change during forward: keep a copy so a rejected step leaves them as they were.
         Map<String, Tensor> buffers = nonFinite == NonFinitePolicy.IGNORE ? null : bufferCopies();
-        batch = train.batchFlat(idx, batch);
-        Tensor logits = model.forward(flatInputs ? batch : batch.view(idx.length, 1, train.rows, train.cols));
-        float l = loss.forward(logits, train.labels(idx));
-        model.backwardParams(loss.backward());
+        float l;
+        if (tensors != null) {
+            l = tensorLoss.forward(model.forward(tensors.inputs(idx)), tensors.targets(idx));
+            model.backwardParams(tensorLoss.backward());
+        } else {
+            batch = train.batchFlat(idx, batch);
+            Tensor logits = model.forward(flatInputs ? batch : batch.view(idx.length, 1, train.rows, train.cols));
+            l = loss.forward(logits, train.labels(idx));
+            model.backwardParams(loss.backward());
+        }
         if (nonFinite != NonFinitePolicy.IGNORE) {
             String[] bad = firstNonFinite(l);
             if (bad != null) {
@@ -254,7 +304,7 @@ public final class Trainer {
 
     /** {@link #fit} for {@code epochs} passes over the training data ({@code ⌊n / batch⌋} steps each). */
     public Evaluation fitEpochs(int epochs, int evalEvery, Dataset test, Hooks hooks, Listener listener) {
-        return fit(BatchSampler.stepsForEpochs(train.n, sampler.batchSize(), epochs), evalEvery, test, hooks, listener);
+        return fit(BatchSampler.stepsForEpochs(train != null ? train.n : tensors.n, sampler.batchSize(), epochs), evalEvery, test, hooks, listener);
     }
 
     /**
