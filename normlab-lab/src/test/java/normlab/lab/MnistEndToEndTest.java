@@ -102,6 +102,11 @@ class MnistEndToEndTest {
         assertTrue(ck.containsKey("1.running_mean") && ck.containsKey("9.bias") && !ck.containsKey("0.bias"), ck.keySet().toString());
         assertEquals(400f, ck.get("1.num_batches_tracked").data[0]);
         assertTrue(Safetensors.read(dir.resolve("baseline.safetensors")).tensors().containsKey("0.bias"));
+        // The weights file is a plain state dict (PyTorch's strict load_state_dict takes it); the training state is in
+        // the separate checkpoint.
+        assertTrue(ck.keySet().stream().noneMatch(k -> k.contains("/")), ck.keySet().toString());
+        var train = Safetensors.read(dir.resolve(MnistReport.trainingCheckpoint(true))).tensors();
+        assertTrue(train.containsKey("extra/sampler/order") && train.containsKey("1.running_mean"), train.keySet().toString());
 
         // The console ends with the summary table.
         assertTrue(console.contains("final test accuracy") && console.contains("report.html"), console);
