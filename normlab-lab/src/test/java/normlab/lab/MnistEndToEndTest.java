@@ -122,6 +122,23 @@ class MnistEndToEndTest {
     }
 
     @Test
+    void existingRunDirectoryIsRefusedUnlessForced(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("run");
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("summary.json"), "{}");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertEquals(2, run(out, "mnist", "--steps", "2", "--eval-every", "1", "--train-size", "600", "--test-size", "100",
+                "--out", dir.toString()));
+        String msg = out.toString(StandardCharsets.UTF_8).trim();
+        assertTrue(msg.contains("--force") && msg.contains(dir.toString()) && !msg.contains("\n"), msg);
+        assertEquals("{}", Files.readString(dir.resolve("summary.json")), "the existing run must be untouched");
+        ByteArrayOutputStream forced = new ByteArrayOutputStream();
+        assertEquals(0, run(forced, "mnist", "--steps", "2", "--eval-every", "1", "--train-size", "600", "--test-size", "100",
+                "--out", dir.toString(), "--force"), forced.toString(StandardCharsets.UTF_8));
+        assertTrue(Files.readString(dir.resolve("summary.json")).contains("bn_final_accuracy"));
+    }
+
+    @Test
     void invalidOptionsAreRejected(@TempDir Path tmp) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         assertEquals(2, run(out, "mnist", "--batch", "1", "--out", tmp.toString()));
