@@ -6,9 +6,19 @@ normlab saves a model as safetensors with PyTorch's state-dict keys plus a JSON 
 {"type": <torch.nn class name>, "args": {<constructor kwargs>}, "children": [...]}, so torch.nn.<type>(**args)
 rebuilds the layer; "Residual" (y = body(x) + x) and "GlobalAvgPool" are normlab's and defined here.
 
-    /usr/bin/python3 tools/interop/torch_interop.py generate   # PyTorch -> normlab fixtures (interop/torch/)
-    /usr/bin/python3 tools/interop/torch_interop.py check      # normlab -> PyTorch: load interop/normlab/ and compare
-    /usr/bin/python3 tools/interop/torch_interop.py check DIR  # the same for another directory
+    /usr/bin/python3 tools/interop/torch_interop.py load MODEL    # build the nn.Module, load the weights strictly
+    /usr/bin/python3 tools/interop/torch_interop.py check MODEL   # compare normlab's and PyTorch's outputs
+    /usr/bin/python3 tools/interop/torch_interop.py generate      # PyTorch -> normlab fixtures (interop/torch/)
+    /usr/bin/python3 tools/interop/torch_interop.py check DIR     # every NAME.json of DIR with its NAME_io.safetensors
+
+MODEL is a weights file (runs/mnist/bn.safetensors) or its description (bn.json). From Python:
+    import sys; sys.path.insert(0, "tools/interop"); import torch_interop
+    model = torch_interop.load("runs/mnist/bn.safetensors")   # an nn.Module in eval mode
+
+check MODEL generates its own inputs (seeded; shape from the first layer, or --input-shape N,C,H,W), runs them
+through PyTorch and through normlab (the class normlab.io.Predict in normlab-lab/target/normlab.jar, built by
+./normlab when missing; NORMLAB_JAR overrides the path), and compares. --io NAME_io.safetensors uses recorded
+inputs and outputs instead.
 
 generate trains a small BN MLP and a small BN CNN on synthetic data, then writes for each NAME:
 NAME.safetensors (state dict), NAME.json (description), NAME_io.safetensors (inputs, outputs in eval mode).
@@ -207,14 +217,115 @@ def check(dir_):
     return 1 if failed else 0
 
 
+def _paths(model_path):
+    """(weights, description) of a MODEL argument: x.safetensors or x.json."""
+    stem = model_path[:-len(".safetensors")] if model_path.endswith(".safetensors") else \
+        model_path[:-len(".json")] if model_path.endswith(".json") else model_path
+    return stem + ".safetensors", stem + ".json"
+
+
+def load(model_path):
+    """The PyTorch nn.Module described by MODEL's .json, with its weights loaded strictly, in eval mode."""
+    weights, description = _paths(model_path)
+    with open(description) as f:
+        desc = json.load(f)
+    if desc.get("format") != "normlab-model":
+        raise ValueError(f"{description}: not a normlab model description (format {desc.get('format')!r})")
+    model = build(desc["model"])
+    model.load_state_dict(load_safetensors(weights), strict=True)
+    return model.eval()
+
+
+def _first_leaf(node):
+    while node.get("children"):
+        node = node["children"][0]
+    return node
+
+
+def _inputs(desc_model, model, shape):
+    """Seeded inputs for the model: the given shape, or one the first layer implies (trying common image sizes)."""
+    g = torch.Generator().manual_seed(0)
+    if shape:
+        return torch.randn(*shape, generator=g)
+    leaf = _first_leaf(desc_model)
+    args = leaf.get("args", {})
+    if leaf["type"] == "Linear":
+        return torch.randn(8, args["in_features"], generator=g)
+    channels = args.get("in_channels", args.get("num_features"))
+    if channels is None:
+        raise ValueError(f"cannot infer an input shape from a first layer {leaf['type']}: give --input-shape")
+    for size in (28, 32, 16, 64, 8, 224):
+        x = torch.randn(4, channels, size, size, generator=g)
+        try:
+            with torch.no_grad():
+                model(x)
+            return x
+        except RuntimeError:
+            continue
+    raise ValueError("no common image size fits the model: give --input-shape N,C,H,W")
+
+
+def _normlab_outputs(weights, inputs):
+    """normlab's outputs for the inputs, from the class normlab.io.Predict of the runnable jar."""
+    import subprocess
+    import tempfile
+    root = os.path.normpath(os.path.join(HERE, "..", ".."))
+    jar = os.environ.get("NORMLAB_JAR", os.path.join(root, "normlab-lab", "target", "normlab.jar"))
+    if "NORMLAB_JAR" not in os.environ:
+        subprocess.run([os.path.join(root, "normlab"), "--version"], check=True, stdout=subprocess.DEVNULL)
+    with tempfile.TemporaryDirectory() as tmp:
+        xin, yout = os.path.join(tmp, "in.safetensors"), os.path.join(tmp, "out.safetensors")
+        save_safetensors(xin, {"inputs": inputs})
+        r = subprocess.run(["java", "--add-modules", "jdk.incubator.vector", "-cp", jar, "normlab.io.Predict",
+                            weights, xin, yout], stderr=subprocess.PIPE, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("normlab.io.Predict failed: " + r.stderr.strip().splitlines()[-1])
+        return load_safetensors(yout)["outputs"]
+
+
+def check_model(model_path, shape=None, io_path=None):
+    weights, description = _paths(model_path)
+    model = load(model_path)
+    if io_path:
+        io = load_safetensors(io_path)
+        inputs, ref = io["inputs"], io["outputs"]
+    else:
+        with open(description) as f:
+            desc = json.load(f)
+        inputs = _inputs(desc["model"], model, shape)
+        ref = _normlab_outputs(weights, inputs)
+    with torch.no_grad():
+        got = model(inputs)
+    err = ((got - ref).abs().max() / ref.abs().max()).item() if got.shape == ref.shape else float("inf")
+    ok = err <= TOL
+    print(f"{os.path.basename(weights)}: {'ok' if ok else 'MISMATCH'}  inputs {tuple(inputs.shape)}  "
+          f"max|torch - normlab| / max|normlab| = {err:.2e}  (tolerance {TOL:g})")
+    return 0 if ok else 1
+
+
 def main(argv):
     torch.set_num_threads(1)
     mode = argv[1] if len(argv) > 1 else ""
     if mode == "generate":
         generate(argv[2] if len(argv) > 2 else os.path.join(RES, "torch"))
         return 0
+    if mode == "load" and len(argv) == 3:
+        model = load(argv[2])
+        n = sum(t.numel() for t in model.state_dict().values())
+        print(f"{argv[2]}: loaded strictly into PyTorch ({len(model.state_dict())} tensors, {n} values)")
+        print(model)
+        return 0
     if mode == "check":
-        return check(argv[2] if len(argv) > 2 else os.path.join(RES, "normlab"))
+        rest = argv[2:]
+        opts = {}
+        while len(rest) >= 2 and rest[-2] in ("--input-shape", "--io"):
+            opts[rest[-2]] = rest[-1]
+            rest = rest[:-2]
+        target = rest[0] if rest else os.path.join(RES, "normlab")
+        if os.path.isdir(target):
+            return check(target)
+        shape = [int(v) for v in opts["--input-shape"].split(",")] if "--input-shape" in opts else None
+        return check_model(target, shape, opts.get("--io"))
     print(__doc__)
     return 2
 

@@ -102,6 +102,11 @@ class MnistEndToEndTest {
         assertTrue(ck.containsKey("1.running_mean") && ck.containsKey("9.bias") && !ck.containsKey("0.bias"), ck.keySet().toString());
         assertEquals(400f, ck.get("1.num_batches_tracked").data[0]);
         assertTrue(Safetensors.read(dir.resolve("baseline.safetensors")).tensors().containsKey("0.bias"));
+        // The weights file is a plain state dict (PyTorch's strict load_state_dict takes it); the training state is in
+        // the separate checkpoint.
+        assertTrue(ck.keySet().stream().noneMatch(k -> k.contains("/")), ck.keySet().toString());
+        var train = Safetensors.read(dir.resolve(MnistReport.trainingCheckpoint(true))).tensors();
+        assertTrue(train.containsKey("extra/sampler/order") && train.containsKey("1.running_mean"), train.keySet().toString());
 
         // The console ends with the summary table.
         assertTrue(console.contains("final test accuracy") && console.contains("report.html"), console);
@@ -114,6 +119,23 @@ class MnistEndToEndTest {
         String msg = out.toString(StandardCharsets.UTF_8);
         assertEquals(3, code, msg);
         assertTrue(msg.contains("train-images-idx3-ubyte") && msg.contains(tmp.toString()), msg);
+    }
+
+    @Test
+    void existingRunDirectoryIsRefusedUnlessForced(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("run");
+        Files.createDirectories(dir);
+        Files.writeString(dir.resolve("summary.json"), "{}");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertEquals(2, run(out, "mnist", "--steps", "2", "--eval-every", "1", "--train-size", "600", "--test-size", "100",
+                "--out", dir.toString()));
+        String msg = out.toString(StandardCharsets.UTF_8).trim();
+        assertTrue(msg.contains("--force") && msg.contains(dir.toString()) && !msg.contains("\n"), msg);
+        assertEquals("{}", Files.readString(dir.resolve("summary.json")), "the existing run must be untouched");
+        ByteArrayOutputStream forced = new ByteArrayOutputStream();
+        assertEquals(0, run(forced, "mnist", "--steps", "2", "--eval-every", "1", "--train-size", "600", "--test-size", "100",
+                "--out", dir.toString(), "--force"), forced.toString(StandardCharsets.UTF_8));
+        assertTrue(Files.readString(dir.resolve("summary.json")).contains("bn_final_accuracy"));
     }
 
     @Test

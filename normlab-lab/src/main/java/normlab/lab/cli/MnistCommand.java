@@ -53,6 +53,9 @@ public final class MnistCommand implements Callable<Integer> {
     @Option(names = "--out", paramLabel = "DIR", description = "Run directory (default: runs/mnist-<timestamp>).")
     Path out;
 
+    @Option(names = "--force", description = "Overwrite the results of an existing run in --out.")
+    boolean force;
+
     @Option(names = "--eval-every", paramLabel = "K", description = "Evaluate on the test set every K steps (default: ${DEFAULT-VALUE}).")
     int evalEvery = D.evalEvery();
 
@@ -75,6 +78,14 @@ public final class MnistCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             err.println("normlab mnist: " + e.getMessage());
             return 2;
+        }
+        if (out != null && !force) {
+            for (String f : MnistReport.files()) {
+                if (Files.exists(out.resolve(f))) {
+                    err.println("normlab mnist: " + out + " already holds a run (" + f + "); choose another --out or add --force to overwrite it");
+                    return 2;
+                }
+            }
         }
         Dataset train, test;
         try {

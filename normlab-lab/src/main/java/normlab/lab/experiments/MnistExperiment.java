@@ -137,7 +137,8 @@ public final class MnistExperiment implements Experiment<MnistExperiment.Setup, 
     public List<String> help() {
         return List.of("Reproduces the MNIST experiment of Ioffe & Szegedy (2015), Figure 1: a 784-100-100-100-10 sigmoid network "
                         + "trained with plain SGD, without and with Batch Normalization.",
-                "Writes metrics.csv, the Figure 1 charts (PNG, SVG), report.html, summary.json and both checkpoints into "
+                "Writes metrics.csv, the Figure 1 charts (PNG, SVG), report.html, summary.json, each network's weights "
+                        + "(bn.safetensors, a PyTorch state dict) and training checkpoint (bn.checkpoint.safetensors) into "
                         + "the run directory, and prints a summary table.");
     }
 

@@ -17,12 +17,16 @@ import normlab.lab.evidence.EvidenceReport;
 import normlab.lab.evidence.Published;
 import normlab.lab.experiments.MnistExperiment;
 import normlab.lab.experiments.MnistExperiment.Point;
+import normlab.io.ModelFiles;
 import normlab.lab.experiments.MnistExperiment.Result;
+import normlab.train.Checkpoints;
 import normlab.lab.experiments.MnistExperiment.VariantResult;
 
 /**
  * Everything a finished MNIST run leaves in its directory: {@code metrics.csv} (one row per variant and evaluation),
- * the Figure 1 charts (PNG + SVG), one checkpoint per variant ({@code baseline.safetensors}, {@code bn.safetensors}),
+ * the Figure 1 charts (PNG + SVG), per variant the final weights as a plain PyTorch state dict with its model
+ * description ({@code bn.safetensors} + {@code bn.json}, {@code baseline.…}) and a separate training checkpoint
+ * ({@code bn.checkpoint.safetensors} + {@code .json}: optimizer, sampler, generators, step — {@link Checkpoints}),
  * {@code summary.json} (the headline figures and every parameter) and {@code report.html} (charts and the summary
  * table, linking its files by relative paths so the directory can be moved or zipped). Each file is written
  * atomically.
@@ -55,7 +59,8 @@ public final class MnistReport {
 
     /** The files {@link #write} produces, relative to the run directory. */
     public static List<String> files() {
-        List<String> f = new ArrayList<>(List.of(CSV, JSON, HTML, checkpoint(false), checkpoint(true)));
+        List<String> f = new ArrayList<>(List.of(CSV, JSON, HTML, checkpoint(false), checkpoint(true),
+                trainingCheckpoint(false), trainingCheckpoint(true)));
         for (String n : Fig1Charts.NAMES) {
             f.add(n + ".png");
             f.add(n + ".svg");
@@ -63,8 +68,14 @@ public final class MnistReport {
         return f;
     }
 
+    /** The weights file of a variant: only the model's state dict (PyTorch's strict {@code load_state_dict} takes it). */
     static String checkpoint(boolean bn) {
         return MnistExperiment.variantName(bn) + ".safetensors";
+    }
+
+    /** The training checkpoint of a variant (weights, optimizer, sampler, generators, step), for resuming. */
+    public static String trainingCheckpoint(boolean bn) {
+        return MnistExperiment.variantName(bn) + ".checkpoint.safetensors";
     }
 
     /** Writes every file of the run into {@code dir}; {@code data} names the dataset used. */
@@ -72,9 +83,11 @@ public final class MnistReport {
         writeCsv(r, dir.resolve(CSV));
         Fig1Charts.write(r, dir);
         for (VariantResult v : List.of(r.baseline(), r.bn())) {
-            v.trainer().saveCheckpoint(dir.resolve(checkpoint(v.batchNorm())), Map.of(
+            Map<String, String> meta = Map.of(
                     "experiment", "mnist-fig1", "variant", v.name(), "steps", Integer.toString(v.last().step()),
-                    "test_accuracy", fmt(v.last().accuracy(), 4)));
+                    "test_accuracy", fmt(v.last().accuracy(), 4));
+            v.trainer().saveCheckpoint(dir.resolve(trainingCheckpoint(v.batchNorm())), meta);
+            ModelFiles.save(v.trainer().model(), dir.resolve(checkpoint(v.batchNorm())), meta, Map.of());
         }
         AtomicFiles.write(dir.resolve(JSON), summaryJson(r, data).getBytes(StandardCharsets.UTF_8));
         AtomicFiles.write(dir.resolve(HTML), html(r, data).getBytes(StandardCharsets.UTF_8));
@@ -232,7 +245,9 @@ public final class MnistReport {
           .append("<li><a href=\"").append(CSV).append("\">").append(CSV).append("</a>: every evaluation of both networks</li>\n")
           .append("<li><a href=\"").append(JSON).append("\">").append(JSON).append("</a>: headline figures and parameters</li>\n")
           .append("<li><code>").append(checkpoint(false)).append("</code>, <code>").append(checkpoint(true))
-          .append("</code>: final weights (safetensors, PyTorch state-dict keys)</li>\n</ul>\n</body>\n</html>\n");
+          .append("</code>: final weights (a plain PyTorch state dict in safetensors, the model description beside them)</li>\n")
+          .append("<li><code>").append(trainingCheckpoint(false)).append("</code>, <code>").append(trainingCheckpoint(true))
+          .append("</code>: training checkpoints (optimizer, sampler, generators, step)</li>\n</ul>\n</body>\n</html>\n");
         return sb.toString();
     }
 
