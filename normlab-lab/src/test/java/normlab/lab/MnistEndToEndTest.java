@@ -38,7 +38,7 @@ class MnistEndToEndTest {
         System.setOut(ps);
         System.setErr(ps);
         try {
-            return new CommandLine(new Main()).execute(args);
+            return Main.commandLine().execute(args);
         } finally {
             System.setOut(oldOut);
             System.setErr(oldErr);

@@ -75,6 +75,7 @@ public final class RecalibrateCommand implements Callable<Integer> {
             } catch (IOException e) {
                 throw CliErrors.input(CliErrors.describe(e));
             }
+            if (!hasRunningStats(m)) throw CliErrors.input(model + ": no normalization layer with running statistics, nothing to recalibrate; nothing written");
             boolean flat = input != null ? input.equals("flat") : firstLeaf(m) instanceof Linear;
             if (input != null && !input.equals("flat") && !input.equals("image")) {
                 System.err.println("normlab recalibrate: --input must be flat or image, got " + input);
@@ -114,6 +115,12 @@ public final class RecalibrateCommand implements Callable<Integer> {
             System.err.println("normlab recalibrate: " + (e instanceof IOException io ? CliErrors.describe(io) : CliErrors.oneLine(e.getMessage())));
             return e instanceof IOException ? CliErrors.INPUT : CliErrors.USAGE;
         }
+    }
+
+    private static boolean hasRunningStats(Module m) {
+        if (m instanceof normlab.norm.RunningStatsNorm r && r.runningAffine() != null) return true;
+        for (Module c : m.children().values()) if (hasRunningStats(c)) return true;
+        return false;
     }
 
     private static Module firstLeaf(Module m) {
