@@ -105,9 +105,11 @@ public final class CliErrors {
 
     /** An I/O exception as one line naming the file. */
     public static String describe(IOException e) {
-        if (e instanceof AccessDeniedException a) return a.getFile() + ": permission denied";
-        if (e instanceof NoSuchFileException n) return n.getFile() + ": no such file or directory";
-        if (e instanceof FileSystemException f && f.getFile() != null) return f.getFile() + ": " + (f.getReason() != null ? f.getReason() : e.getClass().getSimpleName());
+        if (e instanceof FileSystemException f && f.getFile() != null && f.getReason() == null) {
+            String why = e instanceof AccessDeniedException ? "permission denied" : e instanceof NoSuchFileException ? "no such file or directory"
+                    : e.getClass().getSimpleName();
+            return oneLine(e.getMessage()) + ": " + why;
+        }
         return oneLine(e.getMessage());
     }
 
