@@ -80,6 +80,8 @@ public final class ModelFiles {
 
     /** Loads the model, its metadata and extra tensors. */
     public static Loaded loadAll(Path weights) throws IOException {
+        // Name the file actually missing: the weights first, then their description.
+        if (!Files.exists(weights)) throw new ModelFileException(weights + ": model weights not found");
         Module model = buildFromDescription(descriptionPath(weights));
         Map<String, Tensor> extra = new LinkedHashMap<>();
         Safetensors.Contents c = readWeights(model, weights, extra);

@@ -40,6 +40,6 @@ class ExperimentCommandsTest {
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         assertEquals(2, MnistEndToEndTest.run(out, "lr-sweep", "--bogus"));
-        assertTrue(out.toString(StandardCharsets.UTF_8).startsWith("Unknown option: '--bogus'"), out.toString(StandardCharsets.UTF_8));
+        assertEquals("normlab lr-sweep: Unknown option: '--bogus' (see normlab lr-sweep --help)", out.toString(StandardCharsets.UTF_8).strip());
     }
 }

@@ -132,7 +132,7 @@ class InferCommandsTest {
     void missingModelIsAClearError() {
         ByteArrayOutputStream console = new ByteArrayOutputStream();
         int code = MnistEndToEndTest.run(console, "fold", tmp.resolve("nope.safetensors").toString(), "--out", tmp.resolve("o.safetensors").toString());
-        assertEquals(1, code);
-        assertTrue(console.toString(StandardCharsets.UTF_8).contains("model description not found"));
+        assertEquals(3, code);
+        assertTrue(console.toString(StandardCharsets.UTF_8).contains("model weights not found"));
     }
 }

@@ -38,7 +38,7 @@ class MnistEndToEndTest {
         System.setOut(ps);
         System.setErr(ps);
         try {
-            return new CommandLine(new Main()).execute(args);
+            return Main.commandLine().execute(args);
         } finally {
             System.setOut(oldOut);
             System.setErr(oldErr);
@@ -69,7 +69,9 @@ class MnistEndToEndTest {
         assertEquals(400, j.getAsJsonObject("parameters").get("steps").getAsInt());
         assertTrue(j.get("wall_seconds").getAsDouble() > 0);
         assertTrue(j.get("bn_steps_per_second").getAsDouble() > 0 && j.get("baseline_steps_per_second").getAsDouble() > 0);
-        if (!j.get("bn_steps_to_baseline_final").isJsonNull()) {
+        if (j.get("baseline_at_chance").getAsBoolean()) {
+            assertTrue(j.get("speedup").isJsonNull(), "no speedup while the baseline is at chance");
+        } else if (!j.get("bn_steps_to_baseline_final").isJsonNull()) {
             int s = j.get("bn_steps_to_baseline_final").getAsInt();
             assertEquals(400.0 / s, j.get("speedup").getAsDouble(), 1e-9);
         }
@@ -127,7 +129,7 @@ class MnistEndToEndTest {
         Files.createDirectories(dir);
         Files.writeString(dir.resolve("summary.json"), "{}");
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        assertEquals(2, run(out, "mnist", "--steps", "2", "--eval-every", "1", "--train-size", "600", "--test-size", "100",
+        assertEquals(4, run(out, "mnist", "--steps", "2", "--eval-every", "1", "--train-size", "600", "--test-size", "100",
                 "--out", dir.toString()));
         String msg = out.toString(StandardCharsets.UTF_8).trim();
         assertTrue(msg.contains("--force") && msg.contains(dir.toString()) && !msg.contains("\n"), msg);

@@ -73,13 +73,13 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
         @Option(names = "--out", paramLabel = "DIR", description = "Run directory (default: <runs-dir>/<experiment>-<timestamp>).")
         Path out;
 
-        /** The settings these options give, or null after saying on stderr why they are invalid. */
+        /** The settings these options give; refuses invalid values and unusable directories before any work (exit 2 or 4). */
         Settings settings(String command) {
-            String bad = seeds < 1 ? "--seeds must be at least 1, got " + seeds : threads < 1 ? "--threads must be at least 1, got " + threads : null;
-            if (bad != null) {
-                System.err.println("normlab " + command + ": " + bad);
-                return null;
-            }
+            if (seeds < 1) throw CliErrors.usage("--seeds must be at least 1, got " + seeds);
+            CliErrors.checkThreads(command, threads, System.err);
+            if (Files.exists(runsDir) && !Files.isDirectory(runsDir)) throw CliErrors.output("--runs-dir " + runsDir + ": exists and is not a directory");
+            if (out != null) CliErrors.requireNewRunDir(out, "--out");
+            else CliErrors.requireNewRunDir(runsDir.resolve("x"), "--runs-dir");
             return new Settings(quick, Runs.seeds(seed, seeds), threads, System.err);
         }
     }
@@ -99,7 +99,6 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
         @Override
         public Integer call() {
             Settings s = options.settings(experiment.name());
-            if (s == null) return 2;
             return runOne(experiment, s, options.out != null ? options.out : newRunDir(options.runsDir, experiment.name()), System.out);
         }
     }
@@ -119,21 +118,31 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
         try {
             r = e.run(s);
         } catch (IOException ex) {
-            System.err.println("normlab " + e.name() + ": cannot load the data: " + ex.getMessage());
+            System.err.println("normlab " + e.name() + ": cannot load the data: " + CliErrors.describe(ex));
             return 3;
         } catch (InterruptedException ex) {
             Thread.currentThread().interrupt();
             return 130;
         }
+        boolean existed = Files.exists(dir);
         try {
             r.write(dir);
         } catch (IOException ex) {
-            System.err.println("normlab " + e.name() + ": cannot write " + dir + ": " + ex.getMessage());
+            if (!existed) deleteTree(dir); // no partial run directory
+            System.err.println("normlab " + e.name() + ": cannot write " + dir + ": " + CliErrors.describe(ex));
             return 4;
         }
         console.print(r.console());
         console.println("  Run directory: " + dir.toAbsolutePath().normalize());
         return 0;
+    }
+
+    private static void deleteTree(Path dir) {
+        try (var w = Files.walk(dir)) {
+            w.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException ignored) {
+            // best effort
+        }
     }
 
     @Command(name = "report", mixinStandardHelpOptions = true, description = "Assembles <runs-dir>/report.html from the newest Figure 1 run and the "
@@ -144,12 +153,15 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
 
         @Override
         public Integer call() {
+            if (!Files.isDirectory(runsDir)) {
+                throw CliErrors.input("--runs-dir " + runsDir + (Files.exists(runsDir) ? ": not a directory" : ": no such directory"));
+            }
             try {
                 Path p = EvidenceReport.write(runsDir);
                 System.out.println("Report: " + p.toAbsolutePath().normalize());
                 return 0;
             } catch (IOException e) {
-                System.err.println("normlab report: " + e.getMessage());
+                System.err.println("normlab report: " + CliErrors.describe(e));
                 return 4;
             }
         }
@@ -168,7 +180,6 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
         public Integer call() {
             long t0 = System.nanoTime();
             Settings s = options.settings("reproduce");
-            if (s == null) return 2;
             List<String> failed = new ArrayList<>();
             for (Experiment<?, ?> e : Experiments.ALL) {
                 if (runOne(e, s, newRunDir(options.runsDir, e.name()), System.out) != 0) failed.add(e.name());

@@ -30,10 +30,28 @@ public final class ExportCommand implements Callable<Integer> {
     @Option(names = "--softmax", description = "append a softmax over dim 1 (output probabilities instead of logits)")
     boolean softmax;
 
+    @Option(names = "--force", description = "overwrite --out if it exists")
+    boolean force;
+
     @Override
     public Integer call() throws Exception {
-        Module m = ModelFiles.load(model);
-        OnnxExport.export(m, inputShape, out, softmax);
+        for (int d : inputShape) if (d <= 0) throw CliErrors.usage("--input-shape: dimensions must be positive, got " + java.util.Arrays.toString(inputShape));
+        CliErrors.requireInputFile(model, "model weights");
+        CliErrors.requireOutputFile(out, "--out", force);
+        Module m;
+        try {
+            m = ModelFiles.load(model);
+        } catch (java.io.IOException | RuntimeException e) {
+            throw CliErrors.input(e instanceof java.io.IOException io ? CliErrors.describe(io) : model + ": " + CliErrors.oneLine(e.getMessage()));
+        }
+        try {
+            OnnxExport.export(m, inputShape, out, softmax);
+        } catch (java.io.IOException e) {
+            throw CliErrors.output("cannot write " + out + ": " + CliErrors.describe(e));
+        } catch (RuntimeException e) {
+            // a shape that does not fit the model: usage
+            throw CliErrors.usage("--input-shape " + java.util.Arrays.toString(inputShape) + " does not fit " + model + ": " + CliErrors.oneLine(e.getMessage()));
+        }
         System.out.println("wrote " + out + " (" + java.nio.file.Files.size(out) + " bytes) from " + model);
         return 0;
     }

@@ -31,12 +31,14 @@ public final class FoldCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
+        CliErrors.requireInputFile(model, "model weights");
+        CliErrors.requireOutputFile(out, "--out", true);
         Module m;
         try {
             m = ModelFiles.load(model);
         } catch (IOException e) {
-            System.err.println("normlab fold: " + e.getMessage());
-            return 1;
+            System.err.println("normlab fold: " + CliErrors.describe(e));
+            return CliErrors.INPUT;
         }
         Fold.Result r;
         try {
@@ -47,8 +49,7 @@ public final class FoldCommand implements Callable<Integer> {
         }
         if (!skipUnfoldable && !r.refused().isEmpty()) {
             // Fold.fold's strict rule: every BatchNorm must fold.
-            for (String s : r.refused()) System.err.println("normlab fold: " + s);
-            System.err.println("normlab fold: nothing written (--skip-unfoldable keeps such layers in place)");
+            System.err.println("normlab fold: " + String.join("; ", r.refused()) + "; nothing written (--skip-unfoldable keeps such layers in place)");
             return 2;
         }
         for (Fold.Pair p : r.folded()) System.out.println("folded " + p.norm() + " into " + p.producer());
@@ -56,8 +57,8 @@ public final class FoldCommand implements Callable<Integer> {
         try {
             ModelFiles.save(r.model(), out);
         } catch (IOException e) {
-            System.err.println("normlab fold: cannot write " + out + ": " + e.getMessage());
-            return 1;
+            System.err.println("normlab fold: cannot write " + out + ": " + CliErrors.describe(e));
+            return CliErrors.OUTPUT;
         }
         System.out.println(r.folded().size() + " BatchNorm layer(s) folded; wrote " + out + " and " + ModelFiles.descriptionPath(out).getFileName());
         return 0;

@@ -79,27 +79,34 @@ public final class MnistCommand implements Callable<Integer> {
             err.println("normlab mnist: " + e.getMessage());
             return 2;
         }
-        if (out != null && !force) {
-            for (String f : MnistReport.files()) {
-                if (Files.exists(out.resolve(f))) {
-                    err.println("normlab mnist: " + out + " already holds a run (" + f + "); choose another --out or add --force to overwrite it");
-                    return 2;
-                }
+        if (!Double.isFinite(lr)) throw CliErrors.usage("--lr must be finite, got " + lr);
+        if (!Double.isFinite(std)) throw CliErrors.usage("--std must be finite, got " + std);
+        if (trainSize < 0 || testSize < 0) throw CliErrors.usage("--train-size and --test-size must be >= 0");
+        CliErrors.checkThreads("mnist", threads, err);
+        Path dir = out != null ? out : Path.of("runs", "mnist-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        // An existing run is never overwritten silently: --force replaces its results (other files in DIR are kept).
+        if (!force) {
+            try {
+                CliErrors.requireNewRunDir(dir, "--out");
+            } catch (CliErrors.Failure f) {
+                if (!Files.isDirectory(dir)) throw f;
+                throw CliErrors.output(f.getMessage() + "; choose another --out or add --force to overwrite its run");
             }
         }
+        else if (Files.exists(dir) && !Files.isDirectory(dir)) throw CliErrors.output("--out " + dir + ": exists and is not a directory");
         Dataset train, test;
         try {
             train = limit(load(data, true), trainSize);
             test = limit(load(data, false), testSize);
         } catch (IOException | IllegalArgumentException e) {
-            err.println("normlab mnist: cannot load the data: " + e.getMessage());
+            err.println("normlab mnist: cannot load the data: " + (e instanceof IOException io ? CliErrors.describe(io) : e.getMessage()));
             return 3;
         }
         if (p.batch() > train.n) {
             err.println("normlab mnist: --batch " + p.batch() + " is larger than the " + train.n + " training images");
             return 2;
         }
-        Path dir = out != null ? out : Path.of("runs", "mnist-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        boolean existed = Files.exists(dir);
         try {
             Files.createDirectories(dir);
         } catch (IOException e) {
@@ -114,14 +121,19 @@ public final class MnistCommand implements Callable<Integer> {
             r = MnistExperiment.run(p, train, test, progress);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            if (!existed) CliErrors.removeIfEmpty(dir);
             err.println("normlab mnist: interrupted");
             return 130;
+        } catch (RuntimeException e) {
+            if (!existed) CliErrors.removeIfEmpty(dir); // no empty run directory left behind
+            if (e instanceof CliErrors.Failure) throw e;
+            throw CliErrors.usage("training failed: " + CliErrors.oneLine(e.getMessage()) + " (try a smaller --lr)");
         }
         MnistReport.Output published = new MnistReport.Output(r, dataName(train, test));
         try {
             published.write(dir);
         } catch (IOException e) {
-            err.println("normlab mnist: cannot write the report into " + dir + ": " + e.getMessage());
+            err.println("normlab mnist: cannot write the report into " + dir + ": " + CliErrors.describe(e));
             return 4;
         }
         outStream.println();

@@ -64,8 +64,18 @@ public final class RecalibrateCommand implements Callable<Integer> {
             System.err.println("normlab recalibrate: --batches and --batch-size must be positive");
             return 2;
         }
+        if (input != null && !input.equals("flat") && !input.equals("image")) throw CliErrors.usage("--input must be flat or image, got " + input);
+        if (!split.equals("train") && !split.equals("test")) throw CliErrors.usage("--split must be train or test, got " + split);
+        CliErrors.requireInputFile(model, "model weights");
+        CliErrors.requireOutputFile(out, "--out", true);
         try {
-            Module m = ModelFiles.load(model);
+            Module m;
+            try {
+                m = ModelFiles.load(model);
+            } catch (IOException e) {
+                throw CliErrors.input(CliErrors.describe(e));
+            }
+            if (!hasRunningStats(m)) throw CliErrors.input(model + ": no normalization layer with running statistics, nothing to recalibrate; nothing written");
             boolean flat = input != null ? input.equals("flat") : firstLeaf(m) instanceof Linear;
             if (input != null && !input.equals("flat") && !input.equals("image")) {
                 System.err.println("normlab recalibrate: --input must be flat or image, got " + input);
@@ -87,6 +97,7 @@ public final class RecalibrateCommand implements Callable<Integer> {
             }
             double before = other == null ? Double.NaN : accuracy(m, other, flat);
             List<Recalibrate.LayerStats> stats = Recalibrate.run(m, xs);
+            if (stats.isEmpty()) throw CliErrors.input(model + ": no BatchNorm layer with running statistics, nothing to recalibrate; nothing written");
             System.out.printf(Locale.ROOT, "%-28s %14s %14s %14s%n", "layer", "values/channel", "max|Δmean|", "max|Δvar|/var");
             for (Recalibrate.LayerStats s : stats) {
                 double dv = 0;
@@ -101,9 +112,15 @@ public final class RecalibrateCommand implements Callable<Integer> {
             System.out.println(stats.size() + " BatchNorm layer(s) recalibrated from " + xs.size() + " batch(es); wrote " + out);
             return 0;
         } catch (IOException | IllegalArgumentException | IllegalStateException e) {
-            System.err.println("normlab recalibrate: " + e.getMessage());
-            return 1;
+            System.err.println("normlab recalibrate: " + (e instanceof IOException io ? CliErrors.describe(io) : CliErrors.oneLine(e.getMessage())));
+            return e instanceof IOException ? CliErrors.INPUT : CliErrors.USAGE;
         }
+    }
+
+    private static boolean hasRunningStats(Module m) {
+        if (m instanceof normlab.norm.RunningStatsNorm r && r.runningAffine() != null) return true;
+        for (Module c : m.children().values()) if (hasRunningStats(c)) return true;
+        return false;
     }
 
     private static Module firstLeaf(Module m) {

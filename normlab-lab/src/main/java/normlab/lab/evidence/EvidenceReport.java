@@ -57,6 +57,7 @@ public final class EvidenceReport {
             }
             if (!j.has("experiment")) continue;
             String name = j.get("experiment").getAsString();
+            if (!matchesProtocol(j)) continue; // ad-hoc runs are listed apart (adHoc), never substituted
             FileTime t = Files.getLastModifiedTime(d.resolve(RunOutput.SUMMARY));
             boolean isFull = !isQuick(j);
             boolean better = !when.containsKey(name) || isFull && !full.get(name)
@@ -68,6 +69,58 @@ public final class EvidenceReport {
             }
         }
         return newest;
+    }
+
+    /** Accuracy at or below which a 10-class network is still at chance (chance is 0.1). */
+    public static final double CHANCE_LIMIT = 0.2;
+
+    /**
+     * Whether a run follows its experiment's protocol (default or quick settings). The evidence experiments always do
+     * (they take no other options); a Figure 1 run does when it trained on MNIST with the paper's batch, learning rate,
+     * initialization and unit, for the paper's steps (evaluated as by default) or the quick 5,000 (evaluated every 250).
+     */
+    public static boolean matchesProtocol(JsonObject j) {
+        if (!FIG1.equals(j.get("experiment").getAsString())) return true;
+        JsonObject p = j.getAsJsonObject("parameters");
+        if (p == null) return false;
+        var d = normlab.lab.experiments.MnistExperiment.Params.defaults();
+        try {
+            String data = p.get("data").getAsString();
+            // all of MNIST, or (quick) all training images and the first test images; not a training-set slice
+            boolean mnist = data.equals("mnist") || data.startsWith("mnist (first ") && !data.contains("training");
+            int steps = p.get("steps").getAsInt(), every = p.get("eval_every").getAsInt();
+            boolean schedule = steps == d.steps() && every == d.evalEvery() || steps == 5_000 && every == 250;
+            return mnist && schedule && p.get("batch").getAsInt() == d.batch() && p.get("lr").getAsDouble() == d.lr()
+                    && p.get("std").getAsDouble() == d.std() && p.get("unit").getAsInt() == d.unit();
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** The runs under {@code runs} that do not follow their experiment's protocol, by directory name. */
+    public static List<Found> adHoc(Path runs) throws IOException {
+        List<Found> out = new ArrayList<>();
+        if (!Files.isDirectory(runs)) return out;
+        List<Path> dirs;
+        try (Stream<Path> s = Files.list(runs)) {
+            dirs = s.filter(d -> Files.isRegularFile(d.resolve(RunOutput.SUMMARY))).sorted().toList();
+        }
+        for (Path d : dirs) {
+            try {
+                JsonObject j = JsonParser.parseString(Files.readString(d.resolve(RunOutput.SUMMARY))).getAsJsonObject();
+                if (j.has("experiment") && !matchesProtocol(j)) out.add(new Found(d.getFileName().toString(), j));
+            } catch (RuntimeException e) {
+                // not one of ours
+            }
+        }
+        return out;
+    }
+
+    /** Whether the baseline of a Figure 1 summary never left chance: its recorded flag, else its final accuracy ≤ {@link #CHANCE_LIMIT}. */
+    static boolean baselineAtChance(JsonObject j) {
+        JsonElement f = j.get("baseline_at_chance");
+        if (f != null && !f.isJsonNull()) return f.getAsBoolean();
+        return j.get("baseline_final_accuracy").getAsDouble() <= CHANCE_LIMIT;
     }
 
     /** Whether a run was a quick one: its {@code quick} flag, or for Figure 1 fewer steps than the paper's 50,000. */
@@ -87,6 +140,16 @@ public final class EvidenceReport {
         JsonElement sp = j.get("speedup");
         double speedup = sp == null || sp.isJsonNull() ? 0 : sp.getAsDouble();
         int steps = j.getAsJsonObject("parameters").get("steps").getAsInt();
+        if (baselineAtChance(j)) {
+            // A speedup over a network that has not learnt anything is meaningless: the rule cannot hold.
+            return new Claim("With BN the MNIST network trains faster and reaches higher test accuracy (Figure 1a).",
+                    "Ioffe & Szegedy 2015, §4.1, Figure 1",
+                    String.format(Locale.ROOT, "after %,d steps: test accuracy %s without BN, %s with BN; speedup undefined: baseline still at chance",
+                            steps, RunOutput.pct(base), RunOutput.pct(bn)),
+                    Verdict.of(false, bn >= base),
+                    "holds if BN's final accuracy ≥ the baseline's and BN reaches the baseline's final accuracy in ≤ ½ the steps; partly if one of the two "
+                            + "(speedup ≥ 1); the speedup is undefined while the baseline is at chance (accuracy ≤ " + CHANCE_LIMIT + ")");
+        }
         return new Claim("With BN the MNIST network trains faster and reaches higher test accuracy (Figure 1a).",
                 "Ioffe & Szegedy 2015, §4.1, Figure 1",
                 String.format(Locale.ROOT, "after %,d steps: test accuracy %s without BN, %s with BN; %s", steps, RunOutput.pct(base),
@@ -118,7 +181,21 @@ public final class EvidenceReport {
         Map<String, Found> found = scan(runs);
         Path out = runs.resolve(HTML);
         Files.createDirectories(runs);
-        AtomicFiles.write(out, html(found).getBytes(StandardCharsets.UTF_8));
+        String page = html(found);
+        List<Found> adHoc = adHoc(runs);
+        if (!adHoc.isEmpty()) {
+            StringBuilder sb = new StringBuilder("<h2>Ad-hoc runs</h2>\n<p>Runs with settings other than their experiment's protocol "
+                    + "(default or quick); they are not used for any verdict above.</p>\n<table>\n<tr><th>Run</th><th>Experiment</th><th>Parameters</th></tr>\n");
+            for (Found f : adHoc) {
+                JsonObject p = f.summary().getAsJsonObject("parameters");
+                sb.append("<tr><td><a href=\"").append(esc(f.dir())).append("/\">").append(esc(f.dir())).append("</a></td><td>")
+                  .append(esc(f.summary().get("experiment").getAsString())).append("</td><td><code>").append(esc(p == null ? "" : p.toString()))
+                  .append("</code></td></tr>\n");
+            }
+            sb.append("</table>\n");
+            page = page.replace("</body>\n</html>\n", sb + "</body>\n</html>\n");
+        }
+        AtomicFiles.write(out, page.getBytes(StandardCharsets.UTF_8));
         return out;
     }
 

@@ -101,8 +101,19 @@ public final class MnistExperiment implements Experiment<MnistExperiment.Setup, 
             return null;
         }
 
-        /** steps / {@link #bnStepsToBaselineFinal()}: how many times fewer steps BN needs; null if never. */
+        /** Whether the baseline never left chance: its test accuracy stayed ≤ 0.2 (chance is 0.1 for 10 classes). */
+        public boolean baselineAtChance() {
+            double best = 0;
+            for (Point p : baseline.points()) best = Math.max(best, p.accuracy());
+            return best <= 0.2;
+        }
+
+        /**
+         * steps / {@link #bnStepsToBaselineFinal()}: how many times fewer steps BN needs; null if never, and null
+         * (undefined) while the baseline is still at chance ({@link #baselineAtChance()}).
+         */
         public Double speedup() {
+            if (baselineAtChance()) return null;
             Integer s = bnStepsToBaselineFinal();
             return s == null ? null : (double) params.steps() / s;
         }

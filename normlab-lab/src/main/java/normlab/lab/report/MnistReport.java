@@ -113,6 +113,7 @@ public final class MnistReport {
         o.addProperty("bn_final_accuracy", r.bnFinalAccuracy());
         o.addProperty("bn_steps_to_baseline_final", r.bnStepsToBaselineFinal());
         o.addProperty("speedup", r.speedup());
+        o.addProperty("baseline_at_chance", r.baselineAtChance());
         o.addProperty("wall_seconds", round(r.wallSeconds(), 3));
         o.addProperty("baseline_steps_per_second", round(r.baseline().stepsPerSecond(), 1));
         o.addProperty("bn_steps_per_second", round(r.bn().stepsPerSecond(), 1));
@@ -181,7 +182,9 @@ public final class MnistReport {
     /** The conclusion under the table: when BN reached the baseline's final accuracy, the speedup, the wall time. */
     public static String verdict(Result r) {
         Integer s = r.bnStepsToBaselineFinal();
-        String reach = s == null
+        String reach = r.baselineAtChance()
+                ? "Speedup undefined: baseline still at chance (test accuracy " + fmt(r.baselineFinalAccuracy(), 4) + ")."
+                : s == null
                 ? "BN never reached the baseline's final accuracy " + fmt(r.baselineFinalAccuracy(), 4) + "."
                 : String.format(Locale.ROOT, "BN reached the baseline's final accuracy %s at step %,d: %.1f× fewer steps.",
                         fmt(r.baselineFinalAccuracy(), 4), s, r.speedup());

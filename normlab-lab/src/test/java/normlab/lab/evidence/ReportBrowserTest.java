@@ -48,6 +48,22 @@ class ReportBrowserTest {
                     public void onEval(String variant, MnistExperiment.Point p) {}
                 });
         MnistReport.write(mr, "mnist slice", runs.resolve("mnist-1"));
+        // mnist-1 is ad hoc (40 steps on a slice): listed apart. A copy with the quick protocol's parameters is Figure 1's run.
+        Files.createDirectories(runs.resolve("mnist-0-quick"));
+        try (var fs = Files.list(runs.resolve("mnist-1"))) {
+            for (Path f : fs.toList()) if (Files.isRegularFile(f)) Files.copy(f, runs.resolve("mnist-0-quick").resolve(f.getFileName()));
+        }
+        com.google.gson.JsonObject sj = com.google.gson.JsonParser.parseString(Files.readString(runs.resolve("mnist-0-quick/summary.json"))).getAsJsonObject();
+        MnistExperiment.Params dp = MnistExperiment.Params.defaults();
+        com.google.gson.JsonObject pj = sj.getAsJsonObject("parameters");
+        pj.addProperty("data", "mnist");
+        pj.addProperty("steps", 5000);
+        pj.addProperty("eval_every", 250);
+        pj.addProperty("batch", dp.batch());
+        pj.addProperty("lr", dp.lr());
+        pj.addProperty("std", dp.std());
+        pj.addProperty("unit", dp.unit());
+        Files.writeString(runs.resolve("mnist-0-quick/summary.json"), sj.toString());
         new LrSweep().run(new LrSweep.Params(0.1, new double[] {1, 10}, 20, 60, 0.01, 600, 200), quiet()).write(runs.resolve("lr-sweep-1"));
         new Zoo().run(new Zoo.Params(8, 16, 0.02, 256, 128, 2), quiet()).write(runs.resolve("zoo-1"));
         // A newer quick run of an experiment that has a full run: the full run is shown.
@@ -67,6 +83,8 @@ class ReportBrowserTest {
         for (String id : List.of("mnist-fig1", "lr-sweep", "zoo", "init-sweep", "batch-sweep", "shift", "dropout", "landscape")) {
             assertTrue(html.contains("<section id=\"" + id + "\">"), "missing section " + id);
         }
+        assertTrue(html.contains("<h2>Ad-hoc runs</h2>") && html.contains("href=\"mnist-1/\""), "the ad-hoc mnist run is listed apart");
+        assertTrue(html.contains("mnist-0-quick"), "the protocol run is Figure 1's");
         assertTrue(html.contains("Not run yet: <code>normlab batch-sweep</code>"), "experiments not run are listed with their command");
         assertTrue(html.contains("<code>zoo-0-full</code> · full run") && !html.contains("zoo-1/"), "a full run wins over a newer quick one");
         assertTrue(html.contains("Ioffe &amp; Szegedy 2015, §4.1, Figure 1") && html.contains("Zhang &amp; Sennrich 2019"), "sources");

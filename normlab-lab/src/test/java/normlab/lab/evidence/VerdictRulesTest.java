@@ -1,6 +1,7 @@
 package normlab.lab.evidence;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
@@ -106,6 +107,32 @@ class VerdictRulesTest {
         j.add("speedup", com.google.gson.JsonNull.INSTANCE);
         j.addProperty("bn_final_accuracy", 0.9);
         assertEquals(Verdict.DOES_NOT_HOLD, EvidenceReport.figure1Claim(j).verdict());
+    }
+
+    @Test
+    void figure1SpeedupIsUndefinedWhileTheBaselineIsAtChance() {
+        // A short run: the baseline at 11 %, a "speedup" of 6.0 recorded by an older normlab.
+        JsonObject j = JsonParser.parseString("{\"experiment\":\"mnist-fig1\",\"baseline_final_accuracy\":0.11,\"bn_final_accuracy\":0.90,"
+                + "\"speedup\":6.0,\"parameters\":{\"steps\":300}}").getAsJsonObject();
+        Claim c = EvidenceReport.figure1Claim(j);
+        assertEquals(Verdict.PARTLY, c.verdict());
+        assertTrue(c.measurement().contains("undefined: baseline still at chance"), c.measurement());
+        j.addProperty("baseline_at_chance", false);
+        j.addProperty("baseline_final_accuracy", 0.5);
+        assertEquals(Verdict.HOLDS, EvidenceReport.figure1Claim(j).verdict());
+    }
+
+    @Test
+    void onlyProtocolRunsOfFigure1AreEvidence() {
+        var d = normlab.lab.experiments.MnistExperiment.Params.defaults();
+        String fmt = "{\"experiment\":\"mnist-fig1\",\"parameters\":{\"data\":\"%s\",\"steps\":%d,\"eval_every\":%d,\"batch\":%d,"
+                + "\"lr\":%s,\"std\":%s,\"unit\":%d}}";
+        java.util.function.BiFunction<String, Double, JsonObject> run = (data, lr) -> JsonParser.parseString(String.format(java.util.Locale.ROOT, fmt,
+                data, d.steps(), d.evalEvery(), d.batch(), lr, d.std(), d.unit())).getAsJsonObject();
+        assertTrue(EvidenceReport.matchesProtocol(run.apply("mnist", d.lr())));
+        assertFalse(EvidenceReport.matchesProtocol(run.apply("fashion-mnist", d.lr())));
+        assertFalse(EvidenceReport.matchesProtocol(run.apply("mnist", d.lr() * 2)));
+        assertTrue(EvidenceReport.matchesProtocol(JsonParser.parseString("{\"experiment\":\"lr-sweep\"}").getAsJsonObject()));
     }
 
     @Test
