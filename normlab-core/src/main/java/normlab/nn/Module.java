@@ -128,6 +128,7 @@ public abstract class Module {
     /** Sets the mode of this module and its children. */
     public void setTraining(boolean on) {
         training = on;
+        for (Parameter p : ownParameters()) p.changed(); // eval() always starts from freshly derived weights
         for (Module c : children().values()) c.setTraining(on);
     }
 
@@ -231,6 +232,7 @@ public abstract class Module {
             throw new StateDictException(label().isEmpty() ? getClass().getSimpleName() : label(), missing, unexpected, wrongShape);
         }
         for (Map.Entry<String, Tensor> e : mine.entrySet()) e.getValue().copyFrom(state.get(e.getKey()));
+        for (Parameter p : parameters()) p.changed();
     }
 
     /** Throws a {@link ShapeException} naming this layer unless {@code x} has one of the given ranks. */

@@ -5,6 +5,11 @@ import normlab.tensor.Tensor;
 /**
  * A learnable tensor and its gradient (same shape). {@link Kind} tells optimizers what it is, so weight decay can
  * exempt normalization parameters and biases with one switch.
+ *
+ * <p>{@link #version()} counts changes of the value, so layers can keep derived forms of it (packed or transposed
+ * weight panels for inference) and rebuild them only when it moved. Optimizer steps, {@code loadStateDict}, folding and
+ * switching a module between train and eval call {@link #changed()}; code that writes {@code value.data} directly must
+ * call it too.
  */
 public final class Parameter {
     /** What a parameter is, for optimizer policies. */
@@ -24,7 +29,19 @@ public final class Parameter {
         this.kind = kind;
     }
 
+    private long version;
+
     public void zeroGrad() {
         grad.zero();
+    }
+
+    /** Marks the value as changed: anything derived from it (a cached packed weight) is rebuilt on next use. */
+    public void changed() {
+        version++;
+    }
+
+    /** Number of {@link #changed()} calls so far; a cache built at version v is valid while this still returns v. */
+    public long version() {
+        return version;
     }
 }

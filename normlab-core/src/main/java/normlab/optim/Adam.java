@@ -123,6 +123,7 @@ public final class Adam implements Optimizer {
         float epsF = (float) eps;
         for (int pi = 0; pi < params.size(); pi++) {
             Parameter p = params.get(pi);
+            p.changed();
             boolean decay = weightDecay > 0 && !(exemptNormAndBias && p.kind != Parameter.Kind.WEIGHT);
             float l2 = decay && !decoupled ? (float) weightDecay : 0f;
             float shrink = decay && decoupled ? (float) (1 - lr * weightDecay) : 1f;

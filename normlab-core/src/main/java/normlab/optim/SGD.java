@@ -64,6 +64,7 @@ public final class SGD implements Optimizer {
         float lrF = (float) lr, mu = (float) momentum;
         for (int pi = 0; pi < params.size(); pi++) {
             Parameter p = params.get(pi);
+            p.changed();
             float[] w = p.value.data, g = p.grad.data;
             boolean decay = weightDecay > 0 && !(exemptNormAndBias && p.kind != Parameter.Kind.WEIGHT);
             float wd = decay ? (float) weightDecay : 0f;

@@ -89,6 +89,7 @@ public final class Landscape extends Evidence<Landscape.Params, Runs.Results<Lan
         for (int j = 0; j < ps.size(); j++) {
             float[] v = ps.get(j).value.data;
             for (int i = 0; i < v.length; i++) v[i] = mask == null || mask[j] ? (float) (theta[o + i] - t * dir[o + i]) : theta[o + i];
+            ps.get(j).changed();
             o += v.length;
         }
     }
