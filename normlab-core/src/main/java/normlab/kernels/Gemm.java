@@ -81,6 +81,33 @@ public final class Gemm {
     /** Depth block of {@link #matmulNT}: few output columns, so the strip of Wᵀ is kept small enough for L1. */
     private static final int NT_DEPTH_BLOCK = 256;
 
+    /**
+     * Wᵀ for {@link #matmulNTPacked}: wt[p·mp + j] = w[j·k + p], zero for m ≤ j &lt; mp (m rounded up to whole vectors).
+     * What {@link #matmulNT} builds block by block on every call, built once by a caller that keeps it (an eval-mode
+     * Linear).
+     */
+    public static float[] packNT(float[] w, int k, int m) {
+        int mp = roundUp(m);
+        float[] wt = new float[k * mp];
+        transpose(wt, 0, mp, w, 0, k, m, k);
+        return wt;
+    }
+
+    /**
+     * y = x·Wᵀ as {@link #matmulNT}, bit for bit, with Wᵀ from {@link #packNT} (no transposing per call): the same depth
+     * blocks through the same tiles. {@code w} serves the shapes that never use Wᵀ (the dot-product path, SIMD off).
+     */
+    public static void matmulNTPacked(float[] y, float[] x, float[] wt, float[] w, int n, int k, int m) {
+        if (!Kernels.simd() || n == 0 || m == 0 || k == 0 || (k >= LONG_DEPTH && m < 2 * L)) {
+            matmulNT(y, x, w, n, k, m);
+            return;
+        }
+        int mp = roundUp(m), kb = equalBlock(k, NT_DEPTH_BLOCK);
+        float[] yp = mp == m ? y : Kernels.workspace(CP, n * mp);
+        for (int p0 = 0; p0 < k; p0 += kb) tiles(yp, x, k, 1, wt, n, mp, p0, Math.min(k, p0 + kb), 0, p0 > 0);
+        if (yp != y) for (int i = 0; i < n; i++) System.arraycopy(yp, i * mp, y, i * m, m);
+    }
+
     // ---------------------------------------------------------------------------------------------------------------
     // x·Wᵀ for a few rows of x (a training batch: 60×784 times 100×784ᵀ in the paper's MLP) as yᵀ = W·xᵀ. Transposing
     // the batch (n·k floats) instead of W (m·k) moves fewer floats, and W's rows are then read in place as the

@@ -1,6 +1,8 @@
 package normlab.nn;
 
+import normlab.kernels.Epilogue;
 import normlab.kernels.Gemm;
+import normlab.kernels.Gemv;
 import normlab.tensor.Tensor;
 
 /**
@@ -8,6 +10,11 @@ import normlab.tensor.Tensor;
  * Input (N, in), output (N, out). Default initialization is PyTorch's: W and b uniform in ±1/√in.
  *
  * <p>Backward: {@code dW += dyᵀ·x}, {@code db += Σₙ dy}, {@code dx = dy·W}.
+ *
+ * <p>Eval mode ({@link #inferInto}): Wᵀ is packed once and kept until {@code weight.version()} moves (an optimizer
+ * step, {@code loadStateDict}, a train/eval switch), so no product re-packs W; a single row (or a few of a long depth)
+ * takes the dot-product kernel over W's rows ({@link Gemv}), which needs no packing at all. The training forward is
+ * untouched, and the eval forward of more rows gives the training forward's bits (same depth blocks, same tiles).
  */
 public final class Linear extends Module {
     public final int in;
@@ -15,6 +22,10 @@ public final class Linear extends Module {
     public final Parameter weight;
     public final Parameter bias; // null when bias=false
     private Tensor x; // saved input
+    /** Wᵀ packed for {@link Gemm#matmulNTPacked} and the weight version it was packed from; replaced, never mutated. */
+    private volatile Packed packed;
+
+    private record Packed(long version, float[] wt) {}
 
     public Linear(int in, int out, boolean bias, normlab.tensor.Rng rng) {
         if (in <= 0 || out <= 0) throw new IllegalArgumentException("Linear: sizes must be positive, got in=" + in + " out=" + out);
@@ -45,6 +56,10 @@ public final class Linear extends Module {
         this.x = x;
         int n = x.dim(0);
         Tensor y = outputTensor(0, n, out); // every element written by the product
+        if (!isTraining()) {
+            inferInto(y.data, x.data, n, Epilogue.IDENTITY);
+            return y;
+        }
         Gemm.matmulNT(y.data, x.data, weight.value.data, n, in, out);
         if (bias != null) {
             float[] b = bias.value.data, yd = y.data;
@@ -54,6 +69,41 @@ public final class Linear extends Module {
             }
         }
         return y;
+    }
+
+    /**
+     * y[i, j] = f(Σ_p x[i, p]·W[j, p] + b[j]) for i &lt; n (rows of x {@code in} apart, of y {@code out} apart): the
+     * inference product with bias and activation fused, from the cached Wᵀ (packed on first use and again whenever the
+     * weight's version changed) or, for one row, straight from W. Safe to call from several threads at once while the
+     * weights do not change.
+     */
+    public void inferInto(float[] y, float[] x, int n, Epilogue f) {
+        float[] w = weight.value.data, b = bias == null ? null : bias.value.data;
+        if (Gemv.preferred(n, in)) {
+            Gemv.linear(y, out, x, in, w, b, n, in, out, f);
+            return;
+        }
+        Gemm.matmulNTPacked(y, x, packedWeight(), w, n, in, out);
+        for (int i = 0; i < n; i++) Gemv.epilogue(y, i * out, b, 0, out, f);
+    }
+
+    /** Wᵀ for {@link Gemm#matmulNTPacked}, rebuilt only when {@code weight.version()} moved since it was packed. */
+    private float[] packedWeight() {
+        Packed p = packed;
+        long v = weight.version();
+        if (p == null || p.version != v) {
+            p = new Packed(v, Gemm.packNT(weight.value.data, in, out));
+            packed = p;
+            packs++;
+        }
+        return p.wt;
+    }
+
+    private int packs;
+
+    /** How many times Wᵀ was packed (tests check that it is once per weight version, not once per call). */
+    int packCount() {
+        return packs;
     }
 
     @Override

@@ -40,7 +40,7 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
     public CommandSpec transform(CommandSpec spec) {
         List<Experiment<?, ?>> all = Experiments.ALL;
         add(spec, all.get(0));
-        for (Object tool : List.of(new FoldCommand(), new RecalibrateCommand(), new ExportCommand())) spec.addSubcommand(null, new CommandLine(tool));
+        for (Object tool : List.of(new FoldCommand(), new RecalibrateCommand(), new ExportCommand(), new BenchInferCommand())) spec.addSubcommand(null, new CommandLine(tool));
         for (Experiment<?, ?> e : all.subList(1, all.size())) add(spec, e);
         for (Object c : List.of(new ReportCmd(), new ReproduceCmd(), new CommandLine.HelpCommand())) spec.addSubcommand(null, new CommandLine(c));
         return spec;

@@ -82,6 +82,17 @@ class CliErrorsTest {
                 a("export", p(model), "--input-shape", "6", "--out", missingDir),
                 a("export", p(model), "--input-shape", "6"),
                 a("export", "--bogus")));
+        m.put("bench-infer", List.of(
+                a("bench-infer", p("nope.safetensors")),
+                a("bench-infer", p(corrupt)),
+                a("bench-infer", p(model), "--batch", "0"),
+                a("bench-infer", p(model), "--threads", "0"),
+                a("bench-infer", p(model), "--batch", "x"),
+                a("bench-infer", p(model), "--input-shape", "5", "--reps", "1", "--chunk-ms", "1"),
+                a("bench-infer", p(model), "--reps", "0"),
+                a("bench-infer", p(model), "--out", p(existing)),
+                a("bench-infer", p(model), "--out", p(dir)),
+                a("bench-infer", p(model), "--bogus")));
         m.put("fold", List.of(
                 a("fold", p("nope.safetensors"), "--out", p("f.safetensors")),
                 a("fold", p(corrupt), "--out", p("f.safetensors")),

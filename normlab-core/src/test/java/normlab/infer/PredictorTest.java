@@ -1,0 +1,180 @@
+package normlab.infer;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import normlab.kernels.Parallel;
+import normlab.models.MnistMlp;
+import normlab.models.SmallCnn;
+import normlab.nn.Activation;
+import normlab.nn.Dropout;
+import normlab.nn.Linear;
+import normlab.nn.Module;
+import normlab.nn.Sequential;
+import normlab.norm.BatchNorm;
+import normlab.norm.BatchNorm1d;
+import normlab.tensor.Rng;
+import normlab.tensor.ShapeException;
+import normlab.tensor.Tensor;
+import normlab.testing.KernelSwitches;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
+
+/**
+ * {@link Predictor}: its outputs against {@code model.eval().forward(x)} (within 1e-6 of max(1, |y|)) for MLPs with
+ * BN folded and not, random layer sizes and every batch from 1 to 70, and a CNN; the same bits at 1 and 2 kernel threads
+ * and from 4 threads sharing one Predictor; one-line errors for wrong input shapes.
+ */
+@ExtendWith(KernelSwitches.class)
+class PredictorTest {
+    static Tensor input(Rng r, int... shape) {
+        Tensor x = Tensor.zeros(shape);
+        for (int i = 0; i < x.numel(); i++) x.data[i] = (float) r.nextGaussian();
+        return x;
+    }
+
+    /** Running statistics and affine parameters away from their defaults, so folding changes the weights. */
+    static void randomStats(Module m, Rng r) {
+        for (Module c : m.children().values()) randomStats(c, r);
+        if (m instanceof BatchNorm bn) {
+            for (int i = 0; i < bn.runningMean.numel(); i++) {
+                bn.runningMean.data[i] = (float) (0.3 * r.nextGaussian());
+                bn.runningVar.data[i] = (float) (0.5 + r.nextDouble());
+            }
+            for (var p : bn.parameters()) for (int i = 0; i < p.value.numel(); i++) p.value.data[i] += (float) (0.2 * r.nextGaussian());
+        }
+    }
+
+    static double maxErr(Tensor got, Tensor want) {
+        assertArrayEquals(want.shape(), got.shape());
+        double e = 0;
+        for (int i = 0; i < want.numel(); i++) e = Math.max(e, Math.abs(got.data[i] - want.data[i]) / Math.max(1, Math.abs(want.data[i])));
+        return e;
+    }
+
+    /** A random MLP: widths from rng, BN after some Linears, a mix of activations, Dropout. */
+    static Sequential randomMlp(Rng r, int in) {
+        List<Module> l = new ArrayList<>();
+        int w = in, depth = 1 + r.nextInt(3);
+        for (int d = 0; d < depth; d++) {
+            int out = 1 + r.nextInt(140);
+            l.add(new Linear(w, out, r.nextInt(2) == 0, r));
+            if (r.nextInt(3) > 0) l.add(new BatchNorm1d(out));
+            int a = r.nextInt(4);
+            l.add(a == 0 ? new Activation.Sigmoid() : a == 1 ? new Activation.ReLU() : a == 2 ? new Activation.Tanh() : new Dropout(0.3, new Rng(1)));
+            w = out;
+        }
+        l.add(new Linear(w, 1 + r.nextInt(12), r));
+        return new Sequential(l);
+    }
+
+    @Test
+    void paperMlpMatchesEvalForwardAtEveryBatchFrom1To70FoldedAndNot() {
+        Rng r = new Rng(1);
+        Sequential m = MnistMlp.build(true, 0.1, r);
+        randomStats(m, r);
+        m.eval();
+        Predictor folded = Predictor.of(m, new int[] {784}, 32, true), plain = Predictor.of(m, new int[] {784}, 64, false);
+        assertTrue(folded.describe().contains("Linear 784→100 + SIGMOID"), folded.describe());
+        for (int n = 1; n <= 70; n++) {
+            Tensor x = input(r, n, 784), want = m.forward(x);
+            double ef = maxErr(folded.predict(x), want), ep = maxErr(plain.predict(x), want);
+            assertTrue(ef <= 1e-6, "folded, batch " + n + ": " + ef);
+            assertTrue(ep <= 1e-6, "unfolded, batch " + n + ": " + ep);
+        }
+    }
+
+    @Test
+    void randomMlpsMatchEvalForward() {
+        for (int seed = 0; seed < 12; seed++) {
+            Rng r = new Rng(100 + seed);
+            int in = 1 + r.nextInt(300);
+            Sequential m = randomMlp(r, in);
+            randomStats(m, r);
+            m.eval();
+            Predictor p = Predictor.of(m, new int[] {in}, 1 + r.nextInt(40), seed % 2 == 0);
+            for (int n : new int[] {1, 2, 3, 8, 17, 50}) {
+                Tensor x = input(r, n, in);
+                double e = maxErr(p.predict(x), m.forward(x));
+                assertTrue(e <= 1e-6, "seed " + seed + " " + m + " batch " + n + ": " + e);
+            }
+        }
+    }
+
+    @Test
+    void cnnMatchesEvalForward() {
+        Rng r = new Rng(7);
+        Sequential m = SmallCnn.build(SmallCnn.Norm.BN, 4, 8, r);
+        randomStats(m, r);
+        m.eval();
+        Predictor p = Predictor.of(m, 1, 28, 28);
+        for (int n : new int[] {1, 5}) {
+            Tensor x = input(r, n, 1, 28, 28);
+            double e = maxErr(p.predict(x), m.forward(x));
+            assertTrue(e <= 1e-6, "batch " + n + ": " + e);
+        }
+    }
+
+    @Test
+    void sameBitsAtOneAndTwoKernelThreadsAndFromConcurrentCallers() throws Exception {
+        Rng r = new Rng(3);
+        Sequential m = MnistMlp.build(true, 0.1, r);
+        randomStats(m, r);
+        Predictor p = Predictor.of(m, 784);
+        List<Tensor> xs = new ArrayList<>();
+        for (int n : new int[] {1, 4, 16, 64, 70}) xs.add(input(r, n, 784));
+        Parallel.setThreads(1);
+        List<float[]> one = new ArrayList<>();
+        for (Tensor x : xs) one.add(p.predict(x).data);
+        Parallel.setThreads(2);
+        for (int i = 0; i < xs.size(); i++) assertArrayEquals(one.get(i), p.predict(xs.get(i)).data, "2 threads, input " + i);
+        ExecutorService pool = Executors.newFixedThreadPool(4);
+        try {
+            List<Future<Boolean>> fs = new ArrayList<>();
+            for (int t = 0; t < 4; t++) {
+                fs.add(pool.submit(() -> {
+                    for (int rep = 0; rep < 20; rep++) {
+                        for (int i = 0; i < xs.size(); i++) if (!java.util.Arrays.equals(one.get(i), p.predict(xs.get(i)).data)) return false;
+                    }
+                    return true;
+                }));
+            }
+            for (Future<Boolean> f : fs) assertTrue(f.get(), "a concurrent caller got different outputs");
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
+    void isASnapshotOfTheModel() {
+        Rng r = new Rng(4);
+        Sequential m = new Sequential(new Linear(5, 3, r));
+        m.eval();
+        Predictor p = Predictor.of(m, 5);
+        Tensor x = input(r, 2, 5), before = p.predict(x);
+        ((Linear) m.get(0)).weight.value.data[0] += 1f;
+        ((Linear) m.get(0)).weight.changed();
+        assertArrayEquals(before.data, p.predict(x).data);
+    }
+
+    @Test
+    void wrongInputsAreOneLineErrorsNamingTheShapes() {
+        Rng r = new Rng(5);
+        Sequential m = new Sequential(new Linear(6, 4, r), new Activation.ReLU(), new Linear(4, 2, r));
+        ShapeException e = assertThrows(ShapeException.class, () -> Predictor.of(m, 5));
+        assertTrue(e.getMessage().contains("Linear '0'") && e.getMessage().contains("6"), e.getMessage());
+        Predictor p = Predictor.of(m, 6);
+        e = assertThrows(ShapeException.class, () -> p.predict(Tensor.zeros(3, 5)));
+        assertEquals("Predictor: expected input of shape [N, 6], got [3, 5]", e.getMessage());
+        e = assertThrows(ShapeException.class, () -> p.predict(new float[10], 2));
+        assertTrue(e.getMessage().startsWith("Predictor: expected 2 × 6 = 12 input values"), e.getMessage());
+        assertTrue(!e.getMessage().contains("\n"));
+    }
+}
