@@ -252,12 +252,16 @@ public final class ConvInferBench {
             }
         }
         String json = Files.readString(Path.of(file));
-        Files.deleteIfExists(Path.of(file));
+        if (System.getProperty("keepProfile") == null) Files.deleteIfExists(Path.of(file));
+        else System.err.println("ORT profile: " + file);
         Map<String, List<Double>> per = new LinkedHashMap<>();
-        java.util.regex.Matcher mm = java.util.regex.Pattern.compile(
-                "\"cat\"\\s*:\\s*\"Node\"[^}]*?\"dur\"\\s*:\\s*(\\d+)[^}]*?\"name\"\\s*:\\s*\"([^\"]+)_kernel_time\"[^}]*?\"op_name\"\\s*:\\s*\"([^\"]+)\"")
-                .matcher(json);
-        while (mm.find()) per.computeIfAbsent(mm.group(2) + "(" + mm.group(3) + ")", k -> new ArrayList<>()).add(Double.parseDouble(mm.group(1)));
+        for (com.google.gson.JsonElement e : com.google.gson.JsonParser.parseString(json).getAsJsonArray()) {
+            com.google.gson.JsonObject o = e.getAsJsonObject();
+            String name = o.get("name").getAsString();
+            if (!"Node".equals(o.get("cat").getAsString()) || !name.endsWith("_kernel_time")) continue;
+            String op = o.getAsJsonObject("args").get("op_name").getAsString();
+            per.computeIfAbsent(name.replace("_kernel_time", "") + " (" + op + ")", k -> new ArrayList<>()).add(o.get("dur").getAsDouble());
+        }
         StringBuilder b = new StringBuilder();
         for (Map.Entry<String, List<Double>> e : per.entrySet()) {
             List<Double> v = e.getValue();

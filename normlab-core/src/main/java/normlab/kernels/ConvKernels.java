@@ -227,26 +227,71 @@ public final class ConvKernels {
             a50 = v.fma(w0, a50);
             a51 = v.fma(w1, a51);
         }
-        boolean add = (mode & 1) != 0, fin = (mode & 2) != 0;
-        store(scr, so, a00, add, fin, bp, bo, f);
-        store(scr, so + L, a01, add, fin, bp, bo + L, f);
-        store(scr, so + OC, a10, add, fin, bp, bo, f);
-        store(scr, so + OC + L, a11, add, fin, bp, bo + L, f);
-        store(scr, so + 2 * OC, a20, add, fin, bp, bo, f);
-        store(scr, so + 2 * OC + L, a21, add, fin, bp, bo + L, f);
-        store(scr, so + 3 * OC, a30, add, fin, bp, bo, f);
-        store(scr, so + 3 * OC + L, a31, add, fin, bp, bo + L, f);
-        store(scr, so + 4 * OC, a40, add, fin, bp, bo, f);
-        store(scr, so + 4 * OC + L, a41, add, fin, bp, bo + L, f);
-        store(scr, so + 5 * OC, a50, add, fin, bp, bo, f);
-        store(scr, so + 5 * OC + L, a51, add, fin, bp, bo + L, f);
+        // Vector API calls only, one path per mode (a helper taking a vector, or a vector merged from two paths, may be
+        // boxed by the JIT)
+        if ((mode & 1) == 0) {
+            a00.intoArray(scr, so);
+            a01.intoArray(scr, so + L);
+            a10.intoArray(scr, so + OC);
+            a11.intoArray(scr, so + OC + L);
+            a20.intoArray(scr, so + 2 * OC);
+            a21.intoArray(scr, so + 2 * OC + L);
+            a30.intoArray(scr, so + 3 * OC);
+            a31.intoArray(scr, so + 3 * OC + L);
+            a40.intoArray(scr, so + 4 * OC);
+            a41.intoArray(scr, so + 4 * OC + L);
+            a50.intoArray(scr, so + 5 * OC);
+            a51.intoArray(scr, so + 5 * OC + L);
+        } else {
+            a00.add(FloatVector.fromArray(S, scr, so)).intoArray(scr, so);
+            a01.add(FloatVector.fromArray(S, scr, so + L)).intoArray(scr, so + L);
+            a10.add(FloatVector.fromArray(S, scr, so + OC)).intoArray(scr, so + OC);
+            a11.add(FloatVector.fromArray(S, scr, so + OC + L)).intoArray(scr, so + OC + L);
+            a20.add(FloatVector.fromArray(S, scr, so + 2 * OC)).intoArray(scr, so + 2 * OC);
+            a21.add(FloatVector.fromArray(S, scr, so + 2 * OC + L)).intoArray(scr, so + 2 * OC + L);
+            a30.add(FloatVector.fromArray(S, scr, so + 3 * OC)).intoArray(scr, so + 3 * OC);
+            a31.add(FloatVector.fromArray(S, scr, so + 3 * OC + L)).intoArray(scr, so + 3 * OC + L);
+            a40.add(FloatVector.fromArray(S, scr, so + 4 * OC)).intoArray(scr, so + 4 * OC);
+            a41.add(FloatVector.fromArray(S, scr, so + 4 * OC + L)).intoArray(scr, so + 4 * OC + L);
+            a50.add(FloatVector.fromArray(S, scr, so + 5 * OC)).intoArray(scr, so + 5 * OC);
+            a51.add(FloatVector.fromArray(S, scr, so + 5 * OC + L)).intoArray(scr, so + 5 * OC + L);
+        }
+        if ((mode & 2) != 0) finish(scr, so, R, bp, bo, f);
     }
 
-    /** scr[o] = f((acc + scr[o]) + bias) with the add and the epilogue as the mode asks. */
-    private static void store(float[] scr, int o, FloatVector acc, boolean add, boolean fin, float[] bp, int bo, Epilogue f) {
-        if (add) acc = acc.add(FloatVector.fromArray(S, scr, o));
-        if (fin) acc = f.apply(acc.add(FloatVector.fromArray(S, bp, bo)));
-        acc.intoArray(scr, o);
+    /**
+     * The epilogue on the tile just stored (still in L1): scr[q·2L + l] = f(scr[q·2L + l] + bias[l]) for q < rows. One
+     * loop per function, each calling its constant, so the JIT inlines apply and no vector is boxed.
+     */
+    private static void finish(float[] scr, int so, int rows, float[] bp, int bo, Epilogue f) {
+        FloatVector b0 = FloatVector.fromArray(S, bp, bo), b1 = FloatVector.fromArray(S, bp, bo + L);
+        int end = so + rows * OC;
+        switch (f) {
+            case IDENTITY -> {
+                for (int o = so; o < end; o += OC) {
+                    FloatVector.fromArray(S, scr, o).add(b0).intoArray(scr, o);
+                    FloatVector.fromArray(S, scr, o + L).add(b1).intoArray(scr, o + L);
+                }
+            }
+            case RELU -> {
+                for (int o = so; o < end; o += OC) {
+                    Epilogue.RELU.apply(FloatVector.fromArray(S, scr, o).add(b0)).intoArray(scr, o);
+                    Epilogue.RELU.apply(FloatVector.fromArray(S, scr, o + L).add(b1)).intoArray(scr, o + L);
+                }
+            }
+            case SIGMOID -> {
+                for (int o = so; o < end; o += OC) {
+                    Epilogue.SIGMOID.apply(FloatVector.fromArray(S, scr, o).add(b0)).intoArray(scr, o);
+                    Epilogue.SIGMOID.apply(FloatVector.fromArray(S, scr, o + L).add(b1)).intoArray(scr, o + L);
+                }
+            }
+            case TANH -> {
+                for (int o = so; o < end; o += OC) {
+                    Epilogue.TANH.apply(FloatVector.fromArray(S, scr, o).add(b0)).intoArray(scr, o);
+                    Epilogue.TANH.apply(FloatVector.fromArray(S, scr, o + L).add(b1)).intoArray(scr, o + L);
+                }
+            }
+        }
     }
 
     /**
