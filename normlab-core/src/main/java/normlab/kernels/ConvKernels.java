@@ -310,6 +310,61 @@ public final class ConvKernels {
     }
 
     /**
+     * Group g of sample i from a product whose rows are output planes, yw[o·ld + a·OW + b] (o &lt; og): without pool
+     * y[i, g·og + o, a, b] = f(yw + bias[g·og + o]); with pool the k×k maximum of those values (row-major window order,
+     * first maximum kept, NaN wins). f is applied on vectors along the plane (scalar tail), pooled values one by one.
+     */
+    public static void epilogueRows(float[] y, float[] yw, int ld, float[] bias, Plan p, Epilogue f, int i, int g) {
+        int plane = p.oh * p.ow;
+        for (int o = 0; o < p.og; o++) {
+            int oc = g * p.og + o, src = o * ld;
+            float b = bias == null ? 0f : bias[oc];
+            if (p.pool > 1) {
+                int k = p.pool, ph = p.oh / k, pwid = p.ow / k, dst = (i * p.o + oc) * ph * pwid;
+                for (int a = 0; a < ph; a++) {
+                    for (int c = 0; c < pwid; c++) {
+                        int s0 = src + a * k * p.ow + c * k;
+                        float best = f.apply(yw[s0] + b);
+                        for (int di = 0; di < k; di++) {
+                            for (int dj = di == 0 ? 1 : 0; dj < k; dj++) {
+                                float v = f.apply(yw[s0 + di * p.ow + dj] + b);
+                                if (v > best || v != v && best == best) best = v;
+                            }
+                        }
+                        y[dst + a * pwid + c] = best;
+                    }
+                }
+            } else {
+                rowEpilogue(y, (i * p.o + oc) * plane, yw, src, plane, b, f);
+            }
+        }
+    }
+
+    /** y[d + j] = f(src[s + j] + b) for j &lt; len; one loop per function (see {@link #finish}), scalar tail. */
+    private static void rowEpilogue(float[] y, int d, float[] src, int s, int len, float b, Epilogue f) {
+        int j = 0;
+        if (Kernels.simd()) {
+            FloatVector bv = FloatVector.broadcast(S, b);
+            int end = len / L * L;
+            switch (f) {
+                case IDENTITY -> {
+                    for (; j < end; j += L) FloatVector.fromArray(S, src, s + j).add(bv).intoArray(y, d + j);
+                }
+                case RELU -> {
+                    for (; j < end; j += L) Epilogue.RELU.apply(FloatVector.fromArray(S, src, s + j).add(bv)).intoArray(y, d + j);
+                }
+                case SIGMOID -> {
+                    for (; j < end; j += L) Epilogue.SIGMOID.apply(FloatVector.fromArray(S, src, s + j).add(bv)).intoArray(y, d + j);
+                }
+                case TANH -> {
+                    for (; j < end; j += L) Epilogue.TANH.apply(FloatVector.fromArray(S, src, s + j).add(bv)).intoArray(y, d + j);
+                }
+            }
+        }
+        for (; j < len; j++) y[d + j] = f.apply(src[s + j] + b);
+    }
+
+    /**
      * Pooled row rb of the block: for each pooled column b and lane l, the maximum over the pool×pool window of the
      * block's positions (row-major order, the first maximum kept, NaN wins: as MaxPool2d), written to
      * y[i, oc0 + l, rb, b]. The windows are pooled lane-wise on whole vectors of the channels-last scratch.

@@ -212,6 +212,10 @@ public final class Conv2d extends Module {
             throw new ShapeException(label() + ": inferInto needs x of at least " + in + " floats and y of at least " + out
                     + " for input (" + n + ", " + inChannels + ", " + h + ", " + w + "), got " + x.length + " and " + y.length);
         }
+        if (p.k < ConvKernels.OC) {
+            inferGemm(y, x, n, h, w, f, p);
+            return;
+        }
         Packed pk = packedDirect();
         float[] wp = pk.data(), bp = pk.bias();
         int nb = ConvKernels.blocks(p.og);
@@ -223,6 +227,28 @@ public final class Conv2d extends Module {
             for (int it = lo; it < hi; it++) {
                 int i = it / perSample, r = it % perSample, g = r / (p.rowBlocks * chunks), rb = r / chunks % p.rowBlocks, ch = r % chunks;
                 ConvKernels.item(y, x, wp, bp, p, f, i, g, rb, ch * nb / chunks, (ch + 1) * nb / chunks, key);
+            }
+        });
+    }
+
+    /**
+     * Fewer taps than a block of output channels (a first layer: 1 channel × 3×3): the direct tile would spend more on
+     * moving its channels-last block into NCHW than on its 9 multiply-adds, so this runs the eval forward's own
+     * per-sample product (im2col, W_g packed once per version, {@link Gemm#multiplyPacked}) into a workspace whose rows
+     * are output planes, then y = f(product + b), pooled when asked, straight into NCHW ({@link ConvKernels#epilogueRows}).
+     * Samples in parallel; a single sample's product splits its column strips over the pool instead.
+     */
+    private void inferGemm(float[] y, float[] x, int n, int h, int w, Epilogue f, ConvKernels.Plan p) {
+        int og = p.og, k = p.k, pp = padded(p.oh * p.ow), wps = Gemm.packedSize(og, k);
+        float[] wp = packedEval(wps), bd = bias == null ? null : bias.value.data;
+        Parallel.forRange(n, 1, (lo, hi) -> {
+            float[] col = Kernels.workspace(COL, k * pp), yw = Kernels.workspace(YW, og * pp);
+            for (int i = lo; i < hi; i++) {
+                for (int g = 0; g < groups; g++) {
+                    patches(col, x, i, g, h, w, p.oh, p.ow, pp);
+                    Gemm.multiplyPacked(yw, 0, pp, wp, g * wps, og, k, col, 0, pp, pp, false);
+                    ConvKernels.epilogueRows(y, yw, pp, bd, p, f, i, g);
+                }
             }
         });
     }
