@@ -320,14 +320,17 @@ public final class ConvKernels {
             int oc = g * p.og + o, src = o * ld;
             float b = bias == null ? 0f : bias[oc];
             if (p.pool > 1) {
+                // f on vectors into the thread's plane workspace, then the windows' maxima
+                float[] t = Kernels.workspace(POOLED, plane);
+                rowEpilogue(t, 0, yw, src, plane, b, f);
                 int k = p.pool, ph = p.oh / k, pwid = p.ow / k, dst = (i * p.o + oc) * ph * pwid;
                 for (int a = 0; a < ph; a++) {
                     for (int c = 0; c < pwid; c++) {
-                        int s0 = src + a * k * p.ow + c * k;
-                        float best = f.apply(yw[s0] + b);
+                        int s0 = a * k * p.ow + c * k;
+                        float best = t[s0];
                         for (int di = 0; di < k; di++) {
                             for (int dj = di == 0 ? 1 : 0; dj < k; dj++) {
-                                float v = f.apply(yw[s0 + di * p.ow + dj] + b);
+                                float v = t[s0 + di * p.ow + dj];
                                 if (v > best || v != v && best == best) best = v;
                             }
                         }
