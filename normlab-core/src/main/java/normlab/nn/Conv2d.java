@@ -4,6 +4,8 @@ import java.util.Arrays;
 import java.util.List;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
+import normlab.kernels.ConvKernels;
+import normlab.kernels.Epilogue;
 import normlab.kernels.Gemm;
 import normlab.kernels.Im2col;
 import normlab.kernels.Kernels;
@@ -112,8 +114,7 @@ public final class Conv2d extends Module {
         // W_g packed once for the register kernel, in the calling thread's workspace (concurrent eval forwards share
         // nothing; the pool's workers only read it while this call runs)
         int wps = Gemm.packedSize(og, k);
-        float[] wp = Kernels.workspace(WP, groups * wps);
-        for (int g = 0; g < groups; g++) Gemm.packA(wp, g * wps, weight.value.data, g * og * k, k, 1, og, k);
+        float[] wp = isTraining() ? packTraining(wps) : packedEval(wps);
         float[] xd = x.data, yd = y.data, bd = bias == null ? null : bias.value.data;
         // One sample at a time, samples in parallel: its patches (K × pp) are written into a per-thread workspace and
         // multiplied while they are in L2 (backward builds them again rather than keeping N·K·pp floats)
@@ -137,6 +138,130 @@ public final class Conv2d extends Module {
         });
         this.x = x;
         return y;
+    }
+
+    /** W_g packed for this call in the calling thread's workspace (training: the weights change every step). */
+    private float[] packTraining(int wps) {
+        int og = outChannels / groups, k = weight.value.numel() / outChannels;
+        float[] wp = Kernels.workspace(WP, groups * wps);
+        for (int g = 0; g < groups; g++) Gemm.packA(wp, g * wps, weight.value.data, g * og * k, k, 1, og, k);
+        return wp;
+    }
+
+    /** Derived forms of the weights kept for evaluation, valid while the parameters' versions are unchanged. */
+    private record Packed(long weightVersion, long biasVersion, boolean simd, float[] data, float[] bias) {
+        boolean current(Parameter weight, Parameter bias, boolean simd) {
+            return weightVersion == weight.version() && biasVersion == (bias == null ? 0 : bias.version()) && this.simd == simd;
+        }
+    }
+
+    /** W_g packed for {@link Gemm#multiplyPacked} (eval forward), and for {@link ConvKernels} (inferInto). */
+    private volatile Packed gemmPacked, directPacked;
+
+    /** The eval forward's packed W_g (the same floats the training path packs per call), rebuilt when W changed. */
+    private float[] packedEval(int wps) {
+        Packed p = gemmPacked;
+        if (p == null || !p.current(weight, null, true)) {
+            int og = outChannels / groups, k = weight.value.numel() / outChannels;
+            float[] wp = new float[groups * wps];
+            for (int g = 0; g < groups; g++) Gemm.packA(wp, g * wps, weight.value.data, g * og * k, k, 1, og, k);
+            gemmPacked = p = new Packed(weight.version(), 0, true, wp, null);
+        }
+        return p.data;
+    }
+
+    /** Filters and bias in {@link ConvKernels}' blocked layout, rebuilt when W or b changed (or the SIMD switch moved). */
+    private Packed packedDirect() {
+        Packed p = directPacked;
+        boolean simd = Kernels.simd();
+        if (p == null || !p.current(weight, bias, simd)) {
+            int og = outChannels / groups, k = weight.value.numel() / outChannels;
+            float[] wp = new float[ConvKernels.packedSize(groups, og, k)], bp = new float[groups * ConvKernels.blocks(og) * ConvKernels.OC];
+            ConvKernels.packFilters(wp, bp, weight.value.data, bias == null ? null : bias.value.data, groups, og, k);
+            directPacked = p = new Packed(weight.version(), bias == null ? 0 : bias.version(), simd, wp, bp);
+        }
+        return p;
+    }
+
+    /**
+     * Inference: y = f(conv(x) + bias) for an NCHW input x of n samples of (C, h, w), written to y as NCHW (n, O, OH,
+     * OW); the same values as {@code forward} followed by the activation layer f stands for (bit-identical on this
+     * machine's SIMD and scalar paths; the tests allow 1e-6), identical at any thread count. Direct convolution
+     * ({@link ConvKernels}) with the filters packed once per weight version; nothing is allocated after the first
+     * call with a given input size. Work items are (sample, group, block of output rows, half of the output channels
+     * when the batch is small), so batch 1 uses every thread too. Does not keep x (no backward).
+     */
+    public void inferInto(float[] y, float[] x, int n, int h, int w, Epilogue f) {
+        inferInto(y, x, n, h, w, f, 1);
+    }
+
+    /**
+     * {@link #inferInto(float[], float[], int, int, int, Epilogue)} followed by a pool×pool max-pool with stride pool
+     * (PyTorch's MaxPool2d(pool): no padding, floor mode) fused in: y is (n, O, ⌊OH/pool⌋, ⌊OW/pool⌋) and the
+     * unpooled output is never written out. pool 1 is no pool.
+     */
+    public void inferInto(float[] y, float[] x, int n, int h, int w, Epilogue f, int pool) {
+        if (pool < 1) throw new IllegalArgumentException(label() + ": pool must be >= 1, got " + pool);
+        ConvKernels.Plan p = plan(h, w, pool);
+        if (p.oh <= 0 || p.ow <= 0 || p.outH() <= 0 || p.outW() <= 0) {
+            throw new ShapeException(label() + ": input (" + n + ", " + inChannels + ", " + h + ", " + w
+                    + ") is smaller than the dilated kernel" + (pool > 1 ? " and the " + pool + "x" + pool + " pool" : ""));
+        }
+        long in = (long) n * inChannels * h * w, out = (long) n * outChannels * p.outH() * p.outW();
+        if (n < 1 || x.length < in || y.length < out) {
+            throw new ShapeException(label() + ": inferInto needs x of at least " + in + " floats and y of at least " + out
+                    + " for input (" + n + ", " + inChannels + ", " + h + ", " + w + "), got " + x.length + " and " + y.length);
+        }
+        if (p.k < ConvKernels.OC) {
+            inferGemm(y, x, n, h, w, f, p);
+            return;
+        }
+        Packed pk = packedDirect();
+        float[] wp = pk.data(), bp = pk.bias();
+        int nb = ConvKernels.blocks(p.og);
+        // a small batch also splits the output channels in two, so batch 1 has work for both threads of a 2-core pool
+        int chunks = n >= 4 ? 1 : Math.min(2, nb), perSample = groups * p.rowBlocks * chunks;
+        long flops = 2L * p.k * p.og * p.rows * p.ow / chunks;
+        Parallel.forRange(n * perSample, (int) Math.max(1, (1 << 16) / Math.max(1, flops)), (lo, hi) -> {
+            int[] key = {-1};
+            for (int it = lo; it < hi; it++) {
+                int i = it / perSample, r = it % perSample, g = r / (p.rowBlocks * chunks), rb = r / chunks % p.rowBlocks, ch = r % chunks;
+                ConvKernels.item(y, x, wp, bp, p, f, i, g, rb, ch * nb / chunks, (ch + 1) * nb / chunks, key);
+            }
+        });
+    }
+
+    /**
+     * Fewer taps than a block of output channels (a first layer: 1 channel × 3×3): the direct tile would spend more on
+     * moving its channels-last block into NCHW than on its 9 multiply-adds, so this runs the eval forward's own
+     * per-sample product (im2col, W_g packed once per version, {@link Gemm#multiplyPacked}) into a workspace whose rows
+     * are output planes, then y = f(product + b), pooled when asked, straight into NCHW ({@link ConvKernels#epilogueRows}).
+     * Samples in parallel; a single sample's product splits its column strips over the pool instead.
+     */
+    private void inferGemm(float[] y, float[] x, int n, int h, int w, Epilogue f, ConvKernels.Plan p) {
+        int og = p.og, k = p.k, pp = padded(p.oh * p.ow), wps = Gemm.packedSize(og, k);
+        float[] wp = packedEval(wps), bd = bias == null ? null : bias.value.data;
+        Parallel.forRange(n, 1, (lo, hi) -> {
+            float[] col = Kernels.workspace(COL, k * pp), yw = Kernels.workspace(YW, og * pp);
+            for (int i = lo; i < hi; i++) {
+                for (int g = 0; g < groups; g++) {
+                    patches(col, x, i, g, h, w, p.oh, p.ow, pp);
+                    Gemm.multiplyPacked(yw, 0, pp, wp, g * wps, og, k, col, 0, pp, pp, false);
+                    ConvKernels.epilogueRows(y, yw, pp, bd, p, f, i, g);
+                }
+            }
+        });
+    }
+
+    /** The last plan, reused while the input size and pool stay the same. */
+    private volatile ConvKernels.Plan lastPlan;
+
+    private ConvKernels.Plan plan(int h, int w, int pool) {
+        ConvKernels.Plan p = lastPlan;
+        if (p == null || p.h != h || p.w != w || p.pool != pool) {
+            lastPlan = p = new ConvKernels.Plan(inChannels, h, w, outChannels, groups, kh, kw, sh, sw, ph, pw, dh, dw, pool);
+        }
+        return p;
     }
 
     /** col (K × pp) = the patches of group g of sample i: one row per kernel tap, one column per output position, 0 past P. */
