@@ -296,10 +296,9 @@ public final class Predictor {
     }
 
     /**
-     * Conv2d (+ fused activation). The plug point for the convolution work: once Conv2d has
-     * {@code inferInto(float[] y, float[] x, int n, int h, int w, Epilogue f)} (NCHW rows, filters packed once, f fused),
-     * {@link #run} becomes {@code conv.inferInto(y, x, n, h, w, f)} on the shared layer. Until then: the layer's forward
-     * on the workspace's copy, then f over the output (bit-identical to the activation layer's forward).
+     * Conv2d (+ fused activation): {@link Conv2d#inferInto} on the workspace's copy of the layer (its packed filters are
+     * cached per weight version and per copy, so concurrent callers never share a lazily built cache), f applied to
+     * each output tile while it is in cache; bit-identical to the layer's eval forward followed by the activation.
      */
     private static final class ConvStep extends ForwardStep {
         final Epilogue f;
@@ -314,13 +313,12 @@ public final class Predictor {
 
         @Override
         public void run(float[] y, float[] x, int n, Workspace ws) {
-            super.run(y, x, n, ws);
-            Gemv.epilogue(y, 0, null, 0, n * outSize(), f);
+            ((Conv2d) mine(ws)).inferInto(y, x, n, h, w, f);
         }
 
         @Override
         public String describe() {
-            return layer.label() + (f == Epilogue.IDENTITY ? "" : " + " + f) + " (its eval forward)";
+            return layer.label() + (f == Epilogue.IDENTITY ? "" : " + " + f) + " (fused conv)";
         }
     }
 }
