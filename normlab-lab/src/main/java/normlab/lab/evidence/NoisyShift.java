@@ -55,6 +55,38 @@ public final class NoisyShift extends Module {
         return y;
     }
 
+    /** Its generator and last draw as one string (exact), for a checkpoint; {@link #restoreState} sets them back. */
+    public String saveState() {
+        long[] r = rng.state();
+        double[] sm = new double[s == null ? 0 : 2 * s.length];
+        for (int k = 0; s != null && k < s.length; k++) {
+            sm[k] = s[k];
+            sm[s.length + k] = m[k];
+        }
+        return Long.toHexString(r[0]) + ";" + Long.toHexString(r[1]) + ";" + r[2] + ";" + units + ";" + RunControl.hex(sm);
+    }
+
+    /** Restores what {@link #saveState} wrote. */
+    public void restoreState(String text) {
+        String[] p = text.split(";", -1);
+        if (p.length != 5) throw new IllegalArgumentException("NoisyShift state '" + text + "' is not five fields");
+        rng.setState(new long[] {Long.parseUnsignedLong(p[0], 16), Long.parseUnsignedLong(p[1], 16), Long.parseLong(p[2])});
+        units = Integer.parseInt(p[3]);
+        double[] sm = RunControl.unhex(p[4]);
+        if (sm.length == 0) {
+            s = null;
+            m = null;
+        } else {
+            int c = sm.length / 2;
+            s = new float[c];
+            m = new float[c];
+            for (int k = 0; k < c; k++) {
+                s[k] = (float) sm[k];
+                m[k] = (float) sm[c + k];
+            }
+        }
+    }
+
     @Override
     public Tensor backward(Tensor dy) {
         Tensor dx = dy.copy();
