@@ -159,6 +159,10 @@ public final class MnistCommand implements Callable<Integer> {
                 CliErrors.requireNewRunDir(dir, "--out");
             } catch (CliErrors.Failure f) {
                 if (!Files.isDirectory(dir)) throw f;
+                if (!RunControl.finished(dir) && Files.exists(dir.resolve(RunControl.STATE))) {
+                    throw CliErrors.output(f.getMessage() + " (an unfinished run: resume it with ./normlab mnist --resume " + dir
+                            + ", or add --force to start over)");
+                }
                 throw CliErrors.output(f.getMessage() + "; choose another --out or add --force to overwrite its run");
             }
         }

@@ -21,6 +21,14 @@ public final class NoisyShift extends Module {
     private boolean hold;
     private int units;
 
+    static {
+        // A model file type, so that a training checkpoint (a model file) of a network with this layer can be written.
+        // Like a loaded Dropout, a loaded layer draws from a fixed seed; a checkpoint restores the generator itself.
+        normlab.io.LayerSpecs.register(normlab.io.LayerSpecs.leaf("NoisyShift", NoisyShift.class,
+                m -> normlab.io.LayerTypes.args("scale_noise", m.scaleNoise, "shift_noise", m.shiftNoise),
+                a -> new NoisyShift(a.number("scale_noise"), a.number("shift_noise"), new Rng(0))));
+    }
+
     public NoisyShift(double scaleNoise, double shiftNoise, Rng rng) {
         this.scaleNoise = scaleNoise;
         this.shiftNoise = shiftNoise;
