@@ -169,7 +169,8 @@ class CliErrorsTest {
                 a("reproduce", "--all", "--quick", "--seeds", "0", "--runs-dir", p("r1")),
                 a("reproduce", "--all", "--quick", "--threads", "-1", "--runs-dir", p("r1")),
                 a("reproduce", "--all", "--quick", "--runs-dir", p(existing)),
-                a("reproduce", "--all", "--bogus")));
+                a("reproduce", "--all", "--bogus"),
+                a("reproduce", "--all", "--resume", "--runs-dir", p("r1"))));
         return m;
     }
 
