@@ -2,6 +2,7 @@ package normlab.lab;
 
 import normlab.lab.cli.CliErrors;
 import normlab.lab.cli.ExperimentCommands;
+import normlab.lab.cli.Interrupts;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -24,6 +25,7 @@ public final class Main implements Runnable {
     public static void main(String[] args) {
         // Charts are rendered off screen; never try to open a display.
         if (System.getProperty("java.awt.headless") == null) System.setProperty("java.awt.headless", "true");
+        Interrupts.install(); // SIGINT/SIGTERM stop a run at a step boundary with its checkpoints saved
         System.exit(commandLine().execute(args));
     }
 

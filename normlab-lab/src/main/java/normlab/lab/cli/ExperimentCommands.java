@@ -12,6 +12,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.function.Supplier;
+import com.google.gson.JsonObject;
+import normlab.lab.evidence.RunControl;
 import normlab.lab.evidence.EvidenceReport;
 import normlab.lab.evidence.Experiment;
 import normlab.lab.evidence.Experiments;
@@ -32,6 +34,9 @@ import picocli.CommandLine.Option;
  * report.
  */
 public final class ExperimentCommands implements CommandLine.IModelTransformer {
+    /** The state of a reproduce in its runs directory: its options and the run directory of each experiment. */
+    static final String REPRODUCE_STATE = "reproduce.json";
+
     /** Experiments whose command has options of its own, by name. */
     private static final Map<String, Supplier<Object>> OWN_COMMAND = Map.of("mnist", MnistCommand::new);
 
@@ -73,13 +78,64 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
         @Option(names = "--out", paramLabel = "DIR", description = "Run directory (default: <runs-dir>/<experiment>-<timestamp>).")
         Path out;
 
+        @Option(names = "--checkpoint-every", paramLabel = "SECONDS",
+                description = "Save each training run's checkpoint every SECONDS of wall time (default: ${DEFAULT-VALUE}; 0: only when "
+                        + "interrupted and when a run ends). Checkpoints never change the results.")
+        double checkpointEvery = 30;
+
+        /** The options that decide the results, for run.json. */
+        JsonObject json() {
+            JsonObject o = new JsonObject();
+            o.addProperty("quick", quick);
+            o.addProperty("seeds", seeds);
+            o.addProperty("seed", seed);
+            o.addProperty("threads", threads);
+            return o;
+        }
+
+        void checkCheckpointEvery() {
+            if (!(checkpointEvery >= 0) || !Double.isFinite(checkpointEvery)) {
+                throw CliErrors.usage("--checkpoint-every must be a number of seconds >= 0, got " + checkpointEvery);
+            }
+        }
+
+        /**
+         * Takes the options saved in run.json ({@code saved}); an option given on the command line that differs is a
+         * usage error (--threads may differ: results do not depend on it).
+         */
+        void adopt(JsonObject saved, CommandLine.ParseResult parsed, Path dir) {
+            JsonObject given = json();
+            for (String[] o : new String[][] {{"--quick", "quick"}, {"--seeds", "seeds"}, {"--seed", "seed"}}) {
+                if (!saved.has(o[1])) throw CliErrors.input("--resume " + dir + ": " + RunControl.STATE + " lacks the option " + o[0]);
+                if (parsed.hasMatchedOption(o[0]) && !given.get(o[1]).equals(saved.get(o[1]))) {
+                    throw CliErrors.usage(o[0] + " " + given.get(o[1]).getAsString() + " conflicts with the run's " + o[0] + " "
+                            + saved.get(o[1]).getAsString() + " (a resumed run keeps its options; omit it)");
+                }
+            }
+            try {
+                quick = saved.get("quick").getAsBoolean();
+                seeds = saved.get("seeds").getAsInt();
+                seed = saved.get("seed").getAsLong();
+                if (!parsed.hasMatchedOption("--threads") && saved.has("threads")) threads = saved.get("threads").getAsInt();
+            } catch (RuntimeException e) {
+                throw CliErrors.input("--resume " + dir + ": " + RunControl.STATE + " has a bad option value (" + e.getMessage() + ")");
+            }
+        }
+
         /** The settings these options give; refuses invalid values and unusable directories before any work (exit 2 or 4). */
         Settings settings(String command) {
+            return settings(command, true);
+        }
+
+        Settings settings(String command, boolean checkDirs) {
             if (seeds < 1) throw CliErrors.usage("--seeds must be at least 1, got " + seeds);
+            checkCheckpointEvery();
             CliErrors.checkThreads(command, threads, System.err);
-            if (Files.exists(runsDir) && !Files.isDirectory(runsDir)) throw CliErrors.output("--runs-dir " + runsDir + ": exists and is not a directory");
-            if (out != null) CliErrors.requireNewRunDir(out, "--out");
-            else CliErrors.requireNewRunDir(runsDir.resolve("x"), "--runs-dir");
+            if (checkDirs) {
+                if (Files.exists(runsDir) && !Files.isDirectory(runsDir)) throw CliErrors.output("--runs-dir " + runsDir + ": exists and is not a directory");
+                if (out != null) CliErrors.requireNewRunDir(out, "--out");
+                else CliErrors.requireNewRunDir(runsDir.resolve("x"), "--runs-dir");
+            }
             return new Settings(quick, Runs.seeds(seed, seeds), threads, System.err);
         }
     }
@@ -92,15 +148,61 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
         @Mixin
         Options options;
 
+        @Option(names = "--resume", paramLabel = "DIR",
+                description = "Continue the interrupted run in DIR with its own options (--quick, --seeds, --seed), skipping its "
+                        + "finished runs and resuming the others from their checkpoints, bit for bit.")
+        Path resume;
+
+        @picocli.CommandLine.Spec
+        CommandSpec spec;
+
         ExperimentCommand(Experiment<?, ?> experiment) {
             this.experiment = experiment;
         }
 
         @Override
         public Integer call() {
-            Settings s = options.settings(experiment.name());
-            return runOne(experiment, s, options.out != null ? options.out : newRunDir(options.runsDir, experiment.name()), System.out);
+            String name = experiment.name();
+            if (resume == null) {
+                Settings s = options.settings(name);
+                Path dir = options.out != null ? options.out : newRunDir(options.runsDir, name);
+                return runOne(experiment, s, dir, System.out, false, options, "./normlab " + name + " --resume " + dir);
+            }
+            var parsed = spec.commandLine().getParseResult();
+            if (parsed.hasMatchedOption("--out") || parsed.hasMatchedOption("--runs-dir")) {
+                throw CliErrors.usage("--resume takes the run directory itself; do not combine it with --out or --runs-dir");
+            }
+            JsonObject st = runState(resume, name);
+            if (st == null) {
+                System.out.println("normlab " + name + ": " + resume + " is complete; nothing to resume");
+                return 0;
+            }
+            options.adopt(st.getAsJsonObject("options"), parsed, resume);
+            Settings s = options.settings(name, false);
+            return runOne(experiment, s, resume, System.out, true, options, "./normlab " + name + " --resume " + resume);
         }
+    }
+
+    /**
+     * The state of the run in {@code dir} that {@code command} is to resume; null if it is complete. Refuses (one line)
+     * a missing directory, one that is not a run, a run of another command, and a run that cannot go on.
+     */
+    static JsonObject runState(Path dir, String command) {
+        if (!Files.exists(dir)) throw CliErrors.input("--resume " + dir + ": no such directory");
+        if (!Files.isDirectory(dir)) throw CliErrors.input("--resume " + dir + ": not a directory");
+        JsonObject st;
+        try {
+            st = RunControl.readState(dir);
+        } catch (IOException e) {
+            throw CliErrors.input("--resume " + dir + ": " + CliErrors.describe(e));
+        }
+        if (st == null) throw CliErrors.input("--resume " + dir + ": not a normlab run directory (no " + RunControl.STATE + ")");
+        String cmd = st.get("command").getAsString(), state = st.get("state").getAsString();
+        if (!cmd.equals(command)) {
+            throw CliErrors.input("--resume " + dir + ": a " + cmd + " run; resume it with ./normlab " + cmd + " --resume " + dir);
+        }
+        if (state.equals("complete")) return null;
+        return st;
     }
 
     /** A fresh run directory {@code runs/<name>-<timestamp>} (with a suffix if that exists already). */
@@ -111,22 +213,61 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
         return d;
     }
 
-    /** Runs {@code e} with {@code s} into {@code dir}; returns the exit code (3: no data, 4: cannot write, 130: interrupted). */
-    static int runOne(Experiment<?, ?> e, Settings s, Path dir, PrintStream console) {
-        console.println(e.announce(s));
-        Published r;
+    /**
+     * Runs {@code e} with {@code s} into {@code dir} (resuming the run there if {@code resuming}); returns the exit code
+     * (3: no data, 4: cannot write, 130: interrupted — with its checkpoints in {@code dir/checkpoints}, run.json saying
+     * so, and one line naming {@code resumeWith}). The run's state goes to {@code dir/run.json} from the start; the
+     * run is complete, for the report, only once every file is written.
+     */
+    static int runOne(Experiment<?, ?> e, Settings s, Path dir, PrintStream console, boolean resuming, Options o, String resumeWith) {
         try {
-            r = e.run(s);
+            return runOne0(e, s, dir, console, resuming, o, resumeWith);
+        } finally {
+            Interrupts.active(false);
+        }
+    }
+
+    private static int runOne0(Experiment<?, ?> e, Settings s, Path dir, PrintStream console, boolean resuming, Options o,
+                               String resumeWith) {
+        console.println(e.announce(s) + (resuming ? " (resumed)" : ""));
+        boolean existed = Files.exists(dir);
+        try {
+            RunControl.writeState(dir, e.name(), "running", o.json(), null);
         } catch (IOException ex) {
+            if (!existed) deleteTree(dir);
+            System.err.println("normlab " + e.name() + ": cannot write " + dir + ": " + CliErrors.describe(ex));
+            return 4;
+        }
+        Published r;
+        try (RunControl.Session session = RunControl.open(dir.resolve(CHECKPOINTS), o.checkpointEvery, resuming)) {
+            Interrupts.active(true);
+            try {
+                r = e.run(s);
+            } catch (RunControl.Stopped stopped) {
+                writeState(dir, e.name(), "interrupted", o);
+                System.err.println("normlab " + e.name() + ": interrupted after " + session.runsDone.get() + " of "
+                        + Math.max(session.runsTotal.get(), session.runsDone.get()) + " runs; resume with: " + resumeWith);
+                return CliErrors.INTERRUPTED;
+            }
+        } catch (IOException ex) {
+            if (!existed) deleteTree(dir); // nothing trained yet: no partial run directory
+            else writeState(dir, e.name(), "failed", o);
             System.err.println("normlab " + e.name() + ": cannot load the data: " + CliErrors.describe(ex));
             return 3;
+        } catch (java.io.UncheckedIOException ex) {
+            writeState(dir, e.name(), "failed", o);
+            System.err.println("normlab " + e.name() + ": cannot write into " + dir + ": " + CliErrors.describe(ex.getCause()));
+            return 4;
         } catch (InterruptedException ex) {
             Thread.currentThread().interrupt();
             return 130;
+        } catch (RuntimeException ex) {
+            writeState(dir, e.name(), "failed", o);
+            throw ex;
         }
-        boolean existed = Files.exists(dir);
         try {
             r.write(dir);
+            RunControl.writeState(dir, e.name(), "complete", o.json(), null); // last: only now is it a result
         } catch (IOException ex) {
             if (!existed) deleteTree(dir); // no partial run directory
             System.err.println("normlab " + e.name() + ": cannot write " + dir + ": " + CliErrors.describe(ex));
@@ -135,6 +276,17 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
         console.print(r.console());
         console.println("  Run directory: " + dir.toAbsolutePath().normalize());
         return 0;
+    }
+
+    /** Where an experiment's run directory keeps its training checkpoints (one per run: run-000, run-001, …). */
+    static final String CHECKPOINTS = "checkpoints";
+
+    private static void writeState(Path dir, String command, String state, Options o) {
+        try {
+            RunControl.writeState(dir, command, state, o.json(), null);
+        } catch (IOException ignored) {
+            // best effort: the checkpoints are what matters
+        }
     }
 
     private static void deleteTree(Path dir) {
@@ -176,13 +328,59 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
         @Mixin
         Options options;
 
+        @Option(names = "--resume", description = "Continue the interrupted reproduce in --runs-dir (its " + REPRODUCE_STATE
+                + "): finished experiments are kept, the interrupted one resumes from its checkpoints, the rest run.")
+        boolean resume;
+
+        @picocli.CommandLine.Spec
+        CommandSpec spec;
+
         @Override
         public Integer call() {
             long t0 = System.nanoTime();
-            Settings s = options.settings("reproduce");
+            var parsed = spec.commandLine().getParseResult();
+            Path stateFile = options.runsDir.resolve(REPRODUCE_STATE);
+            JsonObject state = new JsonObject();
+            if (resume) {
+                if (parsed.hasMatchedOption("--out")) throw CliErrors.usage("--out cannot be combined with reproduce");
+                if (!Files.isRegularFile(stateFile)) {
+                    throw CliErrors.input("--resume: " + stateFile + " not found (no reproduce to resume in --runs-dir " + options.runsDir + ")");
+                }
+                try {
+                    state = com.google.gson.JsonParser.parseString(Files.readString(stateFile)).getAsJsonObject();
+                    options.adopt(state.getAsJsonObject("options"), parsed, options.runsDir);
+                    state.getAsJsonObject("dirs").size();
+                } catch (IOException | RuntimeException e) {
+                    if (e instanceof CliErrors.Failure f) throw f;
+                    throw CliErrors.input("--resume: " + stateFile + ": not a reproduce state (" + CliErrors.oneLine(e.getMessage()) + ")");
+                }
+            }
+            Settings s = options.settings("reproduce", !resume);
+            if (!resume) {
+                state.add("options", options.json());
+                state.add("dirs", new JsonObject());
+            }
+            String resumeWith = "./normlab reproduce --all --resume" + (options.runsDir.equals(Path.of("runs")) ? "" : " --runs-dir " + options.runsDir);
             List<String> failed = new ArrayList<>();
             for (Experiment<?, ?> e : Experiments.ALL) {
-                if (runOne(e, s, newRunDir(options.runsDir, e.name()), System.out) != 0) failed.add(e.name());
+                JsonObject dirs = state.getAsJsonObject("dirs");
+                Path dir = dirs.has(e.name()) ? options.runsDir.resolve(dirs.get(e.name()).getAsString()) : null;
+                if (dir != null && RunControl.finished(dir) && Files.isDirectory(dir)) continue; // done before the interruption
+                boolean again = dir != null && Files.isDirectory(dir);
+                if (dir == null || !again) {
+                    dir = newRunDir(options.runsDir, e.name());
+                    dirs.addProperty(e.name(), dir.getFileName().toString());
+                    try {
+                        Files.createDirectories(options.runsDir);
+                        normlab.io.AtomicFiles.write(stateFile, (state + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                    } catch (IOException ex) {
+                        System.err.println("normlab reproduce: cannot write " + stateFile + ": " + CliErrors.describe(ex));
+                        return 4;
+                    }
+                }
+                int code = runOne(e, s, dir, System.out, again, options, resumeWith);
+                if (code == CliErrors.INTERRUPTED) return code;
+                if (code != 0) failed.add(e.name());
             }
             try {
                 Path p = EvidenceReport.write(options.runsDir);

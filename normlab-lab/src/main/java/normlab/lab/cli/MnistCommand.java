@@ -6,7 +6,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.LocalDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
+import java.util.Map;
+import com.google.gson.JsonObject;
+import normlab.lab.evidence.RunControl;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Spec;
 import java.util.concurrent.Callable;
 import normlab.data.Dataset;
 import normlab.data.Datasets;
@@ -68,8 +76,66 @@ public final class MnistCommand implements Callable<Integer> {
     @Option(names = "--test-size", paramLabel = "N", description = "Use only the first N test images (default: all).")
     int testSize;
 
+    @Option(names = "--checkpoint-every", paramLabel = "SECONDS",
+            description = "Save each network's training checkpoint every SECONDS of wall time (default: ${DEFAULT-VALUE}; 0: only when "
+                    + "interrupted and at the end). Checkpoints never change the results.")
+    double checkpointEvery = 30;
+
+    @Option(names = "--resume", paramLabel = "DIR",
+            description = "Continue the interrupted run in DIR with its own options, bit for bit as if never interrupted. Options "
+                    + "given with it must match the run's (--threads and --checkpoint-every may differ).")
+    Path resume;
+
+    @Spec
+    CommandSpec spec;
+
+    /** Options that decide the results, as saved in run.json: option name → key. */
+    private static final String[][] SAVED = {{"--steps", "steps"}, {"--batch", "batch"}, {"--lr", "lr"}, {"--std", "std"},
+        {"--seed", "seed"}, {"--data", "data"}, {"--eval-every", "eval_every"}, {"--unit", "unit"}, {"--train-size", "train_size"},
+        {"--test-size", "test_size"}};
+
+    /** The options of this run for run.json (the data source as an absolute path when it is a directory). */
+    private JsonObject options() {
+        JsonObject o = new JsonObject();
+        o.addProperty("steps", steps);
+        o.addProperty("batch", batch);
+        o.addProperty("lr", lr);
+        o.addProperty("std", std);
+        o.addProperty("seed", seed);
+        o.addProperty("data", dataSource());
+        o.addProperty("eval_every", evalEvery);
+        o.addProperty("unit", unit);
+        o.addProperty("train_size", trainSize);
+        o.addProperty("test_size", testSize);
+        o.addProperty("threads", threads);
+        return o;
+    }
+
+    private String dataSource() {
+        return switch (data) {
+            case "mnist", "fashion", "fashion-mnist" -> data;
+            default -> Path.of(data).toAbsolutePath().normalize().toString();
+        };
+    }
+
     @Override
     public Integer call() {
+        try {
+            return execute();
+        } finally {
+            Interrupts.active(false);
+        }
+    }
+
+    private Integer execute() {
+        if (!(checkpointEvery >= 0) || !Double.isFinite(checkpointEvery)) {
+            throw CliErrors.usage("--checkpoint-every must be a number of seconds >= 0, got " + checkpointEvery);
+        }
+        boolean resuming = resume != null;
+        if (resuming) {
+            Integer done = loadRun(resume);
+            if (done != null) return done;
+        }
         PrintStream outStream = System.out;
         PrintStream err = System.err;
         MnistExperiment.Params p;
@@ -83,13 +149,20 @@ public final class MnistCommand implements Callable<Integer> {
         if (!Double.isFinite(std)) throw CliErrors.usage("--std must be finite, got " + std);
         if (trainSize < 0 || testSize < 0) throw CliErrors.usage("--train-size and --test-size must be >= 0");
         CliErrors.checkThreads("mnist", threads, err);
-        Path dir = out != null ? out : Path.of("runs", "mnist-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
+        Path dir = resuming ? resume
+                : out != null ? out : Path.of("runs", "mnist-" + LocalDateTime.now().format(DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss")));
         // An existing run is never overwritten silently: --force replaces its results (other files in DIR are kept).
-        if (!force) {
+        if (resuming) {
+            // the run directory is the input
+        } else if (!force) {
             try {
                 CliErrors.requireNewRunDir(dir, "--out");
             } catch (CliErrors.Failure f) {
                 if (!Files.isDirectory(dir)) throw f;
+                if (!RunControl.finished(dir) && Files.exists(dir.resolve(RunControl.STATE))) {
+                    throw CliErrors.output(f.getMessage() + " (an unfinished run: resume it with ./normlab mnist --resume " + dir
+                            + ", or add --force to start over)");
+                }
                 throw CliErrors.output(f.getMessage() + "; choose another --out or add --force to overwrite its run");
             }
         }
@@ -109,29 +182,75 @@ public final class MnistCommand implements Callable<Integer> {
         boolean existed = Files.exists(dir);
         try {
             Files.createDirectories(dir);
+            if (!resuming) {
+                // A fresh run (--force over an old one) must never resume from the old run's checkpoints.
+                for (boolean bn : new boolean[] {false, true}) {
+                    Path ck = dir.resolve(MnistReport.trainingCheckpoint(bn));
+                    Files.deleteIfExists(ck);
+                    Files.deleteIfExists(ck.resolveSibling(ck.getFileName().toString().replace(".safetensors", ".json")));
+                }
+            }
+            RunControl.writeState(dir, "mnist", "running", options(), null);
         } catch (IOException e) {
-            err.println("normlab mnist: cannot create the run directory " + dir + ": " + e.getMessage());
+            if (!existed) CliErrors.removeIfEmpty(dir);
+            err.println("normlab mnist: cannot create the run directory " + dir + ": " + CliErrors.describe(e));
             return 4;
         }
-        outStream.printf(Locale.ROOT, "MNIST, Figure 1: %s (%,d) / %s (%,d), %,d steps of %d, lr %s, std %s, seed %d, %d thread%s%n",
+        outStream.printf(Locale.ROOT, "MNIST, Figure 1: %s (%,d) / %s (%,d), %,d steps of %d, lr %s, std %s, seed %d, %d thread%s%s%n",
                 train.name, train.n, test.name, test.n, p.steps(), p.batch(), p.lr(), p.std(), p.seed(), p.threads(),
-                p.threads() == 1 ? "" : "s");
+                p.threads() == 1 ? "" : "s", resuming ? " (resumed)" : "");
         MnistExperiment.Result r;
-        try (TrainingProgress progress = new TrainingProgress(p.steps(), err)) {
-            r = MnistExperiment.run(p, train, test, progress);
+        MetricsSoFar metrics = new MetricsSoFar(dir.resolve(MnistReport.CSV));
+        try (RunControl.Session session = RunControl.open(dir, checkpointEvery, resuming);
+             TrainingProgress progress = new TrainingProgress(p.steps(), err)) {
+            // From here until the report is written a signal stops the run cleanly (at a step boundary, or not at all
+            // once training is done); before, nothing is written yet and a signal exits at once.
+            Interrupts.active(true);
+            try {
+                r = MnistExperiment.run(p, train, test, metrics.around(progress));
+            } catch (RunControl.Stopped stopped) {
+                progress.close();
+                metrics.write();
+                writeState(dir, "interrupted", null);
+                err.println("normlab mnist: " + interruptedAt(session.progress(), p) + "; resume with: ./normlab mnist --resume " + dir);
+                return CliErrors.INTERRUPTED;
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            if (!existed) CliErrors.removeIfEmpty(dir);
             err.println("normlab mnist: interrupted");
             return 130;
+        } catch (MnistExperiment.Diverged e) {
+            // Kept for the user to look at: metrics.csv up to the last evaluation and run.json saying where it diverged;
+            // the checkpoints are removed (there is nothing to resume) and the report never shows the run.
+            metrics.write();
+            for (boolean bn : new boolean[] {false, true}) {
+                Path ck = dir.resolve(MnistReport.trainingCheckpoint(bn));
+                try {
+                    Files.deleteIfExists(ck);
+                    Files.deleteIfExists(ck.resolveSibling(ck.getFileName().toString().replace(".safetensors", ".json")));
+                } catch (IOException ignored) {
+                    // best effort
+                }
+            }
+            JsonObject why = new JsonObject();
+            why.addProperty("network", e.variant);
+            why.addProperty("step", e.step);
+            why.addProperty("message", e.getMessage());
+            writeState(dir, "diverged", why);
+            throw CliErrors.usage(e.getMessage() + "; try a smaller --lr (metrics so far: " + dir.resolve(MnistReport.CSV) + ")");
+        } catch (java.io.UncheckedIOException e) {
+            writeState(dir, "failed", null);
+            err.println("normlab mnist: cannot write into " + dir + ": " + CliErrors.describe(e.getCause()));
+            return 4;
         } catch (RuntimeException e) {
-            if (!existed) CliErrors.removeIfEmpty(dir); // no empty run directory left behind
             if (e instanceof CliErrors.Failure) throw e;
+            writeState(dir, "failed", null);
             throw CliErrors.usage("training failed: " + CliErrors.oneLine(e.getMessage()) + " (try a smaller --lr)");
         }
         MnistReport.Output published = new MnistReport.Output(r, dataName(train, test));
         try {
             published.write(dir);
+            RunControl.writeState(dir, "mnist", "complete", options(), null); // last: the run is a result only now
         } catch (IOException e) {
             err.println("normlab mnist: cannot write the report into " + dir + ": " + CliErrors.describe(e));
             return 4;
@@ -140,6 +259,127 @@ public final class MnistCommand implements Callable<Integer> {
         outStream.print(published.console());
         outStream.println("Report: " + dir.resolve(MnistReport.HTML).toAbsolutePath().normalize());
         return 0;
+    }
+
+    private void writeState(Path dir, String state, JsonObject extra) {
+        try {
+            RunControl.writeState(dir, "mnist", state, options(), extra);
+        } catch (IOException ignored) {
+            // the run's files are what matters; its state file is best effort here
+        }
+    }
+
+    /** "interrupted at step N of M", N the step both networks have passed (or, one after the other, the current one's). */
+    static String interruptedAt(Map<String, int[]> progress, MnistExperiment.Params p) {
+        int b = progress.containsKey("baseline") ? progress.get("baseline")[0] : 0;
+        int n = progress.containsKey("bn") ? progress.get("bn")[0] : 0;
+        String head = "interrupted at step ";
+        if (p.threads() >= 2) return head + Math.min(b, n) + " of " + p.steps();
+        return progress.containsKey("bn") ? head + n + " of " + p.steps() + " of the bn network (baseline done)"
+                : head + b + " of " + p.steps() + " of the baseline network (bn not started)";
+    }
+
+    /**
+     * --resume DIR: checks that DIR is an unfinished mnist run and that the options given agree with its own, then
+     * takes its options. Returns an exit code when there is nothing to run (a complete run), else null.
+     */
+    private Integer loadRun(Path dir) {
+        if (out != null) throw CliErrors.usage("--resume takes the run directory itself; do not combine it with --out");
+        if (force) throw CliErrors.usage("--resume continues a run; --force cannot be combined with it");
+        if (!Files.exists(dir)) throw CliErrors.input("--resume " + dir + ": no such directory");
+        if (!Files.isDirectory(dir)) throw CliErrors.input("--resume " + dir + ": not a directory");
+        JsonObject st;
+        try {
+            st = RunControl.readState(dir);
+        } catch (IOException e) {
+            throw CliErrors.input("--resume " + dir + ": " + CliErrors.describe(e));
+        }
+        if (st == null) throw CliErrors.input("--resume " + dir + ": not a normlab run directory (no " + RunControl.STATE + ")");
+        String cmd = st.get("command").getAsString(), state = st.get("state").getAsString();
+        if (!cmd.equals("mnist")) {
+            throw CliErrors.input("--resume " + dir + ": a " + cmd + " run; resume it with ./normlab " + cmd + " --resume " + dir);
+        }
+        if (state.equals("complete")) {
+            System.out.println("normlab mnist: " + dir + " is complete; nothing to resume (report: " + dir.resolve(MnistReport.HTML) + ")");
+            return 0;
+        }
+        if (state.equals("diverged")) {
+            throw CliErrors.input("--resume " + dir + ": the run diverged" + (st.has("message") ? " (" + st.get("message").getAsString() + ")" : "")
+                    + "; nothing to resume");
+        }
+        JsonObject saved = st.getAsJsonObject("options"), given = options();
+        var parsed = spec.commandLine().getParseResult();
+        for (String[] o : SAVED) {
+            if (!saved.has(o[1])) throw CliErrors.input("--resume " + dir + ": " + RunControl.STATE + " lacks the option " + o[0]);
+            if (parsed.hasMatchedOption(o[0]) && !given.get(o[1]).equals(saved.get(o[1]))) {
+                throw CliErrors.usage(o[0] + " " + given.get(o[1]).getAsString() + " conflicts with the run's " + o[0] + " "
+                        + saved.get(o[1]).getAsString() + " (a resumed run keeps its options; omit it)");
+            }
+        }
+        try {
+            steps = saved.get("steps").getAsInt();
+            batch = saved.get("batch").getAsInt();
+            lr = saved.get("lr").getAsDouble();
+            std = saved.get("std").getAsDouble();
+            seed = saved.get("seed").getAsLong();
+            data = saved.get("data").getAsString();
+            evalEvery = saved.get("eval_every").getAsInt();
+            unit = saved.get("unit").getAsInt();
+            trainSize = saved.get("train_size").getAsInt();
+            testSize = saved.get("test_size").getAsInt();
+            if (!parsed.hasMatchedOption("--threads") && saved.has("threads")) threads = saved.get("threads").getAsInt();
+        } catch (RuntimeException e) {
+            throw CliErrors.input("--resume " + dir + ": " + RunControl.STATE + " has a bad option value (" + e.getMessage() + ")");
+        }
+        return null;
+    }
+
+    /** metrics.csv as the run goes: rewritten (atomically) after every evaluation, so an interrupted run keeps its curves. */
+    private static final class MetricsSoFar {
+        private final Path file;
+        private final Map<String, List<MnistExperiment.Point>> points = new LinkedHashMap<>();
+
+        MetricsSoFar(Path file) {
+            this.file = file;
+            points.put("baseline", new ArrayList<>());
+            points.put("bn", new ArrayList<>());
+        }
+
+        synchronized void write() {
+            try {
+                MnistReport.writeCsv(points.get("baseline"), points.get("bn"), file);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }
+
+        MnistExperiment.Progress around(MnistExperiment.Progress inner) {
+            return new MnistExperiment.Progress() {
+                @Override
+                public void onStep(String variant, int step) {
+                    inner.onStep(variant, step);
+                }
+
+                @Override
+                public void onEval(String variant, MnistExperiment.Point point) {
+                    synchronized (MetricsSoFar.this) {
+                        points.get(variant).add(point);
+                        write();
+                    }
+                    inner.onEval(variant, point);
+                }
+
+                @Override
+                public void restored(String variant, List<MnistExperiment.Point> pts) {
+                    synchronized (MetricsSoFar.this) {
+                        points.get(variant).clear();
+                        points.get(variant).addAll(pts);
+                    }
+                    inner.restored(variant, pts);
+                    if (!pts.isEmpty()) inner.onEval(variant, pts.get(pts.size() - 1));
+                }
+            };
+        }
     }
 
     /** mnist, fashion, or a directory. */

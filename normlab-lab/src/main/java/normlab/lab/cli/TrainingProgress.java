@@ -115,6 +115,7 @@ final class TrainingProgress implements MnistExperiment.Progress, AutoCloseable 
         if (terminal && drawn) {
             draw();
             log.println();
+            drawn = false; // closing twice draws nothing more
         }
     }
 }

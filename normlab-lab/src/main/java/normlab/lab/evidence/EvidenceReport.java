@@ -46,7 +46,8 @@ public final class EvidenceReport {
         if (!Files.isDirectory(runs)) return newest;
         List<Path> dirs;
         try (Stream<Path> s = Files.list(runs)) {
-            dirs = s.filter(d -> Files.isRegularFile(d.resolve(RunOutput.SUMMARY))).sorted().toList();
+            // A run is shown only once complete: an interrupted, diverged or running one (run.json) never is.
+            dirs = s.filter(d -> Files.isRegularFile(d.resolve(RunOutput.SUMMARY)) && RunControl.finished(d)).sorted().toList();
         }
         for (Path d : dirs) {
             JsonObject j;
@@ -56,6 +57,14 @@ public final class EvidenceReport {
                 continue; // not one of ours, or half written by a crashed run
             }
             if (!j.has("experiment")) continue;
+            if (!j.has("wall_seconds") && Files.isRegularFile(d.resolve("timing.json"))) { // Figure 1 keeps its times apart
+                try {
+                    JsonObject t = JsonParser.parseString(Files.readString(d.resolve("timing.json"))).getAsJsonObject();
+                    if (t.has("wall_seconds")) j.add("wall_seconds", t.get("wall_seconds"));
+                } catch (RuntimeException ignored) {
+                    // no time shown
+                }
+            }
             String name = j.get("experiment").getAsString();
             if (!matchesProtocol(j)) continue; // ad-hoc runs are listed apart (adHoc), never substituted
             FileTime t = Files.getLastModifiedTime(d.resolve(RunOutput.SUMMARY));
@@ -103,7 +112,8 @@ public final class EvidenceReport {
         if (!Files.isDirectory(runs)) return out;
         List<Path> dirs;
         try (Stream<Path> s = Files.list(runs)) {
-            dirs = s.filter(d -> Files.isRegularFile(d.resolve(RunOutput.SUMMARY))).sorted().toList();
+            // A run is shown only once complete: an interrupted, diverged or running one (run.json) never is.
+            dirs = s.filter(d -> Files.isRegularFile(d.resolve(RunOutput.SUMMARY)) && RunControl.finished(d)).sorted().toList();
         }
         for (Path d : dirs) {
             try {

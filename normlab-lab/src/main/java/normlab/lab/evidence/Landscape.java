@@ -175,16 +175,47 @@ public final class Landscape extends Evidence<Landscape.Params, Runs.Results<Lan
         Sequential model = build(variant, p, init);
         List<Probe> probes = new ArrayList<>();
         Trainer t = new Trainer(model, new SGD(model.parameters(), p.lr()), train, p.batch(), shuffle, true);
-        if (p.steps() > 0) {
-            t.fit(p.steps(), p.steps(), null, null, new Trainer.Listener() {
-                @Override
-                public void beforeStep(int step, int[] idx) {
-                    if (step % p.probeEvery() == 0) probes.add(probe(model, step, train.batchFlat(idx), train.labels(idx), p.lr()));
+        List<NoisyShift> noisy = new ArrayList<>();
+        for (Module m : model.layers()) if (m instanceof NoisyShift ns) noisy.add(ns);
+        RunControl.State state = new RunControl.State() { // the probes so far and the noise generators, exactly
+            @Override
+            public Map<String, String> save() {
+                Map<String, String> meta = new java.util.LinkedHashMap<>();
+                meta.put("landscape.probes", Integer.toString(probes.size()));
+                for (int i = 0; i < probes.size(); i++) {
+                    Probe q = probes.get(i);
+                    meta.put("landscape.probe." + i, q.step() + ";" + RunControl.hex(q.lossRange(), q.gradChange(), q.beta(), q.icsL2(), q.icsCos()));
                 }
+                for (int i = 0; i < noisy.size(); i++) meta.put("landscape.noise." + i, noisy.get(i).saveState());
+                return meta;
+            }
 
-                @Override
-                public void onNonFinite(NonFiniteException e) {} // the run ends here; its probes so far stand
-            });
+            @Override
+            public void restore(Map<String, String> meta) {
+                probes.clear();
+                int n = Integer.parseInt(meta.get("landscape.probes"));
+                for (int i = 0; i < n; i++) {
+                    String[] f = meta.get("landscape.probe." + i).split(";");
+                    double[] v = RunControl.unhex(f[1]);
+                    probes.add(new Probe(Integer.parseInt(f[0]), v[0], v[1], v[2], v[3], v[4]));
+                }
+                for (int i = 0; i < noisy.size(); i++) noisy.get(i).restoreState(meta.get("landscape.noise." + i));
+            }
+        };
+        if (p.steps() > 0) {
+            try {
+                RunControl.fit(t, RunControl.key(), p.steps(), p.steps(), null, null, new Trainer.Listener() {
+                    @Override
+                    public void beforeStep(int step, int[] idx) {
+                        if (step % p.probeEvery() == 0) probes.add(probe(model, step, train.batchFlat(idx), train.labels(idx), p.lr()));
+                    }
+
+                    @Override
+                    public void onNonFinite(NonFiniteException e) {} // the run ends here; its probes so far stand
+                }, state);
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException("cannot write the checkpoint: " + e.getMessage(), e);
+            }
         }
         return new Run(variant, seed, probes, Trainer.evaluate(model, test, true, null).accuracy());
     }

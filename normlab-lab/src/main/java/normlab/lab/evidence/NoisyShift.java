@@ -21,6 +21,14 @@ public final class NoisyShift extends Module {
     private boolean hold;
     private int units;
 
+    static {
+        // A model file type, so that a training checkpoint (a model file) of a network with this layer can be written.
+        // Like a loaded Dropout, a loaded layer draws from a fixed seed; a checkpoint restores the generator itself.
+        normlab.io.LayerSpecs.register(normlab.io.LayerSpecs.leaf("NoisyShift", NoisyShift.class,
+                m -> normlab.io.LayerTypes.args("scale_noise", m.scaleNoise, "shift_noise", m.shiftNoise),
+                a -> new NoisyShift(a.number("scale_noise"), a.number("shift_noise"), new Rng(0))));
+    }
+
     public NoisyShift(double scaleNoise, double shiftNoise, Rng rng) {
         this.scaleNoise = scaleNoise;
         this.shiftNoise = shiftNoise;
@@ -53,6 +61,38 @@ public final class NoisyShift extends Module {
         // y = s_c·x + m_c
         for (int i = 0; i < n; i++) for (int k = 0; k < c; k++) y.data[i * c + k] = s[k] * x.data[i * c + k] + m[k];
         return y;
+    }
+
+    /** Its generator and last draw as one string (exact), for a checkpoint; {@link #restoreState} sets them back. */
+    public String saveState() {
+        long[] r = rng.state();
+        double[] sm = new double[s == null ? 0 : 2 * s.length];
+        for (int k = 0; s != null && k < s.length; k++) {
+            sm[k] = s[k];
+            sm[s.length + k] = m[k];
+        }
+        return Long.toHexString(r[0]) + ";" + Long.toHexString(r[1]) + ";" + r[2] + ";" + units + ";" + RunControl.hex(sm);
+    }
+
+    /** Restores what {@link #saveState} wrote. */
+    public void restoreState(String text) {
+        String[] p = text.split(";", -1);
+        if (p.length != 5) throw new IllegalArgumentException("NoisyShift state '" + text + "' is not five fields");
+        rng.setState(new long[] {Long.parseUnsignedLong(p[0], 16), Long.parseUnsignedLong(p[1], 16), Long.parseLong(p[2])});
+        units = Integer.parseInt(p[3]);
+        double[] sm = RunControl.unhex(p[4]);
+        if (sm.length == 0) {
+            s = null;
+            m = null;
+        } else {
+            int c = sm.length / 2;
+            s = new float[c];
+            m = new float[c];
+            for (int k = 0; k < c; k++) {
+                s[k] = (float) sm[k];
+                m[k] = (float) sm[c + k];
+            }
+        }
     }
 
     @Override

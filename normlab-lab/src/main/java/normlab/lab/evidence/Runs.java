@@ -87,11 +87,17 @@ public final class Runs {
         try {
             List<Future<T>> fs = new ArrayList<>();
             for (Callable<T> t : tasks) fs.add(pool.submit(t));
+            RunControl.Stopped stopped = null;
             for (Future<T> f : fs) {
                 try {
                     out.add(f.get());
                 } catch (ExecutionException e) {
                     Throwable c = e.getCause();
+                    // A stop request: every run under way saves its checkpoint first, so wait for all of them.
+                    if (c instanceof RunControl.Stopped s) {
+                        stopped = s;
+                        continue;
+                    }
                     if (c instanceof RuntimeException re) throw re;
                     if (c instanceof Error err) throw err;
                     throw new IllegalStateException(c);
@@ -100,6 +106,7 @@ public final class Runs {
                     throw new IllegalStateException("interrupted", e);
                 }
             }
+            if (stopped != null) throw stopped;
         } finally {
             pool.shutdownNow();
         }
@@ -146,7 +153,11 @@ public final class Runs {
     public static Outcome train(Module model, Optimizer opt, Dataset train, Dataset test, int steps, int batch, Rng shuffle,
                                 boolean flat) {
         Watch w = new Watch(model, steps);
-        new Trainer(model, opt, train, batch, shuffle, flat).fit(steps, steps, null, null, w);
+        try {
+            RunControl.fit(new Trainer(model, opt, train, batch, shuffle, flat), RunControl.key(), steps, steps, null, null, w, w);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot write the checkpoint: " + e.getMessage(), e);
+        }
         // The evaluation runs in small batches: experiments keep many trained models alive and each holds what its last
         // forward saved.
         Evaluation ev = Trainer.evaluate(model, test, flat, null, 200);
@@ -160,13 +171,13 @@ public final class Runs {
      * averaged over every {@code steps / 50} steps, and divergence, which ends the run: the trainer's non-finite check
      * (its default policy refuses the step and keeps the last good weights) or a non-finite parameter or buffer after it.
      */
-    private static final class Watch implements Trainer.Listener {
+    private static final class Watch implements Trainer.Listener, RunControl.State {
         private final Module model;
         private final long[] times;
         private final int every;
         private final List<Double> curve = new ArrayList<>();
         private Status status = Status.OK;
-        private int done;
+        private int done, timed;
         private double lossSum;
         private long last = System.nanoTime();
 
@@ -178,7 +189,8 @@ public final class Runs {
 
         @Override
         public void onStep(int step, float loss) {
-            times[done++] = System.nanoTime() - last;
+            times[timed++] = System.nanoTime() - last;
+            done++;
             if (!Float.isFinite(loss) || !finiteParameters(model)) {
                 diverged();
             } else {
@@ -193,7 +205,8 @@ public final class Runs {
 
         @Override
         public void onNonFinite(normlab.train.NonFiniteException e) {
-            times[done++] = System.nanoTime() - last;
+            times[timed++] = System.nanoTime() - last;
+            done++;
             diverged();
         }
 
@@ -208,9 +221,26 @@ public final class Runs {
         }
 
         double medianSeconds() {
-            long[] sorted = java.util.Arrays.copyOf(times, done);
+            if (timed == 0) return Double.NaN; // every step was taken before a resume
+            long[] sorted = java.util.Arrays.copyOf(times, timed);
             java.util.Arrays.sort(sorted);
-            return sorted[done / 2] / 1e9;
+            return sorted[timed / 2] / 1e9;
+        }
+
+        @Override
+        public Map<String, String> save() {
+            return Map.of("watch.status", status.name(), "watch.done", Integer.toString(done), "watch.loss_sum", RunControl.hex(lossSum),
+                    "watch.curve", RunControl.hex(curve));
+        }
+
+        @Override
+        public void restore(Map<String, String> meta) {
+            status = Status.valueOf(meta.get("watch.status"));
+            done = Integer.parseInt(meta.get("watch.done"));
+            lossSum = RunControl.unhex(meta.get("watch.loss_sum"))[0];
+            curve.clear();
+            curve.addAll(RunControl.unhexList(meta.get("watch.curve")));
+            last = System.nanoTime();
         }
     }
 
@@ -255,7 +285,14 @@ public final class Runs {
      */
     public static <S, C> Results<C> sweep(Dataset train, Dataset test, List<S> settings, Settings s, Task<S, C> task) {
         List<Callable<C>> tasks = new ArrayList<>();
-        for (S x : settings) for (long seed : s.seeds()) tasks.add(() -> task.run(x, seed));
+        for (S x : settings) {
+            for (long seed : s.seeds()) {
+                String key = String.format(java.util.Locale.ROOT, "run-%03d", tasks.size());
+                tasks.add(() -> RunControl.withKey(key, () -> task.run(x, seed)));
+            }
+        }
+        RunControl.Session session = RunControl.session();
+        if (session != null) session.runsTotal.addAndGet(tasks.size());
         return new Results<>(train, test, parallel(s.threads(), tasks));
     }
 

@@ -1,6 +1,12 @@
 package normlab.lab.experiments;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import normlab.lab.evidence.RunControl;
+import normlab.train.NonFiniteException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
@@ -66,7 +72,7 @@ public final class MnistExperiment implements Experiment<MnistExperiment.Setup, 
 
     /** A variant's record: its points, the time spent in training steps and in evaluation, and its trainer (model). */
     public record VariantResult(String name, boolean batchNorm, List<Point> points, double trainSeconds, double evalSeconds,
-                                Trainer trainer) {
+                                Trainer trainer, Map<String, String> resumeState) {
         public Point last() {
             return points.get(points.size() - 1);
         }
@@ -124,6 +130,9 @@ public final class MnistExperiment implements Experiment<MnistExperiment.Setup, 
         void onStep(String variant, int step);
 
         void onEval(String variant, Point point);
+
+        /** A resumed variant's points so far (from its checkpoint), before it goes on. */
+        default void restored(String variant, List<Point> points) {}
     }
 
     /** The run as an experiment of the lab: its parameters and the first {@code testSize} test images (all if 0). */
@@ -183,10 +192,16 @@ public final class MnistExperiment implements Experiment<MnistExperiment.Setup, 
         return new MnistReport.Output(r, setup.testSize() > 0 ? "mnist (first " + setup.testSize() + " test images)" : "mnist");
     }
 
-    /** Runs both variants on {@code train}, evaluating on {@code test}. */
+    /**
+     * Runs both variants on {@code train}, evaluating on {@code test}. Under a {@link RunControl} session each variant
+     * checkpoints as it goes (key: its name) and resumes from its checkpoint; a stop request ends both at their next
+     * step boundary with their checkpoints saved ({@link RunControl.Stopped}). When one variant fails (e.g. diverges),
+     * the other is stopped too, and the first failure is thrown once both have ended.
+     */
     public static Result run(Params p, Dataset train, Dataset test, Progress progress) throws InterruptedException {
         long t0 = System.nanoTime();
         VariantResult base, bn;
+        AtomicBoolean abort = new AtomicBoolean();
         if (p.threads() >= 2) {
             ExecutorService pool = Executors.newFixedThreadPool(2, r -> {
                 Thread t = new Thread(r, "mnist-variant");
@@ -195,18 +210,32 @@ public final class MnistExperiment implements Experiment<MnistExperiment.Setup, 
             });
             try {
                 // One core per variant: each variant's kernels run serially on its own thread.
-                Future<VariantResult> fb = pool.submit(() -> Parallel.serially(() -> runVariant(p, false, train, test, progress)));
-                Future<VariantResult> fn = pool.submit(() -> Parallel.serially(() -> runVariant(p, true, train, test, progress)));
-                base = get(fb);
-                bn = get(fn);
+                Future<VariantResult> fb = pool.submit(() -> Parallel.serially(() -> runVariant(p, false, train, test, progress, abort)));
+                Future<VariantResult> fn = pool.submit(() -> Parallel.serially(() -> runVariant(p, true, train, test, progress, abort)));
+                RuntimeException failed = null;
+                VariantResult[] got = new VariantResult[2];
+                int i = 0;
+                for (Future<VariantResult> f : List.of(fb, fn)) {
+                    try {
+                        got[i] = get(f);
+                    } catch (RuntimeException e) {
+                        abort.set(true); // the other variant ends at its next step
+                        // A real failure wins over a stop; the first failure over later ones.
+                        if (failed == null || failed instanceof RunControl.Stopped && !(e instanceof RunControl.Stopped)) failed = e;
+                    }
+                    i++;
+                }
+                if (failed != null) throw failed;
+                base = got[0];
+                bn = got[1];
             } finally {
                 pool.shutdownNow();
             }
         } else {
             int old = Parallel.setThreads(1); // --threads 1: one core in all
             try {
-                base = runVariant(p, false, train, test, progress);
-                bn = runVariant(p, true, train, test, progress);
+                base = runVariant(p, false, train, test, progress, abort);
+                bn = runVariant(p, true, train, test, progress, abort);
             } finally {
                 Parallel.setThreads(old);
             }
@@ -235,6 +264,15 @@ public final class MnistExperiment implements Experiment<MnistExperiment.Setup, 
      * {@code Rng(seed)} in the same order, so they start from the same weights and see the same batches.
      */
     public static VariantResult runVariant(Params p, boolean batchNorm, Dataset train, Dataset test, Progress progress) {
+        return runVariant(p, batchNorm, train, test, progress, new AtomicBoolean());
+    }
+
+    /**
+     * {@link #runVariant(Params, boolean, Dataset, Dataset, Progress)}, ending early (as {@link RunControl.Stopped}) when
+     * {@code abort} is set. Its records — the points, the training-loss accumulator, the time spent — go into its
+     * checkpoints, so a resumed variant's points are exactly those of an uninterrupted run (times aside).
+     */
+    static VariantResult runVariant(Params p, boolean batchNorm, Dataset train, Dataset test, Progress progress, AtomicBoolean abort) {
         String name = variantName(batchNorm);
         Rng root = new Rng(p.seed());
         Rng init = root.split(), shuffle = root.split();
@@ -244,19 +282,70 @@ public final class MnistExperiment implements Experiment<MnistExperiment.Setup, 
         ColumnRecorder recorder = new ColumnRecorder(p.unit());
         Hooks hooks = new Hooks().onInput(probe, recorder);
         List<Point> points = new ArrayList<>();
+        // The training loss since the last evaluation, summed as Trainer.fit sums it; times: before this session.
+        double[] lossSum = {0};
+        int[] lossCount = {0};
+        long[] before = {0, 0}; // elapsed, evaluation nanoseconds of earlier sessions
         long start = System.nanoTime();
-        // Step 0: the untrained network, so the curves start where training does.
-        Evaluation ev0 = Trainer.evaluate(model, test, true, hooks);
-        double[] q0 = recorder.percentiles(PERCENTILES);
-        recorder.clear();
-        points.add(new Point(0, Double.NaN, ev0.loss(), ev0.accuracy(), q0[0], q0[1], q0[2], (System.nanoTime() - start) / 1e9));
-        progress.onEval(name, points.get(0));
-        long[] evalNanos = {System.nanoTime() - start};
+        long[] evalNanos = {0};
         long[] lastStepEnd = {start};
-        trainer.fit(p.steps(), p.evalEvery(), test, hooks, new Trainer.Listener() {
+        RunControl.State state = new RunControl.State() {
+            @Override
+            public Map<String, String> save() {
+                Map<String, String> m = new LinkedHashMap<>();
+                m.put("mnist.points", Integer.toString(points.size()));
+                for (int i = 0; i < points.size(); i++) {
+                    Point q = points.get(i);
+                    m.put("mnist.point." + i, q.step() + ";" + RunControl.hex(q.trainLoss(), q.testLoss(), q.accuracy(), q.p15(), q.p50(), q.p85(), q.seconds()));
+                }
+                m.put("mnist.loss_sum", RunControl.hex(lossSum[0]));
+                m.put("mnist.loss_count", Integer.toString(lossCount[0]));
+                // Wall-clock time only (never in metrics.csv or summary.json): the run's timing goes on across sessions.
+                m.put("mnist.elapsed_nanos", Long.toString(before[0] + System.nanoTime() - start));
+                m.put("mnist.eval_nanos", Long.toString(before[1] + evalNanos[0]));
+                return m;
+            }
+
+            @Override
+            public void restore(Map<String, String> m) {
+                points.clear();
+                int n = Integer.parseInt(m.get("mnist.points"));
+                for (int i = 0; i < n; i++) {
+                    String[] f = m.get("mnist.point." + i).split(";");
+                    double[] v = RunControl.unhex(f[1]);
+                    points.add(new Point(Integer.parseInt(f[0]), v[0], v[1], v[2], v[3], v[4], v[5], v[6]));
+                }
+                lossSum[0] = RunControl.unhex(m.get("mnist.loss_sum"))[0];
+                lossCount[0] = Integer.parseInt(m.get("mnist.loss_count"));
+                before[0] = Long.parseLong(m.get("mnist.elapsed_nanos"));
+                before[1] = Long.parseLong(m.get("mnist.eval_nanos"));
+            }
+        };
+        Map<String, String> resumed;
+        try {
+            resumed = RunControl.resume(trainer, name, state);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        if (resumed == null) {
+            // Step 0: the untrained network, so the curves start where training does.
+            Evaluation ev0 = Trainer.evaluate(model, test, true, hooks);
+            double[] q0 = recorder.percentiles(PERCENTILES);
+            recorder.clear();
+            points.add(new Point(0, Double.NaN, ev0.loss(), ev0.accuracy(), q0[0], q0[1], q0[2], (System.nanoTime() - start) / 1e9));
+            progress.onEval(name, points.get(0));
+            evalNanos[0] = System.nanoTime() - start;
+        } else {
+            progress.restored(name, List.copyOf(points));
+            progress.onStep(name, trainer.steps());
+        }
+        lastStepEnd[0] = System.nanoTime();
+        Trainer.Listener listener = new Trainer.Listener() {
             @Override
             public void onStep(int step, float loss) {
                 lastStepEnd[0] = System.nanoTime();
+                lossSum[0] += loss;
+                lossCount[0]++;
                 progress.onStep(name, step);
             }
 
@@ -266,13 +355,42 @@ public final class MnistExperiment implements Experiment<MnistExperiment.Setup, 
                 evalNanos[0] += now - lastStepEnd[0];
                 double[] q = recorder.percentiles(PERCENTILES);
                 recorder.clear();
-                Point pt = new Point(step, trainLoss, ev.loss(), ev.accuracy(), q[0], q[1], q[2], (now - start) / 1e9);
+                // The mean training loss since the previous evaluation, across sessions (fit's own covers this one).
+                double mean = lossSum[0] / lossCount[0];
+                lossSum[0] = 0;
+                lossCount[0] = 0;
+                Point pt = new Point(step, mean, ev.loss(), ev.accuracy(), q[0], q[1], q[2], (before[0] + now - start) / 1e9);
                 points.add(pt);
                 progress.onEval(name, pt);
             }
-        });
-        double total = (System.nanoTime() - start) / 1e9;
-        double eval = evalNanos[0] / 1e9;
-        return new VariantResult(name, batchNorm, List.copyOf(points), total - eval, eval, trainer);
+
+            @Override
+            public boolean stop() {
+                return abort.get();
+            }
+        };
+        try {
+            RunControl.fit(trainer, name, p.steps(), p.evalEvery(), test, hooks, listener, state, resumed);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        } catch (NonFiniteException e) {
+            throw new Diverged(name, e);
+        }
+        if (trainer.steps() < p.steps()) throw new RunControl.Stopped(); // aborted: the other variant failed
+        double total = (before[0] + System.nanoTime() - start) / 1e9;
+        double eval = (before[1] + evalNanos[0]) / 1e9;
+        return new VariantResult(name, batchNorm, List.copyOf(points), total - eval, eval, trainer, state.save());
+    }
+
+    /** A variant's training met a non-finite value: names the variant and the step. */
+    public static final class Diverged extends RuntimeException {
+        public final String variant;
+        public final int step;
+
+        Diverged(String variant, NonFiniteException e) {
+            super("the " + variant + " network diverged at step " + e.step + " (" + e.where + " is not finite)", e, false, false);
+            this.variant = variant;
+            this.step = e.step;
+        }
     }
 }

@@ -35,6 +35,8 @@ public final class MnistReport {
     public static final String CSV = "metrics.csv";
     public static final String JSON = "summary.json";
     public static final String HTML = "report.html";
+    /** Wall-clock figures (times, rates), kept apart so that the other files depend on the options alone. */
+    public static final String TIMING = "timing.json";
 
     private MnistReport() {}
 
@@ -59,7 +61,7 @@ public final class MnistReport {
 
     /** The files {@link #write} produces, relative to the run directory. */
     public static List<String> files() {
-        List<String> f = new ArrayList<>(List.of(CSV, JSON, HTML, checkpoint(false), checkpoint(true),
+        List<String> f = new ArrayList<>(List.of(CSV, JSON, HTML, TIMING, checkpoint(false), checkpoint(true),
                 trainingCheckpoint(false), trainingCheckpoint(true)));
         for (String n : Fig1Charts.NAMES) {
             f.add(n + ".png");
@@ -86,23 +88,64 @@ public final class MnistReport {
             Map<String, String> meta = Map.of(
                     "experiment", "mnist-fig1", "variant", v.name(), "steps", Integer.toString(v.last().step()),
                     "test_accuracy", fmt(v.last().accuracy(), 4));
-            v.trainer().saveCheckpoint(dir.resolve(trainingCheckpoint(v.batchNorm())), meta);
+            // The training checkpoint also carries the run's records (as the periodic ones do), so it resumes too.
+            Map<String, String> ckMeta = new java.util.LinkedHashMap<>(meta);
+            if (v.resumeState() != null) ckMeta.putAll(v.resumeState());
+            ckMeta.put("run.done", "true");
+            v.trainer().saveCheckpoint(dir.resolve(trainingCheckpoint(v.batchNorm())), ckMeta);
             ModelFiles.save(v.trainer().model(), dir.resolve(checkpoint(v.batchNorm())), meta, Map.of());
         }
+        AtomicFiles.write(dir.resolve(TIMING), timingJson(r).getBytes(StandardCharsets.UTF_8));
         AtomicFiles.write(dir.resolve(JSON), summaryJson(r, data).getBytes(StandardCharsets.UTF_8));
         AtomicFiles.write(dir.resolve(HTML), html(r, data).getBytes(StandardCharsets.UTF_8));
     }
 
     static void writeCsv(Result r, Path file) throws IOException {
-        StringBuilder sb = new StringBuilder("variant,step,train_loss,test_loss,test_accuracy,p15,p50,p85,elapsed_seconds\n");
-        for (VariantResult v : List.of(r.baseline(), r.bn())) {
-            for (Point p : v.points()) {
+        writeCsv(r.baseline().points(), r.bn().points(), file);
+    }
+
+    /**
+     * metrics.csv from the points so far of each variant (the run's progress, rewritten as it goes, and its final
+     * table). No wall-clock column: the file depends on the options alone ({@link #TIMING} has the times).
+     */
+    public static void writeCsv(List<Point> baseline, List<Point> bn, Path file) throws IOException {
+        StringBuilder sb = new StringBuilder("variant,step,train_loss,test_loss,test_accuracy,p15,p50,p85\n");
+        for (int k = 0; k < 2; k++) {
+            String name = MnistExperiment.variantName(k == 1);
+            for (Point p : k == 0 ? baseline : bn) {
                 String trainLoss = Double.isNaN(p.trainLoss()) ? "" : String.format(Locale.ROOT, "%.6f", p.trainLoss());
-                sb.append(String.format(Locale.ROOT, "%s,%d,%s,%.6f,%.4f,%.6f,%.6f,%.6f,%.3f%n", v.name(), p.step(), trainLoss,
-                        p.testLoss(), p.accuracy(), p.p15(), p.p50(), p.p85(), p.seconds()));
+                sb.append(String.format(Locale.ROOT, "%s,%d,%s,%.6f,%.4f,%.6f,%.6f,%.6f%n", name, p.step(), trainLoss,
+                        p.testLoss(), p.accuracy(), p.p15(), p.p50(), p.p85()));
             }
         }
         AtomicFiles.write(file, sb.toString().getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** timing.json: the run's wall-clock figures (total across resumed sessions), and the elapsed time at each evaluation. */
+    public static String timingJson(Result r) {
+        JsonObject o = new JsonObject();
+        o.addProperty("wall_seconds", round(r.wallSeconds(), 3));
+        o.addProperty("baseline_steps_per_second", round(r.baseline().stepsPerSecond(), 1));
+        o.addProperty("bn_steps_per_second", round(r.bn().stepsPerSecond(), 1));
+        JsonObject variants = new JsonObject();
+        for (VariantResult v : List.of(r.baseline(), r.bn())) {
+            JsonObject j = new JsonObject();
+            j.addProperty("steps_per_second", round(v.stepsPerSecond(), 1));
+            j.addProperty("train_seconds", round(v.trainSeconds(), 3));
+            j.addProperty("eval_seconds", round(v.evalSeconds(), 3));
+            j.addProperty("wall_seconds", round(v.wallSeconds(), 3));
+            com.google.gson.JsonArray at = new com.google.gson.JsonArray();
+            for (Point p : v.points()) {
+                JsonObject e = new JsonObject();
+                e.addProperty("step", p.step());
+                e.addProperty("elapsed_seconds", round(p.seconds(), 3));
+                at.add(e);
+            }
+            j.add("evaluations", at);
+            variants.add(v.name(), j);
+        }
+        o.add("variants", variants);
+        return new GsonBuilder().setPrettyPrinting().create().toJson(o) + "\n";
     }
 
     /** summary.json: headline figures first, then per-variant details, parameters and machine. */
@@ -114,19 +157,12 @@ public final class MnistReport {
         o.addProperty("bn_steps_to_baseline_final", r.bnStepsToBaselineFinal());
         o.addProperty("speedup", r.speedup());
         o.addProperty("baseline_at_chance", r.baselineAtChance());
-        o.addProperty("wall_seconds", round(r.wallSeconds(), 3));
-        o.addProperty("baseline_steps_per_second", round(r.baseline().stepsPerSecond(), 1));
-        o.addProperty("bn_steps_per_second", round(r.bn().stepsPerSecond(), 1));
         JsonObject variants = new JsonObject();
         for (VariantResult v : List.of(r.baseline(), r.bn())) {
             JsonObject j = new JsonObject();
             Point last = v.last();
             j.addProperty("final_accuracy", last.accuracy());
             j.addProperty("final_test_loss", round(last.testLoss(), 6));
-            j.addProperty("steps_per_second", round(v.stepsPerSecond(), 1));
-            j.addProperty("train_seconds", round(v.trainSeconds(), 3));
-            j.addProperty("eval_seconds", round(v.evalSeconds(), 3));
-            j.addProperty("wall_seconds", round(v.wallSeconds(), 3));
             j.addProperty("final_p15", round(last.p15(), 4));
             j.addProperty("final_p50", round(last.p50(), 4));
             j.addProperty("final_p85", round(last.p85(), 4));
@@ -247,6 +283,7 @@ public final class MnistReport {
         sb.append("<h2>Files</h2>\n<ul>\n")
           .append("<li><a href=\"").append(CSV).append("\">").append(CSV).append("</a>: every evaluation of both networks</li>\n")
           .append("<li><a href=\"").append(JSON).append("\">").append(JSON).append("</a>: headline figures and parameters</li>\n")
+          .append("<li><a href=\"").append(TIMING).append("\">").append(TIMING).append("</a>: wall-clock times and rates</li>\n")
           .append("<li><code>").append(checkpoint(false)).append("</code>, <code>").append(checkpoint(true))
           .append("</code>: final weights (a plain PyTorch state dict in safetensors, the model description beside them)</li>\n")
           .append("<li><code>").append(trainingCheckpoint(false)).append("</code>, <code>").append(trainingCheckpoint(true))

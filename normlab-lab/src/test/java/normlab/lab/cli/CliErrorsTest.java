@@ -18,7 +18,9 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.stream.Stream;
 import normlab.io.ModelFiles;
+import com.google.gson.JsonObject;
 import normlab.lab.Main;
+import normlab.lab.evidence.RunControl;
 import normlab.nn.Activation;
 import normlab.nn.Linear;
 import normlab.nn.Sequential;
@@ -57,7 +59,31 @@ class CliErrorsTest {
         Files.createDirectories(nonEmpty);
         Files.writeString(nonEmpty.resolve("keep.txt"), "keep\n");
         Files.writeString(dir.resolve("inputs.txt"), "not tensors\n");
+        // Interrupted runs to resume (with bad options): an mnist run and an lr-sweep run.
+        JsonObject o = new JsonObject();
+        o.addProperty("steps", 400);
+        o.addProperty("batch", 60);
+        o.addProperty("lr", 0.1);
+        o.addProperty("std", 0.01);
+        o.addProperty("seed", 1);
+        o.addProperty("data", "mnist");
+        o.addProperty("eval_every", 100);
+        o.addProperty("unit", 0);
+        o.addProperty("train_size", 600);
+        o.addProperty("test_size", 100);
+        o.addProperty("threads", 1);
+        paused = dir.resolve("paused");
+        RunControl.writeState(paused, "mnist", "interrupted", o, null);
+        JsonObject e = new JsonObject();
+        e.addProperty("quick", true);
+        e.addProperty("seeds", 1);
+        e.addProperty("seed", 1);
+        e.addProperty("threads", 1);
+        pausedSweep = dir.resolve("paused-sweep");
+        RunControl.writeState(pausedSweep, "lr-sweep", "interrupted", e, null);
     }
+
+    static Path paused, pausedSweep;
 
     static String p(Path x) {
         return x.toString();
@@ -117,17 +143,32 @@ class CliErrorsTest {
                 a("mnist", "--out", p(existing)),
                 a("mnist", "--out", p(nonEmpty)),
                 a("mnist", "--batch", "x", "--out", p("m1")),
-                a("mnist", "--bogus")));
+                a("mnist", "--bogus"),
+                a("mnist", "--checkpoint-every", "-1", "--out", p("m1")),
+                a("mnist", "--resume", p("no-such-run")),
+                a("mnist", "--resume", p(nonEmpty)),
+                a("mnist", "--resume", p(existing)),
+                a("mnist", "--resume", p(paused), "--steps", "999"),
+                a("mnist", "--resume", p(paused), "--out", p("m1")),
+                a("mnist", "--resume", p(paused), "--force"),
+                a("mnist", "--resume", p(pausedSweep))));
         for (String e : List.of("lr-sweep", "init-sweep", "batch-sweep", "shift", "dropout", "landscape", "zoo")) {
-            m.put(e, List.of(
+            m.put(e, new ArrayList<>(List.of(
                     a(e, "--quick", "--seeds", "0", "--out", p("e1")),
                     a(e, "--quick", "--threads", "0", "--out", p("e1")),
                     a(e, "--quick", "--out", p(existing)),
                     a(e, "--quick", "--out", p(nonEmpty)),
                     a(e, "--quick", "--runs-dir", p(existing)),
                     a(e, "--quick", "--seeds", "x"),
-                    a(e, "--bogus")));
+                    a(e, "--bogus"),
+                    a(e, "--resume", p("no-such-run")),
+                    a(e, "--resume", p(nonEmpty)),
+                    a(e, "--resume", p(paused)),
+                    a(e, "--resume", p(pausedSweep), "--out", p("e1")),
+                    a(e, "--quick", "--checkpoint-every", "x", "--out", p("e1")))));
         }
+        m.get("lr-sweep").addAll(List.of(a("lr-sweep", "--resume", p(pausedSweep), "--seeds", "3"),
+                a("lr-sweep", "--resume", p(pausedSweep), "--seed", "7")));
         m.put("report", List.of(
                 a("report", "--runs-dir", p("typo")),
                 a("report", "--runs-dir", p(existing)),
@@ -139,7 +180,8 @@ class CliErrorsTest {
                 a("reproduce", "--all", "--quick", "--seeds", "0", "--runs-dir", p("r1")),
                 a("reproduce", "--all", "--quick", "--threads", "-1", "--runs-dir", p("r1")),
                 a("reproduce", "--all", "--quick", "--runs-dir", p(existing)),
-                a("reproduce", "--all", "--bogus")));
+                a("reproduce", "--all", "--bogus"),
+                a("reproduce", "--all", "--resume", "--runs-dir", p("r1"))));
         return m;
     }
 

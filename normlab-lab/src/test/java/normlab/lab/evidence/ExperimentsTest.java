@@ -113,6 +113,37 @@ class ExperimentsTest {
         }
     }
 
+    /**
+     * Landscape's noisy-BN run stopped after its first step (checkpoint: weights, sampler, the noise generators and last
+     * draw, the probes so far) and resumed ends exactly as an uninterrupted run: same probes, same accuracy.
+     */
+    @Test
+    void landscapeRunStoppedAndResumedIsBitIdentical(@TempDir Path tmp) throws Exception {
+        Dataset train = Runs.data("mnist", true, 512), test = Runs.data("mnist", false, 200);
+        Landscape.Params p = new Landscape.Params(12, 1, 64, 0.1, 0.5, 0.5, 512, 200);
+        Landscape.Run ref = Landscape.trainVariant(2, 3, p, train, test);
+        try {
+            try (RunControl.Session s = RunControl.open(tmp, 0, false)) {
+                RunControl.withKey("run-000", () -> {
+                    RunControl.requestStop(); // stops after the first step
+                    return Landscape.trainVariant(2, 3, p, train, test);
+                });
+                org.junit.jupiter.api.Assertions.fail("the run should have stopped");
+            } catch (RunControl.Stopped expected) {
+                assertTrue(Files.exists(tmp.resolve("run-000.checkpoint.safetensors")));
+            }
+            RunControl.clearStop();
+            Landscape.Run resumed;
+            try (RunControl.Session s = RunControl.open(tmp, 0, true)) {
+                resumed = RunControl.withKey("run-000", () -> Landscape.trainVariant(2, 3, p, train, test));
+            }
+            assertEquals(ref, resumed);
+            assertEquals(12, resumed.probes().size());
+        } finally {
+            RunControl.clearStop();
+        }
+    }
+
     @Test
     void batchRenormScheduleIsScaledToTheRun() {
         Sequential m = Runs.cnn(SmallCnn.Norm.BATCH_RENORM, 1000, new Rng(1));
