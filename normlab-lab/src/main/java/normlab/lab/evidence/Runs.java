@@ -145,14 +145,31 @@ public final class Runs {
      */
     public static Outcome train(Module model, Optimizer opt, Dataset train, Dataset test, int steps, int batch, Rng shuffle,
                                 boolean flat) {
+        return trainWithCurve(model, opt, train, test, steps, batch, shuffle, flat, null, steps).outcome();
+    }
+
+    /** Accuracy on a fixed slice of the training set (evaluation mode) after the given steps. */
+    public record AccuracyCurve(int[] steps, double[] accuracy) {}
+
+    /** An outcome and its training-set accuracy curve (empty without a curve set). */
+    public record Curved(Outcome outcome, AccuracyCurve trainAccuracy) {}
+
+    /**
+     * {@link #train(Module, Optimizer, Dataset, Dataset, int, int, Rng, boolean)} that also evaluates on
+     * {@code curveSet} (a slice of the training data; null for none) every {@code curveEvery} steps and after the last.
+     */
+    public static Curved trainWithCurve(Module model, Optimizer opt, Dataset train, Dataset test, int steps, int batch, Rng shuffle,
+                                        boolean flat, Dataset curveSet, int curveEvery) {
         Watch w = new Watch(model, steps);
-        new Trainer(model, opt, train, batch, shuffle, flat).fit(steps, steps, null, null, w);
+        new Trainer(model, opt, train, batch, shuffle, flat).fit(steps, curveEvery, curveSet, null, w);
         // The evaluation runs in small batches: experiments keep many trained models alive and each holds what its last
         // forward saved.
         Evaluation ev = Trainer.evaluate(model, test, flat, null, 200);
         Status status = w.status;
         if (status == Status.OK && ev.accuracy() <= 1.0 / test.numClasses() + 0.02) status = Status.AT_CHANCE;
-        return new Outcome(ev.accuracy(), ev.loss(), status, w.done, w.medianSeconds(), w.curve.stream().mapToDouble(Double::doubleValue).toArray());
+        Outcome o = new Outcome(ev.accuracy(), ev.loss(), status, w.done, w.medianSeconds(), w.curve.stream().mapToDouble(Double::doubleValue).toArray());
+        return new Curved(o, new AccuracyCurve(w.evalSteps.stream().mapToInt(Integer::intValue).toArray(),
+                w.evalAccuracy.stream().mapToDouble(Double::doubleValue).toArray()));
     }
 
     /**
@@ -165,6 +182,8 @@ public final class Runs {
         private final long[] times;
         private final int every;
         private final List<Double> curve = new ArrayList<>();
+        private final List<Integer> evalSteps = new ArrayList<>();
+        private final List<Double> evalAccuracy = new ArrayList<>();
         private Status status = Status.OK;
         private int done;
         private double lossSum;
@@ -189,6 +208,12 @@ public final class Runs {
                 }
             }
             last = System.nanoTime();
+        }
+
+        @Override
+        public void onEval(int step, double trainLoss, Evaluation ev) {
+            evalSteps.add(step);
+            evalAccuracy.add(ev.accuracy());
         }
 
         @Override
