@@ -27,12 +27,13 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
     public static final String NAME = "resnet";
 
     /** The experiment's settings: depths, the norms, SGD's lr, steps at a batch, data sizes, curve slice and points. */
-    public record Params(List<Integer> depths, List<ResNet.Norm> norms, double lr, int steps, int batch, int trainSize, int testSize,
-                         int curveSize, int curvePoints) {
+    public record Params(List<Integer> depths, List<ResNet.Norm> norms, int[] widths, double lr, int steps, int batch, int trainSize,
+                         int testSize, int curveSize, int curvePoints) {
+        /** Quick: half widths (8/16/32), 12 steps of 32 on 1,024 images (a smoke run); full: widths 16/32/64, 1,500 steps of 64. */
         public static Params of(boolean quick) {
             List<ResNet.Norm> norms = List.of(ResNet.BN, ResNet.gn(8), ResNet.NONE);
-            return quick ? new Params(List.of(8, 14), norms, 0.05, 16, 32, 1_024, 256, 256, 2)
-                    : new Params(List.of(8, 20, 56), norms, 0.05, 1_500, 64, 0, 10_000, 512, 10);
+            return quick ? new Params(List.of(8, 14), norms, new int[] {8, 16, 32}, 0.05, 12, 32, 1_024, 256, 128, 2)
+                    : new Params(List.of(8, 20, 56), norms, new int[] {16, 32, 64}, 0.05, 1_500, 64, 0, 10_000, 512, 10);
         }
     }
 
@@ -59,8 +60,8 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
                 "CIFAR-style ResNets (depth 6n+2: stem conv, three stages 16/32/64, global pool, linear) on Fashion-MNIST with the original "
                         + "post-activation block and the pre-activation block (He et al. 2016), each with BatchNorm, GroupNorm(8) or no "
                         + "normalization; SGD momentum 0.9, constant lr. Training-loss and training-accuracy curves, test accuracy; claims on "
-                        + "pre-activation at depth and on unnormalized deep stacks. --quick: depths 8 and 14, 16 steps on 1,024 images "
-                        + "(well under a minute on 2 cores). Full: depths 8, 20, 56, 1,500 steps of batch 64 on the full training set.",
+                        + "pre-activation at depth and on unnormalized deep stacks. --quick: depths 8 and 14 at half width, 12 steps on 1,024 "
+                        + "images (a smoke run, well under a minute on 2 idle cores). Full: depths 8, 20, 56, 1,500 steps of batch 64 on the full training set.",
                 Params::of);
     }
 
@@ -78,7 +79,7 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
         return Runs.sweep(train, test, variants, s, (v, seed) -> {
             Rng root = new Rng(seed);
             Rng init = root.split(), shuffle = root.split();
-            Sequential model = ResNet.build(ResNet.Config.of(v.depth(), v.block(), v.norm()), init);
+            Sequential model = ResNet.build(ResNet.Config.of(v.depth(), v.block(), v.norm()).withWidths(p.widths()), init);
             Runs.Curved r = Runs.trainWithCurve(model, Runs.sgd(model, p.lr(), 0.9), train, test, p.steps(), p.batch(), shuffle, false,
                     curveSet, every);
             Cell c = new Cell(v.depth(), v.block(), v.norm(), seed, r.outcome(), r.trainAccuracy());
@@ -101,7 +102,8 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
     public RunOutput publish(Params p, Settings s, Runs.Results<Cell> runs) {
         List<Cell> cells = runs.runs();
         RunOutput out = output(s, runs, "fashion-mnist",
-                "model", "ResNet 6n+2 (stem conv3×3 16, stages 16/32/64 strides 1/2/2, option-B projections, GAP, linear), Kaiming fan-out init",
+                "model", "ResNet 6n+2 (stem conv3×3, stages " + p.widths()[0] + "/" + p.widths()[1] + "/" + p.widths()[2]
+                        + " strides 1/2/2, option-B projections, GAP, linear), Kaiming fan-out init",
                 "optimizer", "SGD momentum 0.9, lr " + p.lr() + " constant, no weight decay", "steps", p.steps(), "batch", p.batch(),
                 "depths", p.depths().toString(), "curve", "accuracy on " + p.curveSize() + " training images (eval mode) at " + p.curvePoints() + " points");
         out.table("runs.csv", "depth", "block", "norm", "seed", "steps", "status", "final_train_loss", "train_curve_accuracy", "test_accuracy",

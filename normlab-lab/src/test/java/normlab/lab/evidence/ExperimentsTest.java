@@ -41,7 +41,7 @@ class ExperimentsTest {
 
     @Test
     void resnetTrainsEveryVariantAndPublishesCurvesAndClaims(@TempDir Path tmp) throws Exception {
-        ResNetDepth.Params p = new ResNetDepth.Params(List.of(8), List.of(normlab.models.ResNet.BN, normlab.models.ResNet.NONE), 0.05, 4, 16,
+        ResNetDepth.Params p = new ResNetDepth.Params(List.of(8), List.of(normlab.models.ResNet.BN, normlab.models.ResNet.NONE), new int[] {4, 8, 8}, 0.05, 4, 16,
                 256, 64, 32, 2);
         RunOutput r = new ResNetDepth().run(p, quiet(1));
         r.write(tmp);
