@@ -14,29 +14,38 @@ import org.knowm.xchart.XYChart;
 /**
  * Residual stacks at increasing depth (He et al. 2015, 2016): CIFAR-style ResNets of depth 6n+2 ({@link ResNet}: stem
  * conv 16, stages 16/32/64 with strides 1/2/2, 7×7 at the end for 28×28 input) on Fashion-MNIST, post-activation
- * (original) and pre-activation blocks, each with BatchNorm, GroupNorm(8) and no normalization; SGD with momentum 0.9
+ * (original) and pre-activation blocks, each with BatchNorm, GroupNorm(8), no normalization, and no normalization
+ * with every residual branch's last conv zero-initialized; SGD with momentum 0.9
  * at a constant learning rate, no weight decay, same seeds and batches for every variant. Measured: the training loss
  * curve (mean over each 1/50 of the run), the accuracy on a fixed 512-image slice of the training set (evaluation
  * mode) at 10 points, test accuracy at the end, divergence, and the median training-step time.
  *
  * <p>Cost of the full run, from measured single-thread step times at batch 64 on 28×28 (CPU time of the stepping
  * thread, so independent of other load): ResNet-8 0.18 s, ResNet-20 0.51 s, ResNet-56 1.55 s (BN), 1.59 s (none),
- * 1.87 s (GN). 3 depths × 6 variants × 3 seeds × 1,500 steps ≈ 65,000 CPU-seconds, plus ~5 % for evaluation: about
- * 9.5 hours with two runs side by side on 2 idle cores.
+ * 1.87 s (GN). 3 depths × 8 variants × 3 seeds × 1,500 steps ≈ 86,000 CPU-seconds, plus ~5 % for evaluation: about
+ * 12.5 hours with two runs side by side on 2 idle cores (9.5 h without the zero-init variants).
  *
  * <p>Claims: pre-activation eases optimization at depth (He et al. 2016: the deep pre-activation net reaches a lower
  * training loss than the original); without normalization a deep residual stack at the default (Kaiming) init needs
- * special care (Zhang, Dauphin &amp; Ma 2019, Fixup: it explodes or trains far worse than with BN).
+ * special care (Zhang, Dauphin &amp; Ma 2019, Fixup: it explodes or trains far worse than with BN), and zero-initialized
+ * residual branches are such care.
  */
 public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results<ResNetDepth.Cell>> {
     public static final String NAME = "resnet";
+
+    /**
+     * No normalization with each residual branch's last conv zero-initialized ({@code zeroInitResidual}): every block
+     * starts as its shortcut, the core of Fixup (Zhang et al. 2019) and SkipInit (De &amp; Smith 2020) without their
+     * rescaling and scalar parameters. The "special care" control for the unnormalized networks.
+     */
+    public static final ResNet.Norm NONE_ZERO_INIT = new ResNet.Norm("none+zero-init", null);
 
     /** The experiment's settings: depths, the norms, SGD's lr, steps at a batch, data sizes, curve slice and points. */
     public record Params(List<Integer> depths, List<ResNet.Norm> norms, int[] widths, double lr, int steps, int batch, int trainSize,
                          int testSize, int curveSize, int curvePoints) {
         /** Quick: half widths (8/16/32), 12 steps of 32 on 1,024 images (a smoke run); full: widths 16/32/64, 1,500 steps of 64. */
         public static Params of(boolean quick) {
-            List<ResNet.Norm> norms = List.of(ResNet.BN, ResNet.gn(8), ResNet.NONE);
+            List<ResNet.Norm> norms = List.of(ResNet.BN, ResNet.gn(8), ResNet.NONE, NONE_ZERO_INIT);
             return quick ? new Params(List.of(8, 14), norms, new int[] {8, 16, 32}, 0.05, 12, 32, 1_024, 256, 128, 2)
                     : new Params(List.of(8, 20, 56), norms, new int[] {16, 32, 64}, 0.05, 1_500, 64, 0, 10_000, 512, 10);
         }
@@ -61,13 +70,13 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
 
     public ResNetDepth() {
         super(NAME, "Residual networks: post- vs pre-activation, with and without normalization",
-                "ResNets of depth 6n+2, post- vs pre-activation blocks, BN / GroupNorm / none (Fashion-MNIST)",
+                "ResNets of depth 6n+2, post- vs pre-activation blocks, BN / GroupNorm / none / none+zero-init (Fashion-MNIST)",
                 "CIFAR-style ResNets (depth 6n+2: stem conv, three stages 16/32/64, global pool, linear) on Fashion-MNIST with the original "
-                        + "post-activation block and the pre-activation block (He et al. 2016), each with BatchNorm, GroupNorm(8) or no "
-                        + "normalization; SGD momentum 0.9, constant lr. Training-loss and training-accuracy curves, test accuracy; claims on "
+                        + "post-activation block and the pre-activation block (He et al. 2016), each with BatchNorm, GroupNorm(8), no "
+                        + "normalization, or none with zero-initialized residual branches; SGD momentum 0.9, constant lr. Training-loss and training-accuracy curves, test accuracy; claims on "
                         + "pre-activation at depth and on unnormalized deep stacks. --quick: depths 8 and 14 at half width, 12 steps on 1,024 "
                         + "images (a smoke run, well under a minute on 2 idle cores). Full: depths 8, 20, 56, 1,500 steps of batch 64 on the full training set "
-                        + "(about 9.5 h on 2 idle cores: a ResNet-56 step at batch 64 takes 1.6–1.9 s of one core).",
+                        + "(about 12.5 h on 2 idle cores: a ResNet-56 step at batch 64 takes 1.6–1.9 s of one core).",
                 Params::of);
     }
 
@@ -85,7 +94,9 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
         return Runs.sweep(train, test, variants, s, (v, seed) -> {
             Rng root = new Rng(seed);
             Rng init = root.split(), shuffle = root.split();
-            Sequential model = ResNet.build(ResNet.Config.of(v.depth(), v.block(), v.norm()).withWidths(p.widths()), init);
+            ResNet.Config cfg = ResNet.Config.of(v.depth(), v.block(), v.norm()).withWidths(p.widths())
+                    .withZeroInitResidual(v.norm() == NONE_ZERO_INIT);
+            Sequential model = ResNet.build(cfg, init);
             Runs.Curved r = Runs.trainWithCurve(model, Runs.sgd(model, p.lr(), 0.9), train, test, p.steps(), p.batch(), shuffle, false,
                     curveSet, every);
             Cell c = new Cell(v.depth(), v.block(), v.norm(), seed, r.outcome(), r.trainAccuracy());
@@ -167,7 +178,7 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
             double[] t = select(cells, deepest, b, ResNet.BN.label()).stream().mapToDouble(c -> c.outcome().secondsPerStep()).toArray();
             if (t.length > 0) out.results.addProperty((b == ResNet.Block.PRE ? "pre" : "post") + "_BN_depth_" + deepest + "_seconds_per_step", Spread.of(t).mean());
         }
-        ResNet.Norm none = p.norms().stream().filter(n -> !n.present()).findFirst().orElse(null);
+        ResNet.Norm none = p.norms().contains(ResNet.NONE) ? ResNet.NONE : null;
         if (p.norms().contains(ResNet.BN)) {
             out.claim(preActivationVerdict(deepest, finalLoss(select(cells, deepest, ResNet.Block.POST, "BN")),
                     finalLoss(select(cells, deepest, ResNet.Block.PRE, "BN"))));
@@ -178,6 +189,12 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
                 bnDeep.addAll(select(cells, deepest, ResNet.Block.PRE, "BN"));
                 int diverged = (int) noneDeep.stream().filter(c -> c.outcome().diverged()).count();
                 out.claim(noNormVerdict(deepest, diverged, noneDeep.size(), finalLoss(noneDeep), finalLoss(bnDeep)));
+                if (p.norms().contains(NONE_ZERO_INIT)) {
+                    List<Cell> zi = new ArrayList<>(select(cells, deepest, ResNet.Block.POST, NONE_ZERO_INIT.label()));
+                    zi.addAll(select(cells, deepest, ResNet.Block.PRE, NONE_ZERO_INIT.label()));
+                    int ziDiverged = (int) zi.stream().filter(c -> c.outcome().diverged()).count();
+                    out.claim(zeroInitVerdict(deepest, ziDiverged, zi.size(), finalLoss(zi), diverged, finalLoss(noneDeep), finalLoss(bnDeep)));
+                }
             }
         }
         return out;
@@ -245,5 +262,26 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
                         depth, diverged, runs, RunOutput.num(none.mean()), RunOutput.num(bn.mean()), Double.isFinite(ratio) ? RunOutput.num(ratio) : "n/a"),
                 Verdict.of(diverged > 0 || ratio >= 1.25, Double.isFinite(ratio) && ratio > 1),
                 "holds if any unnormalized run diverged or its final training loss ≥ 1.25× BN's, partly if it is higher at all");
+    }
+
+    /**
+     * Rule, at the deepest depth over both block kinds: HOLDS when no zero-initialized unnormalized run diverged and its
+     * mean final training loss is within 1.25× BN's while plain unnormalized runs diverged or lag (≥ 1.25× BN's); PARTLY
+     * when it diverges less often than the plain ones or, with no divergence either way, reaches a lower loss; otherwise
+     * DOES_NOT_HOLD.
+     */
+    public static Claim zeroInitVerdict(int depth, int ziDiverged, int runs, Spread zi, int noneDiverged, Spread none, Spread bn) {
+        double ratio = zi.mean() / bn.mean();
+        boolean plainFails = noneDiverged > 0 || none.mean() / bn.mean() >= 1.25;
+        boolean strong = ziDiverged == 0 && Double.isFinite(ratio) && ratio <= 1.25 && plainFails;
+        boolean weak = ziDiverged < noneDiverged || (ziDiverged == 0 && noneDiverged == 0 && zi.mean() < none.mean());
+        return new Claim("The special care that works: starting every residual branch at zero (zero-init of its last layer) lets a deep "
+                + "residual network train without normalization.", "Zhang, Dauphin & Ma 2019 (Fixup), §3; De & Smith 2020 (SkipInit)",
+                String.format(Locale.ROOT, "depth %d, both block kinds, no norm: %d of %d zero-initialized runs diverged (plain: %d of %d); final training "
+                        + "loss zero-init %s, plain %s, BN %s", depth, ziDiverged, runs, noneDiverged, runs, RunOutput.num(zi.mean()),
+                        RunOutput.num(none.mean()), RunOutput.num(bn.mean())),
+                Verdict.of(strong, weak),
+                "holds if no zero-init run diverged, its loss ≤ 1.25× BN's and plain no-norm runs diverged or reached ≥ 1.25× BN's; partly if "
+                        + "zero-init diverges less often than plain, or neither diverges and zero-init's loss is lower");
     }
 }

@@ -41,19 +41,20 @@ class ExperimentsTest {
 
     @Test
     void resnetTrainsEveryVariantAndPublishesCurvesAndClaims(@TempDir Path tmp) throws Exception {
-        ResNetDepth.Params p = new ResNetDepth.Params(List.of(8), List.of(normlab.models.ResNet.BN, normlab.models.ResNet.NONE), new int[] {4, 8, 8}, 0.05, 4, 16,
+        ResNetDepth.Params p = new ResNetDepth.Params(List.of(8), List.of(normlab.models.ResNet.BN, normlab.models.ResNet.NONE, ResNetDepth.NONE_ZERO_INIT), new int[] {4, 8, 8}, 0.05, 4, 16,
                 256, 64, 32, 2);
         RunOutput r = new ResNetDepth().run(p, quiet(1));
         r.write(tmp);
         List<String> runs = Files.readAllLines(tmp.resolve("runs.csv"));
-        assertEquals(1 + 4, runs.size(), String.join("\n", runs)); // post/pre × BN/none, one seed
+        assertEquals(1 + 6, runs.size(), String.join("\n", runs)); // post/pre × BN/none/none+zero-init, one seed
         List<String> curves = Files.readAllLines(tmp.resolve("curves.csv"));
         // per run: 4 loss points (one per step) and 2 training-accuracy points (after steps 2 and 4)
-        assertEquals(1 + 4 * (4 + 2), curves.size(), String.join("\n", curves));
+        assertEquals(1 + 6 * (4 + 2), curves.size(), String.join("\n", curves));
         assertTrue(curves.stream().anyMatch(l -> l.startsWith("8,PRE,BN,1,train_accuracy,4,")), String.join("\n", curves));
         JsonObject j = JsonParser.parseString(Files.readString(tmp.resolve("summary.json"))).getAsJsonObject();
         assertEquals("resnet", j.get("experiment").getAsString());
-        assertEquals(2, j.getAsJsonArray("claims").size());
+        assertEquals(3, j.getAsJsonArray("claims").size()); // pre-activation, no norm, zero-init
+        assertTrue(curves.stream().anyMatch(l -> l.startsWith("8,POST,none+zero-init,1,")), String.join("\n", curves));
         assertTrue(Files.size(tmp.resolve("resnet_train_loss.png")) > 1000 && Files.exists(tmp.resolve("resnet_depth.svg")));
     }
 

@@ -67,6 +67,12 @@ class VerdictRulesTest {
         assertEquals(Verdict.PARTLY, ResNetDepth.noNormVerdict(56, 0, 6, Spread.of(0.42), Spread.of(0.4)).verdict());
         assertEquals(Verdict.DOES_NOT_HOLD, ResNetDepth.noNormVerdict(56, 0, 6, Spread.of(0.38), Spread.of(0.4)).verdict());
         assertTrue(ResNetDepth.noNormVerdict(56, 2, 6, Spread.of(0.5), Spread.of(0.4)).measurement().contains("2 of 6 unnormalized runs diverged"));
+        // zero-init: trains near BN while plain diverged; diverges less; no divergence either way and lower loss; worse
+        assertEquals(Verdict.HOLDS, ResNetDepth.zeroInitVerdict(56, 0, 6, Spread.of(0.45), 6, Spread.of(Double.NaN), Spread.of(0.4)).verdict());
+        assertEquals(Verdict.PARTLY, ResNetDepth.zeroInitVerdict(56, 2, 6, Spread.of(0.45), 6, Spread.of(Double.NaN), Spread.of(0.4)).verdict());
+        assertEquals(Verdict.PARTLY, ResNetDepth.zeroInitVerdict(56, 0, 6, Spread.of(0.45), 0, Spread.of(0.48), Spread.of(0.4)).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, ResNetDepth.zeroInitVerdict(56, 0, 6, Spread.of(0.60), 0, Spread.of(0.48), Spread.of(0.4)).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, ResNetDepth.zeroInitVerdict(56, 6, 6, Spread.of(Double.NaN), 6, Spread.of(Double.NaN), Spread.of(0.4)).verdict());
     }
 
     @Test
