@@ -93,6 +93,34 @@ class Residual(nn.Module):
         return self.body(x) + x
 
 
+class BasicBlock(nn.Module):
+    """normlab.nn.BasicBlock (He et al. 2015): relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)),
+    shortcut = downsample(x) or x."""
+
+    def __init__(self, conv1, bn1, conv2, bn2, downsample=None):
+        super().__init__()
+        self.conv1, self.bn1, self.conv2, self.bn2 = conv1, bn1, conv2, bn2
+        self.downsample = downsample
+
+    def forward(self, x):
+        out = self.bn2(self.conv2(torch.relu(self.bn1(self.conv1(x)))))
+        return torch.relu(out + (x if self.downsample is None else self.downsample(x)))
+
+
+class PreActBlock(nn.Module):
+    """normlab.nn.PreActBlock (He et al. 2016): a = relu(bn1(x)); conv2(relu(bn2(conv1(a)))) + (downsample(a) or x)."""
+
+    def __init__(self, bn1, conv1, bn2, conv2, downsample=None):
+        super().__init__()
+        self.bn1, self.conv1, self.bn2, self.conv2 = bn1, conv1, bn2, conv2
+        self.downsample = downsample
+
+    def forward(self, x):
+        a = torch.relu(self.bn1(x))
+        out = self.conv2(torch.relu(self.bn2(self.conv1(a))))
+        return out + (x if self.downsample is None else self.downsample(a))
+
+
 class GlobalAvgPool(nn.Module):
     """normlab.nn.GlobalAvgPool: (N, C, H, W) -> (N, C)."""
 
@@ -110,6 +138,8 @@ def build(node):
         return Residual(children[0])
     if t == "GlobalAvgPool":
         return GlobalAvgPool()
+    if t in ("BasicBlock", "PreActBlock"):
+        return (BasicBlock if t == "BasicBlock" else PreActBlock)(*children)
     if args.get("layout", "NCHW") != "NCHW":
         raise ValueError(f"{t}: layout {args['layout']} has no PyTorch constructor form")
     args.pop("layout", None)

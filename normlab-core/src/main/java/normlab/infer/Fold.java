@@ -11,6 +11,7 @@ import normlab.nn.Identity;
 import normlab.nn.Layout;
 import normlab.nn.Module;
 import normlab.nn.Residual;
+import normlab.nn.ResidualBlock;
 import normlab.nn.Sequential;
 import normlab.norm.RunningStatsNorm;
 
@@ -28,7 +29,9 @@ import normlab.norm.RunningStatsNorm;
  * key. The whole-model pass ({@link #fold}) works on a deep copy (the original is untouched) and returns it in eval
  * mode. A BN folds only into the layer immediately before it in a {@link Sequential} (nested Sequentials are one
  * sequence); anything in between — an activation, pooling, dropout, another BN, the join of a {@link Residual} — or
- * a BN without running statistics is refused with an error naming both layers.
+ * a BN without running statistics is refused with an error naming both layers. In a {@link ResidualBlock} each path
+ * is such a sequence: a post-activation block's BNs follow their convs and fold (the downsample's BN into its 1×1
+ * conv); a pre-activation block's first BN normalizes the block's input, a residual sum, and is refused saying so.
  */
 public final class Fold {
     private Fold() {}
@@ -149,16 +152,45 @@ public final class Fold {
         if (m instanceof Sequential) {
             List<Module> seq = new ArrayList<>();
             flatten(m, seq);
-            for (int i = 0; i < seq.size(); i++) {
-                Module el = seq.get(i);
-                if (isFoldableNorm(el)) check(seq, i, pairs, refused);
-                else if (!el.children().isEmpty()) for (Module c : el.children().values()) scan(c, pairs, refused);
-            }
+            scanPath(seq, null, pairs, refused);
+        } else if (m instanceof ResidualBlock b) {
+            // Each path of a residual block is a sequence of its own; the join (the add) lies between paths.
+            List<Module> first = new ArrayList<>();
+            for (Module c : b.before()) flatten(c, first);
+            if (b.before().isEmpty()) for (Module c : b.residual()) flatten(c, first);
+            scanPath(first, b, pairs, refused);
+            if (!b.before().isEmpty()) scanPath(flat(b.residual()), null, pairs, refused);
+            scanPath(flat(b.shortcut()), null, pairs, refused);
+            scanPath(flat(b.after()), null, pairs, refused);
         } else if (isFoldableNorm(m)) {
             refused.add("cannot fold " + m.label() + ": no Linear or Conv2d comes directly before it");
         } else {
             for (Module c : m.children().values()) scan(c, pairs, refused);
         }
+    }
+
+    /** One sequence of layers; {@code block} is the residual block whose input (or pre-activation) it starts from, if any. */
+    private static void scanPath(List<Module> seq, ResidualBlock block, List<Module[]> pairs, List<String> refused) {
+        for (int i = 0; i < seq.size(); i++) {
+            Module el = seq.get(i);
+            if (isFoldableNorm(el)) {
+                if (i == 0 && block != null) {
+                    refused.add("cannot fold " + el.label() + ": it is a pre-activation norm, the first layer of " + block.label()
+                            + ", normalizing the block's input (a residual sum or the stem's output) rather than the output of one "
+                            + "Linear or Conv2d, so no layer can absorb it; it stays in place as its eval-mode affine");
+                } else {
+                    check(seq, i, pairs, refused);
+                }
+            } else if (!el.children().isEmpty()) {
+                scan(el, pairs, refused);
+            }
+        }
+    }
+
+    private static List<Module> flat(List<Module> path) {
+        List<Module> out = new ArrayList<>();
+        for (Module c : path) flatten(c, out);
+        return out;
     }
 
     private static void flatten(Module m, List<Module> out) {
@@ -184,7 +216,7 @@ public final class Fold {
         }
         Module producer = null;
         for (int j = i - 1; j >= 0 && producer == null; j--) producer = lastProducer(seq.get(j));
-        String between = prev instanceof Residual ? "the residual join of " + prev.label() : prev.label();
+        String between = prev instanceof Residual || prev instanceof ResidualBlock ? "the residual join of " + prev.label() : prev.label();
         if (producer == null) {
             refused.add("cannot fold " + bn.label() + ": no Linear or Conv2d comes before it (" + between + " does)");
         } else {
@@ -192,10 +224,11 @@ public final class Fold {
         }
     }
 
-    /** The last Linear/Conv2d inside {@code m} in forward order (m itself if it is one), or null. */
+    /** The last Linear/Conv2d inside {@code m} in forward order (m itself if it is one; a block's residual branch's), or null. */
     private static Module lastProducer(Module m) {
         if (isProducer(m)) return m;
-        List<Module> ch = new ArrayList<>(m.children().values());
+        // A residual block's output comes out of its residual branch (its after path has no producer).
+        List<Module> ch = new ArrayList<>(m instanceof ResidualBlock b ? b.residual() : m.children().values());
         for (int j = ch.size() - 1; j >= 0; j--) {
             Module p = lastProducer(ch.get(j));
             if (p != null) return p;

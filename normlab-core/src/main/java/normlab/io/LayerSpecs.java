@@ -15,6 +15,7 @@ import java.util.function.Function;
 import normlab.infer.Fold;
 import normlab.nn.Activation;
 import normlab.nn.AvgPool2d;
+import normlab.nn.BasicBlock;
 import normlab.nn.Conv2d;
 import normlab.nn.Dropout;
 import normlab.nn.Flatten;
@@ -24,6 +25,7 @@ import normlab.nn.Layout;
 import normlab.nn.Linear;
 import normlab.nn.MaxPool2d;
 import normlab.nn.Module;
+import normlab.nn.PreActBlock;
 import normlab.nn.Residual;
 import normlab.nn.Sequential;
 import normlab.norm.BatchNorm;
@@ -50,7 +52,8 @@ import normlab.tensor.Tensor;
  * {@link RunningStatsNorm} and uses {@link #runningStatsNorm} as its emitter; folding then takes it with no entry here.
  *
  * <p>Model-file names and arguments are PyTorch's ({@code torch.nn.<type>(**args)} builds the same layer), except
- * {@code Residual}, normlab's identity-shortcut block. The ONNX mapping of each entry:
+ * {@code Residual}, normlab's identity-shortcut block, and the residual blocks {@code BasicBlock} / {@code PreActBlock}
+ * (torchvision's BasicBlock and He et al. 2016's pre-activation block, not in torch.nn). The ONNX mapping of each entry:
  * <pre>
  * normlab layer                ONNX
  * Linear                       Gemm(x, W, b), transB = 1                  y = x·Wᵀ + b
@@ -67,7 +70,8 @@ import normlab.tensor.Tensor;
  * Flatten                      Flatten, axis = 1
  * Dropout, Identity            Identity
  * </pre>
- * Sequential and Residual are walked by the exporter ({@code normlab.io.onnx.OnnxExport}).
+ * Sequential, Residual and the residual blocks are walked by the exporter ({@code normlab.io.onnx.OnnxExport}); a
+ * block's two branches end in one Add.
  */
 public final class LayerSpecs {
     private LayerSpecs() {}
@@ -191,6 +195,15 @@ public final class LayerSpecs {
         container("Residual", Residual.class, m -> List.of(m.body), (a, ch) -> {
             if (ch.size() != 1) throw new IllegalArgumentException("Residual takes exactly one child (its body), got " + ch.size());
             return new Residual(ch.get(0));
+        }),
+        // Residual blocks (torchvision's names): a model file lists their parts; the ReLUs are rebuilt.
+        container("BasicBlock", BasicBlock.class, BasicBlock::parts, (a, ch) -> {
+            requireParts("BasicBlock", "conv1, bn1, conv2, bn2", ch);
+            return new BasicBlock(ch.get(0), ch.get(1), ch.get(2), ch.get(3), ch.size() == 5 ? ch.get(4) : null);
+        }),
+        container("PreActBlock", PreActBlock.class, PreActBlock::parts, (a, ch) -> {
+            requireParts("PreActBlock", "bn1, conv1, bn2, conv2", ch);
+            return new PreActBlock(ch.get(0), ch.get(1), ch.get(2), ch.get(3), ch.size() == 5 ? ch.get(4) : null);
         }));
     }
 
@@ -258,6 +271,13 @@ public final class LayerSpecs {
         int opset = Math.max(BASE_OPSET, s == null ? 0 : s.minOpset());
         for (Module c : m.children().values()) opset = Math.max(opset, onnxOpset(c));
         return opset;
+    }
+
+    /** A residual block's children: its four parts and, optionally, its downsample shortcut. */
+    private static void requireParts(String type, String names, List<Module> ch) {
+        if (ch.size() != 4 && ch.size() != 5) {
+            throw new IllegalArgumentException(type + " takes 4 children (" + names + ") or 5 (and downsample), got " + ch.size());
+        }
     }
 
     // ---------------------------------------------------------------------------------------------------------------

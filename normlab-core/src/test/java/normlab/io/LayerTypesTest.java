@@ -37,7 +37,9 @@ class LayerTypesTest {
                 new Activation.ReLU(), new Activation.Sigmoid(), new Activation.Tanh(),
                 new Flatten(), new Identity(),
                 new Sequential(new Linear(2, 2, r), new Sequential()),
-                new Residual(new Sequential(new Linear(2, 2, r))));
+                new Residual(new Sequential(new Linear(2, 2, r))),
+                new BasicBlock(4, 6, 2, BatchNorm2d::new, r),
+                new PreActBlock(4, 4, 1, c -> new GroupNorm(2, c), r));
     }
 
     @Test

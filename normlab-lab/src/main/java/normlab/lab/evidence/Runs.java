@@ -152,9 +152,24 @@ public final class Runs {
      */
     public static Outcome train(Module model, Optimizer opt, Dataset train, Dataset test, int steps, int batch, Rng shuffle,
                                 boolean flat) {
+        return trainWithCurve(model, opt, train, test, steps, batch, shuffle, flat, null, steps).outcome();
+    }
+
+    /** Accuracy on a fixed slice of the training set (evaluation mode) after the given steps. */
+    public record AccuracyCurve(int[] steps, double[] accuracy) {}
+
+    /** An outcome and its training-set accuracy curve (empty without a curve set). */
+    public record Curved(Outcome outcome, AccuracyCurve trainAccuracy) {}
+
+    /**
+     * {@link #train(Module, Optimizer, Dataset, Dataset, int, int, Rng, boolean)} that also evaluates on
+     * {@code curveSet} (a slice of the training data; null for none) every {@code curveEvery} steps and after the last.
+     */
+    public static Curved trainWithCurve(Module model, Optimizer opt, Dataset train, Dataset test, int steps, int batch, Rng shuffle,
+                                        boolean flat, Dataset curveSet, int curveEvery) {
         Watch w = new Watch(model, steps);
         try {
-            RunControl.fit(new Trainer(model, opt, train, batch, shuffle, flat), RunControl.key(), steps, steps, null, null, w, w);
+            RunControl.fit(new Trainer(model, opt, train, batch, shuffle, flat), RunControl.key(), steps, curveEvery, curveSet, null, w, w);
         } catch (java.io.IOException e) {
             throw new java.io.UncheckedIOException("cannot write the checkpoint: " + e.getMessage(), e);
         }
@@ -163,7 +178,9 @@ public final class Runs {
         Evaluation ev = Trainer.evaluate(model, test, flat, null, 200);
         Status status = w.status;
         if (status == Status.OK && ev.accuracy() <= 1.0 / test.numClasses() + 0.02) status = Status.AT_CHANCE;
-        return new Outcome(ev.accuracy(), ev.loss(), status, w.done, w.medianSeconds(), w.curve.stream().mapToDouble(Double::doubleValue).toArray());
+        Outcome o = new Outcome(ev.accuracy(), ev.loss(), status, w.done, w.medianSeconds(), w.curve.stream().mapToDouble(Double::doubleValue).toArray());
+        return new Curved(o, new AccuracyCurve(w.evalSteps.stream().mapToInt(Integer::intValue).toArray(),
+                w.evalAccuracy.stream().mapToDouble(Double::doubleValue).toArray()));
     }
 
     /**
@@ -176,6 +193,8 @@ public final class Runs {
         private final long[] times;
         private final int every;
         private final List<Double> curve = new ArrayList<>();
+        private final List<Integer> evalSteps = new ArrayList<>();
+        private final List<Double> evalAccuracy = new ArrayList<>();
         private Status status = Status.OK;
         private int done, timed;
         private double lossSum;
@@ -201,6 +220,12 @@ public final class Runs {
                 }
             }
             last = System.nanoTime();
+        }
+
+        @Override
+        public void onEval(int step, double trainLoss, Evaluation ev) {
+            evalSteps.add(step);
+            evalAccuracy.add(ev.accuracy());
         }
 
         @Override
@@ -230,7 +255,8 @@ public final class Runs {
         @Override
         public Map<String, String> save() {
             return Map.of("watch.status", status.name(), "watch.done", Integer.toString(done), "watch.loss_sum", RunControl.hex(lossSum),
-                    "watch.curve", RunControl.hex(curve));
+                    "watch.curve", RunControl.hex(curve), "watch.eval_steps", RunControl.hex(evalSteps.stream().map(Integer::doubleValue).toList()),
+                    "watch.eval_accuracy", RunControl.hex(evalAccuracy));
         }
 
         @Override
@@ -240,6 +266,10 @@ public final class Runs {
             lossSum = RunControl.unhex(meta.get("watch.loss_sum"))[0];
             curve.clear();
             curve.addAll(RunControl.unhexList(meta.get("watch.curve")));
+            evalSteps.clear();
+            for (double v : RunControl.unhexList(meta.get("watch.eval_steps"))) evalSteps.add((int) v);
+            evalAccuracy.clear();
+            evalAccuracy.addAll(RunControl.unhexList(meta.get("watch.eval_accuracy")));
             last = System.nanoTime();
         }
     }

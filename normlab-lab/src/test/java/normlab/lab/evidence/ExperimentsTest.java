@@ -40,6 +40,25 @@ class ExperimentsTest {
     }
 
     @Test
+    void resnetTrainsEveryVariantAndPublishesCurvesAndClaims(@TempDir Path tmp) throws Exception {
+        ResNetDepth.Params p = new ResNetDepth.Params(List.of(8), List.of(normlab.models.ResNet.BN, normlab.models.ResNet.NONE, ResNetDepth.NONE_ZERO_INIT), new int[] {4, 8, 8}, 0.05, 4, 16,
+                256, 64, 32, 2);
+        RunOutput r = new ResNetDepth().run(p, quiet(1));
+        r.write(tmp);
+        List<String> runs = Files.readAllLines(tmp.resolve("runs.csv"));
+        assertEquals(1 + 6, runs.size(), String.join("\n", runs)); // post/pre × BN/none/none+zero-init, one seed
+        List<String> curves = Files.readAllLines(tmp.resolve("curves.csv"));
+        // per run: 4 loss points (one per step) and 2 training-accuracy points (after steps 2 and 4)
+        assertEquals(1 + 6 * (4 + 2), curves.size(), String.join("\n", curves));
+        assertTrue(curves.stream().anyMatch(l -> l.startsWith("8,PRE,BN,1,train_accuracy,4,")), String.join("\n", curves));
+        JsonObject j = JsonParser.parseString(Files.readString(tmp.resolve("summary.json"))).getAsJsonObject();
+        assertEquals("resnet", j.get("experiment").getAsString());
+        assertEquals(3, j.getAsJsonArray("claims").size()); // pre-activation, no norm, zero-init
+        assertTrue(curves.stream().anyMatch(l -> l.startsWith("8,POST,none+zero-init,1,")), String.join("\n", curves));
+        assertTrue(Files.size(tmp.resolve("resnet_train_loss.png")) > 1000 && Files.exists(tmp.resolve("resnet_depth.svg")));
+    }
+
+    @Test
     void lrSweepReportsDivergenceAndWritesItsFiles(@TempDir Path tmp) throws Exception {
         LrSweep.Params p = new LrSweep.Params(0.1, new double[] {1, 1e36}, 30, 60, 0.1, 600, 200);
         RunOutput r = new LrSweep().run(p, quiet(1));

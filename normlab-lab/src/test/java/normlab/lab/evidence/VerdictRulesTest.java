@@ -54,6 +54,28 @@ class VerdictRulesTest {
     }
 
     @Test
+    void resnet() {
+        // pre-activation: clearly lower (beyond 5 % and the seeds' s.d.), lower, higher; only post-activation diverged
+        assertEquals(Verdict.HOLDS, ResNetDepth.preActivationVerdict(56, Spread.of(0.50, 0.52), Spread.of(0.40, 0.41)).verdict());
+        assertEquals(Verdict.PARTLY, ResNetDepth.preActivationVerdict(56, Spread.of(0.50, 0.52), Spread.of(0.49, 0.50)).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, ResNetDepth.preActivationVerdict(56, Spread.of(0.40, 0.41), Spread.of(0.50, 0.52)).verdict());
+        assertEquals(Verdict.HOLDS, ResNetDepth.preActivationVerdict(56, Spread.of(Double.NaN), Spread.of(0.50)).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, ResNetDepth.preActivationVerdict(56, Spread.of(0.5), Spread.of(Double.NaN)).verdict());
+        // no normalization: a divergence, 1.25× BN's loss, slightly worse, as good
+        assertEquals(Verdict.HOLDS, ResNetDepth.noNormVerdict(56, 1, 6, Spread.of(0.4, Double.NaN), Spread.of(0.4)).verdict());
+        assertEquals(Verdict.HOLDS, ResNetDepth.noNormVerdict(56, 0, 6, Spread.of(0.5), Spread.of(0.4)).verdict());
+        assertEquals(Verdict.PARTLY, ResNetDepth.noNormVerdict(56, 0, 6, Spread.of(0.42), Spread.of(0.4)).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, ResNetDepth.noNormVerdict(56, 0, 6, Spread.of(0.38), Spread.of(0.4)).verdict());
+        assertTrue(ResNetDepth.noNormVerdict(56, 2, 6, Spread.of(0.5), Spread.of(0.4)).measurement().contains("2 of 6 unnormalized runs diverged"));
+        // zero-init: trains near BN while plain diverged; diverges less; no divergence either way and lower loss; worse
+        assertEquals(Verdict.HOLDS, ResNetDepth.zeroInitVerdict(56, 0, 6, Spread.of(0.45), 6, Spread.of(Double.NaN), Spread.of(0.4)).verdict());
+        assertEquals(Verdict.PARTLY, ResNetDepth.zeroInitVerdict(56, 2, 6, Spread.of(0.45), 6, Spread.of(Double.NaN), Spread.of(0.4)).verdict());
+        assertEquals(Verdict.PARTLY, ResNetDepth.zeroInitVerdict(56, 0, 6, Spread.of(0.45), 0, Spread.of(0.48), Spread.of(0.4)).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, ResNetDepth.zeroInitVerdict(56, 0, 6, Spread.of(0.60), 0, Spread.of(0.48), Spread.of(0.4)).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, ResNetDepth.zeroInitVerdict(56, 6, 6, Spread.of(Double.NaN), 6, Spread.of(Double.NaN), Spread.of(0.4)).verdict());
+    }
+
+    @Test
     void shift() {
         assertEquals(Verdict.HOLDS, Shift.batchStatsVerdict(.85, .40, 1, .845, 256).verdict());
         assertEquals(Verdict.PARTLY, Shift.batchStatsVerdict(.85, .40, 1, .80, 256).verdict());

@@ -13,6 +13,7 @@ import normlab.io.OnnxWriter;
 import normlab.io.onnx.proto.Onnx;
 import normlab.nn.Module;
 import normlab.nn.Residual;
+import normlab.nn.ResidualBlock;
 import normlab.nn.Sequential;
 import normlab.norm.RunningStatsNorm;
 import normlab.tensor.Tensor;
@@ -28,7 +29,8 @@ import normlab.tensor.Tensor;
  *
  * <p>Each layer type's ONNX mapping is its emitter in {@link LayerSpecs} (the table of operators is there); this class
  * is the driver: it probes shapes, walks {@link Sequential}s and {@link Residual}s — a Residual(body) is the body, then
- * Add with the block's input, y = body(x) + x — sets eval mode, and assembles the ModelProto (with an optional last
+ * Add with the block's input, y = body(x) + x — and {@link ResidualBlock}s (BasicBlock, PreActBlock: the before path,
+ * the residual and shortcut branches from the same value, one Add, the after path), sets eval mode, and assembles the ModelProto (with an optional last
  * Softmax, axis = 1).
  *
  * <p>Operator set: {@value #OPSET} (ONNX 1.12, IR version {@value #IR_VERSION}), the lowest with LayerNormalization;
@@ -115,6 +117,24 @@ public final class OnnxExport {
             emit(((Residual) m).body, g, probe);
             // y = body(x) + x
             g.apply("Add", name(m), g.shape(), List.of(skip));
+            return y;
+        }
+        if (m instanceof ResidualBlock b) {
+            Tensor y = m.forward(probe); // checks that the branches agree, with the block's own error
+            for (Module c : b.before()) probe = emit(c, g, probe);
+            String split = g.value();
+            int[] splitShape = g.shape();
+            Tensor r = probe;
+            for (Module c : b.residual()) r = emit(c, g, r);
+            String residual = g.value();
+            g.setValue(split, splitShape);
+            Tensor s = probe;
+            for (Module c : b.shortcut()) s = emit(c, g, s);
+            // z = residual(a) + shortcut(a), then the block's after path (its final ReLU, if any)
+            g.apply("Add", name(m), g.shape(), List.of(residual));
+            Tensor z = Tensor.zeros(r.shape());
+            for (int i = 0; i < z.data.length; i++) z.data[i] = r.data[i] + s.data[i];
+            for (Module c : b.after()) z = emit(c, g, z);
             return y;
         }
         // Before the batch-1 probe: a BatchNorm without running statistics refuses one sample (as PyTorch) with a
