@@ -114,20 +114,18 @@ public final class NormLSTM extends Module {
         return params;
     }
 
+    /** The running statistics of the BN kinds, norm_ih, norm_hh, norm_c (mean, then variance); none for LAYER. */
     @Override
     protected Map<String, Tensor> ownBuffers() {
-        if (kind == Kind.LAYER) return Map.of();
         Map<String, Tensor> b = new LinkedHashMap<>();
-        for (var e : Map.of("norm_ih", nIh, "norm_hh", nHh, "norm_c", nC).entrySet()) {
-            b.put(e.getKey() + ".running_mean", e.getValue().runningMean);
-            b.put(e.getKey() + ".running_var", e.getValue().runningVar);
+        if (kind == Kind.LAYER) return b;
+        String[] names = {"norm_ih", "norm_hh", "norm_c"};
+        StepNorm[] norms = {nIh, nHh, nC};
+        for (int i = 0; i < 3; i++) {
+            b.put(names[i] + ".running_mean", norms[i].runningMean);
+            b.put(names[i] + ".running_var", norms[i].runningVar);
         }
-        Map<String, Tensor> ordered = new LinkedHashMap<>();
-        for (String k : List.of("norm_ih", "norm_hh", "norm_c")) {
-            ordered.put(k + ".running_mean", b.get(k + ".running_mean"));
-            ordered.put(k + ".running_var", b.get(k + ".running_var"));
-        }
-        return ordered;
+        return b;
     }
 
     @Override

@@ -30,13 +30,15 @@ import org.junit.jupiter.params.provider.MethodSource;
  */
 @ExtendWith(KernelSwitches.class)
 class NormLSTMTest {
-    static Stream<String> fixtures() {
-        return Golden.names("rnn", "norm_").stream();
+    /** Every fixture on the SIMD kernels and on the scalar reference loops. */
+    static Stream<org.junit.jupiter.params.provider.Arguments> fixtures() {
+        return Golden.names("rnn", "norm_").stream().flatMap(n -> Stream.of(true, false).map(simd -> org.junit.jupiter.params.provider.Arguments.of(n, simd)));
     }
 
-    @ParameterizedTest(name = "{0}")
+    @ParameterizedTest(name = "{0} simd={1}")
     @MethodSource("fixtures")
-    void matchesTorchReference(String name) {
+    void matchesTorchReference(String name, boolean simd) {
+        normlab.kernels.Kernels.setSimd(simd);
         var f = Golden.load("rnn", name);
         Map<String, String> meta = f.metadata();
         Map<String, Tensor> t = f.tensors();
