@@ -151,6 +151,16 @@ class ExperimentsTest {
         assertTrue(Math.abs(shared0 - perStep0) > 1e-3, "shared " + shared0 + " vs per-step slot 0 " + perStep0);
     }
 
+    /** The long variant: 4-pixel chunks make 196 steps, and per-step BN keeps 196 slots of statistics. */
+    @Test
+    void rnnLongVariantHas196Steps() {
+        RnnNorm.Params p = new RnnNorm.Params(4, 6, 1, 2, 0.01, 0, 0, 1);
+        assertEquals(196, p.length());
+        Sequential m = RnnNorm.build(RnnNorm.Variant.BN, p, new Rng(1));
+        assertEquals(java.util.List.of(196, 24), java.util.Arrays.stream(m.get(1).namedBuffers().get("norm_hh.running_mean").shape()).boxed().toList());
+        assertEquals(java.util.List.of(3, 10), java.util.Arrays.stream(m.forward(normlab.tensor.Tensor.zeros(3, 784)).shape()).boxed().toList());
+    }
+
     @Test
     void batchRenormScheduleIsScaledToTheRun() {
         Sequential m = Runs.cnn(SmallCnn.Norm.BATCH_RENORM, 1000, new Rng(1));
