@@ -31,6 +31,11 @@ import org.knowm.xchart.XYChart;
  * <p>The two BN cells train identically (both normalize each step by its own batch statistics; only the running
  * averages they keep for evaluation differ), so for a seed their test accuracies are a paired comparison of per-step
  * against shared inference statistics.
+ *
+ * <p>A run whose loss or gradient turns non-finite is stopped and measured as it is (runs.csv says where). This is what
+ * BN-LSTMs do on the 196-step variant: MNIST's blank top rows make the first ~50–100 steps identical across the batch,
+ * and BN of a pre-activation with no spread over the batch has derivative γ/√ε (31.6 at γ = 0.1, ε = 1e-5) per
+ * step, which backpropagation through that prefix multiplies until it overflows at the first step.
  */
 public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm.Cell>> {
     public static final String NAME = "rnn";
@@ -61,8 +66,12 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
         }
     }
 
-    /** One run: cell, seed, test accuracy after every evaluation, recurrent pre-activation mean and variance per step. */
-    public record Cell(Variant variant, long seed, int[] evalSteps, double[] accuracy, double[] hhMean, double[] hhVar, double sharedRunningVar) {
+    /**
+     * One run: cell, seed, test accuracy after every evaluation, recurrent pre-activation mean and variance per step, and
+     * the step at which a non-finite loss or gradient stopped it (0: it finished). A stopped run is measured as it is.
+     */
+    public record Cell(Variant variant, long seed, int[] evalSteps, double[] accuracy, double[] hhMean, double[] hhVar, double sharedRunningVar,
+                       int divergedAt) {
         double last() {
             return accuracy[accuracy.length - 1];
         }
@@ -104,6 +113,7 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
             Sequential model = build(c, p, init);
             List<Integer> at = new ArrayList<>();
             List<Double> acc = new ArrayList<>();
+            int[] diverged = {0};
             Trainer tr = new Trainer(model, new Adam(model.parameters(), p.lr()), train, p.batch(), shuffle, true);
             tr.fit(p.steps(), p.evalEvery(), test, null, new Trainer.Listener() {
                 @Override
@@ -113,18 +123,36 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
                 }
 
                 @Override
+                public void onStep(int step, float loss) {
+                    if (!Float.isFinite(loss) || !Runs.finiteParameters(model)) diverged[0] = step;
+                }
+
+                /** The trainer refused a step with a non-finite gradient (weights kept): the run ends here. */
+                @Override
+                public void onNonFinite(normlab.train.NonFiniteException e) {
+                    diverged[0] = tr.steps() + 1;
+                }
+
+                @Override
                 public boolean stop() {
-                    return !Runs.finiteParameters(model);
+                    return diverged[0] != 0;
                 }
             });
+            if (diverged[0] != 0) {
+                // measured as it stopped: one more evaluation at the stopping point
+                Evaluation ev = Trainer.evaluate(model, test, true, null, 200);
+                at.add(diverged[0]);
+                acc.add(ev.accuracy());
+            }
             double[][] mom = recurrentMoments(model, test, p);
             double shared = Double.NaN;
             if (model.get(1) instanceof NormLSTM n && n.kind == NormLSTM.Kind.BATCH_SHARED) {
                 shared = mean(n.namedBuffers().get("norm_hh.running_var").data);
             }
             Cell out = new Cell(c, seed, at.stream().mapToInt(Integer::intValue).toArray(), acc.stream().mapToDouble(Double::doubleValue).toArray(),
-                    mom[0], mom[1], shared);
-            s.say("  rnn %-17s seed %d: test accuracy %s (after %d steps)", c.label, seed, RunOutput.pct(out.last()), p.steps());
+                    mom[0], mom[1], shared, diverged[0]);
+            s.say("  rnn %-17s seed %d: test accuracy %s (%s)", c.label, seed, RunOutput.pct(out.last()),
+                    diverged[0] == 0 ? "after " + p.steps() + " steps" : "non-finite gradient at step " + diverged[0] + ", stopped");
             return out;
         });
     }
@@ -166,8 +194,14 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
         RunOutput out = output(s, runs, "mnist", "sequence", p.length() + " steps of " + p.chunk() + " pixels",
                 "model", "Unflatten → cell (hidden " + p.hidden() + ") → last step → Linear(" + p.hidden() + ", 10)",
                 "optimizer", "Adam, lr " + p.lr(), "steps", p.steps(), "batch", p.batch(), "eval_every", p.evalEvery());
-        out.table("runs.csv", "cell", "seed", "step", "test_accuracy");
-        for (Cell c : all) for (int i = 0; i < c.accuracy().length; i++) out.row("runs.csv", c.variant().name().toLowerCase(Locale.ROOT), c.seed(), c.evalSteps()[i], c.accuracy()[i]);
+        out.table("runs.csv", "cell", "seed", "step", "test_accuracy", "stopped_non_finite_at");
+        for (Cell c : all) {
+            for (int i = 0; i < c.accuracy().length; i++) {
+                out.row("runs.csv", c.variant().name().toLowerCase(Locale.ROOT), c.seed(), c.evalSteps()[i], c.accuracy()[i], c.divergedAt());
+            }
+        }
+        long stopped = all.stream().filter(c -> c.divergedAt() != 0).count();
+        out.results.addProperty("runs_stopped_non_finite", stopped);
         out.table("recurrent_preactivations.csv", "cell", "seed", "t", "mean_Whh_h", "var_Whh_h");
         for (Cell c : all) {
             if (c.variant() == Variant.NONE) continue;
@@ -178,15 +212,19 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
         XYChart curve = Charts.xy("Test accuracy during training", "step", "test accuracy", false);
         for (int k = 0; k < cells.length; k++) {
             List<Cell> mine = of(all, cells[k]);
-            int evals = mine.stream().mapToInt(c -> c.accuracy().length).min().orElse(0);
+            // The curve over the runs that finished (a stopped run has fewer, other evaluation steps); the final
+            // accuracy and the area below count every run as measured.
+            List<Cell> done = mine.stream().filter(c -> c.divergedAt() == 0).toList();
+            int evals = done.isEmpty() ? 0 : done.get(0).accuracy().length;
             double[] x = new double[evals];
             Spread[] y = new Spread[evals];
             for (int i = 0; i < evals; i++) {
                 int ii = i;
-                x[i] = mine.get(0).evalSteps()[i];
-                y[i] = Spread.of(mine.stream().mapToDouble(c -> c.accuracy()[ii]).toArray());
+                x[i] = done.get(0).evalSteps()[i];
+                y[i] = Spread.of(done.stream().mapToDouble(c -> c.accuracy()[ii]).toArray());
             }
-            Charts.series(curve, cells[k].label, x, y, k, cells[k] == Variant.BN_SHARED);
+            Charts.series(curve, cells[k].label + (done.size() < mine.size() ? " (" + (mine.size() - done.size()) + " stopped)" : ""), x, y, k,
+                    cells[k] == Variant.BN_SHARED);
             last[k] = Spread.of(mine.stream().mapToDouble(Cell::last).toArray());
             area[k] = Spread.of(mine.stream().mapToDouble(Cell::area).toArray());
             String key = cells[k].name().toLowerCase(Locale.ROOT);
@@ -215,7 +253,8 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
                 + "evaluation mode), mean ± s.d. over seeds; dashed: the one running variance the shared model uses at every step. "
                 + "At t = 0, h = 0 and W_hh·h has no spread.", var);
         out.claim(lnFaster(area[Variant.LN.ordinal()], area[Variant.NONE.ordinal()]));
-        out.claim(perStepNeeded(last[Variant.BN.ordinal()], last[Variant.BN_SHARED.ordinal()], perVar, runVar));
+        out.claim(perStepNeeded(last[Variant.BN.ordinal()], last[Variant.BN_SHARED.ordinal()], perVar, runVar,
+                of(all, Variant.BN).stream().filter(c -> c.divergedAt() != 0).count(), of(all, Variant.BN_SHARED).stream().filter(c -> c.divergedAt() != 0).count()));
         return out;
     }
 
@@ -246,17 +285,23 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
      * Rule: HOLDS when BN with per-step statistics ends ≥ 1 point and more than 2 s.e. above BN with shared statistics
      * (the two train identically, so the gap is the inference statistics); PARTLY when it is higher but not by that
      * margin; otherwise DOES_NOT_HOLD. The measurement also reports how far the shared running variance is from the
-     * per-step batch variances (first and last step).
+     * per-step batch variances (first and last step) and how many runs a non-finite gradient stopped (their accuracy
+     * counts as measured when they stopped).
      */
-    public static Claim perStepNeeded(Spread perStep, Spread shared, Spread[] perStepVar, Spread[] sharedVar) {
+    public static Claim perStepNeeded(Spread perStep, Spread shared, Spread[] perStepVar, Spread[] sharedVar, long stoppedPerStep,
+                                      long stoppedShared) {
         double d = perStep.mean() - shared.mean(), se = se(perStep, shared);
+        String stopped = stoppedPerStep + stoppedShared == 0 ? ""
+                : String.format(Locale.ROOT, "; stopped by a non-finite gradient: %d per-step and %d shared run(s) — BN of a pre-activation "
+                        + "with no spread over the batch (blank pixels, identical states) has derivative γ/√ε per step, which "
+                        + "backpropagation through a long blank prefix multiplies", stoppedPerStep, stoppedShared);
         int t = perStepVar.length - 1;
         return new Claim("Batch-normalized LSTMs need separate statistics per time step; one set shared by all steps hurts.",
                 "Cooijmans et al. 2017 (Recurrent Batch Normalization), §3–4",
                 String.format(Locale.ROOT, "final test accuracy: per-step %s vs shared %s (difference %+.1f points, s.e. %.1f); "
                         + "Var(W_hh·h) over the batch %.3g at t = 0 and %.3g at t = %d vs the shared running variance %.3g",
                         RunOutput.pct(perStep), RunOutput.pct(shared), 100 * d, 100 * se, perStepVar[0].mean(), perStepVar[t].mean(), t,
-                        sharedVar[0].mean()),
+                        sharedVar[0].mean()) + stopped,
                 Verdict.of(d >= 0.01 && d > 2 * se, d > 0),
                 "holds if per-step BN ends ≥ 1 point and > 2 s.e. above shared BN; partly if above but not by that");
     }
