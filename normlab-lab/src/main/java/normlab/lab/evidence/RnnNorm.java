@@ -86,7 +86,7 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
 
     public RnnNorm() {
         super(NAME, "Normalized LSTMs on sequential MNIST", "LSTM vs LN-LSTM vs BN-LSTM (per-step / shared statistics) on sequential MNIST",
-                "Sequential MNIST (28 steps of 28 pixels; -D" + CHUNK_PROPERTY + "=4 for 196 steps of 4) with a plain LSTM, LayerNorm-LSTM, "
+                "Sequential MNIST (28 steps of 28 pixels; 196 steps of 4 with JAVA_TOOL_OPTIONS=-D" + CHUNK_PROPERTY + "=4 ./normlab rnn) with a plain LSTM, LayerNorm-LSTM, "
                         + "BatchNorm-LSTM with per-time-step statistics and BatchNorm-LSTM with one shared set: test-accuracy curves and the "
                         + "per-step statistics of the recurrent pre-activations.", Params::of);
     }
