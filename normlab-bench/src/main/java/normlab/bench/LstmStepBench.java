@@ -10,8 +10,9 @@ import org.openjdk.jmh.annotations.*;
 
 /**
  * JMH: forward + backward through time of one LSTM layer on a sequential-MNIST-sized batch, N = 64, T = 28, 28 inputs,
- * H = 128 (dL/dy fixed), for the plain cell and the normalized ones ({@code none}, {@code layer}, {@code batch},
- * {@code batch_shared}). Parameter gradients accumulate across calls (no optimizer step), which costs nothing extra.
+ * H = 128 (dL/dy fixed), for the plain cell and the normalized ones ({@code none}, {@code layer}, {@code batch}; the
+ * shared-statistics BN cell trains with the same arithmetic as {@code batch}). Parameter gradients accumulate across
+ * calls (no optimizer step), which costs nothing extra.
  */
 public class LstmStepBench extends Bench {
     @Param({"none", "layer", "batch"})
