@@ -128,6 +128,27 @@ class GlobalAvgPool(nn.Module):
         return x.mean(dim=(2, 3))
 
 
+class LSTM(nn.LSTM):
+    """nn.LSTM returning only its output (all hidden states), so it fits nn.Sequential; same state-dict keys."""
+
+    def forward(self, x):
+        return super().forward(x)[0]
+
+
+class GRU(nn.GRU):
+    """nn.GRU returning only its output, as LSTM above."""
+
+    def forward(self, x):
+        return super().forward(x)[0]
+
+
+class LastStep(nn.Module):
+    """normlab.rnn.LastStep: (N, T, H) -> (N, H), the last time step."""
+
+    def forward(self, x):
+        return x[:, -1]
+
+
 def build(node):
     """The torch module a normlab description node names."""
     t, args = node["type"], dict(node.get("args", {}))
@@ -140,6 +161,12 @@ def build(node):
         return GlobalAvgPool()
     if t in ("BasicBlock", "PreActBlock"):
         return (BasicBlock if t == "BasicBlock" else PreActBlock)(*children)
+    if t in ("LSTM", "GRU"):
+        return (LSTM if t == "LSTM" else GRU)(**args)
+    if t == "LastStep":
+        return LastStep()
+    if t == "Unflatten":
+        return nn.Unflatten(args["dim"], tuple(args["unflattened_size"]))
     if args.get("layout", "NCHW") != "NCHW":
         raise ValueError(f"{t}: layout {args['layout']} has no PyTorch constructor form")
     args.pop("layout", None)

@@ -141,6 +141,22 @@ class Runner:
                               nn.Flatten(), nn.Linear(64 * 7 * 7, 10))
         self.train(name, model, torch.randn(64, 1, 28, 28), 10)
 
+    def lstm(self):
+        """Sequence classifier: (64, 784) as 28 steps of 28 pixels, nn.LSTM(28, 128), last step, Linear(128, 10)."""
+        if not self.wanted("lstm_clf"):
+            return
+
+        class Clf(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.LSTM(28, 128, batch_first=True)
+                self.fc = nn.Linear(128, 10)
+
+            def forward(self, x):
+                return self.fc(self.rnn(x.view(-1, 28, 28))[0][:, -1])
+
+        self.train("lstm_clf", Clf(), torch.randn(64, 784), 10)
+
     def run_all(self):
         if self.wanted("copy"):
             self.copy()
@@ -155,6 +171,7 @@ class Runner:
         self.mlp(True)
         self.cnn("bn")
         self.cnn("gn")
+        self.lstm()
 
 
 def main():

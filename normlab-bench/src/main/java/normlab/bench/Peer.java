@@ -175,6 +175,16 @@ public final class Peer {
         mlp(true);
         cnn("bn");
         cnn("gn");
+        lstm();
+    }
+
+    /** Sequence classifier on sequential MNIST's shape: rows of 28 pixels as 28 steps, LSTM(28, 128), last step, linear(128→10); batch 64. */
+    private void lstm() {
+        if (!wanted("lstm_clf")) return;
+        Rng rng = new Rng(4);
+        Sequential model = new Sequential(new normlab.rnn.Unflatten(28, 28), new normlab.rnn.LSTM(28, 128, rng), new normlab.rnn.LastStep(),
+                new Linear(128, 10, rng));
+        train("lstm_clf", model, new int[] {64, 784}, 10, rng);
     }
 
     /** STREAM-like copy of 2 × 128 MB, split over the pool: the bandwidth ceiling for this run (2 passes counted). */

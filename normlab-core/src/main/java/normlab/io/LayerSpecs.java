@@ -41,6 +41,12 @@ import normlab.norm.InstanceNorm2d;
 import normlab.norm.LayerNorm;
 import normlab.norm.RMSNorm;
 import normlab.norm.RunningStatsNorm;
+import normlab.rnn.GRU;
+import normlab.rnn.LSTM;
+import normlab.rnn.LastStep;
+import normlab.rnn.NormLSTM;
+import normlab.rnn.Recurrent;
+import normlab.rnn.Unflatten;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
 
@@ -69,6 +75,11 @@ import normlab.tensor.Tensor;
  * GlobalAvgPool                GlobalAveragePool, Flatten
  * Flatten                      Flatten, axis = 1
  * Dropout, Identity            Identity
+ * LSTM / GRU                   LSTM / GRU per layer (time-major; Transposes around a batch-first layer), Squeeze;
+ *                              gates reordered to ONNX's i, o, f, c (LSTM) and z, r, h (GRU, linear_before_reset = 1)
+ * LastStep                     Gather(index −1, axis 1), Flatten
+ * Unflatten                    Reshape to (0, sizes…)
+ * NormLSTM                     none: not exportable (ONNX has no normalized LSTM cell)
  * </pre>
  * Sequential, Residual and the residual blocks are walked by the exporter ({@code normlab.io.onnx.OnnxExport}); a
  * block's two branches end in one Add.
@@ -191,6 +202,32 @@ public final class LayerSpecs {
         leaf("Flatten", Flatten.class, m -> args(), a -> new Flatten())
                 .onnx((m, g, name, out) -> g.apply("Flatten", name, out, List.of(), attr("axis", 1L))),
         leaf("Identity", Identity.class, m -> args(), a -> new Identity()).onnx(op("Identity")),
+        leaf("LSTM", LSTM.class, LayerSpecs::rnnArgs, a -> new LSTM(a.integer("input_size"), a.integer("hidden_size"), a.integer("num_layers"),
+                        rnnBatchFirst(a, "LSTM"), null))
+                .onnx((m, g, name, out) -> recurrent(m, g, name, out, "LSTM", new int[] {0, 3, 1, 2})),
+        leaf("GRU", GRU.class, LayerSpecs::rnnArgs, a -> new GRU(a.integer("input_size"), a.integer("hidden_size"), a.integer("num_layers"),
+                        rnnBatchFirst(a, "GRU"), null))
+                .onnx((m, g, name, out) -> recurrent(m, g, name, out, "GRU", new int[] {1, 0, 2})),
+        // No PyTorch module: its own arguments; no ONNX emitter, so export names it as not exportable.
+        leaf("NormLSTM", NormLSTM.class, m -> args("norm", m.kind.id, "input_size", m.inputSize, "hidden_size", m.hiddenSize,
+                        "max_length", m.maxLength, "batch_first", m.batchFirst),
+                a -> new NormLSTM(NormLSTM.Kind.of(a.string("norm")), a.integer("input_size"), a.integer("hidden_size"), a.integer("max_length"),
+                        a.bool("batch_first"), null)),
+        leaf("LastStep", LastStep.class, m -> args(), a -> new LastStep())
+                // x[:, −1]: Gather keeps a length-1 axis for a 1-d index, Flatten drops it.
+                .onnx((m, g, name, out) -> {
+                    g.apply("Gather", name, new int[] {1, out[0]}, List.of(g.int64s(name + ".last", -1L)), attr("axis", 1L));
+                    g.apply("Flatten", name, out, List.of(), attr("axis", 1L));
+                }),
+        leaf("Unflatten", Unflatten.class, m -> args("dim", 1, "unflattened_size", m.sizes), a -> {
+                    if (a.integer("dim") != 1) throw new IllegalArgumentException("Unflatten: only dim=1 is supported, got " + a.integer("dim"));
+                    return new Unflatten(a.intList("unflattened_size"));
+                })
+                .onnx((m, g, name, out) -> {
+                    long[] shape = new long[m.sizes.length + 1]; // 0: keep the batch
+                    for (int i = 0; i < m.sizes.length; i++) shape[i + 1] = m.sizes[i];
+                    g.apply("Reshape", name, out, List.of(g.int64s(name + ".shape", shape)));
+                }),
         container("Sequential", Sequential.class, Sequential::layers, (a, ch) -> new Sequential(ch)),
         container("Residual", Residual.class, m -> List.of(m.body), (a, ch) -> {
             if (ch.size() != 1) throw new IllegalArgumentException("Residual takes exactly one child (its body), got " + ch.size());
@@ -299,8 +336,62 @@ public final class LayerSpecs {
         return o;
     }
 
+    /** PyTorch's nn.LSTM / nn.GRU arguments (bias always true, no dropout, one direction: the only forms normlab has). */
+    private static JsonObject rnnArgs(Recurrent m) {
+        return args("input_size", m.inputSize, "hidden_size", m.hiddenSize, "num_layers", m.numLayers, "bias", true,
+                "batch_first", m.batchFirst, "dropout", 0.0, "bidirectional", false);
+    }
+
+    /** batch_first, after checking the arguments normlab does not implement hold their only supported value. */
+    private static boolean rnnBatchFirst(LayerTypes.Args a, String kind) throws ModelFileException {
+        if (!a.bool("bias")) throw new IllegalArgumentException(kind + ": bias=false is not supported");
+        if (a.number("dropout") != 0) throw new IllegalArgumentException(kind + ": dropout between layers is not supported, got " + a.number("dropout"));
+        if (a.bool("bidirectional")) throw new IllegalArgumentException(kind + ": bidirectional is not supported");
+        return a.bool("batch_first");
+    }
+
     // ---------------------------------------------------------------------------------------------------------------
     // ONNX emitters shared by several entries, or too long to read inline.
+
+    /**
+     * LSTM / GRU, one ONNX node per layer (a zero initial state, the inference function of a model). ONNX wants
+     * W (1, G·H, in), R (1, G·H, H), B (1, 2·G·H) = [W_b | R_b] with the gate blocks in its own order: {@code order[k]}
+     * is the PyTorch block that goes to ONNX position k (LSTM: i, o, f, c ← i, f, g, o; GRU: z, r, h ← r, z, n). Each
+     * node reads and writes time-major (ONNX Runtime refuses layout = 1): Y is (T, 1, N, H), its direction axis squeezed
+     * away; a batch-first layer runs between two Transposes (perm 1, 0, 2).
+     */
+    private static void recurrent(Recurrent m, OnnxWriter g, String name, int[] out, String op, int[] order) {
+        int hs = m.hiddenSize;
+        // Shapes without the leading dimension, as the graph tracks them (time-major inside: (T, N, ·) minus T).
+        int[] inner = m.batchFirst ? new int[] {1, hs} : out;
+        if (m.batchFirst) g.apply("Transpose", name, new int[] {1, m.inputSize}, List.of(), attrInts("perm", 1, 0, 2));
+        for (int l = 0; l < m.numLayers; l++) {
+            normlab.nn.Parameter[] p = m.layerParameters(l);
+            int in = l == 0 ? m.inputSize : hs;
+            float[] w = reorderGates(p[0].value.data, order, hs * in), r = reorderGates(p[1].value.data, order, hs * hs);
+            float[] bi = reorderGates(p[2].value.data, order, hs), bh = reorderGates(p[3].value.data, order, hs);
+            float[] b = new float[bi.length + bh.length];
+            System.arraycopy(bi, 0, b, 0, bi.length);
+            System.arraycopy(bh, 0, b, bi.length, bh.length);
+            String ln = name + ".l" + l;
+            List<String> inputs = List.of(g.floats(key(m, "weight_ih_l" + l) + ".onnx", w, 1, order.length * hs, in),
+                    g.floats(key(m, "weight_hh_l" + l) + ".onnx", r, 1, order.length * hs, hs),
+                    g.floats(key(m, "bias_l" + l) + ".onnx", b, 1, 2 * order.length * hs));
+            OnnxWriter.Attr[] attrs = op.equals("GRU")
+                    ? new OnnxWriter.Attr[] {attr("hidden_size", (long) hs), attr("linear_before_reset", 1L)}
+                    : new OnnxWriter.Attr[] {attr("hidden_size", (long) hs)};
+            g.apply(op, ln, new int[] {1, inner[0], hs}, inputs, attrs);
+            g.apply("Squeeze", ln, inner, List.of(g.int64s(ln + ".axes", 1L)));
+        }
+        if (m.batchFirst) g.apply("Transpose", name, out, List.of(), attrInts("perm", 1, 0, 2));
+    }
+
+    /** The G gate blocks of {@code src} (each {@code block} values) in the order {@code order}: dst block k = src block order[k]. */
+    private static float[] reorderGates(float[] src, int[] order, int block) {
+        float[] dst = new float[src.length];
+        for (int k = 0; k < order.length; k++) System.arraycopy(src, order[k] * block, dst, k * block, block);
+        return dst;
+    }
 
     /** An emitter of one operator without attributes on the current value. */
     private static <M extends Module> LayerSpec.Emitter<M> op(String opType) {

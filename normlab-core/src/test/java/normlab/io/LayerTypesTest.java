@@ -9,6 +9,11 @@ import java.util.Set;
 import normlab.nn.*;
 import normlab.nn.Module;
 import normlab.norm.*;
+import normlab.rnn.GRU;
+import normlab.rnn.LSTM;
+import normlab.rnn.LastStep;
+import normlab.rnn.NormLSTM;
+import normlab.rnn.Unflatten;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
 import org.junit.jupiter.api.Test;
@@ -36,6 +41,8 @@ class LayerTypesTest {
                 new Dropout(0.25, r),
                 new Activation.ReLU(), new Activation.Sigmoid(), new Activation.Tanh(),
                 new Flatten(), new Identity(),
+                new LSTM(3, 4, 2, false, r), new GRU(2, 3, r), new NormLSTM(NormLSTM.Kind.BATCH, 3, 2, 5, true, r),
+                new LastStep(), new Unflatten(4, 7),
                 new Sequential(new Linear(2, 2, r), new Sequential()),
                 new Residual(new Sequential(new Linear(2, 2, r))),
                 new BasicBlock(4, 6, 2, BatchNorm2d::new, r),

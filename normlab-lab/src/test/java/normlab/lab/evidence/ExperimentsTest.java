@@ -163,6 +163,54 @@ class ExperimentsTest {
         }
     }
 
+    /**
+     * A tiny rnn run: every cell trains above chance, the two BN cells train identically (same weights after the run,
+     * they differ only in their running statistics), the per-step statistics show W_hh·h without spread at t = 0, and
+     * the files and claims are written.
+     */
+    @Test
+    void rnnRunsEveryCell(@TempDir Path tmp) throws Exception {
+        RnnNorm.Params p = RnnNorm.Params.of(true);
+        p = new RnnNorm.Params(p.chunk(), p.hidden(), 40, p.batch(), p.lr(), 640, 200, 20);
+        RnnNorm e = new RnnNorm();
+        Runs.Results<RnnNorm.Cell> runs = e.train(p, quiet(1));
+        assertEquals(4, runs.runs().size());
+        for (RnnNorm.Cell c : runs.runs()) {
+            assertEquals(2, c.accuracy().length, c.variant() + " evaluations");
+            assertTrue(c.accuracy()[1] > 0.2, c.variant() + " is above chance after 40 steps at the quick run's size and rate: " + c.accuracy()[1]);
+        }
+        RnnNorm.Cell bn = runs.runs().get(2), shared = runs.runs().get(3);
+        assertEquals(RnnNorm.Variant.BN, bn.variant());
+        assertEquals(0, bn.hhVar()[0], 1e-12);
+        assertTrue(bn.hhVar()[27] > 0 && Double.isFinite(shared.sharedRunningVar()));
+        RunOutput r = e.publish(p, quiet(1), runs);
+        r.write(tmp);
+        assertEquals(2, r.claims.size());
+        assertTrue(Files.readAllLines(tmp.resolve("runs.csv")).size() == 1 + 4 * 2);
+        assertTrue(Files.size(tmp.resolve("rnn_accuracy.png")) > 1000 && Files.exists(tmp.resolve("rnn_recurrent_stats.svg")));
+        // Same seed, same batches, same training arithmetic: per-step and shared BN end with the same weights.
+        Sequential a = RnnNorm.build(RnnNorm.Variant.BN, p, new Rng(1)), b = RnnNorm.build(RnnNorm.Variant.BN_SHARED, p, new Rng(1));
+        for (Sequential m : List.of(a, b)) {
+            new normlab.train.Trainer(m, new normlab.optim.Adam(m.parameters(), 0.01), runs.train(), 16, new Rng(2), true)
+                    .fit(5, 5, null, null, new normlab.train.Trainer.Listener() {});
+        }
+        assertTrue(java.util.Arrays.equals(a.get(1).namedParameters().get("weight_hh").value.data, b.get(1).namedParameters().get("weight_hh").value.data));
+        // ... but not the same running statistics: slot 0 of the per-step set saw W_hh·h_{−1} = 0 (variance 0) five times.
+        float perStep0 = a.get(1).namedBuffers().get("norm_hh.running_var").data[0], shared0 = b.get(1).namedBuffers().get("norm_hh.running_var").data[0];
+        assertEquals(Math.pow(0.9, 5), perStep0, 1e-5);
+        assertTrue(Math.abs(shared0 - perStep0) > 1e-3, "shared " + shared0 + " vs per-step slot 0 " + perStep0);
+    }
+
+    /** The long variant: 4-pixel chunks make 196 steps, and per-step BN keeps 196 slots of statistics. */
+    @Test
+    void rnnLongVariantHas196Steps() {
+        RnnNorm.Params p = new RnnNorm.Params(4, 6, 1, 2, 0.01, 0, 0, 1);
+        assertEquals(196, p.length());
+        Sequential m = RnnNorm.build(RnnNorm.Variant.BN, p, new Rng(1));
+        assertEquals(java.util.List.of(196, 24), java.util.Arrays.stream(m.get(1).namedBuffers().get("norm_hh.running_mean").shape()).boxed().toList());
+        assertEquals(java.util.List.of(3, 10), java.util.Arrays.stream(m.forward(normlab.tensor.Tensor.zeros(3, 784)).shape()).boxed().toList());
+    }
+
     @Test
     void batchRenormScheduleIsScaledToTheRun() {
         Sequential m = Runs.cnn(SmallCnn.Norm.BATCH_RENORM, 1000, new Rng(1));

@@ -1,0 +1,324 @@
+package normlab.lab.evidence;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import normlab.data.Dataset;
+import normlab.nn.Linear;
+import normlab.nn.Module;
+import normlab.nn.Sequential;
+import normlab.optim.Adam;
+import normlab.rnn.LSTM;
+import normlab.rnn.LastStep;
+import normlab.rnn.NormLSTM;
+import normlab.rnn.Unflatten;
+import normlab.tensor.Rng;
+import normlab.tensor.Tensor;
+import normlab.train.Evaluation;
+import normlab.train.Trainer;
+import org.knowm.xchart.XYChart;
+
+/**
+ * Normalized LSTMs on sequential MNIST: each image is a sequence of T = 784 / chunk steps of {@code chunk} pixels
+ * (chunk 28: one row per step, T = 28; chunk 4: T = 196), classified from the last hidden state
+ * (Unflatten → cell → LastStep → Linear). Cells: a plain LSTM (none), LayerNorm-LSTM (Ba et al. 2016), BatchNorm-LSTM
+ * with statistics per time step (Cooijmans et al. 2017) and the naive BatchNorm-LSTM with one set of statistics shared
+ * by all steps. Adam, the same batches for every cell of a seed. Measured: test accuracy every {@code evalEvery} steps
+ * (curves), and on a test batch in evaluation mode the per-step mean and variance of the recurrent pre-activations
+ * W_hh·h_{t−1} (the quantity whose statistics the shared set has to stand in for at every step).
+ *
+ * <p>The two BN cells train identically (both normalize each step by its own batch statistics; only the running
+ * averages they keep for evaluation differ), so for a seed their test accuracies are a paired comparison of per-step
+ * against shared inference statistics.
+ *
+ * <p>A run whose loss or gradient turns non-finite is stopped and measured as it is (runs.csv says where). This is what
+ * BN-LSTMs do on the 196-step variant: MNIST's blank top rows make the first ~50–100 steps identical across the batch,
+ * and BN of a pre-activation with no spread over the batch has derivative γ/√ε (31.6 at γ = 0.1, ε = 1e-5) per
+ * step, which backpropagation through that prefix multiplies until it overflows at the first step.
+ */
+public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm.Cell>> {
+    public static final String NAME = "rnn";
+    /** System property choosing the pixels per step (28 or 4; any divisor of 784 works). */
+    public static final String CHUNK_PROPERTY = "normlab.rnn.chunk";
+
+    /** The cells compared, in chart order. */
+    public enum Variant {
+        NONE("LSTM"), LN("LN-LSTM"), BN("BN-LSTM per-step"), BN_SHARED("BN-LSTM shared");
+
+        public final String label;
+
+        Variant(String label) {
+            this.label = label;
+        }
+    }
+
+    public record Params(int chunk, int hidden, int steps, int batch, double lr, int trainSize, int testSize, int evalEvery) {
+        public static Params of(boolean quick) {
+            int chunk = Integer.getInteger(CHUNK_PROPERTY, 28);
+            if (chunk <= 0 || 784 % chunk != 0) throw new IllegalArgumentException("-D" + CHUNK_PROPERTY + " must divide 784, got " + chunk);
+            return quick ? new Params(chunk, 16, 100, 32, 0.01, 3_200, 500, 25)
+                    : new Params(chunk, 128, 6_000, 64, 0.001, 0, 0, 500);
+        }
+
+        public int length() {
+            return 784 / chunk;
+        }
+    }
+
+    /**
+     * One run: cell, seed, test accuracy after every evaluation, recurrent pre-activation mean and variance per step, and
+     * the step at which a non-finite loss or gradient stopped it (0: it finished). A stopped run is measured as it is.
+     */
+    public record Cell(Variant variant, long seed, int[] evalSteps, double[] accuracy, double[] hhMean, double[] hhVar, double sharedRunningVar,
+                       int divergedAt) {
+        double last() {
+            return accuracy[accuracy.length - 1];
+        }
+
+        /** Mean test accuracy over the evaluations (the area under the curve: higher = trained faster). */
+        double area() {
+            double s = 0;
+            for (double a : accuracy) s += a;
+            return s / accuracy.length;
+        }
+    }
+
+    public RnnNorm() {
+        super(NAME, "Normalized LSTMs on sequential MNIST", "LSTM vs LN-LSTM vs BN-LSTM (per-step / shared statistics) on sequential MNIST",
+                "Sequential MNIST (28 steps of 28 pixels; 196 steps of 4 with JAVA_TOOL_OPTIONS=-D" + CHUNK_PROPERTY + "=4 ./normlab rnn) with a plain LSTM, LayerNorm-LSTM, "
+                        + "BatchNorm-LSTM with per-time-step statistics and BatchNorm-LSTM with one shared set: test-accuracy curves and the "
+                        + "per-step statistics of the recurrent pre-activations.", Params::of);
+    }
+
+    /** The classifier: (N, 784) → Unflatten(T, chunk) → cell → LastStep → Linear(H, 10). */
+    public static Sequential build(Variant c, Params p, Rng rng) {
+        int t = p.length(), h = p.hidden();
+        Module cell = switch (c) {
+            case NONE -> new LSTM(p.chunk(), h, rng);
+            case LN -> new NormLSTM(NormLSTM.Kind.LAYER, p.chunk(), h, 0, true, rng);
+            case BN -> new NormLSTM(NormLSTM.Kind.BATCH, p.chunk(), h, t, true, rng);
+            case BN_SHARED -> new NormLSTM(NormLSTM.Kind.BATCH_SHARED, p.chunk(), h, 0, true, rng);
+        };
+        return new Sequential(new Unflatten(t, p.chunk()), cell, new LastStep(), new Linear(h, 10, rng));
+    }
+
+    @Override
+    public Runs.Results<Cell> train(Params p, Settings s) throws IOException {
+        Dataset train = Runs.data("mnist", true, p.trainSize()), test = Runs.data("mnist", false, p.testSize());
+        List<Variant> cells = List.of(Variant.values());
+        return Runs.sweep(train, test, cells, s, (c, seed) -> {
+            Rng root = new Rng(seed);
+            Rng init = root.split(), shuffle = root.split();
+            Sequential model = build(c, p, init);
+            List<Integer> at = new ArrayList<>();
+            List<Double> acc = new ArrayList<>();
+            int[] diverged = {0};
+            Trainer tr = new Trainer(model, new Adam(model.parameters(), p.lr()), train, p.batch(), shuffle, true);
+            Trainer.Listener watch = new Trainer.Listener() {
+                @Override
+                public void onEval(int step, double trainLoss, Evaluation e) {
+                    at.add(step);
+                    acc.add(e.accuracy());
+                }
+
+                @Override
+                public void onStep(int step, float loss) {
+                    if (!Float.isFinite(loss) || !Runs.finiteParameters(model)) diverged[0] = step;
+                }
+
+                /** The trainer refused a step with a non-finite gradient (weights kept): the run ends here. */
+                @Override
+                public void onNonFinite(normlab.train.NonFiniteException e) {
+                    diverged[0] = tr.steps() + 1;
+                }
+
+                @Override
+                public boolean stop() {
+                    return diverged[0] != 0;
+                }
+            };
+            // The run's own records go into its checkpoints (exact bits), so a resumed run ends as an uninterrupted one.
+            RunControl.State records = new RunControl.State() {
+                public java.util.Map<String, String> save() {
+                    return java.util.Map.of("rnn.at", RunControl.hex(at.stream().map(Integer::doubleValue).toList()), "rnn.acc", RunControl.hex(acc),
+                            "rnn.diverged", Integer.toString(diverged[0]));
+                }
+
+                public void restore(java.util.Map<String, String> meta) {
+                    at.clear();
+                    for (double v : RunControl.unhex(meta.get("rnn.at"))) at.add((int) v);
+                    acc.clear();
+                    acc.addAll(RunControl.unhexList(meta.get("rnn.acc")));
+                    diverged[0] = Integer.parseInt(meta.get("rnn.diverged"));
+                }
+            };
+            RunControl.fit(tr, RunControl.key(), p.steps(), p.evalEvery(), test, null, watch, records);
+            if (diverged[0] != 0) {
+                // measured as it stopped: one more evaluation at the stopping point
+                Evaluation ev = Trainer.evaluate(model, test, true, null, 200);
+                at.add(diverged[0]);
+                acc.add(ev.accuracy());
+            }
+            double[][] mom = recurrentMoments(model, test, p);
+            double shared = Double.NaN;
+            if (model.get(1) instanceof NormLSTM n && n.kind == NormLSTM.Kind.BATCH_SHARED) {
+                shared = mean(n.namedBuffers().get("norm_hh.running_var").data);
+            }
+            Cell out = new Cell(c, seed, at.stream().mapToInt(Integer::intValue).toArray(), acc.stream().mapToDouble(Double::doubleValue).toArray(),
+                    mom[0], mom[1], shared, diverged[0]);
+            s.say("  rnn %-17s seed %d: test accuracy %s (%s)", c.label, seed, RunOutput.pct(out.last()),
+                    diverged[0] == 0 ? "after " + p.steps() + " steps" : "non-finite gradient at step " + diverged[0] + ", stopped");
+            return out;
+        });
+    }
+
+    /**
+     * Per time step, the mean over units of the batch mean and of the batch variance of W_hh·h_{t−1} on the first 256
+     * test images in evaluation mode (NaN for the plain LSTM, whose cell does not keep them).
+     */
+    static double[][] recurrentMoments(Sequential model, Dataset test, Params p) {
+        int n = Math.min(256, test.n), t = p.length();
+        double[][] out = new double[2][t];
+        java.util.Arrays.fill(out[0], Double.NaN);
+        java.util.Arrays.fill(out[1], Double.NaN);
+        if (!(model.get(1) instanceof NormLSTM cell)) return out;
+        int[] idx = new int[n];
+        for (int i = 0; i < n; i++) idx[i] = i;
+        Tensor x = test.batchFlat(idx);
+        boolean was = model.isTraining();
+        model.eval();
+        model.forward(x);
+        double[][] m = cell.recurrentMoments();
+        for (int s = 0; s < t; s++) {
+            out[0][s] = m[s][0];
+            out[1][s] = m[s][1];
+        }
+        model.setTraining(was);
+        return out;
+    }
+
+    private static double mean(float[] a) {
+        double s = 0;
+        for (float v : a) s += v;
+        return s / a.length;
+    }
+
+    @Override
+    public RunOutput publish(Params p, Settings s, Runs.Results<Cell> runs) {
+        List<Cell> all = runs.runs();
+        RunOutput out = output(s, runs, "mnist", "sequence", p.length() + " steps of " + p.chunk() + " pixels",
+                "model", "Unflatten → cell (hidden " + p.hidden() + ") → last step → Linear(" + p.hidden() + ", 10)",
+                "optimizer", "Adam, lr " + p.lr(), "steps", p.steps(), "batch", p.batch(), "eval_every", p.evalEvery());
+        out.table("runs.csv", "cell", "seed", "step", "test_accuracy", "stopped_non_finite_at");
+        for (Cell c : all) {
+            for (int i = 0; i < c.accuracy().length; i++) {
+                out.row("runs.csv", c.variant().name().toLowerCase(Locale.ROOT), c.seed(), c.evalSteps()[i], c.accuracy()[i], c.divergedAt());
+            }
+        }
+        long stopped = all.stream().filter(c -> c.divergedAt() != 0).count();
+        out.results.addProperty("runs_stopped_non_finite", stopped);
+        out.table("recurrent_preactivations.csv", "cell", "seed", "t", "mean_Whh_h", "var_Whh_h");
+        for (Cell c : all) {
+            if (c.variant() == Variant.NONE) continue;
+            for (int t = 0; t < c.hhMean().length; t++) out.row("recurrent_preactivations.csv", c.variant().name().toLowerCase(Locale.ROOT), c.seed(), t, c.hhMean()[t], c.hhVar()[t]);
+        }
+        Variant[] cells = Variant.values();
+        Spread[] last = new Spread[cells.length], area = new Spread[cells.length];
+        XYChart curve = Charts.xy("Test accuracy during training", "step", "test accuracy", false);
+        for (int k = 0; k < cells.length; k++) {
+            List<Cell> mine = of(all, cells[k]);
+            // The curve over the runs that finished (a stopped run has fewer, other evaluation steps); the final
+            // accuracy and the area below count every run as measured.
+            List<Cell> done = mine.stream().filter(c -> c.divergedAt() == 0).toList();
+            int evals = done.isEmpty() ? 0 : done.get(0).accuracy().length;
+            double[] x = new double[evals];
+            Spread[] y = new Spread[evals];
+            for (int i = 0; i < evals; i++) {
+                int ii = i;
+                x[i] = done.get(0).evalSteps()[i];
+                y[i] = Spread.of(done.stream().mapToDouble(c -> c.accuracy()[ii]).toArray());
+            }
+            Charts.series(curve, cells[k].label + (done.size() < mine.size() ? " (" + (mine.size() - done.size()) + " stopped)" : ""), x, y, k,
+                    cells[k] == Variant.BN_SHARED);
+            last[k] = Spread.of(mine.stream().mapToDouble(Cell::last).toArray());
+            area[k] = Spread.of(mine.stream().mapToDouble(Cell::area).toArray());
+            String key = cells[k].name().toLowerCase(Locale.ROOT);
+            out.results.addProperty(key + "_final_accuracy_mean", last[k].mean());
+            out.results.addProperty(key + "_mean_accuracy_over_curve", area[k].mean());
+        }
+        out.chart("rnn_accuracy", "Test accuracy every " + p.evalEvery() + " steps, mean ± s.d. over " + s.seeds().size() + " seeds ("
+                + p.length() + " steps of " + p.chunk() + " pixels). BN-LSTM shared trains as per-step (same batch statistics) and "
+                + "differs only in the running statistics used for evaluation.", curve);
+        int tt = p.length();
+        double[] steps = new double[tt];
+        for (int t = 0; t < tt; t++) steps[t] = t;
+        XYChart var = Charts.xy("Recurrent pre-activations W_hh·h per time step (test batch)", "time step t", "mean / variance over the batch", false);
+        Spread[] perMean = new Spread[tt], perVar = new Spread[tt], runVar = new Spread[tt];
+        List<Cell> bn = of(all, Variant.BN), shared = of(all, Variant.BN_SHARED);
+        for (int t = 0; t < tt; t++) {
+            int tq = t;
+            perMean[t] = Spread.of(bn.stream().mapToDouble(c -> c.hhMean()[tq]).toArray());
+            perVar[t] = Spread.of(bn.stream().mapToDouble(c -> c.hhVar()[tq]).toArray());
+            runVar[t] = Spread.of(shared.stream().mapToDouble(Cell::sharedRunningVar).toArray());
+        }
+        Charts.series(var, "batch mean (BN per-step model)", steps, perMean, 0, false);
+        Charts.series(var, "batch variance (BN per-step model)", steps, perVar, 1, false);
+        Charts.series(var, "shared running variance (BN shared model)", steps, runVar, 3, true);
+        out.chart("rnn_recurrent_stats", "Mean over units of the batch mean and variance of W_hh·h_{t−1} at each step (256 test images, "
+                + "evaluation mode), mean ± s.d. over seeds; dashed: the one running variance the shared model uses at every step. "
+                + "At t = 0, h = 0 and W_hh·h has no spread.", var);
+        out.claim(lnFaster(area[Variant.LN.ordinal()], area[Variant.NONE.ordinal()]));
+        out.claim(perStepNeeded(last[Variant.BN.ordinal()], last[Variant.BN_SHARED.ordinal()], perVar, runVar,
+                of(all, Variant.BN).stream().filter(c -> c.divergedAt() != 0).count(), of(all, Variant.BN_SHARED).stream().filter(c -> c.divergedAt() != 0).count()));
+        return out;
+    }
+
+    private static List<Cell> of(List<Cell> all, Variant c) {
+        return all.stream().filter(x -> x.variant() == c).toList();
+    }
+
+    /** Standard error of a difference of two means: √(sd_a²/n_a + sd_b²/n_b). */
+    static double se(Spread a, Spread b) {
+        return Math.sqrt(a.sd() * a.sd() / Math.max(1, a.n()) + b.sd() * b.sd() / Math.max(1, b.n()));
+    }
+
+    /**
+     * Rule: "trains faster" is the mean test accuracy over the curve (area). HOLDS when LN's exceeds the plain LSTM's
+     * by ≥ 1 point and by more than twice the seed-to-seed standard error of the difference; PARTLY when it is higher
+     * but not by that margin; otherwise DOES_NOT_HOLD.
+     */
+    public static Claim lnFaster(Spread ln, Spread none) {
+        double d = ln.mean() - none.mean(), se = se(ln, none);
+        return new Claim("Layer normalization makes an LSTM train faster.", "Ba, Kiros & Hinton 2016 (Layer Normalization), §3.1 / §6",
+                String.format(Locale.ROOT, "mean test accuracy over the training curve: LN-LSTM %s vs LSTM %s (difference %+.1f points, "
+                        + "s.e. %.1f)", RunOutput.pct(ln), RunOutput.pct(none), 100 * d, 100 * se),
+                Verdict.of(d >= 0.01 && d > 2 * se, d > 0),
+                "holds if LN's mean accuracy over the curve is ≥ 1 point and > 2 s.e. above the plain LSTM's; partly if above but not by that");
+    }
+
+    /**
+     * Rule: HOLDS when BN with per-step statistics ends ≥ 1 point and more than 2 s.e. above BN with shared statistics
+     * (the two train identically, so the gap is the inference statistics); PARTLY when it is higher but not by that
+     * margin; otherwise DOES_NOT_HOLD. The measurement also reports how far the shared running variance is from the
+     * per-step batch variances (first and last step) and how many runs a non-finite gradient stopped (their accuracy
+     * counts as measured when they stopped).
+     */
+    public static Claim perStepNeeded(Spread perStep, Spread shared, Spread[] perStepVar, Spread[] sharedVar, long stoppedPerStep,
+                                      long stoppedShared) {
+        double d = perStep.mean() - shared.mean(), se = se(perStep, shared);
+        String stopped = stoppedPerStep + stoppedShared == 0 ? ""
+                : String.format(Locale.ROOT, "; stopped by a non-finite gradient: %d per-step and %d shared run(s) — BN of a pre-activation "
+                        + "with no spread over the batch (blank pixels, identical states) has derivative γ/√ε per step, which "
+                        + "backpropagation through a long blank prefix multiplies", stoppedPerStep, stoppedShared);
+        int t = perStepVar.length - 1;
+        return new Claim("Batch-normalized LSTMs need separate statistics per time step; one set shared by all steps hurts.",
+                "Cooijmans et al. 2017 (Recurrent Batch Normalization), §3–4",
+                String.format(Locale.ROOT, "final test accuracy: per-step %s vs shared %s (difference %+.1f points, s.e. %.1f); "
+                        + "Var(W_hh·h) over the batch %.3g at t = 0 and %.3g at t = %d vs the shared running variance %.3g",
+                        RunOutput.pct(perStep), RunOutput.pct(shared), 100 * d, 100 * se, perStepVar[0].mean(), perStepVar[t].mean(), t,
+                        sharedVar[0].mean()) + stopped,
+                Verdict.of(d >= 0.01 && d > 2 * se, d > 0),
+                "holds if per-step BN ends ≥ 1 point and > 2 s.e. above shared BN; partly if above but not by that");
+    }
+}
