@@ -1,5 +1,6 @@
 /**
  * Ready-made networks built from the engine: {@link normlab.models.MnistMlp} (the MLP of the paper's section 4.1,
- * with or without BatchNorm) and {@link normlab.models.SmallCnn}.
+ * with or without BatchNorm), {@link normlab.models.SmallCnn} and {@link normlab.models.Vit} (a small Vision
+ * Transformer).
  */
 package normlab.models;

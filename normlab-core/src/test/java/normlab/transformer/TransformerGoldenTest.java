@@ -104,4 +104,25 @@ class TransformerGoldenTest {
         assertClose(name + " dx", layer.backward(t.get("dy")), t.get("dx"), GRAD_TOL);
         assertGrads(name, layer, t);
     }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"vit_pre_layernorm_cls", "vit_post_layernorm_mean", "vit_pre_rmsnorm_mean"})
+    void visionTransformer(String name) {
+        Safetensors.Contents c = Golden.load("transformer", name);
+        Map<String, Tensor> t = c.tensors();
+        Map<String, String> m = c.metadata();
+        VisionTransformer vit = new VisionTransformer(Integer.parseInt(m.get("image")), 1, Integer.parseInt(m.get("patch")),
+                Integer.parseInt(m.get("dim")), Integer.parseInt(m.get("depth")), Integer.parseInt(m.get("heads")),
+                Integer.parseInt(m.get("mlp")), Integer.parseInt(m.get("classes")), Boolean.parseBoolean(m.get("norm_first")),
+                TransformerEncoderLayer.Norm.named(m.get("norm")), Boolean.parseBoolean(m.get("class_token")), null);
+        vit.loadStateDict(params(t));
+        assertClose(name + " logits", vit.forward(t.get("x")), t.get("y"), OUT_TOL);
+        assertClose(name + " dx", vit.backward(t.get("dy")), t.get("dx"), GRAD_TOL);
+        assertGrads(name, vit, t);
+        // Flat input (N, C·S·S) is the same function; dx comes back in the input's shape.
+        vit.zeroGrad();
+        Tensor flat = t.get("x").view(t.get("x").dim(0), -1);
+        assertClose(name + " logits (flat input)", vit.forward(flat), t.get("y"), OUT_TOL);
+        assertEquals(flat.shapeString(), vit.backward(t.get("dy")).shapeString());
+    }
 }

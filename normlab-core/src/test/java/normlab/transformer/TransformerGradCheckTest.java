@@ -18,7 +18,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 /**
  * Finite-difference checks ({@link GradCheck}: fourth-order stencil, objective summed in double) of dL/dx and every
  * parameter gradient of GELU, MultiheadAttention (self, and cross with a key-padding mask: dq, dk and dv each) and
- * TransformerEncoderLayer in every placement × normalization, BatchNorm in training mode included.
+ * TransformerEncoderLayer in every placement × normalization, BatchNorm in training mode included, and the whole
+ * VisionTransformer (patch embedding, class token, position embedding, pooling heads).
  */
 class TransformerGradCheckTest {
     static Tensor randn(Rng rng, double scale, int... shape) {
@@ -100,5 +101,15 @@ class TransformerGradCheckTest {
                 TransformerEncoderLayer.Norm.named(norm), rng);
         perturb(layer, rng);
         GradCheck.check(layer, randn(rng, 1, 2, 3, 8), GradCheck.TOL);
+    }
+
+    @ParameterizedTest(name = "norm_first={0} {1} class_token={2}")
+    @CsvSource({"true, LayerNorm, true", "false, LayerNorm, false", "true, RMSNorm, false", "true, BatchNorm1d, true"})
+    void visionTransformer(boolean normFirst, String norm, boolean classToken) {
+        Rng rng = new Rng(14);
+        VisionTransformer vit = new VisionTransformer(4, 1, 2, 4, 2, 2, 8, 3, normFirst, TransformerEncoderLayer.Norm.named(norm),
+                classToken, rng);
+        perturb(vit, rng);
+        GradCheck.check(vit, randn(rng, 1, 2, 1, 4, 4), GradCheck.TOL);
     }
 }
