@@ -256,6 +256,13 @@ public final class LayerTypes {
             throw new ModelFileException(where + ": argument '" + name + "' must be true or false, got " + v);
         }
 
+        /** A string argument (GELU's {@code approximate}, an activation's or a normalization's name). */
+        public String string(String name) throws ModelFileException {
+            JsonElement v = get(name);
+            if (v.isJsonPrimitive() && v.getAsJsonPrimitive().isString()) return v.getAsString();
+            throw new ModelFileException(where + ": argument '" + name + "' must be a string, got " + v);
+        }
+
         /** An integer or a list of integers (PyTorch's {@code kernel_size=3} or {@code (3, 3)}), as an array of {@code n}. */
         public int[] ints(String name, int n) throws ModelFileException {
             JsonElement v = get(name);

@@ -34,7 +34,12 @@ class LayerTypesTest {
                 new AvgPool2d(new int[] {2, 2}, new int[] {1, 2}, new int[] {0, 1}, false),
                 new GlobalAvgPool(),
                 new Dropout(0.25, r),
-                new Activation.ReLU(), new Activation.Sigmoid(), new Activation.Tanh(),
+                new Activation.ReLU(), new Activation.Sigmoid(), new Activation.Tanh(), new Activation.GELU("tanh"),
+                new normlab.nn.MultiheadAttention(6, 3, 0.1, false, r),
+                new normlab.transformer.TransformerEncoderLayer(8, 2, 12, 0.0, "gelu", 1e-6, true,
+                        normlab.transformer.TransformerEncoderLayer.Norm.BATCH_NORM, r),
+                new normlab.transformer.VisionTransformer(8, 2, 4, 8, 2, 2, 16, 5, false,
+                        normlab.transformer.TransformerEncoderLayer.Norm.RMS_NORM, true, r),
                 new Flatten(), new Identity(),
                 new Sequential(new Linear(2, 2, r), new Sequential()),
                 new Residual(new Sequential(new Linear(2, 2, r))));
