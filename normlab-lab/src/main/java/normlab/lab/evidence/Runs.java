@@ -145,7 +145,16 @@ public final class Runs {
      */
     public static Outcome train(Module model, Optimizer opt, Dataset train, Dataset test, int steps, int batch, Rng shuffle,
                                 boolean flat) {
-        Watch w = new Watch(model, steps);
+        return train(model, opt, train, test, steps, batch, shuffle, flat, null);
+    }
+
+    /**
+     * As {@link #train(Module, Optimizer, Dataset, Dataset, int, int, Rng, boolean)}, calling {@code beforeStep} with the
+     * number of steps done before each step (a learning-rate schedule sets the rate there); null for none.
+     */
+    public static Outcome train(Module model, Optimizer opt, Dataset train, Dataset test, int steps, int batch, Rng shuffle,
+                                boolean flat, java.util.function.IntConsumer beforeStep) {
+        Watch w = new Watch(model, steps, beforeStep);
         new Trainer(model, opt, train, batch, shuffle, flat).fit(steps, steps, null, null, w);
         // The evaluation runs in small batches: experiments keep many trained models alive and each holds what its last
         // forward saved.
@@ -164,16 +173,26 @@ public final class Runs {
         private final Module model;
         private final long[] times;
         private final int every;
+        private final java.util.function.IntConsumer before;
         private final List<Double> curve = new ArrayList<>();
         private Status status = Status.OK;
         private int done;
         private double lossSum;
         private long last = System.nanoTime();
 
-        Watch(Module model, int steps) {
+        Watch(Module model, int steps, java.util.function.IntConsumer before) {
             this.model = model;
+            this.before = before;
             this.times = new long[steps];
             this.every = Math.max(1, steps / 50);
+        }
+
+        @Override
+        public void beforeStep(int stepsDone, int[] batch) {
+            if (before == null) return;
+            long t = System.nanoTime();
+            before.accept(stepsDone);
+            last += System.nanoTime() - t; // the schedule's own time is not the step's
         }
 
         @Override
