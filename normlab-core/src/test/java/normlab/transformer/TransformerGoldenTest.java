@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import normlab.io.Safetensors;
+import normlab.kernels.Kernels;
 import normlab.nn.Activation;
 import normlab.nn.Module;
 import normlab.nn.MultiheadAttention;
@@ -16,6 +17,7 @@ import normlab.tensor.Tensor;
 import normlab.testing.Golden;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -43,13 +45,27 @@ class TransformerGoldenTest {
         assertEquals(t.keySet().stream().filter(k -> k.startsWith("grad.")).count(), n, name + ": parameter count");
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"none", "tanh"})
-    void gelu(String approximate) {
-        Map<String, Tensor> t = Golden.load("transformer", "gelu_" + approximate).tensors();
-        Activation.GELU g = new Activation.GELU(approximate);
-        assertClose("gelu y", g.forward(t.get("x")), t.get("y"), OUT_TOL);
-        assertClose("gelu dx", g.backward(t.get("dy")), t.get("dx"), GRAD_TOL);
+    /** Both paths: the SIMD one (float lanes, derivative saved by the forward) and the scalar double reference. */
+    @ParameterizedTest(name = "{0} simd={1}")
+    @CsvSource({"none, true", "none, false", "tanh, true", "tanh, false"})
+    void gelu(String approximate, boolean simd) {
+        boolean before = Kernels.simd();
+        Kernels.setSimd(simd);
+        try {
+            Map<String, Tensor> t = Golden.load("transformer", "gelu_" + approximate).tensors();
+            Activation.GELU g = new Activation.GELU(approximate);
+            assertClose("gelu y", g.forward(t.get("x")), t.get("y"), OUT_TOL);
+            assertClose("gelu dx", g.backward(t.get("dy")), t.get("dx"), GRAD_TOL);
+            // Saturation: y = x and y' = 1 far right, y = 0 and y' = 0 far left, in either path.
+            Tensor far = Tensor.of(new float[] {30f, -30f}, 2);
+            Tensor y = g.forward(far), d = g.backward(Tensor.of(new float[] {1f, 1f}, 2));
+            assertEquals(30f, y.data[0]);
+            assertEquals(0f, y.data[1], 1e-30);
+            assertEquals(1f, d.data[0]);
+            assertEquals(0f, d.data[1], 1e-30);
+        } finally {
+            Kernels.setSimd(before);
+        }
     }
 
     @Test

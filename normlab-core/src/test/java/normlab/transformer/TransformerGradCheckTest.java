@@ -33,10 +33,16 @@ class TransformerGradCheckTest {
         for (var p : m.parameters()) for (int i = 0; i < p.value.numel(); i++) p.value.data[i] += (float) (0.1 * rng.nextGaussian());
     }
 
-    @ParameterizedTest
-    @ValueSource(strings = {"none", "tanh"})
-    void gelu(String approximate) {
-        GradCheck.check(new Activation.GELU(approximate), randn(new Rng(3), 2, 4, 9), GradCheck.TOL);
+    @ParameterizedTest(name = "{0} simd={1}")
+    @CsvSource({"none, true", "none, false", "tanh, true"})
+    void gelu(String approximate, boolean simd) {
+        boolean before = normlab.kernels.Kernels.simd();
+        normlab.kernels.Kernels.setSimd(simd);
+        try {
+            GradCheck.check(new Activation.GELU(approximate), randn(new Rng(3), 2, 4, 9), GradCheck.TOL);
+        } finally {
+            normlab.kernels.Kernels.setSimd(before);
+        }
     }
 
     @Test
