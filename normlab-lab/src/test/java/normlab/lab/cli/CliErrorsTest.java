@@ -107,7 +107,7 @@ class CliErrorsTest {
                 a("mnist", "--out", p(nonEmpty)),
                 a("mnist", "--batch", "x", "--out", p("m1")),
                 a("mnist", "--bogus")));
-        for (String e : List.of("lr-sweep", "init-sweep", "batch-sweep", "shift", "dropout", "landscape", "zoo")) {
+        for (String e : List.of("lr-sweep", "init-sweep", "batch-sweep", "shift", "dropout", "landscape", "zoo", "transformer")) {
             m.put(e, List.of(
                     a(e, "--quick", "--seeds", "0", "--out", p("e1")),
                     a(e, "--quick", "--threads", "0", "--out", p("e1")),
