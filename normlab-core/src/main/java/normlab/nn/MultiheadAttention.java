@@ -2,6 +2,7 @@ package normlab.nn;
 
 import java.util.List;
 import java.util.Map;
+import normlab.kernels.Elementwise;
 import normlab.kernels.Gemm;
 import normlab.tensor.Rng;
 import normlab.tensor.ShapeException;
@@ -111,43 +112,45 @@ public final class MultiheadAttention extends Module {
         float[] keep = drop ? new float[p.length] : null;
         float[] o = new float[n * tq * e];
         float[] qh = new float[tq * hd], kh = new float[tk * hd], vh = new float[tk * hd], oh = new float[tq * hd];
-        float[] pd = drop ? new float[tq * tk] : null;
-        double scale = 1 / Math.sqrt(hd);
-        float keepScale = (float) (1 / (1 - dropout));
+        float[] s = new float[tq * tk], pd = drop ? new float[tq * tk] : null;
+        float scale = (float) (1 / Math.sqrt(hd)), keepScale = (float) (1 / (1 - dropout));
         for (int b = 0; b < n; b++) {
             for (int h = 0; h < numHeads; h++) {
                 gather(qh, qp, b, tq, h);
                 gather(kh, kp, b, tk, h);
                 gather(vh, vp, b, tk, h);
                 int off = (b * numHeads + h) * tq * tk;
-                // S = Q_h·K_hᵀ (scaled below), written into P's slot.
-                float[] s = new float[tq * tk];
+                // S = Q_h·K_hᵀ
                 Gemm.matmulNT(s, qh, kh, tq, hd, tk);
-                // P = softmax_j(S·/√d), masked keys −∞ (a fully masked row: 0/0 = NaN, as PyTorch).
+                // P = softmax_j(S/√d), masked keys −∞: z − max(z) per row, one exp pass over the block, then 1/Σ.
                 for (int i = 0; i < tq; i++) {
-                    double max = Double.NEGATIVE_INFINITY;
+                    float max = Float.NEGATIVE_INFINITY;
                     for (int j = 0; j < tk; j++) {
-                        double z = masked(keyPaddingMask, b, tk, j) ? Double.NEGATIVE_INFINITY : s[i * tk + j] * scale;
-                        s[i * tk + j] = (float) z;
+                        float z = masked(keyPaddingMask, b, tk, j) ? Float.NEGATIVE_INFINITY : s[i * tk + j] * scale;
+                        s[i * tk + j] = z;
                         if (z > max) max = z;
                     }
-                    double sum = 0;
-                    double[] ex = new double[tk];
-                    for (int j = 0; j < tk; j++) sum += ex[j] = Math.exp(s[i * tk + j] - max);
-                    for (int j = 0; j < tk; j++) p[off + i * tk + j] = (float) (ex[j] / sum);
+                    // A fully masked row: −∞ − (−∞) = NaN, so its weights are NaN, as PyTorch's.
+                    for (int j = 0; j < tk; j++) s[i * tk + j] -= max;
                 }
-                float[] pUse = p;
-                int pOff = off;
+                Elementwise.exp(s, s, tq * tk);
+                for (int i = 0; i < tq; i++) {
+                    float sum = 0;
+                    for (int j = 0; j < tk; j++) sum += s[i * tk + j];
+                    float inv = 1 / sum;
+                    for (int j = 0; j < tk; j++) p[off + i * tk + j] = s[i * tk + j] * inv;
+                }
+                float[] pUse = s;
+                System.arraycopy(p, off, s, 0, tq * tk);
                 if (drop) {
                     for (int i = 0; i < tq * tk; i++) {
                         keep[off + i] = dropRng.nextDouble() < dropout ? 0f : keepScale;
-                        pd[i] = p[off + i] * keep[off + i];
+                        pd[i] = s[i] * keep[off + i];
                     }
                     pUse = pd;
-                    pOff = 0;
                 }
                 // O_h = P'·V_h
-                Gemm.matmulNN(oh, slice(pUse, pOff, tq * tk), vh, tq, tk, hd);
+                Gemm.matmulNN(oh, pUse, vh, tq, tk, hd);
                 scatter(o, oh, b, tq, h);
             }
         }
@@ -194,15 +197,15 @@ public final class MultiheadAttention extends Module {
                 Gemm.matmulTN(dvh, pd, doh, tq, tk, hd);
                 // dS = P ⊙ (dP − Σ_j dP⊙P) per row, with dP = keep·dP'; then ·1/√d for the scaled product.
                 for (int i = 0; i < tq; i++) {
-                    double dot = 0;
+                    float dot = 0;
                     for (int j = 0; j < tk; j++) {
                         int a = i * tk + j;
                         if (f.keep != null) dp[a] *= f.keep[off + a];
-                        dot += (double) dp[a] * f.p[off + a];
+                        dot += dp[a] * f.p[off + a];
                     }
                     for (int j = 0; j < tk; j++) {
                         int a = i * tk + j;
-                        dp[a] = (float) (f.p[off + a] * (dp[a] - dot)) * scale;
+                        dp[a] = f.p[off + a] * (dp[a] - dot) * scale;
                     }
                 }
                 // dQ_h = dS·K_h;  dK_h = dSᵀ·Q_h
