@@ -38,6 +38,7 @@ public final class MultiheadAttention extends Module {
     public final Parameter inProjBias; // null when bias=false
     public final Linear outProj;
     private final Rng dropRng;
+    private Long fixedSeed; // see setDropoutSeed
 
     /** What the last forward left for backward. */
     private record Saved(Tensor q, Tensor k, Tensor v, int n, int tq, int tk, float[] qp, float[] kp, float[] vp,
@@ -71,6 +72,15 @@ public final class MultiheadAttention extends Module {
         }
         this.dropRng = rng == null ? new Rng(0) : rng.split();
         setPath("");
+    }
+
+    /**
+     * With a seed, every training forward draws its attention-dropout masks from a fresh {@code Rng(seed)}, so repeated
+     * forwards of the same shape drop the same weights (for finite-difference tests, as {@link Dropout#setMask}); null
+     * returns to the layer's own running generator.
+     */
+    public void setDropoutSeed(Long seed) {
+        fixedSeed = seed;
     }
 
     @Override
@@ -114,6 +124,7 @@ public final class MultiheadAttention extends Module {
         float[] qh = new float[tq * hd], kh = new float[tk * hd], vh = new float[tk * hd], oh = new float[tq * hd];
         float[] s = new float[tq * tk], pd = drop ? new float[tq * tk] : null;
         float scale = (float) (1 / Math.sqrt(hd)), keepScale = (float) (1 / (1 - dropout));
+        Rng masks = fixedSeed != null ? new Rng(fixedSeed) : dropRng;
         for (int b = 0; b < n; b++) {
             for (int h = 0; h < numHeads; h++) {
                 gather(qh, qp, b, tq, h);
@@ -144,7 +155,7 @@ public final class MultiheadAttention extends Module {
                 System.arraycopy(p, off, s, 0, tq * tk);
                 if (drop) {
                     for (int i = 0; i < tq * tk; i++) {
-                        keep[off + i] = dropRng.nextDouble() < dropout ? 0f : keepScale;
+                        keep[off + i] = masks.nextDouble() < dropout ? 0f : keepScale;
                         pd[i] = s[i] * keep[off + i];
                     }
                     pUse = pd;

@@ -168,7 +168,7 @@ public final class TransformerEncoderLayer extends Module {
             // dh = dy + norm2ᵀ(FFᵀ(dy));  dx = dh + norm1ᵀ(SAᵀ(dh))
             Tensor dh = outputTensor(4, rows, dModel);
             add(dh.data, dy2.data, norm2.backward(feedForwardBackward(undrop(dropout2, dy2))).data);
-            Tensor da = selfAttn.backward(undrop(dropout1, dh).view(shape));
+            Tensor da = selfAttn.backward(undrop(dropout1, dh.view(shape)).view(shape));
             add(dx.data, dh.data, norm1.backward(da.view(rows, dModel)).data);
         } else {
             // dz = norm2ᵀ(dy);  dh = dz + FFᵀ(dz);  ds = norm1ᵀ(dh);  dx = ds + SAᵀ(ds)
@@ -176,7 +176,7 @@ public final class TransformerEncoderLayer extends Module {
             Tensor dh = outputTensor(4, rows, dModel);
             add(dh.data, dz.data, feedForwardBackward(undrop(dropout2, dz)).data);
             Tensor ds = norm1.backward(dh);
-            Tensor da = selfAttn.backward(undrop(dropout1, ds).view(shape));
+            Tensor da = selfAttn.backward(undrop(dropout1, ds.view(shape)).view(shape));
             add(dx.data, ds.data, da.data);
         }
         return dx.view(shape);

@@ -118,4 +118,26 @@ class TransformerGradCheckTest {
         perturb(vit, rng);
         GradCheck.check(vit, randn(rng, 1, 2, 1, 4, 4), GradCheck.TOL);
     }
+
+    /** Dropout everywhere (p = 0.3: FFN, both residual branches, attention weights) with masks fixed across evaluations. */
+    @ParameterizedTest(name = "norm_first={0}")
+    @ValueSource(booleans = {true, false})
+    void encoderLayerWithDropout(boolean normFirst) {
+        Rng rng = new Rng(15);
+        TransformerEncoderLayer layer = new TransformerEncoderLayer(8, 2, 12, 0.3, "gelu", 1e-5, normFirst,
+                TransformerEncoderLayer.Norm.LAYER_NORM, rng);
+        perturb(layer, rng);
+        layer.dropout.setMask(mask(rng, 6, 12));
+        layer.dropout1.setMask(mask(rng, 2, 3, 8));
+        layer.dropout2.setMask(mask(rng, 6, 8));
+        layer.selfAttn.setDropoutSeed(99L);
+        layer.train();
+        GradCheck.check(layer, randn(rng, 1, 2, 3, 8), GradCheck.TOL);
+    }
+
+    static Tensor mask(Rng rng, int... shape) {
+        Tensor t = Tensor.zeros(shape);
+        for (int i = 0; i < t.numel(); i++) t.data[i] = rng.nextDouble() < 0.3 ? 0f : 1f;
+        return t;
+    }
 }
