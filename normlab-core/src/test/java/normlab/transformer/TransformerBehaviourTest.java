@@ -64,6 +64,14 @@ class TransformerBehaviourTest {
         assertArrayEquals(y, mha.forward(q, k, v, mask).data);
         float[] unmasked = mha.forward(q, k, v, null).data;
         assertFalse(Arrays.equals(y, unmasked), "without the mask the changed key matters");
+        // Every key of sample 1 masked: its outputs are NaN (0/0 in the softmax), as PyTorch's; sample 0 is unaffected.
+        Tensor all = Tensor.zeros(2, 4);
+        for (int j = 0; j < 4; j++) all.data[4 + j] = 1f;
+        float[] z = mha.forward(q, k, v, all).data;
+        for (int i = 0; i < 3 * 6; i++) {
+            assertTrue(Float.isFinite(z[i]), "sample 0 stays finite");
+            assertTrue(Float.isNaN(z[3 * 6 + i]), "sample 1 is NaN");
+        }
     }
 
     @Test
