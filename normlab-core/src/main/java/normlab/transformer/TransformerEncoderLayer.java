@@ -27,8 +27,8 @@ import normlab.tensor.Tensor;
  * <p>The normalization is a choice ({@link Norm}): LayerNorm (PyTorch's), RMSNorm (same names: {@code norm1.weight},
  * eps = layer_norm_eps) or BatchNorm1d over all N·T tokens (a contrast; it has running statistics under
  * {@code norm1.running_mean} …). Each normalizes the E features of a token, on the (N·T, E) view. Activation "relu"
- * (default) or "gelu" (exact). Dropout (default 0.1 in PyTorch; pass 0 for none) runs in training only; the layers
- * with p = 0 are skipped.
+ * (default) or "gelu" (exact). Dropout (default 0.1 in PyTorch; pass 0 for none) runs in training only, on the FFN's
+ * hidden units, both residual branches and (inside self_attn) the attention weights, as PyTorch; with p = 0 it is skipped.
  */
 public final class TransformerEncoderLayer extends Module {
     /** The normalization of a block; {@link #typeName} is its model-file name. */
