@@ -94,8 +94,8 @@ public final class TransformerNorms extends Evidence<TransformerNorms.Params, Tr
                 "Normalization in Transformers: a small ViT (7×7 patches, 16 tokens) on Fashion-MNIST with post-LN, pre-LN, pre-RMSNorm "
                         + "and pre-BN blocks at two depths, Adam with and without linear warm-up; test accuracy, per-layer gradient norms "
                         + "at initialization (Xiong et al. 2020, Fig. 3) and the cost of LayerNorm vs RMSNorm. Full run: width 64, "
-                        + "depths 6 and 12, 3000 steps of 64, lr 1e-3 and 3e-3 (hours on 2 cores); --quick: width 16, depths 2 and 4, "
-                        + "60 steps on 2000 images (seconds).", Params::of);
+                        + "depths 6 and 12, 3000 steps of 64, lr 1e-3 and 3e-3 (about 4 h on 2 idle cores at 3 seeds); --quick: width 16, "
+                        + "depths 2 and 4, 60 steps on 2000 images, lr 3e-3 (about 35 s of CPU at 3 seeds).", Params::of);
     }
 
     static VisionTransformer model(Params p, Arch a, int depth, Rng rng) {
