@@ -19,7 +19,7 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "..", "..", "normlab-core", "src", "test", "resources", "golden")
-GROUPS = ["core", "family", "edge", "resnet", "rnn"]
+GROUPS = ["core", "family", "edge", "resnet", "rnn", "transformer"]
 
 _DTYPES = {torch.float32: "F32", torch.float64: "F64", torch.int64: "I64", torch.int32: "I32"}
 

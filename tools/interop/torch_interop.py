@@ -174,6 +174,10 @@ def build(node):
         args = {k: tuple(v) if isinstance(v, list) else v for k, v in args.items()}
     if t == "LayerNorm" and not args.pop("bias", True):
         raise ValueError("LayerNorm(bias=False) needs PyTorch >= 2.1")
+    if t == "TransformerEncoderLayer":
+        norm = args.pop("norm", "LayerNorm")
+        if norm != "LayerNorm":
+            raise ValueError(f"TransformerEncoderLayer with {norm}: torch.nn's layer has LayerNorm only")
     if not hasattr(nn, t):
         raise ValueError(f"layer type {t} has no PyTorch equivalent here")
     return getattr(nn, t)(**args)

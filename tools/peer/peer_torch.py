@@ -157,6 +157,16 @@ class Runner:
 
         self.train("lstm_clf", Clf(), torch.randn(64, 784), 10)
 
+    def vit(self):
+        """normlab.models.Vit.mnist(): 7x7 patches of 28x28 (16 tokens), width 64, depth 6, 4 heads, MLP 128, pre-LN."""
+        if not self.wanted("vit"):
+            return
+        import os
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "golden"))
+        from gen_transformer import Vit
+        torch.manual_seed(4)
+        self.train("vit", Vit(28, 1, 7, 64, 6, 4, 128, 10, True, "LayerNorm", False), torch.randn(64, 1, 28, 28), 10)
+
     def run_all(self):
         if self.wanted("copy"):
             self.copy()
@@ -172,6 +182,7 @@ class Runner:
         self.cnn("bn")
         self.cnn("gn")
         self.lstm()
+        self.vit()
 
 
 def main():

@@ -176,6 +176,7 @@ public final class Peer {
         cnn("bn");
         cnn("gn");
         lstm();
+        vit();
     }
 
     /** Sequence classifier on sequential MNIST's shape: rows of 28 pixels as 28 steps, LSTM(28, 128), last step, linear(128→10); batch 64. */
@@ -240,7 +241,14 @@ public final class Peer {
         train(name, model, new int[] {64, 1, 28, 28}, 10, rng);
     }
 
-    private void train(String name, Sequential model, int[] xShape, int classes, Rng rng) {
+    /** The transformer experiment's ViT: 28×28 in 7×7 patches (16 tokens), width 64, depth 6, 4 heads, MLP 128, pre-LN; batch 64. */
+    private void vit() {
+        if (!wanted("vit")) return;
+        Rng rng = new Rng(4);
+        train("vit", normlab.models.Vit.mnist().build(rng), new int[] {64, 1, 28, 28}, 10, rng);
+    }
+
+    private void train(String name, Module model, int[] xShape, int classes, Rng rng) {
         Tensor x = gaussian(rng, xShape);
         int[] labels = new int[xShape[0]];
         for (int i = 0; i < labels.length; i++) labels[i] = rng.nextInt(classes);

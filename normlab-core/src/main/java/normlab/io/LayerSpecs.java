@@ -24,6 +24,7 @@ import normlab.nn.Identity;
 import normlab.nn.Layout;
 import normlab.nn.Linear;
 import normlab.nn.MaxPool2d;
+import normlab.nn.MultiheadAttention;
 import normlab.nn.Module;
 import normlab.nn.PreActBlock;
 import normlab.nn.Residual;
@@ -49,6 +50,8 @@ import normlab.rnn.Recurrent;
 import normlab.rnn.Unflatten;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
+import normlab.transformer.TransformerEncoderLayer;
+import normlab.transformer.VisionTransformer;
 
 /**
  * The one place layer types are registered: one entry per type, holding every facet of its {@link LayerSpec} — the
@@ -71,6 +74,8 @@ import normlab.tensor.Tensor;
  * GroupNorm                    GroupNormalization, γ/β per channel        (opset 21); NHWC between two Transposes
  * RMSNorm                      Pow, ReduceMean, Add, Sqrt, Div, Mul       y = x/√(mean(x²) + ε)·w
  * ReLU / Sigmoid / Tanh        Relu / Sigmoid / Tanh
+ * GELU, MultiheadAttention,    standard operators (Erf, MatMul, Softmax, LayerNormalization, …): see TransformerOnnx
+ *   TransformerEncoderLayer, VisionTransformer
  * MaxPool2d / AvgPool2d        MaxPool / AveragePool (count_include_pad as the layer)
  * GlobalAvgPool                GlobalAveragePool, Flatten
  * Flatten                      Flatten, axis = 1
@@ -199,6 +204,30 @@ public final class LayerSpecs {
         leaf("ReLU", Activation.ReLU.class, m -> args(), a -> new Activation.ReLU()).onnx(op("Relu")),
         leaf("Sigmoid", Activation.Sigmoid.class, m -> args(), a -> new Activation.Sigmoid()).onnx(op("Sigmoid")),
         leaf("Tanh", Activation.Tanh.class, m -> args(), a -> new Activation.Tanh()).onnx(op("Tanh")),
+        leaf("GELU", Activation.GELU.class, m -> args("approximate", m.approximate), a -> new Activation.GELU(a.string("approximate")))
+                .onnx(TransformerOnnx::gelu),
+        // Batch-first only (normlab's layout): a model file saying batch_first=false is refused by the constructor check below.
+        leaf("MultiheadAttention", MultiheadAttention.class, m -> args("embed_dim", m.embedDim, "num_heads", m.numHeads, "dropout", m.dropout,
+                        "bias", m.inProjBias != null, "batch_first", true),
+                a -> new MultiheadAttention(a.integer("embed_dim"), a.integer("num_heads"), a.number("dropout"), a.bool("bias"),
+                        batchFirst(a, "MultiheadAttention")))
+                .onnx(TransformerOnnx::attention),
+        // "norm" is normlab's: PyTorch's layer is the LayerNorm one (TransformerEncoderLayer(**args) without it).
+        leaf("TransformerEncoderLayer", TransformerEncoderLayer.class, m -> args("d_model", m.dModel, "nhead", m.nhead,
+                        "dim_feedforward", m.dimFeedforward, "dropout", m.dropoutP, "activation", m.activationName,
+                        "layer_norm_eps", m.layerNormEps, "batch_first", true, "norm_first", m.normFirst, "norm", m.normType.typeName),
+                a -> new TransformerEncoderLayer(a.integer("d_model"), a.integer("nhead"), a.integer("dim_feedforward"), a.number("dropout"),
+                        a.string("activation"), a.number("layer_norm_eps"), a.bool("norm_first"), TransformerEncoderLayer.Norm.named(a.string("norm")),
+                        batchFirst(a, "TransformerEncoderLayer")))
+                .onnx(TransformerOnnx::encoderLayer),
+        // normlab's ViT (no torch.nn equivalent; tools/golden/gen_transformer.py's Vit has the same keys).
+        leaf("VisionTransformer", VisionTransformer.class, m -> args("image_size", m.imageSize, "channels", m.channels, "patch_size", m.patchSize,
+                        "dim", m.dim, "depth", m.depth, "heads", m.heads, "mlp_dim", m.mlpDim, "num_classes", m.classes, "norm_first", m.normFirst,
+                        "norm", m.normType.typeName, "class_token", m.classToken),
+                a -> new VisionTransformer(a.integer("image_size"), a.integer("channels"), a.integer("patch_size"), a.integer("dim"),
+                        a.integer("depth"), a.integer("heads"), a.integer("mlp_dim"), a.integer("num_classes"), a.bool("norm_first"),
+                        TransformerEncoderLayer.Norm.named(a.string("norm")), a.bool("class_token"), null))
+                .onnx(TransformerOnnx::visionTransformer),
         leaf("Flatten", Flatten.class, m -> args(), a -> new Flatten())
                 .onnx((m, g, name, out) -> g.apply("Flatten", name, out, List.of(), attr("axis", 1L))),
         leaf("Identity", Identity.class, m -> args(), a -> new Identity()).onnx(op("Identity")),
@@ -319,6 +348,14 @@ public final class LayerSpecs {
 
     // ---------------------------------------------------------------------------------------------------------------
     // Model-file arguments shared by several entries.
+
+    /** Reads {@code batch_first}, which must be true (normlab's attention is batch-first); returns no generator (zero weights). */
+    private static Rng batchFirst(LayerTypes.Args a, String layer) throws ModelFileException {
+        if (!a.bool("batch_first")) {
+            throw new IllegalArgumentException(layer + ": only batch_first=true is supported (input (N, T, E)), got batch_first=false");
+        }
+        return null;
+    }
 
     private static JsonObject bnArgs(BatchNorm m) {
         return withLayout(args("num_features", m.numFeatures, "eps", m.eps, "momentum", m.momentum, "affine", m.affine,

@@ -256,7 +256,7 @@ public final class LayerTypes {
             throw new ModelFileException(where + ": argument '" + name + "' must be true or false, got " + v);
         }
 
-        /** A string argument. */
+        /** A string argument (GELU's {@code approximate}, an activation's or a normalization's name). */
         public String string(String name) throws ModelFileException {
             JsonElement v = get(name);
             if (v.isJsonPrimitive() && v.getAsJsonPrimitive().isString()) return v.getAsString();

@@ -152,7 +152,16 @@ public final class Runs {
      */
     public static Outcome train(Module model, Optimizer opt, Dataset train, Dataset test, int steps, int batch, Rng shuffle,
                                 boolean flat) {
-        return trainWithCurve(model, opt, train, test, steps, batch, shuffle, flat, null, steps).outcome();
+        return train(model, opt, train, test, steps, batch, shuffle, flat, null);
+    }
+
+    /**
+     * As {@link #train(Module, Optimizer, Dataset, Dataset, int, int, Rng, boolean)}, calling {@code beforeStep} with the
+     * number of steps done before each step (a learning-rate schedule sets the rate there); null for none.
+     */
+    public static Outcome train(Module model, Optimizer opt, Dataset train, Dataset test, int steps, int batch, Rng shuffle,
+                                boolean flat, java.util.function.IntConsumer beforeStep) {
+        return trainWithCurve(model, opt, train, test, steps, batch, shuffle, flat, null, steps, beforeStep).outcome();
     }
 
     /** Accuracy on a fixed slice of the training set (evaluation mode) after the given steps. */
@@ -167,7 +176,13 @@ public final class Runs {
      */
     public static Curved trainWithCurve(Module model, Optimizer opt, Dataset train, Dataset test, int steps, int batch, Rng shuffle,
                                         boolean flat, Dataset curveSet, int curveEvery) {
-        Watch w = new Watch(model, steps);
+        return trainWithCurve(model, opt, train, test, steps, batch, shuffle, flat, curveSet, curveEvery, null);
+    }
+
+    /** {@link #trainWithCurve} with a before-step hook as {@link #train(Module, Optimizer, Dataset, Dataset, int, int, Rng, boolean, java.util.function.IntConsumer)}. */
+    public static Curved trainWithCurve(Module model, Optimizer opt, Dataset train, Dataset test, int steps, int batch, Rng shuffle,
+                                        boolean flat, Dataset curveSet, int curveEvery, java.util.function.IntConsumer beforeStep) {
+        Watch w = new Watch(model, steps, beforeStep);
         try {
             RunControl.fit(new Trainer(model, opt, train, batch, shuffle, flat), RunControl.key(), steps, curveEvery, curveSet, null, w, w);
         } catch (java.io.IOException e) {
@@ -192,6 +207,7 @@ public final class Runs {
         private final Module model;
         private final long[] times;
         private final int every;
+        private final java.util.function.IntConsumer before;
         private final List<Double> curve = new ArrayList<>();
         private final List<Integer> evalSteps = new ArrayList<>();
         private final List<Double> evalAccuracy = new ArrayList<>();
@@ -200,10 +216,19 @@ public final class Runs {
         private double lossSum;
         private long last = System.nanoTime();
 
-        Watch(Module model, int steps) {
+        Watch(Module model, int steps, java.util.function.IntConsumer before) {
             this.model = model;
+            this.before = before;
             this.times = new long[steps];
             this.every = Math.max(1, steps / 50);
+        }
+
+        @Override
+        public void beforeStep(int stepsDone, int[] batch) {
+            if (before == null) return;
+            long t = System.nanoTime();
+            before.accept(stepsDone);
+            last += System.nanoTime() - t; // the schedule's own time is not the step's
         }
 
         @Override

@@ -220,4 +220,34 @@ class ExperimentsTest {
         assertEquals(3.0, br.get(0).schedule.rmax(800), 1e-12);
         assertEquals(5.0, br.get(0).schedule.dmax(500), 1e-12);
     }
+
+    @Test
+    void transformerRunsEveryArchitectureAndWritesItsFiles(@TempDir Path tmp) throws Exception {
+        TransformerNorms.Params p = new TransformerNorms.Params(8, 2, 16, new int[] {1, 2}, new double[] {3e-3}, 0.2, 8, 16, 128, 64,
+                16, 2);
+        RunOutput r = new TransformerNorms().run(p, quiet(1));
+        r.write(tmp);
+        List<String> runs = Files.readAllLines(tmp.resolve("runs.csv"));
+        // Per depth: post-LN and pre-LN with and without warm-up, pre-RMSNorm, pre-BN.
+        assertEquals(1 + 2 * 6, runs.size(), String.join("\n", runs));
+        assertTrue(runs.stream().anyMatch(l -> l.startsWith("post-LN,2,0.00300000,2,")), String.join("\n", runs));
+        List<String> norms = Files.readAllLines(tmp.resolve("init_grad_norms.csv"));
+        assertEquals(1 + 4 * (1 + 2), norms.size(), String.join("\n", norms));
+        for (String l : norms.subList(1, norms.size())) assertTrue(Double.parseDouble(l.split(",")[4]) > 0, l);
+        assertEquals(4, r.claims.size());
+        assertTrue(Files.size(tmp.resolve("init_grad_norms_depth2.png")) > 1000 && Files.size(tmp.resolve("accuracy_depth1.png")) > 1000);
+        assertTrue(r.results.get("layernorm_seconds").getAsDouble() > 0);
+    }
+
+    @Test
+    void transformerInitGradientNormsAreDeterministicAndPerLayer() throws Exception {
+        Dataset train = Runs.data("fashion", true, 64);
+        TransformerNorms.Params p = TransformerNorms.Params.of(true);
+        double[] a = TransformerNorms.initGradNorms(p, TransformerNorms.Arch.POST_LN, 3, 7, train);
+        double[] b = TransformerNorms.initGradNorms(p, TransformerNorms.Arch.POST_LN, 3, 7, train);
+        assertEquals(3, a.length);
+        assertTrue(java.util.Arrays.equals(a, b), java.util.Arrays.toString(a) + " vs " + java.util.Arrays.toString(b));
+        double[] pre = TransformerNorms.initGradNorms(p, TransformerNorms.Arch.PRE_LN, 3, 7, train);
+        assertTrue(!java.util.Arrays.equals(a, pre), "the placement changes the gradients");
+    }
 }

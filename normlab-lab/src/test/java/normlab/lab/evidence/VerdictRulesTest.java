@@ -125,6 +125,28 @@ class VerdictRulesTest {
     }
 
     @Test
+    void transformer() {
+        int[] d = {6, 12};
+        Spread lo = Spread.of(0.70, 0.72), hi = Spread.of(0.85, 0.86), mid = Spread.of(0.84, 0.85);
+        // Post-LN gains 14 points from warm-up, pre-LN 1: holds. Post-LN gains, but pre-LN gains as much: partly at best.
+        assertEquals(Verdict.HOLDS, TransformerNorms.warmupVerdict(d, 3e-3, new Spread[] {lo, lo}, new Spread[] {hi, hi},
+                new Spread[] {mid, mid}, new Spread[] {hi, hi}).verdict());
+        assertEquals(Verdict.PARTLY, TransformerNorms.warmupVerdict(d, 3e-3, new Spread[] {lo, lo}, new Spread[] {hi, hi},
+                new Spread[] {mid, lo}, new Spread[] {hi, hi}).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, TransformerNorms.warmupVerdict(d, 3e-3, new Spread[] {hi, hi}, new Spread[] {hi, hi},
+                new Spread[] {lo, lo}, new Spread[] {hi, hi}).verdict());
+        assertEquals(Verdict.HOLDS, TransformerNorms.gradNormVerdict(d, new double[] {2, 3}, new double[] {0.9, 0.8}).verdict());
+        assertEquals(Verdict.PARTLY, TransformerNorms.gradNormVerdict(d, new double[] {1.2, 3}, new double[] {0.9, 0.8}).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, TransformerNorms.gradNormVerdict(d, new double[] {0.7, 3}, new double[] {0.9, 0.8}).verdict());
+        assertEquals(Verdict.HOLDS, TransformerNorms.rmsVerdict(hi, mid, 1e-3, 0.7e-3, 0.01, 0.01).verdict());
+        assertEquals(Verdict.PARTLY, TransformerNorms.rmsVerdict(hi, mid, 1e-3, 0.95e-3, 0.01, 0.01).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, TransformerNorms.rmsVerdict(hi, lo, 1e-3, 1.1e-3, 0.01, 0.01).verdict());
+        assertEquals(Verdict.HOLDS, TransformerNorms.bnVerdict(hi, lo).verdict());
+        assertEquals(Verdict.PARTLY, TransformerNorms.bnVerdict(hi, mid).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, TransformerNorms.bnVerdict(mid, hi).verdict());
+    }
+
+    @Test
     void zoo() {
         assertEquals(Verdict.HOLDS, Zoo.rmsVerdict(1.0, 0.8).verdict());
         assertEquals(Verdict.PARTLY, Zoo.rmsVerdict(1.0, 0.97).verdict());
