@@ -100,18 +100,25 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
         }
 
         /**
-         * Takes the options saved in run.json ({@code saved}); an option given on the command line that differs is a
-         * usage error (--threads may differ: results do not depend on it).
+         * For a resumed run: each option {@code {flag, key}} must be in {@code saved} (else a bad-input error), and one
+         * given on the command line must equal the saved value (else a usage error naming both).
          */
-        void adopt(JsonObject saved, CommandLine.ParseResult parsed, Path dir) {
-            JsonObject given = json();
-            for (String[] o : new String[][] {{"--quick", "quick"}, {"--seeds", "seeds"}, {"--seed", "seed"}}) {
+        static void requireSavedOptions(JsonObject saved, JsonObject given, CommandLine.ParseResult parsed, Path dir, String[][] options) {
+            for (String[] o : options) {
                 if (!saved.has(o[1])) throw CliErrors.input("--resume " + dir + ": " + RunControl.STATE + " lacks the option " + o[0]);
                 if (parsed.hasMatchedOption(o[0]) && !given.get(o[1]).equals(saved.get(o[1]))) {
                     throw CliErrors.usage(o[0] + " " + given.get(o[1]).getAsString() + " conflicts with the run's " + o[0] + " "
                             + saved.get(o[1]).getAsString() + " (a resumed run keeps its options; omit it)");
                 }
             }
+        }
+
+        /**
+         * Takes the options saved in run.json ({@code saved}); an option given on the command line that differs is a
+         * usage error (--threads may differ: results do not depend on it).
+         */
+        void adopt(JsonObject saved, CommandLine.ParseResult parsed, Path dir) {
+            requireSavedOptions(saved, json(), parsed, dir, new String[][] {{"--quick", "quick"}, {"--seeds", "seeds"}, {"--seed", "seed"}});
             try {
                 quick = saved.get("quick").getAsBoolean();
                 seeds = saved.get("seeds").getAsInt();

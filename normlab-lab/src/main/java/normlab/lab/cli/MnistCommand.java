@@ -309,13 +309,7 @@ public final class MnistCommand implements Callable<Integer> {
         }
         JsonObject saved = st.getAsJsonObject("options"), given = options();
         var parsed = spec.commandLine().getParseResult();
-        for (String[] o : SAVED) {
-            if (!saved.has(o[1])) throw CliErrors.input("--resume " + dir + ": " + RunControl.STATE + " lacks the option " + o[0]);
-            if (parsed.hasMatchedOption(o[0]) && !given.get(o[1]).equals(saved.get(o[1]))) {
-                throw CliErrors.usage(o[0] + " " + given.get(o[1]).getAsString() + " conflicts with the run's " + o[0] + " "
-                        + saved.get(o[1]).getAsString() + " (a resumed run keeps its options; omit it)");
-            }
-        }
+        ExperimentCommands.Options.requireSavedOptions(saved, given, parsed, dir, SAVED);
         try {
             steps = saved.get("steps").getAsInt();
             batch = saved.get("batch").getAsInt();
