@@ -109,6 +109,8 @@ public final class BenchInferCommand implements Callable<Integer> {
                 noBn = Predictor.of(withoutIdentities(folded), shape, maxBatch, false);
             }
             onnx = OnnxExport.toModel(folded, shape, false).toByteArray();
+        } catch (OnnxExport.NotExportableException e) {
+            throw CliErrors.input(model + " cannot run in ONNX Runtime: " + CliErrors.oneLine(e.getMessage()));
         } catch (RuntimeException e) {
             throw CliErrors.usage("--input-shape " + Arrays.toString(shape) + " does not fit " + model + ": " + CliErrors.oneLine(e.getMessage()));
         }

@@ -48,6 +48,8 @@ public final class ExportCommand implements Callable<Integer> {
             OnnxExport.export(m, inputShape, out, softmax);
         } catch (java.io.IOException e) {
             throw CliErrors.output("cannot write " + out + ": " + CliErrors.describe(e));
+        } catch (OnnxExport.NotExportableException e) {
+            throw CliErrors.input(model + " cannot be exported: " + CliErrors.oneLine(e.getMessage()));
         } catch (RuntimeException e) {
             // a shape that does not fit the model: usage
             throw CliErrors.usage("--input-shape " + java.util.Arrays.toString(inputShape) + " does not fit " + model + ": " + CliErrors.oneLine(e.getMessage()));

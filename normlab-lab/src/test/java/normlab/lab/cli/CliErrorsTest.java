@@ -40,7 +40,7 @@ class CliErrorsTest {
     @TempDir
     static Path dir;
 
-    static Path model, noBn, corrupt, existing, nonEmpty, roDir;
+    static Path model, noBn, corrupt, existing, nonEmpty, roDir, noOnnx;
 
     @BeforeEach
     void files() throws IOException {
@@ -50,6 +50,9 @@ class CliErrorsTest {
         ModelFiles.save(new Sequential(new Linear(6, 8, rng), new BatchNorm1d(8), new Activation.ReLU(), new Linear(8, 3, rng)), model);
         noBn = dir.resolve("plain.safetensors");
         ModelFiles.save(new Sequential(new Linear(6, 8, rng), new Activation.ReLU(), new Linear(8, 3, rng)), noBn);
+        noOnnx = dir.resolve("lnlstm.safetensors"); // a layer with no ONNX form
+        ModelFiles.save(new Sequential(new normlab.rnn.Unflatten(2, 3), new normlab.rnn.NormLSTM(normlab.rnn.NormLSTM.Kind.LAYER, 3, 4, 2, true, rng),
+                new normlab.rnn.LastStep()), noOnnx);
         corrupt = dir.resolve("corrupt.safetensors");
         ModelFiles.save(new Sequential(new Linear(6, 3, rng)), corrupt);
         Files.write(corrupt, new byte[] {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
@@ -107,6 +110,7 @@ class CliErrorsTest {
                 a("export", p(model), "--input-shape", "6", "--out", p(existing)),
                 a("export", p(model), "--input-shape", "6", "--out", missingDir),
                 a("export", p(model), "--input-shape", "6"),
+                a("export", p(noOnnx), "--input-shape", "6", "--out", p("x.onnx")),
                 a("export", "--bogus")));
         m.put("bench-infer", List.of(
                 a("bench-infer", p("nope.safetensors")),

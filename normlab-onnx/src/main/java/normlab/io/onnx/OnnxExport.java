@@ -43,6 +43,13 @@ import normlab.tensor.Tensor;
  * {@link IllegalArgumentException} naming it.
  */
 public final class OnnxExport {
+    /** The model holds a layer that has no ONNX form (whatever the input shape): a property of the model, not of the call. */
+    public static final class NotExportableException extends IllegalArgumentException {
+        public NotExportableException(String message) {
+            super(message);
+        }
+    }
+
     /** The ai.onnx operator set of models without GroupNorm, and its IR version. */
     public static final int OPSET = 17;
     public static final int IR_VERSION = 8;
@@ -140,13 +147,13 @@ public final class OnnxExport {
         // Before the batch-1 probe: a BatchNorm without running statistics refuses one sample (as PyTorch) with a
         // message about batch size, while the export's real reason is that its output depends on the batch.
         if (m instanceof RunningStatsNorm r && r.runningAffine() == null) {
-            throw new IllegalArgumentException("OnnxExport: " + m.label() + " has no running statistics (trackRunningStats=false), "
+            throw new NotExportableException("OnnxExport: " + m.label() + " has no running statistics (trackRunningStats=false), "
                     + "so its inference output depends on the whole batch; only layers with running statistics can be exported");
         }
         Tensor y = m.forward(probe);
         LayerSpec<?> spec = LayerSpecs.ofKind(m);
         if (spec == null || !spec.hasOnnx()) {
-            throw new IllegalArgumentException("OnnxExport: " + m.label() + " has no ONNX mapping (supported: " + supported() + ")");
+            throw new NotExportableException("OnnxExport: " + m.label() + " has no ONNX mapping (supported: " + supported() + ")");
         }
         spec.emitOnnx(m, g, name(m), Arrays.copyOfRange(y.shape(), 1, y.rank()));
         return y;
