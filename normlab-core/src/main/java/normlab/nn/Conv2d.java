@@ -149,9 +149,10 @@ public final class Conv2d extends Module {
     }
 
     /** Derived forms of the weights kept for evaluation, valid while the parameters' versions are unchanged. */
-    private record Packed(long weightVersion, long biasVersion, boolean simd, float[] data, float[] bias) {
+    private record Packed(long weightVersion, long biasVersion, boolean simd, int panelRows, float[] data, float[] bias) {
         boolean current(Parameter weight, Parameter bias, boolean simd) {
-            return weightVersion == weight.version() && biasVersion == (bias == null ? 0 : bias.version()) && this.simd == simd;
+            return weightVersion == weight.version() && biasVersion == (bias == null ? 0 : bias.version()) && this.simd == simd
+                    && panelRows == Gemm.panelRows();
         }
     }
 
@@ -165,7 +166,7 @@ public final class Conv2d extends Module {
             int og = outChannels / groups, k = weight.value.numel() / outChannels;
             float[] wp = new float[groups * wps];
             for (int g = 0; g < groups; g++) Gemm.packA(wp, g * wps, weight.value.data, g * og * k, k, 1, og, k);
-            gemmPacked = p = new Packed(weight.version(), 0, true, wp, null);
+            gemmPacked = p = new Packed(weight.version(), 0, true, Gemm.panelRows(), wp, null);
         }
         return p.data;
     }
@@ -178,7 +179,7 @@ public final class Conv2d extends Module {
             int og = outChannels / groups, k = weight.value.numel() / outChannels;
             float[] wp = new float[ConvKernels.packedSize(groups, og, k)], bp = new float[groups * ConvKernels.blocks(og) * ConvKernels.OC];
             ConvKernels.packFilters(wp, bp, weight.value.data, bias == null ? null : bias.value.data, groups, og, k);
-            directPacked = p = new Packed(weight.version(), bias == null ? 0 : bias.version(), simd, wp, bp);
+            directPacked = p = new Packed(weight.version(), bias == null ? 0 : bias.version(), simd, Gemm.panelRows(), wp, bp);
         }
         return p;
     }
