@@ -117,15 +117,11 @@ public final class Gemm {
     /** x·Wᵀ takes the yᵀ = W·xᵀ path up to this many rows of x. */
     private static final int FEW_ROWS = 256;
     /**
-     * Register tile of {@link #fewRows}, chosen once from the register file like {@link #PR}: 5 rows of W × 4 vectors
-     * (20 accumulators) with 32 registers; 6 rows × 2 vectors (12 accumulators + 2 loads + 1 broadcast) with AVX2's 16.
-     * Same bits either way (per-element chains do not depend on the tile).
+     * Columns of yᵀ per register strip: 4 vectors, 5 rows of W × 4 vectors = 20 accumulators. On AVX2 (16 registers)
+     * that spills, yet a 6 × 2 tile (12 accumulators) measured 2-4 % slower on 60×784×100 (same-JVM A/B, same bits), so
+     * this path keeps one shape.
      */
-    private static final boolean FEW_WIDE = L >= 16;
-    /** Rows of W per register tile. */
-    private static final int FR = FEW_WIDE ? 5 : 6;
-    /** Columns of yᵀ per register strip. */
-    private static final int STRIP = (FEW_WIDE ? 4 : 2) * L;
+    private static final int STRIP = 4 * L;
     /** Per-thread workspaces of {@link #fewRows}: xᵀ and yᵀ, rows padded to whole strips; L rows of x, zero padded. */
     private static final ThreadLocal<float[]> XT = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> YT = ThreadLocal.withInitial(() -> new float[0]);
@@ -156,8 +152,8 @@ public final class Gemm {
                 transpose(xt, i0, ld, tail, 0, k, L, k);
             }
         }
-        int groups = (m + FR - 1) / FR;
-        Parallel.forRange(groups, Math.max(1, GRAIN_FLOPS / (FR * np * k)), (lo, hi) -> {
+        int groups = (m + 4) / 5;
+        Parallel.forRange(groups, Math.max(1, GRAIN_FLOPS / (5 * np * k)), (lo, hi) -> {
             int kbo = equalBlock(k, NT_DEPTH_BLOCK);
             for (int s = 0; s < np; s += STRIP) {
                 for (int p0 = 0; p0 < k; p0 += kbo) {
@@ -166,14 +162,9 @@ public final class Gemm {
                         int d1 = Math.min(p0 + len, d0 + kbi);
                         boolean add = d0 > 0;
                         for (int g = lo; g < hi; g++) {
-                            int j = FR * g;
-                            if (FEW_WIDE) {
-                                if (j + 5 <= m) rows5(yt, j * ld + s, ld, w, j * k, k, xt, s, ld, d0, d1, add);
-                                else for (; j < m; j++) rows1(yt, j * ld + s, w, j * k, xt, s, ld, d0, d1, add);
-                            } else {
-                                if (j + 6 <= m) rows6(yt, j * ld + s, ld, w, j * k, k, xt, s, ld, d0, d1, add);
-                                else for (; j < m; j++) rows1x2(yt, j * ld + s, w, j * k, xt, s, ld, d0, d1, add);
-                            }
+                            int j = 5 * g;
+                            if (j + 5 <= m) rows5(yt, j * ld + s, ld, w, j * k, k, xt, s, ld, d0, d1, add);
+                            else for (; j < m; j++) rows1(yt, j * ld + s, w, j * k, xt, s, ld, d0, d1, add);
                         }
                     }
                 }
@@ -273,80 +264,6 @@ public final class Gemm {
             c41.intoArray(c, q + L);
             c42.intoArray(c, q + 2 * L);
             c43.intoArray(c, q + 3 * L);
-        }
-    }
-
-    /** {@link #rows5} for AVX2: 6 rows of W × 2 vectors (12 accumulators), written out likewise. */
-    private static void rows6(float[] c, int co, int ldc, float[] w, int wo, int k, float[] b, int bo, int ldb, int d0, int d1,
-                              boolean acc) {
-        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-        c00 = FloatVector.zero(S);
-        c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c00;
-        int w0 = wo, w1 = w0 + k, w2 = w1 + k, w3 = w2 + k, w4 = w3 + k, w5 = w4 + k;
-        for (int p = d0, o = bo + d0 * ldb; p < d1; p++, o += ldb) {
-            FloatVector b0 = FloatVector.fromArray(S, b, o), b1 = FloatVector.fromArray(S, b, o + L);
-            FloatVector v = FloatVector.broadcast(S, w[w0 + p]);
-            c00 = v.fma(b0, c00);
-            c01 = v.fma(b1, c01);
-            v = FloatVector.broadcast(S, w[w1 + p]);
-            c10 = v.fma(b0, c10);
-            c11 = v.fma(b1, c11);
-            v = FloatVector.broadcast(S, w[w2 + p]);
-            c20 = v.fma(b0, c20);
-            c21 = v.fma(b1, c21);
-            v = FloatVector.broadcast(S, w[w3 + p]);
-            c30 = v.fma(b0, c30);
-            c31 = v.fma(b1, c31);
-            v = FloatVector.broadcast(S, w[w4 + p]);
-            c40 = v.fma(b0, c40);
-            c41 = v.fma(b1, c41);
-            v = FloatVector.broadcast(S, w[w5 + p]);
-            c50 = v.fma(b0, c50);
-            c51 = v.fma(b1, c51);
-        }
-        if (acc) {
-            c00.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
-            c01.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
-            c10.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
-            c11.add(FloatVector.fromArray(S, c, co + ldc + L)).intoArray(c, co + ldc + L);
-            c20.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
-            c21.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
-            c30.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
-            c31.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
-            c40.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
-            c41.add(FloatVector.fromArray(S, c, co + 4 * ldc + L)).intoArray(c, co + 4 * ldc + L);
-            c50.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
-            c51.add(FloatVector.fromArray(S, c, co + 5 * ldc + L)).intoArray(c, co + 5 * ldc + L);
-        } else {
-            c00.intoArray(c, co);
-            c01.intoArray(c, co + L);
-            c10.intoArray(c, co + ldc);
-            c11.intoArray(c, co + ldc + L);
-            c20.intoArray(c, co + 2 * ldc);
-            c21.intoArray(c, co + 2 * ldc + L);
-            c30.intoArray(c, co + 3 * ldc);
-            c31.intoArray(c, co + 3 * ldc + L);
-            c40.intoArray(c, co + 4 * ldc);
-            c41.intoArray(c, co + 4 * ldc + L);
-            c50.intoArray(c, co + 5 * ldc);
-            c51.intoArray(c, co + 5 * ldc + L);
-        }
-    }
-
-    /** One row of {@link #rows6} (the last m mod 6 rows of W). */
-    private static void rows1x2(float[] c, int co, float[] w, int wo, float[] b, int bo, int ldb, int d0, int d1, boolean acc) {
-        FloatVector c0 = FloatVector.zero(S), c1 = c0;
-        for (int p = d0, o = bo + d0 * ldb; p < d1; p++, o += ldb) {
-            FloatVector v = FloatVector.broadcast(S, w[wo + p]);
-            c0 = v.fma(FloatVector.fromArray(S, b, o), c0);
-            c1 = v.fma(FloatVector.fromArray(S, b, o + L), c1);
-        }
-        if (acc) {
-            c0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
-            c1.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
-        } else {
-            c0.intoArray(c, co);
-            c1.intoArray(c, co + L);
         }
     }
 
