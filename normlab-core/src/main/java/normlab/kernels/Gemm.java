@@ -104,8 +104,64 @@ public final class Gemm {
         }
         int mp = roundUp(m), kb = equalBlock(k, NT_DEPTH_BLOCK);
         float[] yp = mp == m ? y : Kernels.workspace(CP, n * mp);
-        for (int p0 = 0; p0 < k; p0 += kb) tiles(yp, x, k, 1, wt, n, mp, p0, Math.min(k, p0 + kb), 0, p0 > 0);
+        boolean direct = PR == 6 && rowMajorA;
+        for (int p0 = 0; p0 < k; p0 += kb) {
+            if (direct) rowMajorTiles(yp, x, k, wt, n, mp, p0, Math.min(k, p0 + kb), p0 > 0);
+            else tiles(yp, x, k, 1, wt, n, mp, p0, Math.min(k, p0 + kb), 0, p0 > 0);
+        }
         if (yp != y) for (int i = 0; i < n; i++) System.arraycopy(yp, i * mp, y, i * m, m);
+    }
+
+    private static volatile boolean rowMajorA = true;
+
+    /** Whether {@link #matmulNTPacked} reads x in place (6-row panels) rather than packing it; for A/B benchmarks. */
+    public static boolean setRowMajorA(boolean on) {
+        boolean old = rowMajorA;
+        rowMajorA = on;
+        return old;
+    }
+
+    /** One 6-row panel of x packed for a partial panel of {@link #rowMajorTiles}. */
+    private static final ThreadLocal<float[]> AP1 = ThreadLocal.withInitial(() -> new float[0]);
+
+    /**
+     * {@link #tiles} for a row-major A (x, rows k apart) with 6-row panels, without packing A: the register kernel
+     * ({@link #panel6x2r}) broadcasts straight from the 6 rows of x, six sequential streams (packing x was 14 % of the
+     * MLP's batch-64 inference in a profile). The same items, depth blocks and fma chains as {@link #tiles} +
+     * {@link #multiplyPacked}, so the same bits; a last panel of fewer than 6 rows is packed (zero rows) and goes
+     * through the scratch tile as there.
+     */
+    private static void rowMajorTiles(float[] c, float[] x, int k, float[] b, int rows, int np, int p0, int p1, boolean acc) {
+        int depth = p1 - p0, pr = 6, panels = (rows + pr - 1) / pr, kb = equalBlock(depth, PACKED_DEPTH_BLOCK);
+        int vecs = np / L, strips = (vecs + 1) / 2;
+        int perItem = ROWS_PER_ITEM / 8 * pr, groups = (rows + perItem - 1) / perItem, items = strips * groups;
+        long flopsPerItem = (long) Math.min(rows, perItem) * 2 * L * depth;
+        Parallel.forRange(items, (int) Math.max(1, GRAIN_FLOPS / Math.max(1, flopsPerItem)), (lo, hi) -> {
+            float[] ct = CT.get();
+            for (int it = lo; it < hi; it++) {
+                int st = it % strips, g = it / strips, j = st * 2 * L;
+                int width = st == strips - 1 ? np - j : 2 * L;
+                int q0 = g * (ROWS_PER_ITEM / 8), q1 = Math.min(panels, q0 + ROWS_PER_ITEM / 8);
+                for (int d0 = 0; d0 < depth; d0 += kb) {
+                    int d1 = Math.min(depth, d0 + kb);
+                    boolean add = acc || d0 > 0;
+                    for (int q = q0; q < q1; q++) {
+                        int i0 = q * pr, valid = Math.min(pr, rows - i0), bo = (p0 + d0) * np + j;
+                        if (valid == pr) {
+                            int xo = i0 * k + p0 + d0, co = i0 * np + j;
+                            if (width == 2 * L) panel6x2r(c, co, np, x, xo, k, b, bo, np, d1 - d0, add);
+                            else panel6x1r(c, co, np, x, xo, k, b, bo, np, d1 - d0, add);
+                        } else {
+                            float[] ap = Kernels.workspace(AP1, pr * (d1 - d0));
+                            packPanel(ap, 0, x, i0 * k, k, 1, valid, p0 + d0, p0 + d1, pr);
+                            if (width == 2 * L) panel6x2(ct, 0, 3 * L, ap, 0, b, bo, np, d1 - d0, false);
+                            else panel6x1(ct, 0, 3 * L, ap, 0, b, bo, np, d1 - d0, false);
+                            addRows(c, i0 * np + j, np, ct, valid, width, add);
+                        }
+                    }
+                }
+            }
+        });
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -1015,6 +1071,94 @@ public final class Gemm {
             c3 = FloatVector.broadcast(S, ap[ao + 3]).fma(b0, c3);
             c4 = FloatVector.broadcast(S, ap[ao + 4]).fma(b0, c4);
             c5 = FloatVector.broadcast(S, ap[ao + 5]).fma(b0, c5);
+        }
+        if (acc) {
+            c0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c1.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
+            c2.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c3.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c4.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c5.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+        } else {
+            c0.intoArray(c, co);
+            c1.intoArray(c, co + ldc);
+            c2.intoArray(c, co + 2 * ldc);
+            c3.intoArray(c, co + 3 * ldc);
+            c4.intoArray(c, co + 4 * ldc);
+            c5.intoArray(c, co + 5 * ldc);
+        }
+    }
+
+    /** {@link #panel6x2} with A read in place: row r of the panel at x[xo + r·lda], depth contiguous. */
+    private static void panel6x2r(float[] c, int co, int ldc, float[] x, int xo, int lda, float[] b, int bo, int ldb, int kb, boolean acc) {
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        c00 = FloatVector.zero(S);
+        c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c00;
+        int x1 = lda, x2 = 2 * lda, x3 = 3 * lda, x4 = 4 * lda, x5 = 5 * lda;
+        for (int p = 0; p < kb; p++, bo += ldb, xo++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector v = FloatVector.broadcast(S, x[xo]);
+            c00 = v.fma(b0, c00);
+            c01 = v.fma(b1, c01);
+            v = FloatVector.broadcast(S, x[xo + x1]);
+            c10 = v.fma(b0, c10);
+            c11 = v.fma(b1, c11);
+            v = FloatVector.broadcast(S, x[xo + x2]);
+            c20 = v.fma(b0, c20);
+            c21 = v.fma(b1, c21);
+            v = FloatVector.broadcast(S, x[xo + x3]);
+            c30 = v.fma(b0, c30);
+            c31 = v.fma(b1, c31);
+            v = FloatVector.broadcast(S, x[xo + x4]);
+            c40 = v.fma(b0, c40);
+            c41 = v.fma(b1, c41);
+            v = FloatVector.broadcast(S, x[xo + x5]);
+            c50 = v.fma(b0, c50);
+            c51 = v.fma(b1, c51);
+        }
+        if (acc) {
+            c00.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c01.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
+            c10.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
+            c11.add(FloatVector.fromArray(S, c, co + ldc + L)).intoArray(c, co + ldc + L);
+            c20.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c21.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
+            c30.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c31.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
+            c40.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c41.add(FloatVector.fromArray(S, c, co + 4 * ldc + L)).intoArray(c, co + 4 * ldc + L);
+            c50.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+            c51.add(FloatVector.fromArray(S, c, co + 5 * ldc + L)).intoArray(c, co + 5 * ldc + L);
+        } else {
+            c00.intoArray(c, co);
+            c01.intoArray(c, co + L);
+            c10.intoArray(c, co + ldc);
+            c11.intoArray(c, co + ldc + L);
+            c20.intoArray(c, co + 2 * ldc);
+            c21.intoArray(c, co + 2 * ldc + L);
+            c30.intoArray(c, co + 3 * ldc);
+            c31.intoArray(c, co + 3 * ldc + L);
+            c40.intoArray(c, co + 4 * ldc);
+            c41.intoArray(c, co + 4 * ldc + L);
+            c50.intoArray(c, co + 5 * ldc);
+            c51.intoArray(c, co + 5 * ldc + L);
+        }
+    }
+
+    /** {@link #panel6x1} with A read in place, as {@link #panel6x2r}. */
+    private static void panel6x1r(float[] c, int co, int ldc, float[] x, int xo, int lda, float[] b, int bo, int ldb, int kb, boolean acc) {
+        FloatVector c0, c1, c2, c3, c4, c5;
+        c0 = FloatVector.zero(S);
+        c1 = c2 = c3 = c4 = c5 = c0;
+        int x1 = lda, x2 = 2 * lda, x3 = 3 * lda, x4 = 4 * lda, x5 = 5 * lda;
+        for (int p = 0; p < kb; p++, bo += ldb, xo++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            c0 = FloatVector.broadcast(S, x[xo]).fma(b0, c0);
+            c1 = FloatVector.broadcast(S, x[xo + x1]).fma(b0, c1);
+            c2 = FloatVector.broadcast(S, x[xo + x2]).fma(b0, c2);
+            c3 = FloatVector.broadcast(S, x[xo + x3]).fma(b0, c3);
+            c4 = FloatVector.broadcast(S, x[xo + x4]).fma(b0, c4);
+            c5 = FloatVector.broadcast(S, x[xo + x5]).fma(b0, c5);
         }
         if (acc) {
             c0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
