@@ -104,11 +104,8 @@ public final class Gemm {
         }
         int mp = roundUp(m), kb = equalBlock(k, NT_DEPTH_BLOCK);
         float[] yp = mp == m ? y : Kernels.workspace(CP, n * mp);
-        boolean direct = PR == 6 && rowMajorA;
-        for (int p0 = 0; p0 < k; p0 += kb) {
-            if (direct) rowMajorTiles(yp, x, k, wt, n, mp, p0, Math.min(k, p0 + kb), p0 > 0);
-            else tiles(yp, x, k, 1, wt, n, mp, p0, Math.min(k, p0 + kb), 0, p0 > 0);
-        }
+        if (PR == 6 && rowMajorA) rowMajorTiles(yp, x, k, wt, n, mp, kb);
+        else for (int p0 = 0; p0 < k; p0 += kb) tiles(yp, x, k, 1, wt, n, mp, p0, Math.min(k, p0 + kb), 0, p0 > 0);
         if (yp != y) for (int i = 0; i < n; i++) System.arraycopy(yp, i * mp, y, i * m, m);
     }
 
@@ -127,36 +124,41 @@ public final class Gemm {
     /**
      * {@link #tiles} for a row-major A (x, rows k apart) with 6-row panels, without packing A: the register kernel
      * ({@link #panel6x2r}) broadcasts straight from the 6 rows of x, six sequential streams (packing x was 14 % of the
-     * MLP's batch-64 inference in a profile). The same items, depth blocks and fma chains as {@link #tiles} +
-     * {@link #multiplyPacked}, so the same bits; a last panel of fewer than 6 rows is packed (zero rows) and goes
-     * through the scratch tile as there.
+     * MLP's batch-64 inference in a profile). The same depth blocks (outer blocks of kbo, inner ones of at most
+     * {@link #PACKED_DEPTH_BLOCK}) and fma chains as {@link #tiles} + {@link #multiplyPacked}, so the same bits, but all
+     * outer blocks inside one item: one parallel region per product instead of one per outer block (each a hand-off
+     * that, on a loaded 2-vCPU machine, can wait for a core). A last panel of fewer than 6 rows is packed (zero rows)
+     * and goes through the scratch tile as there.
      */
-    private static void rowMajorTiles(float[] c, float[] x, int k, float[] b, int rows, int np, int p0, int p1, boolean acc) {
-        int depth = p1 - p0, pr = 6, panels = (rows + pr - 1) / pr, kb = equalBlock(depth, PACKED_DEPTH_BLOCK);
+    private static void rowMajorTiles(float[] c, float[] x, int k, float[] b, int rows, int np, int kbo) {
+        int pr = 6, panels = (rows + pr - 1) / pr;
         int vecs = np / L, strips = (vecs + 1) / 2;
         int perItem = ROWS_PER_ITEM / 8 * pr, groups = (rows + perItem - 1) / perItem, items = strips * groups;
-        long flopsPerItem = (long) Math.min(rows, perItem) * 2 * L * depth;
+        long flopsPerItem = (long) Math.min(rows, perItem) * 2 * L * k;
         Parallel.forRange(items, (int) Math.max(1, GRAIN_FLOPS / Math.max(1, flopsPerItem)), (lo, hi) -> {
             float[] ct = CT.get();
             for (int it = lo; it < hi; it++) {
                 int st = it % strips, g = it / strips, j = st * 2 * L;
                 int width = st == strips - 1 ? np - j : 2 * L;
                 int q0 = g * (ROWS_PER_ITEM / 8), q1 = Math.min(panels, q0 + ROWS_PER_ITEM / 8);
-                for (int d0 = 0; d0 < depth; d0 += kb) {
-                    int d1 = Math.min(depth, d0 + kb);
-                    boolean add = acc || d0 > 0;
-                    for (int q = q0; q < q1; q++) {
-                        int i0 = q * pr, valid = Math.min(pr, rows - i0), bo = (p0 + d0) * np + j;
-                        if (valid == pr) {
-                            int xo = i0 * k + p0 + d0, co = i0 * np + j;
-                            if (width == 2 * L) panel6x2r(c, co, np, x, xo, k, b, bo, np, d1 - d0, add);
-                            else panel6x1r(c, co, np, x, xo, k, b, bo, np, d1 - d0, add);
-                        } else {
-                            float[] ap = Kernels.workspace(AP1, pr * (d1 - d0));
-                            packPanel(ap, 0, x, i0 * k, k, 1, valid, p0 + d0, p0 + d1, pr);
-                            if (width == 2 * L) panel6x2(ct, 0, 3 * L, ap, 0, b, bo, np, d1 - d0, false);
-                            else panel6x1(ct, 0, 3 * L, ap, 0, b, bo, np, d1 - d0, false);
-                            addRows(c, i0 * np + j, np, ct, valid, width, add);
+                for (int p0 = 0; p0 < k; p0 += kbo) {
+                    int depth = Math.min(k, p0 + kbo) - p0, kb = equalBlock(depth, PACKED_DEPTH_BLOCK);
+                    for (int d0 = 0; d0 < depth; d0 += kb) {
+                        int d1 = Math.min(depth, d0 + kb);
+                        boolean add = p0 > 0 || d0 > 0;
+                        for (int q = q0; q < q1; q++) {
+                            int i0 = q * pr, valid = Math.min(pr, rows - i0), bo = (p0 + d0) * np + j;
+                            if (valid == pr) {
+                                int xo = i0 * k + p0 + d0, co = i0 * np + j;
+                                if (width == 2 * L) panel6x2r(c, co, np, x, xo, k, b, bo, np, d1 - d0, add);
+                                else panel6x1r(c, co, np, x, xo, k, b, bo, np, d1 - d0, add);
+                            } else {
+                                float[] ap = Kernels.workspace(AP1, pr * (d1 - d0));
+                                packPanel(ap, 0, x, i0 * k, k, 1, valid, p0 + d0, p0 + d1, pr);
+                                if (width == 2 * L) panel6x2(ct, 0, 3 * L, ap, 0, b, bo, np, d1 - d0, false);
+                                else panel6x1(ct, 0, 3 * L, ap, 0, b, bo, np, d1 - d0, false);
+                                addRows(c, i0 * np + j, np, ct, valid, width, add);
+                            }
                         }
                     }
                 }
