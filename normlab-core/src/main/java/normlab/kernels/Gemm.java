@@ -757,11 +757,12 @@ public final class Gemm {
         if (valid == pr && Kernels.simd()) {
             int span = L % pr == 0 ? L : lcm(L, pr), steps = span / pr, vecs = span / L, pv = p0 + (kb / steps) * steps;
             int[] idx = PACK_GATHER.get();
-            if (idx[span] != ars || idx[span + 1] != acs || idx[span + 2] != pr) {
+            int meta = 3 * L; // the key sits past the longest span (24 for pr = 6, L = 8), whatever pr filled it
+            if (idx[meta] != ars || idx[meta + 1] != acs || idx[meta + 2] != pr) {
                 for (int l = 0; l < span; l++) idx[l] = (l % pr) * ars + (l / pr) * acs;
-                idx[span] = ars;
-                idx[span + 1] = acs;
-                idx[span + 2] = pr;
+                idx[meta] = ars;
+                idx[meta + 1] = acs;
+                idx[meta + 2] = pr;
             }
             int o = base;
             for (int p = p0; p < pv; p += steps) {

@@ -112,6 +112,41 @@ class GemmTest {
         }
     }
 
+    /**
+     * matmulNTPacked (Wᵀ packed once; with 6-row panels x is read in place, all depth blocks in one item) gives
+     * matmulNT's bits, in both panel families and with the in-place path off, at 1 and 2 threads: rows mod 6 and
+     * mod 8 tails, odd vector counts, depths of one and several blocks.
+     */
+    @Test
+    void packedNTMatchesMatmulNTInBothFamilies() {
+        Kernels.setSimd(true);
+        int old = Gemm.panelRows();
+        try {
+            for (int[] sh : new int[][] {{64, 784, 100}, {61, 300, 37}, {5, 513, 9}, {300, 100, 13}, {7, 1100, 33}, {1, 40, 24}}) {
+                int n = sh[0], k = sh[1], m = sh[2];
+                Rng rng = new Rng(n * 7L + k * 3L + m);
+                float[] x = rand(rng, n * k), w = rand(rng, m * k), want = new float[n * m];
+                Gemm.matmulNT(want, x, w, n, k, m);
+                float[] wt = Gemm.packNT(w, k, m);
+                for (int rows : new int[] {8, 6}) {
+                    Gemm.setPanelRows(rows);
+                    for (boolean inPlace : new boolean[] {true, false}) {
+                        boolean was = Gemm.setRowMajorA(inPlace);
+                        for (int t : new int[] {1, 2}) {
+                            Parallel.setThreads(t);
+                            float[] got = new float[n * m];
+                            Gemm.matmulNTPacked(got, x, wt, w, n, k, m);
+                            assertArrayEquals(want, got, java.util.Arrays.toString(sh) + " rows " + rows + " in place " + inPlace + " threads " + t);
+                        }
+                        Gemm.setRowMajorA(was);
+                    }
+                }
+            }
+        } finally {
+            Gemm.setPanelRows(old);
+        }
+    }
+
     /** packA (row- and column-major A) + multiplyPacked with accumulation, both results concatenated. */
     private static float[] packed(int rows, int depth, int cols0) {
         int cols = (cols0 + Gemm.lanes() - 1) / Gemm.lanes() * Gemm.lanes();
