@@ -8,10 +8,11 @@ import jdk.incubator.vector.VectorSpecies;
  * then inputs, then sizes. {@link Kernels#simd()} off selects the scalar reference loops.
  *
  * <p>The SIMD path is one Vector API register panel for all three, C (+)= A·B with B's rows contiguous (dx = dy·W,
- * dW += dyᵀ·x, and y = x·Wᵀ after transposing W, block by block, into a workspace with vector gathers): 8 rows × 2
- * vectors of accumulators (16 of AVX-512's 32 registers), 8 broadcasts of A and two loads of B per 16 FMAs, no
- * horizontal reductions. A is packed per depth block into panels of 8 rows (8 consecutive floats per depth step; a
- * row-major A by gathers). Cache blocking: the depth is cut into
+ * dW += dyᵀ·x, and y = x·Wᵀ after transposing W, block by block, into a workspace with vector gathers): {@link #panelRows()}
+ * rows × 2 vectors of accumulators, the rows chosen once from the register file (8 with AVX-512's 32 registers: 16
+ * accumulators; 6 with AVX2's 16: 12), one broadcast of A per row and two loads of B per step, no horizontal
+ * reductions. A is packed per depth block into panels of that many rows (consecutive floats per depth step; a
+ * row-major A by gathers; x·Wᵀ with a cached Wᵀ and 6-row panels reads x in place). Cache blocking: the depth is cut into
  * equal blocks of at most 512 (256 for x·Wᵀ, 128 inside {@link #multiplyPacked}), and the work items are column strips
  * (2 vectors wide; the last 3 when the count is odd, 1 when it is 1) × 64 rows, every panel of an item reusing the strip's block of B from L1. Each C element is, per
  * depth block, one fma chain in order (c = fma(a, b, c)) added to C; columns that do not fill a vector go through
