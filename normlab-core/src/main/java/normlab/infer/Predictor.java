@@ -13,6 +13,7 @@ import normlab.nn.Dropout;
 import normlab.nn.Flatten;
 import normlab.nn.Identity;
 import normlab.nn.Linear;
+import normlab.nn.MaxPool2d;
 import normlab.nn.Module;
 import normlab.nn.Sequential;
 import normlab.tensor.ShapeException;
@@ -115,10 +116,19 @@ public final class Predictor {
             int[] before = probe.shape();
             probe = l.forward(probe);
             if (f != Epilogue.IDENTITY) probe = next.forward(probe);
+            // a k×k max-pool of stride k without padding right after a convolution is fused into it
+            int pool = 1;
+            Module after = i + 1 < layers.size() ? layers.get(i + 1) : null;
+            if (l instanceof Conv2d && after instanceof MaxPool2d mp && mp.kh == mp.kw && mp.sh == mp.kh && mp.sw == mp.kw
+                    && mp.ph == 0 && mp.pw == 0 && mp.kh > 1) {
+                pool = mp.kh;
+                probe = mp.forward(probe);
+                i++;
+            }
             int out = probe.numel();
             Step s;
             if (l instanceof Linear lin) s = new LinearStep(lin, f);
-            else if (l instanceof Conv2d c) s = new ConvStep(c, f, steps.size(), before, probe.shape());
+            else if (l instanceof Conv2d c) s = new ConvStep(c, f, pool, steps.size(), before, probe.shape());
             else if (epilogueOf(l) != null) s = new ActivationStep(epilogueOf(l), out);
             else s = new ForwardStep(l, steps.size(), before, probe.shape());
             steps.add(s);
@@ -302,23 +312,25 @@ public final class Predictor {
      */
     private static final class ConvStep extends ForwardStep {
         final Epilogue f;
-        final int h, w;
+        final int h, w, pool;
 
-        ConvStep(Conv2d conv, Epilogue f, int index, int[] in, int[] out) {
+        ConvStep(Conv2d conv, Epilogue f, int pool, int index, int[] in, int[] out) {
             super(conv, index, in, out);
             this.f = f;
+            this.pool = pool;
             this.h = in[in.length - 2];
             this.w = in[in.length - 1];
         }
 
         @Override
         public void run(float[] y, float[] x, int n, Workspace ws) {
-            ((Conv2d) mine(ws)).inferInto(y, x, n, h, w, f);
+            ((Conv2d) mine(ws)).inferInto(y, x, n, h, w, f, pool);
         }
 
         @Override
         public String describe() {
-            return layer.label() + (f == Epilogue.IDENTITY ? "" : " + " + f) + " (fused conv)";
+            return layer.label() + (f == Epilogue.IDENTITY ? "" : " + " + f) + (pool > 1 ? " + MaxPool " + pool + "x" + pool : "")
+                    + " (fused conv)";
         }
     }
 }

@@ -8,10 +8,11 @@ import jdk.incubator.vector.VectorSpecies;
  * then inputs, then sizes. {@link Kernels#simd()} off selects the scalar reference loops.
  *
  * <p>The SIMD path is one Vector API register panel for all three, C (+)= A·B with B's rows contiguous (dx = dy·W,
- * dW += dyᵀ·x, and y = x·Wᵀ after transposing W, block by block, into a workspace with vector gathers): 8 rows × 2
- * vectors of accumulators (16 of AVX-512's 32 registers), 8 broadcasts of A and two loads of B per 16 FMAs, no
- * horizontal reductions. A is packed per depth block into panels of 8 rows (8 consecutive floats per depth step; a
- * row-major A by gathers). Cache blocking: the depth is cut into
+ * dW += dyᵀ·x, and y = x·Wᵀ after transposing W, block by block, into a workspace with vector gathers): {@link #panelRows()}
+ * rows × 2 vectors of accumulators, the rows chosen once from the register file (8 with AVX-512's 32 registers: 16
+ * accumulators; 6 with AVX2's 16: 12), one broadcast of A per row and two loads of B per step, no horizontal
+ * reductions. A is packed per depth block into panels of that many rows (consecutive floats per depth step; a
+ * row-major A by gathers; x·Wᵀ with a cached Wᵀ and 6-row panels reads x in place). Cache blocking: the depth is cut into
  * equal blocks of at most 512 (256 for x·Wᵀ, 128 inside {@link #multiplyPacked}), and the work items are column strips
  * (2 vectors wide; the last 3 when the count is odd, 1 when it is 1) × 64 rows, every panel of an item reusing the strip's block of B from L1. Each C element is, per
  * depth block, one fma chain in order (c = fma(a, b, c)) added to C; columns that do not fill a vector go through
@@ -104,8 +105,66 @@ public final class Gemm {
         }
         int mp = roundUp(m), kb = equalBlock(k, NT_DEPTH_BLOCK);
         float[] yp = mp == m ? y : Kernels.workspace(CP, n * mp);
-        for (int p0 = 0; p0 < k; p0 += kb) tiles(yp, x, k, 1, wt, n, mp, p0, Math.min(k, p0 + kb), 0, p0 > 0);
+        if (PR == 6 && rowMajorA) rowMajorTiles(yp, x, k, wt, n, mp, kb);
+        else for (int p0 = 0; p0 < k; p0 += kb) tiles(yp, x, k, 1, wt, n, mp, p0, Math.min(k, p0 + kb), 0, p0 > 0);
         if (yp != y) for (int i = 0; i < n; i++) System.arraycopy(yp, i * mp, y, i * m, m);
+    }
+
+    private static volatile boolean rowMajorA = true;
+
+    /** Whether {@link #matmulNTPacked} reads x in place (6-row panels) rather than packing it; for A/B benchmarks. */
+    public static boolean setRowMajorA(boolean on) {
+        boolean old = rowMajorA;
+        rowMajorA = on;
+        return old;
+    }
+
+    /** One 6-row panel of x packed for a partial panel of {@link #rowMajorTiles}. */
+    private static final ThreadLocal<float[]> AP1 = ThreadLocal.withInitial(() -> new float[0]);
+
+    /**
+     * {@link #tiles} for a row-major A (x, rows k apart) with 6-row panels, without packing A: the register kernel
+     * ({@link #panel6x2r}) broadcasts straight from the 6 rows of x, six sequential streams (packing x was 14 % of the
+     * MLP's batch-64 inference in a profile). The same depth blocks (outer blocks of kbo, inner ones of at most
+     * {@link #PACKED_DEPTH_BLOCK}) and fma chains as {@link #tiles} + {@link #multiplyPacked}, so the same bits, but all
+     * outer blocks inside one item: one parallel region per product instead of one per outer block (each a hand-off
+     * that, on a loaded 2-vCPU machine, can wait for a core). A last panel of fewer than 6 rows is packed (zero rows)
+     * and goes through the scratch tile as there.
+     */
+    private static void rowMajorTiles(float[] c, float[] x, int k, float[] b, int rows, int np, int kbo) {
+        int pr = 6, panels = (rows + pr - 1) / pr;
+        int vecs = np / L, strips = (vecs + 1) / 2;
+        int perItem = ROWS_PER_ITEM / 8 * pr, groups = (rows + perItem - 1) / perItem, items = strips * groups;
+        long flopsPerItem = (long) Math.min(rows, perItem) * 2 * L * k;
+        Parallel.forRange(items, (int) Math.max(1, GRAIN_FLOPS / Math.max(1, flopsPerItem)), (lo, hi) -> {
+            float[] ct = CT.get();
+            for (int it = lo; it < hi; it++) {
+                int st = it % strips, g = it / strips, j = st * 2 * L;
+                int width = st == strips - 1 ? np - j : 2 * L;
+                int q0 = g * (ROWS_PER_ITEM / 8), q1 = Math.min(panels, q0 + ROWS_PER_ITEM / 8);
+                for (int p0 = 0; p0 < k; p0 += kbo) {
+                    int depth = Math.min(k, p0 + kbo) - p0, kb = equalBlock(depth, PACKED_DEPTH_BLOCK);
+                    for (int d0 = 0; d0 < depth; d0 += kb) {
+                        int d1 = Math.min(depth, d0 + kb);
+                        boolean add = p0 > 0 || d0 > 0;
+                        for (int q = q0; q < q1; q++) {
+                            int i0 = q * pr, valid = Math.min(pr, rows - i0), bo = (p0 + d0) * np + j;
+                            if (valid == pr) {
+                                int xo = i0 * k + p0 + d0, co = i0 * np + j;
+                                if (width == 2 * L) panel6x2r(c, co, np, x, xo, k, b, bo, np, d1 - d0, add);
+                                else panel6x1r(c, co, np, x, xo, k, b, bo, np, d1 - d0, add);
+                            } else {
+                                float[] ap = Kernels.workspace(AP1, pr * (d1 - d0));
+                                packPanel(ap, 0, x, i0 * k, k, 1, valid, p0 + d0, p0 + d1, pr);
+                                if (width == 2 * L) panel6x2(ct, 0, 3 * L, ap, 0, b, bo, np, d1 - d0, false);
+                                else panel6x1(ct, 0, 3 * L, ap, 0, b, bo, np, d1 - d0, false);
+                                addRows(c, i0 * np + j, np, ct, valid, width, add);
+                            }
+                        }
+                    }
+                }
+            }
+        });
     }
 
     // ---------------------------------------------------------------------------------------------------------------
@@ -116,7 +175,11 @@ public final class Gemm {
 
     /** x·Wᵀ takes the yᵀ = W·xᵀ path up to this many rows of x. */
     private static final int FEW_ROWS = 256;
-    /** Columns of yᵀ per register strip: 4 vectors. */
+    /**
+     * Columns of yᵀ per register strip: 4 vectors, 5 rows of W × 4 vectors = 20 accumulators. On AVX2 (16 registers)
+     * that spills, yet a 6 × 2 tile (12 accumulators) measured 2-4 % slower on 60×784×100 (same-JVM A/B, same bits), so
+     * this path keeps one shape.
+     */
     private static final int STRIP = 4 * L;
     /** Per-thread workspaces of {@link #fewRows}: xᵀ and yᵀ, rows padded to whole strips; L rows of x, zero padded. */
     private static final ThreadLocal<float[]> XT = ThreadLocal.withInitial(() -> new float[0]);
@@ -510,13 +573,32 @@ public final class Gemm {
         if (cp != c) for (int i = 0; i < rows; i++) System.arraycopy(cp, i * np, c, i * cols, cols);
     }
 
-    /** Rows of one register panel: 8 rows × 2 vectors = 16 accumulators (AVX-512 has 32 vector registers). */
-    private static final int PR = 8;
+    /**
+     * Rows of one register panel, chosen once from the register file: 8 with 16-lane vectors (AVX-512's 32 registers:
+     * 8 × 2 vectors = 16 accumulators, 8 × 3 = 24 for an odd last strip), 6 otherwise (AVX2's 16 registers: 6 × 2
+     * vectors = 12 accumulators + 2 loads of B + 1 broadcast = 15; the 8-row panels needed 19-27 and spilled). The tile
+     * shape never changes an element's arithmetic (one fma chain per depth block, blocks fixed by the sizes), so both
+     * families give the same bits. {@link #setPanelRows} forces one (tests).
+     */
+    private static volatile int PR = L >= 16 ? 8 : 6;
+
+    /** Rows per register panel in use (8 or 6): the layout of {@link #packA}. */
+    public static int panelRows() {
+        return PR;
+    }
+
+    /** Forces the 8-row (AVX-512) or the 6-row (AVX2) panel family; returns the previous one. For tests; not thread-safe against running products. */
+    public static int setPanelRows(int rows) {
+        if (rows != 8 && rows != 6) throw new IllegalArgumentException("panel rows must be 8 or 6, got " + rows);
+        int old = PR;
+        PR = rows;
+        return old;
+    }
     /** Rows of C per work item (8 panels): with column strips, the unit the pool hands out. */
     private static final int ROWS_PER_ITEM = 64;
     /** Per-thread workspaces: A's panels packed for one depth block; one panel's C for a panel of fewer than 8 rows. */
     private static final ThreadLocal<float[]> AP = ThreadLocal.withInitial(() -> new float[0]);
-    private static final ThreadLocal<float[]> CT = ThreadLocal.withInitial(() -> new float[PR * 3 * L]);
+    private static final ThreadLocal<float[]> CT = ThreadLocal.withInitial(() -> new float[8 * 3 * L]);
 
     /**
      * C (+)= A·B over depth [p0, p1) for all rows and all np columns (np a multiple of the lane count; B's row p at
@@ -528,10 +610,10 @@ public final class Gemm {
      */
     private static void tiles(float[] c, float[] a, int ars, int acs, float[] b, int rows, int np, int p0, int p1, int bOff,
                               boolean acc) {
-        int kb = p1 - p0, panels = (rows + PR - 1) / PR;
-        float[] ap = Kernels.workspace(AP, panels * PR * kb);
-        Parallel.forRange(panels, Math.max(1, (1 << 14) / (PR * kb)), (lo, hi) -> {
-            for (int q = lo; q < hi; q++) pack(ap, a, ars, acs, rows, q, p0, p1);
+        int pr = PR, kb = p1 - p0, panels = (rows + pr - 1) / pr;
+        float[] ap = Kernels.workspace(AP, panels * pr * kb);
+        Parallel.forRange(panels, Math.max(1, (1 << 14) / (pr * kb)), (lo, hi) -> {
+            for (int q = lo; q < hi; q++) packPanel(ap, q * pr * kb, a, q * pr * ars, ars, acs, Math.min(pr, rows - q * pr), p0, p1, pr);
         });
         multiplyPacked(c, 0, np, ap, 0, rows, kb, b, bOff + p0 * np, np, np, acc);
     }
@@ -542,13 +624,15 @@ public final class Gemm {
 
     /** Floats needed by {@link #packA} for a rows × depth operand. */
     public static int packedSize(int rows, int depth) {
-        return (rows + PR - 1) / PR * PR * depth;
+        int pr = PR;
+        return (rows + pr - 1) / pr * pr * depth;
     }
 
     /** Packs A(i, p) = a[aOff + i·ars + p·acs] (rows × depth) into ap from apOff ({@link #packedSize} floats) for {@link #multiplyPacked}. */
     public static void packA(float[] ap, int apOff, float[] a, int aOff, int ars, int acs, int rows, int depth) {
-        for (int q = 0, panels = (rows + PR - 1) / PR; q < panels; q++) {
-            packPanel(ap, apOff + q * PR * depth, a, aOff + q * PR * ars, ars, acs, Math.min(PR, rows - q * PR), 0, depth);
+        int pr = PR;
+        for (int q = 0, panels = (rows + pr - 1) / pr; q < panels; q++) {
+            packPanel(ap, apOff + q * pr * depth, a, aOff + q * pr * ars, ars, acs, Math.min(pr, rows - q * pr), 0, depth, pr);
         }
     }
 
@@ -559,50 +643,56 @@ public final class Gemm {
      */
     public static void multiplyPacked(float[] c, int cOff, int ldc, float[] ap, int apOff, int rows, int depth, float[] b,
                                       int bOff, int ldb, int cols, boolean acc) {
+        int pr = PR;
         if (!Kernels.simd()) {
-            // C(i,j) (+)= Σ_p A(i,p)·B(p,j), A(i,p) = ap[(i/8)·8·depth + p·8 + i%8]
+            // C(i,j) (+)= Σ_p A(i,p)·B(p,j), A(i,p) = ap[(i/pr)·pr·depth + p·pr + i%pr]
             for (int i = 0; i < rows; i++) {
-                int a0 = apOff + i / PR * PR * depth + i % PR;
+                int a0 = apOff + i / pr * pr * depth + i % pr;
                 for (int j = 0; j < cols; j++) {
                     float sum = 0f;
-                    for (int p = 0; p < depth; p++) sum += ap[a0 + p * PR] * b[bOff + p * ldb + j];
+                    for (int p = 0; p < depth; p++) sum += ap[a0 + p * pr] * b[bOff + p * ldb + j];
                     int o = cOff + i * ldc + j;
                     c[o] = acc ? c[o] + sum : sum;
                 }
             }
             return;
         }
-        int panels = (rows + PR - 1) / PR, kb = equalBlock(depth, PACKED_DEPTH_BLOCK);
-        // strips of 2 vectors; an odd count of at least 3 vectors ends with one strip of 3 rather than of 1 (a
-        // 1-vector panel has 8 accumulators, too few to hide the FMA latency: 1/7 of the columns of a 100-column
-        // product took 1/5 of its time)
-        int vecs = cols / L, strips = vecs >= 3 && vecs % 2 == 1 ? vecs / 2 : (vecs + 1) / 2;
-        int groups = (rows + ROWS_PER_ITEM - 1) / ROWS_PER_ITEM, items = strips * groups;
-        long flopsPerItem = (long) Math.min(rows, ROWS_PER_ITEM) * 2 * L * depth;
+        boolean wide = pr == 8;
+        int panels = (rows + pr - 1) / pr, kb = equalBlock(depth, PACKED_DEPTH_BLOCK);
+        // strips of 2 vectors. 8-row panels: an odd count of at least 3 vectors ends with one strip of 3 rather than
+        // of 1 (a 1-vector 8-row panel has 8 accumulators, too few to hide the FMA latency: 1/7 of the columns of a
+        // 100-column product took 1/5 of its time). 6-row panels: 6 × 3 vectors would spill 16 registers, so an odd
+        // count ends with a 1-vector strip.
+        int vecs = cols / L, strips = wide && vecs >= 3 && vecs % 2 == 1 ? vecs / 2 : (vecs + 1) / 2;
+        int perItem = ROWS_PER_ITEM / 8 * pr, groups = (rows + perItem - 1) / perItem, items = strips * groups;
+        long flopsPerItem = (long) Math.min(rows, perItem) * 2 * L * depth;
         Parallel.forRange(items, (int) Math.max(1, GRAIN_FLOPS / Math.max(1, flopsPerItem)), (lo, hi) -> {
             float[] ct = CT.get();
             for (int it = lo; it < hi; it++) {
                 int st = it % strips, g = it / strips, j = st * 2 * L;
                 int width = st == strips - 1 ? cols - j : 2 * L; // 1, 2 or 3 vectors
-                int q0 = g * (ROWS_PER_ITEM / PR), q1 = Math.min(panels, q0 + ROWS_PER_ITEM / PR);
+                int q0 = g * (ROWS_PER_ITEM / 8), q1 = Math.min(panels, q0 + ROWS_PER_ITEM / 8);
                 // depth in blocks of at most PACKED_DEPTH_BLOCK, so the strip's block of B stays in L1 across the panels
                 for (int d0 = 0; d0 < depth; d0 += kb) {
                     int d1 = Math.min(depth, d0 + kb);
                     boolean add = acc || d0 > 0;
                     for (int q = q0; q < q1; q++) {
-                        int i0 = q * PR, valid = Math.min(PR, rows - i0), ao = apOff + q * PR * depth + d0 * PR, bo = bOff + d0 * ldb + j;
-                        if (valid == PR) {
-                            if (width == 2 * L) panel2(c, cOff + i0 * ldc + j, ldc, ap, ao, b, bo, ldb, d1 - d0, add);
-                            else if (width == 3 * L) panel3(c, cOff + i0 * ldc + j, ldc, ap, ao, b, bo, ldb, d1 - d0, add);
-                            else panel1(c, cOff + i0 * ldc + j, ldc, ap, ao, b, bo, ldb, d1 - d0, add);
+                        int i0 = q * pr, valid = Math.min(pr, rows - i0), ao = apOff + q * pr * depth + d0 * pr, bo = bOff + d0 * ldb + j;
+                        boolean full = valid == pr;
+                        // fewer rows than a panel (the packed rows past M are zeros): the panel into a scratch tile,
+                        // then its valid rows into C, c + t rounding exactly as the in-register add of a full panel
+                        float[] cc = full ? c : ct;
+                        int co = full ? cOff + i0 * ldc + j : 0, lc = full ? ldc : 3 * L;
+                        boolean ad = full && add;
+                        if (wide) {
+                            if (width == 2 * L) panel2(cc, co, lc, ap, ao, b, bo, ldb, d1 - d0, ad);
+                            else if (width == 3 * L) panel3(cc, co, lc, ap, ao, b, bo, ldb, d1 - d0, ad);
+                            else panel1(cc, co, lc, ap, ao, b, bo, ldb, d1 - d0, ad);
                         } else {
-                            // Fewer than 8 rows (the packed rows past M are zeros): the panel into a scratch tile, then its
-                            // valid rows into C, c + t rounding exactly as the in-register add of a full panel
-                            if (width == 2 * L) panel2(ct, 0, 3 * L, ap, ao, b, bo, ldb, d1 - d0, false);
-                            else if (width == 3 * L) panel3(ct, 0, 3 * L, ap, ao, b, bo, ldb, d1 - d0, false);
-                            else panel1(ct, 0, 3 * L, ap, ao, b, bo, ldb, d1 - d0, false);
-                            addRows(c, cOff + i0 * ldc + j, ldc, ct, valid, width, add);
+                            if (width == 2 * L) panel6x2(cc, co, lc, ap, ao, b, bo, ldb, d1 - d0, ad);
+                            else panel6x1(cc, co, lc, ap, ao, b, bo, ldb, d1 - d0, ad);
                         }
+                        if (!full) addRows(c, cOff + i0 * ldc + j, ldc, ct, valid, width, add);
                     }
                 }
             }
@@ -650,45 +740,55 @@ public final class Gemm {
         }
     }
 
-    /** Gather offsets of {@link #packPanel}, per thread; idx[1] and idx[8] identify the strides they were made for. */
-    private static final ThreadLocal<int[]> PACK_GATHER = ThreadLocal.withInitial(() -> new int[Math.max(L, PR + 1)]);
-
-    /** Panel q of A (rows × [p0, p1)) into ap at q·8·(p1 − p0), as {@link #packPanel}. */
-    private static void pack(float[] ap, float[] a, int ars, int acs, int rows, int q, int p0, int p1) {
-        packPanel(ap, q * PR * (p1 - p0), a, q * PR * ars, ars, acs, Math.min(PR, rows - q * PR), p0, p1);
-    }
+    /** Gather offsets of {@link #packPanel}, per thread: lcm(L, pr) offsets, then the ars, acs and pr they were made for. */
+    private static final ThreadLocal<int[]> PACK_GATHER = ThreadLocal.withInitial(() -> new int[3 * L + 3]);
 
     /**
-     * One panel: ap[base + (p − p0)·8 + r] = a[a0 + r·ars + p·acs] for r < valid, 0 for valid ≤ r < 8, p in [p0, p1).
-     * When A's rows are adjacent (ars = 1, as for dyᵀ and Wᵀ) the 8 values of one depth step are one 8-float copy (an
-     * 8-lane vector copy here ran as the Vector API's Java fallback, boxed, on JDK 17).
+     * One panel: ap[base + (p − p0)·pr + r] = a[a0 + r·ars + p·acs] for r < valid, 0 for valid ≤ r < pr, p in [p0, p1).
+     * When A's rows are adjacent (ars = 1, as for dyᵀ and Wᵀ) the pr values of one depth step are one copy (a vector
+     * copy here ran as the Vector API's Java fallback, boxed, on JDK 17). Otherwise full panels are gathered,
+     * lcm(L, pr) floats (pr = 6, L = 8: 4 depth steps in 3 vectors) at a time.
      */
-    private static void packPanel(float[] ap, int base, float[] a, int a0, int ars, int acs, int valid, int p0, int p1) {
+    private static void packPanel(float[] ap, int base, float[] a, int a0, int ars, int acs, int valid, int p0, int p1, int pr) {
         int kb = p1 - p0;
-        if (ars == 1 && valid == PR) {
-            for (int p = p0, o = base; p < p1; p++, o += PR) System.arraycopy(a, a0 + p * acs, ap, o, PR);
+        if (ars == 1 && valid == pr) {
+            for (int p = p0, o = base; p < p1; p++, o += pr) System.arraycopy(a, a0 + p * acs, ap, o, pr);
             return;
         }
-        if (valid == PR && L % PR == 0 && Kernels.simd()) {
-            // L/8 depth steps per gather: lane l reads row l mod 8 at step p + l/8, so the vector is ap's next L floats
-            int steps = L / PR, pv = p0 + (kb / steps) * steps;
+        if (valid == pr && Kernels.simd()) {
+            int span = L % pr == 0 ? L : lcm(L, pr), steps = span / pr, vecs = span / L, pv = p0 + (kb / steps) * steps;
             int[] idx = PACK_GATHER.get();
-            if (idx[1] != ars || idx[PR] != acs) {
-                for (int l = 0; l < L; l++) idx[l] = (l % PR) * ars + (l / PR) * acs;
-                PACK_GATHER.set(idx);
+            int meta = 3 * L; // the key sits past the longest span (24 for pr = 6, L = 8), whatever pr filled it
+            if (idx[meta] != ars || idx[meta + 1] != acs || idx[meta + 2] != pr) {
+                for (int l = 0; l < span; l++) idx[l] = (l % pr) * ars + (l / pr) * acs;
+                idx[meta] = ars;
+                idx[meta + 1] = acs;
+                idx[meta + 2] = pr;
             }
             int o = base;
-            for (int p = p0; p < pv; p += steps, o += L) FloatVector.fromArray(S, a, a0 + p * acs, idx, 0).intoArray(ap, o);
-            for (int p = pv; p < p1; p++, o += PR) for (int r = 0; r < PR; r++) ap[o + r] = a[a0 + r * ars + p * acs];
+            for (int p = p0; p < pv; p += steps) {
+                for (int v = 0; v < vecs; v++, o += L) FloatVector.fromArray(S, a, a0 + p * acs, idx, v * L).intoArray(ap, o);
+            }
+            for (int p = pv; p < p1; p++, o += pr) for (int r = 0; r < pr; r++) ap[o + r] = a[a0 + r * ars + p * acs];
             return;
         }
-        for (int r = 0; r < PR; r++) {
+        for (int r = 0; r < pr; r++) {
             if (r >= valid) {
-                for (int p = 0, o = base + r; p < kb; p++, o += PR) ap[o] = 0f;
+                for (int p = 0, o = base + r; p < kb; p++, o += pr) ap[o] = 0f;
                 continue;
             }
-            for (int p = p0, src = a0 + r * ars + p0 * acs, o = base + r; p < p1; p++, src += acs, o += PR) ap[o] = a[src];
+            for (int p = p0, src = a0 + r * ars + p0 * acs, o = base + r; p < p1; p++, src += acs, o += pr) ap[o] = a[src];
         }
+    }
+
+    private static int lcm(int x, int y) {
+        int g = x, h = y;
+        while (h != 0) {
+            int t = g % h;
+            g = h;
+            h = t;
+        }
+        return x / g * y;
     }
 
     /**
@@ -704,7 +804,7 @@ public final class Gemm {
         FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
         c00 = FloatVector.zero(S);
         c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = c00;
-        for (int p = 0; p < kb; p++, bo += ldb, ao += PR) {
+        for (int p = 0; p < kb; p++, bo += ldb, ao += 8) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L);
             FloatVector v0 = FloatVector.broadcast(S, ap[ao]);
             c00 = v0.fma(b0, c00);
@@ -779,7 +879,7 @@ public final class Gemm {
         c00 = FloatVector.zero(S);
         c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = c00;
         c40 = c41 = c42 = c50 = c51 = c52 = c60 = c61 = c62 = c70 = c71 = c72 = c00;
-        for (int p = 0; p < kb; p++, bo += ldb, ao += PR) {
+        for (int p = 0; p < kb; p++, bo += ldb, ao += 8) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L);
             FloatVector b2 = FloatVector.fromArray(S, b, bo + 2 * L);
             FloatVector v0 = FloatVector.broadcast(S, ap[ao]);
@@ -872,7 +972,7 @@ public final class Gemm {
         FloatVector c0, c1, c2, c3, c4, c5, c6, c7;
         c0 = FloatVector.zero(S);
         c1 = c2 = c3 = c4 = c5 = c6 = c7 = c0;
-        for (int p = 0; p < kb; p++, bo += ldb, ao += PR) {
+        for (int p = 0; p < kb; p++, bo += ldb, ao += 8) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo);
             c0 = FloatVector.broadcast(S, ap[ao]).fma(b0, c0);
             c1 = FloatVector.broadcast(S, ap[ao + 1]).fma(b0, c1);
@@ -904,7 +1004,180 @@ public final class Gemm {
         }
     }
 
+    /**
+     * {@link #panel2} for 6-row panels (AVX2: 12 accumulators, 6 broadcasts and 2 loads per 12 FMAs, 15 of 16
+     * registers). Written out accumulator by accumulator, as {@link #panel2}.
+     */
+    private static void panel6x2(float[] c, int co, int ldc, float[] ap, int ao, float[] b, int bo, int ldb, int kb, boolean acc) {
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        c00 = FloatVector.zero(S);
+        c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c00;
+        for (int p = 0; p < kb; p++, bo += ldb, ao += 6) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector v = FloatVector.broadcast(S, ap[ao]);
+            c00 = v.fma(b0, c00);
+            c01 = v.fma(b1, c01);
+            v = FloatVector.broadcast(S, ap[ao + 1]);
+            c10 = v.fma(b0, c10);
+            c11 = v.fma(b1, c11);
+            v = FloatVector.broadcast(S, ap[ao + 2]);
+            c20 = v.fma(b0, c20);
+            c21 = v.fma(b1, c21);
+            v = FloatVector.broadcast(S, ap[ao + 3]);
+            c30 = v.fma(b0, c30);
+            c31 = v.fma(b1, c31);
+            v = FloatVector.broadcast(S, ap[ao + 4]);
+            c40 = v.fma(b0, c40);
+            c41 = v.fma(b1, c41);
+            v = FloatVector.broadcast(S, ap[ao + 5]);
+            c50 = v.fma(b0, c50);
+            c51 = v.fma(b1, c51);
+        }
+        if (acc) {
+            c00.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c01.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
+            c10.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
+            c11.add(FloatVector.fromArray(S, c, co + ldc + L)).intoArray(c, co + ldc + L);
+            c20.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c21.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
+            c30.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c31.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
+            c40.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c41.add(FloatVector.fromArray(S, c, co + 4 * ldc + L)).intoArray(c, co + 4 * ldc + L);
+            c50.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+            c51.add(FloatVector.fromArray(S, c, co + 5 * ldc + L)).intoArray(c, co + 5 * ldc + L);
+        } else {
+            c00.intoArray(c, co);
+            c01.intoArray(c, co + L);
+            c10.intoArray(c, co + ldc);
+            c11.intoArray(c, co + ldc + L);
+            c20.intoArray(c, co + 2 * ldc);
+            c21.intoArray(c, co + 2 * ldc + L);
+            c30.intoArray(c, co + 3 * ldc);
+            c31.intoArray(c, co + 3 * ldc + L);
+            c40.intoArray(c, co + 4 * ldc);
+            c41.intoArray(c, co + 4 * ldc + L);
+            c50.intoArray(c, co + 5 * ldc);
+            c51.intoArray(c, co + 5 * ldc + L);
+        }
+    }
 
+    /** {@link #panel6x2} one vector wide (the last strip of an odd vector count). */
+    private static void panel6x1(float[] c, int co, int ldc, float[] ap, int ao, float[] b, int bo, int ldb, int kb, boolean acc) {
+        FloatVector c0, c1, c2, c3, c4, c5;
+        c0 = FloatVector.zero(S);
+        c1 = c2 = c3 = c4 = c5 = c0;
+        for (int p = 0; p < kb; p++, bo += ldb, ao += 6) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            c0 = FloatVector.broadcast(S, ap[ao]).fma(b0, c0);
+            c1 = FloatVector.broadcast(S, ap[ao + 1]).fma(b0, c1);
+            c2 = FloatVector.broadcast(S, ap[ao + 2]).fma(b0, c2);
+            c3 = FloatVector.broadcast(S, ap[ao + 3]).fma(b0, c3);
+            c4 = FloatVector.broadcast(S, ap[ao + 4]).fma(b0, c4);
+            c5 = FloatVector.broadcast(S, ap[ao + 5]).fma(b0, c5);
+        }
+        if (acc) {
+            c0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c1.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
+            c2.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c3.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c4.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c5.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+        } else {
+            c0.intoArray(c, co);
+            c1.intoArray(c, co + ldc);
+            c2.intoArray(c, co + 2 * ldc);
+            c3.intoArray(c, co + 3 * ldc);
+            c4.intoArray(c, co + 4 * ldc);
+            c5.intoArray(c, co + 5 * ldc);
+        }
+    }
 
+    /** {@link #panel6x2} with A read in place: row r of the panel at x[xo + r·lda], depth contiguous. */
+    private static void panel6x2r(float[] c, int co, int ldc, float[] x, int xo, int lda, float[] b, int bo, int ldb, int kb, boolean acc) {
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        c00 = FloatVector.zero(S);
+        c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c00;
+        int x1 = lda, x2 = 2 * lda, x3 = 3 * lda, x4 = 4 * lda, x5 = 5 * lda;
+        for (int p = 0; p < kb; p++, bo += ldb, xo++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector v = FloatVector.broadcast(S, x[xo]);
+            c00 = v.fma(b0, c00);
+            c01 = v.fma(b1, c01);
+            v = FloatVector.broadcast(S, x[xo + x1]);
+            c10 = v.fma(b0, c10);
+            c11 = v.fma(b1, c11);
+            v = FloatVector.broadcast(S, x[xo + x2]);
+            c20 = v.fma(b0, c20);
+            c21 = v.fma(b1, c21);
+            v = FloatVector.broadcast(S, x[xo + x3]);
+            c30 = v.fma(b0, c30);
+            c31 = v.fma(b1, c31);
+            v = FloatVector.broadcast(S, x[xo + x4]);
+            c40 = v.fma(b0, c40);
+            c41 = v.fma(b1, c41);
+            v = FloatVector.broadcast(S, x[xo + x5]);
+            c50 = v.fma(b0, c50);
+            c51 = v.fma(b1, c51);
+        }
+        if (acc) {
+            c00.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c01.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
+            c10.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
+            c11.add(FloatVector.fromArray(S, c, co + ldc + L)).intoArray(c, co + ldc + L);
+            c20.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c21.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
+            c30.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c31.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
+            c40.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c41.add(FloatVector.fromArray(S, c, co + 4 * ldc + L)).intoArray(c, co + 4 * ldc + L);
+            c50.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+            c51.add(FloatVector.fromArray(S, c, co + 5 * ldc + L)).intoArray(c, co + 5 * ldc + L);
+        } else {
+            c00.intoArray(c, co);
+            c01.intoArray(c, co + L);
+            c10.intoArray(c, co + ldc);
+            c11.intoArray(c, co + ldc + L);
+            c20.intoArray(c, co + 2 * ldc);
+            c21.intoArray(c, co + 2 * ldc + L);
+            c30.intoArray(c, co + 3 * ldc);
+            c31.intoArray(c, co + 3 * ldc + L);
+            c40.intoArray(c, co + 4 * ldc);
+            c41.intoArray(c, co + 4 * ldc + L);
+            c50.intoArray(c, co + 5 * ldc);
+            c51.intoArray(c, co + 5 * ldc + L);
+        }
+    }
 
+    /** {@link #panel6x1} with A read in place, as {@link #panel6x2r}. */
+    private static void panel6x1r(float[] c, int co, int ldc, float[] x, int xo, int lda, float[] b, int bo, int ldb, int kb, boolean acc) {
+        FloatVector c0, c1, c2, c3, c4, c5;
+        c0 = FloatVector.zero(S);
+        c1 = c2 = c3 = c4 = c5 = c0;
+        int x1 = lda, x2 = 2 * lda, x3 = 3 * lda, x4 = 4 * lda, x5 = 5 * lda;
+        for (int p = 0; p < kb; p++, bo += ldb, xo++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            c0 = FloatVector.broadcast(S, x[xo]).fma(b0, c0);
+            c1 = FloatVector.broadcast(S, x[xo + x1]).fma(b0, c1);
+            c2 = FloatVector.broadcast(S, x[xo + x2]).fma(b0, c2);
+            c3 = FloatVector.broadcast(S, x[xo + x3]).fma(b0, c3);
+            c4 = FloatVector.broadcast(S, x[xo + x4]).fma(b0, c4);
+            c5 = FloatVector.broadcast(S, x[xo + x5]).fma(b0, c5);
+        }
+        if (acc) {
+            c0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c1.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
+            c2.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c3.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c4.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c5.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+        } else {
+            c0.intoArray(c, co);
+            c1.intoArray(c, co + ldc);
+            c2.intoArray(c, co + 2 * ldc);
+            c3.intoArray(c, co + 3 * ldc);
+            c4.intoArray(c, co + 4 * ldc);
+            c5.intoArray(c, co + 5 * ldc);
+        }
+    }
 }

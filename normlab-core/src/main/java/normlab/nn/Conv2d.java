@@ -149,9 +149,10 @@ public final class Conv2d extends Module {
     }
 
     /** Derived forms of the weights kept for evaluation, valid while the parameters' versions are unchanged. */
-    private record Packed(long weightVersion, long biasVersion, boolean simd, float[] data, float[] bias) {
+    private record Packed(long weightVersion, long biasVersion, boolean simd, int panelRows, float[] data, float[] bias) {
         boolean current(Parameter weight, Parameter bias, boolean simd) {
-            return weightVersion == weight.version() && biasVersion == (bias == null ? 0 : bias.version()) && this.simd == simd;
+            return weightVersion == weight.version() && biasVersion == (bias == null ? 0 : bias.version()) && this.simd == simd
+                    && panelRows == Gemm.panelRows();
         }
     }
 
@@ -165,7 +166,7 @@ public final class Conv2d extends Module {
             int og = outChannels / groups, k = weight.value.numel() / outChannels;
             float[] wp = new float[groups * wps];
             for (int g = 0; g < groups; g++) Gemm.packA(wp, g * wps, weight.value.data, g * og * k, k, 1, og, k);
-            gemmPacked = p = new Packed(weight.version(), 0, true, wp, null);
+            gemmPacked = p = new Packed(weight.version(), 0, true, Gemm.panelRows(), wp, null);
         }
         return p.data;
     }
@@ -178,7 +179,7 @@ public final class Conv2d extends Module {
             int og = outChannels / groups, k = weight.value.numel() / outChannels;
             float[] wp = new float[ConvKernels.packedSize(groups, og, k)], bp = new float[groups * ConvKernels.blocks(og) * ConvKernels.OC];
             ConvKernels.packFilters(wp, bp, weight.value.data, bias == null ? null : bias.value.data, groups, og, k);
-            directPacked = p = new Packed(weight.version(), bias == null ? 0 : bias.version(), simd, wp, bp);
+            directPacked = p = new Packed(weight.version(), bias == null ? 0 : bias.version(), simd, Gemm.panelRows(), wp, bp);
         }
         return p;
     }
@@ -212,7 +213,7 @@ public final class Conv2d extends Module {
             throw new ShapeException(label() + ": inferInto needs x of at least " + in + " floats and y of at least " + out
                     + " for input (" + n + ", " + inChannels + ", " + h + ", " + w + "), got " + x.length + " and " + y.length);
         }
-        if (p.k < ConvKernels.OC) {
+        if (useGemm(p, n)) {
             inferGemm(y, x, n, h, w, f, p);
             return;
         }
@@ -229,6 +230,28 @@ public final class Conv2d extends Module {
                 ConvKernels.item(y, x, wp, bp, p, f, i, g, rb, ch * nb / chunks, (ch + 1) * nb / chunks, key);
             }
         });
+    }
+
+    /** Which path {@link #inferInto} takes: 0 chosen per shape ({@link #useGemm}), 1 always direct, 2 always GEMM (tests, benchmarks). */
+    private static volatile int inferPath = 0;
+
+    /** Forces {@link #inferInto}'s path: "auto", "direct" or "gemm" (tests and benchmarks); returns the previous one. */
+    public static String setInferPath(String path) {
+        String old = inferPath == 0 ? "auto" : inferPath == 1 ? "direct" : "gemm";
+        inferPath = switch (path) {
+            case "auto" -> 0;
+            case "direct" -> 1;
+            case "gemm" -> 2;
+            default -> throw new IllegalArgumentException("infer path must be auto, direct or gemm, got " + path);
+        };
+        return old;
+    }
+
+    /** Whether {@link #inferInto} runs the per-sample im2col + GEMM rather than the direct kernel. */
+    private static boolean useGemm(ConvKernels.Plan p, int n) {
+        int mode = inferPath;
+        if (mode != 0) return mode == 2;
+        return p.k < ConvKernels.OC;
     }
 
     /**

@@ -115,6 +115,8 @@ class PredictorTest {
         randomStats(m, r);
         m.eval();
         Predictor p = Predictor.of(m, 1, 28, 28);
+        // both convolutions take their ReLU and 2×2 max-pool as fused epilogues
+        assertTrue(p.describe().split("MaxPool 2x2 \\(fused conv\\)", -1).length == 3, p.describe());
         for (int n : new int[] {1, 5}) {
             Tensor x = input(r, n, 1, 28, 28);
             double e = maxErr(p.predict(x), m.forward(x));

@@ -85,6 +85,83 @@ class GemmTest {
         }
     }
 
+    /**
+     * The two register-panel families (8-row panels for 32 registers, 6-row panels for AVX2's 16) give the same bits:
+     * a tile's shape never changes an element's fma chain. Covers partial panels (rows mod 6 and mod 8), odd vector
+     * counts (the 3-vector and 1-vector last strips), depth blocks, the packed entry points with both packings, and
+     * packs whose depth is not a multiple of the gather span (4 steps for 6 rows of 8 lanes).
+     */
+    @Test
+    void panelFamiliesAreBitIdentical() {
+        Kernels.setSimd(true);
+        int l = Gemm.lanes();
+        int old = Gemm.panelRows();
+        try {
+            for (int[] sh : new int[][] {{300, 784, 100}, {64, 288, 196}, {7, 13, 5}, {13, 130, 47}, {97, 600, 3 * l}, {5, 3, l}, {61, 101, 37}, {49, 7, 13 * l}}) {
+                Gemm.setPanelRows(8);
+                float[][] wide = products(sh[0], sh[1], sh[2]);
+                float[] wideP = packed(sh[0], sh[1], sh[2]);
+                Gemm.setPanelRows(6);
+                float[][] narrow = products(sh[0], sh[1], sh[2]);
+                float[] narrowP = packed(sh[0], sh[1], sh[2]);
+                for (int t = 0; t < 3; t++) assertArrayEquals(wide[t], narrow[t], "shape " + java.util.Arrays.toString(sh) + " product " + t);
+                assertArrayEquals(wideP, narrowP, "packed " + java.util.Arrays.toString(sh));
+            }
+        } finally {
+            Gemm.setPanelRows(old);
+        }
+    }
+
+    /**
+     * matmulNTPacked (Wᵀ packed once; with 6-row panels x is read in place, all depth blocks in one item) gives
+     * matmulNT's bits, in both panel families and with the in-place path off, at 1 and 2 threads: rows mod 6 and
+     * mod 8 tails, odd vector counts, depths of one and several blocks.
+     */
+    @Test
+    void packedNTMatchesMatmulNTInBothFamilies() {
+        Kernels.setSimd(true);
+        int old = Gemm.panelRows();
+        try {
+            for (int[] sh : new int[][] {{64, 784, 100}, {61, 300, 37}, {5, 513, 9}, {300, 100, 13}, {7, 1100, 33}, {1, 40, 24}}) {
+                int n = sh[0], k = sh[1], m = sh[2];
+                Rng rng = new Rng(n * 7L + k * 3L + m);
+                float[] x = rand(rng, n * k), w = rand(rng, m * k), want = new float[n * m];
+                Gemm.matmulNT(want, x, w, n, k, m);
+                float[] wt = Gemm.packNT(w, k, m);
+                for (int rows : new int[] {8, 6}) {
+                    Gemm.setPanelRows(rows);
+                    for (boolean inPlace : new boolean[] {true, false}) {
+                        boolean was = Gemm.setRowMajorA(inPlace);
+                        for (int t : new int[] {1, 2}) {
+                            Parallel.setThreads(t);
+                            float[] got = new float[n * m];
+                            Gemm.matmulNTPacked(got, x, wt, w, n, k, m);
+                            assertArrayEquals(want, got, java.util.Arrays.toString(sh) + " rows " + rows + " in place " + inPlace + " threads " + t);
+                        }
+                        Gemm.setRowMajorA(was);
+                    }
+                }
+            }
+        } finally {
+            Gemm.setPanelRows(old);
+        }
+    }
+
+    /** packA (row- and column-major A) + multiplyPacked with accumulation, both results concatenated. */
+    private static float[] packed(int rows, int depth, int cols0) {
+        int cols = (cols0 + Gemm.lanes() - 1) / Gemm.lanes() * Gemm.lanes();
+        Rng rng = new Rng(rows * 3L + depth * 5L + cols);
+        float[] a = rand(rng, rows * depth), b = rand(rng, depth * cols), c = rand(rng, 2 * rows * cols);
+        float[] aCol = new float[rows * depth];
+        for (int i = 0; i < rows; i++) for (int p = 0; p < depth; p++) aCol[p * rows + i] = a[i * depth + p];
+        float[] ap = new float[Gemm.packedSize(rows, depth)], apc = new float[Gemm.packedSize(rows, depth)];
+        Gemm.packA(ap, 0, a, 0, depth, 1, rows, depth);
+        Gemm.packA(apc, 0, aCol, 0, 1, rows, rows, depth);
+        Gemm.multiplyPacked(c, 0, cols, ap, 0, rows, depth, b, 0, cols, cols, true);
+        Gemm.multiplyPacked(c, rows * cols, cols, apc, 0, rows, depth, b, 0, cols, cols, false);
+        return c;
+    }
+
     @Test
     void simdIsBitIdenticalAtOneAndTwoThreads() {
         Kernels.setSimd(true);

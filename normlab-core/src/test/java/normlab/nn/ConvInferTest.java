@@ -109,6 +109,36 @@ class ConvInferTest {
         }
     }
 
+    /**
+     * Both inferInto paths (the direct kernel and im2col + GEMM, forced) on the small CNN's second layer and an odd
+     * shape, with and without the pool, at 1 and 2 threads: identical to each other and within 1e-6 of the forward.
+     */
+    @Test
+    void directAndGemmPathsAgree() {
+        Rng r = new Rng(11);
+        Conv2d c2 = new Conv2d(32, 64, 3, 1, 1, 1, 1, true, r), odd = new Conv2d(5, 19, 3, 1, 1, 1, 1, true, r);
+        c2.eval();
+        odd.eval();
+        String old = Conv2d.setInferPath("auto");
+        try {
+            for (Conv2d c : new Conv2d[] {c2, odd}) {
+                Tensor x = randn(r, 3, c.inChannels, 13, 11);
+                for (int pool : new int[] {1, 2}) {
+                    float[] ref = reference(c, x, Epilogue.RELU, pool);
+                    Conv2d.setInferPath("direct");
+                    float[] direct = infer(c, x, Epilogue.RELU, pool, 2, 0f);
+                    Conv2d.setInferPath("gemm");
+                    float[] gemm1 = infer(c, x, Epilogue.RELU, pool, 1, 0f), gemm2 = infer(c, x, Epilogue.RELU, pool, 2, 0f);
+                    assertArrayEquals(gemm1, gemm2, c + " pool " + pool);
+                    assertTrue(relErr(direct, ref) <= 1e-6, c + " direct pool " + pool);
+                    assertTrue(relErr(gemm1, ref) <= 1e-6, c + " gemm pool " + pool);
+                }
+            }
+        } finally {
+            Conv2d.setInferPath(old);
+        }
+    }
+
     /** Eval forward and inferInto, an official weight change, again: as a freshly built model with those weights. */
     @Test
     void packedFiltersFollowOptimizerSteps() {
