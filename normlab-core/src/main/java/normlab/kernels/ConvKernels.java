@@ -17,7 +17,9 @@ import jdk.incubator.vector.VectorSpecies;
  * from zero, added to the sum so far), so the result is bit-identical to Conv2d's im2col forward followed by the
  * activation layer. The register tile is 6 output positions × 2 vectors of output channels (12 accumulators, 2 weight
  * loads and 6 broadcasts per tap; fits AVX2's 16 registers), written channels-last into a small per-thread scratch;
- * from there the block goes to NCHW, or through a k×k max-pool first ({@link #pool}).
+ * from there the block goes to NCHW, or through a k×k max-pool first ({@link #pool}). At unit stride the positions
+ * are numbered flat over the window (q = r·Wp + b, the row ends computed and dropped), so a tile reads 6 consecutive
+ * offsets per tap ({@link #tileFlat}) instead of 6 looked-up bases.
  *
  * <p>Filters are packed once ({@link #packFilters}): per group and block of 2L output channels, tap-major,
  * wp[((g·B + blk)·K + t)·2L + l] = w[g·og + blk·2L + l, t] (zero past og).
@@ -68,6 +70,13 @@ public final class ConvKernels {
         public final int rows, rowBlocks, wr, wp;
         /** Columns and rows of conv output actually computed (all, or those the pool windows use). */
         final int cols, usedRows;
+        /**
+         * Unit stride: positions are numbered flat over the window's rows, q = r·Wp + b (the Wp − cols positions at a
+         * row's end are computed and ignored), so a tile's 6 positions are 6 consecutive window offsets.
+         */
+        final boolean flat;
+        /** Positions per output row in the scratch: Wp when flat, else cols. */
+        final int ld;
         final int[] taps, bases;
 
         public Plan(int c, int h, int w, int o, int groups, int kh, int kw, int sh, int sw, int ph, int pw, int dh, int dw,
@@ -107,8 +116,11 @@ public final class ConvKernels {
             for (int ch = 0, t = 0; ch < cg; ch++) {
                 for (int i = 0; i < kh; i++) for (int j = 0; j < kw; j++) taps[t++] = (ch * wr + i * dh) * wp + j * dw;
             }
-            bases = new int[rows * cols];
-            for (int r = 0; r < rows; r++) for (int b = 0; b < cols; b++) bases[r * cols + b] = r * sh * wp + b * sw;
+            flat = sh == 1 && sw == 1;
+            ld = flat ? wp : cols;
+            bases = new int[positions(rows)];
+            if (flat) for (int q = 0; q < bases.length; q++) bases[q] = q;
+            else for (int r = 0; r < rows; r++) for (int b = 0; b < cols; b++) bases[r * cols + b] = r * sh * wp + b * sw;
         }
 
         /** Output height and width after the pool (the conv's own when pool ≤ 1). */
@@ -120,13 +132,18 @@ public final class ConvKernels {
             return pool > 1 ? ow / pool : ow;
         }
 
-        /** Floats of the per-thread window and scratch. */
+        /** Positions computed for a block of n output rows (row r at r·ld). */
+        int positions(int n) {
+            return (n - 1) * ld + cols;
+        }
+
+        /** Floats of the per-thread window (R past its end: a flat tile may read there) and scratch. */
         int windowSize() {
-            return cg * wr * wp;
+            return cg * wr * wp + R;
         }
 
         int scratchSize() {
-            return (rows * cols + R) * OC;
+            return (rows * ld + R) * OC;
         }
     }
 
@@ -144,7 +161,7 @@ public final class ConvKernels {
     public static void item(float[] y, float[] x, float[] wp, float[] bp, Plan p, Epilogue f, int i, int g, int rb,
                             int b0, int b1, int[] winKey) {
         float[] win = Kernels.workspace(WIN, p.windowSize()), scr = Kernels.workspace(SCR, p.scratchSize());
-        int a0 = rb * p.rows, nRows = Math.min(p.rows, p.usedRows - a0), npos = nRows * p.cols;
+        int a0 = rb * p.rows, nRows = Math.min(p.rows, p.usedRows - a0), npos = p.positions(nRows);
         int key = (i * p.groups + g) * p.rowBlocks + rb;
         if (winKey[0] != key) {
             window(win, x, p, i, g, a0);
@@ -154,7 +171,14 @@ public final class ConvKernels {
         boolean simd = Kernels.simd();
         for (int blk = b0; blk < b1; blk++) {
             int wo = (g * nb + blk) * p.k * OC, bo = (g * nb + blk) * OC;
-            if (simd) {
+            if (simd && p.flat) {
+                for (int q = 0; q < npos; q += R) {
+                    for (int d0 = 0; d0 < p.k; d0 += kb) {
+                        int d1 = Math.min(p.k, d0 + kb), mode = (d0 > 0 ? 1 : 0) | (d1 == p.k ? 2 : 0);
+                        tileFlat(scr, q * OC, wp, wo, win, p.taps, d0, d1, q, mode, bp, bo, f);
+                    }
+                }
+            } else if (simd) {
                 for (int q = 0; q < npos; q += R) {
                     int[] bs = p.bases;
                     int last = npos - 1;
@@ -171,10 +195,12 @@ public final class ConvKernels {
             int valid = Math.min(OC, p.og - blk * OC), oc0 = g * p.og + blk * OC;
             if (p.pool > 1) pool(y, scr, p, i, oc0, valid, rb);
             else {
-                // y[i, oc0 + l, a0 + pos / OW, pos % OW] = scr[pos·2L + l]: the block's rows are contiguous in each plane
+                // y[i, oc0 + l, a0 + r, b] = scr[(r·ld + b)·2L + l]: the block's rows are contiguous in each plane
                 for (int l = 0; l < valid; l++) {
                     int dst = ((i * p.o + oc0 + l) * p.oh + a0) * p.ow;
-                    for (int q = 0; q < npos; q++) y[dst + q] = scr[q * OC + l];
+                    for (int r = 0; r < nRows; r++) {
+                        for (int b = 0; b < p.cols; b++) y[dst + r * p.ow + b] = scr[(r * p.ld + b) * OC + l];
+                    }
                 }
             }
         }
@@ -224,6 +250,68 @@ public final class ConvKernels {
             a40 = v.fma(w0, a40);
             a41 = v.fma(w1, a41);
             v = FloatVector.broadcast(S, xw[s5 + off]);
+            a50 = v.fma(w0, a50);
+            a51 = v.fma(w1, a51);
+        }
+        // Vector API calls only, one path per mode (a helper taking a vector, or a vector merged from two paths, may be
+        // boxed by the JIT)
+        if ((mode & 1) == 0) {
+            a00.intoArray(scr, so);
+            a01.intoArray(scr, so + L);
+            a10.intoArray(scr, so + OC);
+            a11.intoArray(scr, so + OC + L);
+            a20.intoArray(scr, so + 2 * OC);
+            a21.intoArray(scr, so + 2 * OC + L);
+            a30.intoArray(scr, so + 3 * OC);
+            a31.intoArray(scr, so + 3 * OC + L);
+            a40.intoArray(scr, so + 4 * OC);
+            a41.intoArray(scr, so + 4 * OC + L);
+            a50.intoArray(scr, so + 5 * OC);
+            a51.intoArray(scr, so + 5 * OC + L);
+        } else {
+            a00.add(FloatVector.fromArray(S, scr, so)).intoArray(scr, so);
+            a01.add(FloatVector.fromArray(S, scr, so + L)).intoArray(scr, so + L);
+            a10.add(FloatVector.fromArray(S, scr, so + OC)).intoArray(scr, so + OC);
+            a11.add(FloatVector.fromArray(S, scr, so + OC + L)).intoArray(scr, so + OC + L);
+            a20.add(FloatVector.fromArray(S, scr, so + 2 * OC)).intoArray(scr, so + 2 * OC);
+            a21.add(FloatVector.fromArray(S, scr, so + 2 * OC + L)).intoArray(scr, so + 2 * OC + L);
+            a30.add(FloatVector.fromArray(S, scr, so + 3 * OC)).intoArray(scr, so + 3 * OC);
+            a31.add(FloatVector.fromArray(S, scr, so + 3 * OC + L)).intoArray(scr, so + 3 * OC + L);
+            a40.add(FloatVector.fromArray(S, scr, so + 4 * OC)).intoArray(scr, so + 4 * OC);
+            a41.add(FloatVector.fromArray(S, scr, so + 4 * OC + L)).intoArray(scr, so + 4 * OC + L);
+            a50.add(FloatVector.fromArray(S, scr, so + 5 * OC)).intoArray(scr, so + 5 * OC);
+            a51.add(FloatVector.fromArray(S, scr, so + 5 * OC + L)).intoArray(scr, so + 5 * OC + L);
+        }
+        if ((mode & 2) != 0) finish(scr, so, R, bp, bo, f);
+    }
+
+    /**
+     * {@link #tile} for a flat plan: the positions are the window offsets s0 … s0 + 5, so per tap one offset and six
+     * loads at constant distances from it (C2 merges their range checks into one pair), no per-position bases.
+     */
+    private static void tileFlat(float[] scr, int so, float[] wp, int wo, float[] xw, int[] taps, int d0, int d1, int s0,
+                                 int mode, float[] bp, int bo, Epilogue f) {
+        FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
+        FloatVector a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+        for (int t = d0, wt = wo + d0 * OC; t < d1; t++, wt += OC) {
+            FloatVector w0 = FloatVector.fromArray(S, wp, wt), w1 = FloatVector.fromArray(S, wp, wt + L);
+            int off = s0 + taps[t];
+            FloatVector v = FloatVector.broadcast(S, xw[off]);
+            a00 = v.fma(w0, a00);
+            a01 = v.fma(w1, a01);
+            v = FloatVector.broadcast(S, xw[off + 1]);
+            a10 = v.fma(w0, a10);
+            a11 = v.fma(w1, a11);
+            v = FloatVector.broadcast(S, xw[off + 2]);
+            a20 = v.fma(w0, a20);
+            a21 = v.fma(w1, a21);
+            v = FloatVector.broadcast(S, xw[off + 3]);
+            a30 = v.fma(w0, a30);
+            a31 = v.fma(w1, a31);
+            v = FloatVector.broadcast(S, xw[off + 4]);
+            a40 = v.fma(w0, a40);
+            a41 = v.fma(w1, a41);
+            v = FloatVector.broadcast(S, xw[off + 5]);
             a50 = v.fma(w0, a50);
             a51 = v.fma(w1, a51);
         }
@@ -403,14 +491,14 @@ public final class ConvKernels {
         float[] out = Kernels.workspace(POOLED, pwid * OC);
         boolean simd = Kernels.simd();
         if (simd && k == 2) {
-            pool2(out, scr, pwid, p.cols * OC);
+            pool2(out, scr, pwid, p.ld * OC);
         } else for (int b = 0; b < pwid; b++) {
             if (simd) {
                 for (int v = 0; v < OC; v += L) {
                     FloatVector best = FloatVector.fromArray(S, scr, b * k * OC + v);
                     for (int di = 0; di < k; di++) {
                         for (int dj = di == 0 ? 1 : 0; dj < k; dj++) {
-                            FloatVector x = FloatVector.fromArray(S, scr, (di * p.cols + b * k + dj) * OC + v);
+                            FloatVector x = FloatVector.fromArray(S, scr, (di * p.ld + b * k + dj) * OC + v);
                             // keep best when x ≤ best or best is NaN; otherwise take x (x > best, or x NaN)
                             VectorMask<Float> keep = x.compare(VectorOperators.LE, best).or(best.compare(VectorOperators.NE, best));
                             best = x.blend(best, keep);
@@ -423,7 +511,7 @@ public final class ConvKernels {
                     float best = scr[b * k * OC + l];
                     for (int di = 0; di < k; di++) {
                         for (int dj = di == 0 ? 1 : 0; dj < k; dj++) {
-                            float x = scr[(di * p.cols + b * k + dj) * OC + l];
+                            float x = scr[(di * p.ld + b * k + dj) * OC + l];
                             if (x > best || x != x && best == best) best = x;
                         }
                     }

@@ -139,6 +139,42 @@ class ConvInferTest {
         }
     }
 
+    /**
+     * The direct kernel forced over unit-stride shapes (its flat tiles: 6 consecutive window offsets, reaching past a
+     * row's end and the window's) and strided ones (per-position bases): widths below and around the 6-position tile,
+     * dilation, groups, padding, a partial last row block, pools 1–3, SIMD and scalar, 1 and 2 threads.
+     */
+    @Test
+    void directKernelFlatAndStridedTiles() throws Exception {
+        String old = Conv2d.setInferPath("direct");
+        try {
+            KernelSwitches.onBothPaths(simd -> {
+                Rng r = new Rng(simd ? 71 : 72);
+                int[][] shapes = { // cg, og, k, stride, pad, dil, groups, h, w
+                    {3, 20, 3, 1, 1, 1, 1, 9, 5}, {2, 17, 3, 1, 0, 2, 2, 11, 13}, {4, 33, 2, 1, 1, 1, 1, 7, 6},
+                    {3, 9, 5, 1, 2, 1, 1, 6, 3}, {2, 16, 3, 2, 1, 1, 1, 12, 10}, {5, 12, 3, 1, 1, 1, 3, 10, 7}};
+                for (int[] sh : shapes) {
+                    Conv2d c = new Conv2d(sh[6] * sh[0], sh[6] * sh[1], new int[] {sh[2], sh[2]}, new int[] {sh[3], sh[3]},
+                            new int[] {sh[4], sh[4]}, new int[] {sh[5], sh[5]}, sh[6], true, r);
+                    c.eval();
+                    Tensor x = randn(r, 2, c.inChannels, sh[7], sh[8]);
+                    int[] os = c.outputShape(x.shape());
+                    for (int pool = 1; pool <= Math.min(3, Math.min(os[2], os[3])); pool++) {
+                        for (Epilogue f : new Epilogue[] {Epilogue.IDENTITY, Epilogue.RELU}) {
+                            String what = "simd=" + simd + " " + c + " x " + x.shapeString() + " " + f + " pool " + pool;
+                            float[] ref = reference(c, x, f, pool);
+                            float[] one = infer(c, x, f, pool, 1, Float.NaN), two = infer(c, x, f, pool, 2, -7f);
+                            assertTrue(relErr(one, ref) <= 1e-6, what + ": error " + relErr(one, ref));
+                            assertArrayEquals(one, two, what + ": 1 vs 2 threads");
+                        }
+                    }
+                }
+            });
+        } finally {
+            Conv2d.setInferPath(old);
+        }
+    }
+
     /** Eval forward and inferInto, an official weight change, again: as a freshly built model with those weights. */
     @Test
     void packedFiltersFollowOptimizerSteps() {
