@@ -286,23 +286,12 @@ public final class MnistCommand implements Callable<Integer> {
     private Integer loadRun(Path dir) {
         if (out != null) throw CliErrors.usage("--resume takes the run directory itself; do not combine it with --out");
         if (force) throw CliErrors.usage("--resume continues a run; --force cannot be combined with it");
-        if (!Files.exists(dir)) throw CliErrors.input("--resume " + dir + ": no such directory");
-        if (!Files.isDirectory(dir)) throw CliErrors.input("--resume " + dir + ": not a directory");
-        JsonObject st;
-        try {
-            st = RunControl.readState(dir);
-        } catch (IOException e) {
-            throw CliErrors.input("--resume " + dir + ": " + CliErrors.describe(e));
-        }
-        if (st == null) throw CliErrors.input("--resume " + dir + ": not a normlab run directory (no " + RunControl.STATE + ")");
-        String cmd = st.get("command").getAsString(), state = st.get("state").getAsString();
-        if (!cmd.equals("mnist")) {
-            throw CliErrors.input("--resume " + dir + ": a " + cmd + " run; resume it with ./normlab " + cmd + " --resume " + dir);
-        }
-        if (state.equals("complete")) {
+        JsonObject st = ExperimentCommands.runState(dir, "mnist");
+        if (st == null) {
             System.out.println("normlab mnist: " + dir + " is complete; nothing to resume (report: " + dir.resolve(MnistReport.HTML) + ")");
             return 0;
         }
+        String state = st.get("state").getAsString();
         if (state.equals("diverged")) {
             throw CliErrors.input("--resume " + dir + ": the run diverged" + (st.has("message") ? " (" + st.get("message").getAsString() + ")" : "")
                     + "; nothing to resume");
