@@ -111,6 +111,70 @@ class ResumeTest {
         assertArrayEquals(before, Files.readAllBytes(run.resolve("bn.safetensors")));
     }
 
+    /**
+     * Issue 18, scope 6: {@code mnist --seeds N} runs each seed as a complete run in DIR/seed-S and summarizes them; a
+     * stop between or inside seeds resumes to the same files as an uninterrupted run, and each seed's run is the one a
+     * single run with that --seed gives.
+     */
+    @Test
+    void seedsRunOneRunPerSeedAndResumeToTheSameSummary(@TempDir Path tmp) throws Exception {
+        String[] opts = {"--steps", "200", "--eval-every", "100", "--train-size", "1200", "--test-size", "200", "--threads", "2",
+            "--checkpoint-every", "0", "--seeds", "2", "--seed", "4"};
+        Path ref = tmp.resolve("ref"), run = tmp.resolve("run"), single = tmp.resolve("single");
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertEquals(0, MnistEndToEndTest.run(out, withCommand("mnist", args(opts, "--out", ref.toString()))), out.toString(StandardCharsets.UTF_8));
+        assertEquals("complete", state(ref));
+        List<String> csv = Files.readAllLines(ref.resolve("seeds.csv"));
+        assertEquals(3, csv.size(), String.join("\n", csv));
+        assertTrue(csv.get(1).startsWith("4,seed-4,") && csv.get(2).startsWith("5,seed-5,"), String.join("\n", csv));
+        // The summary's medians are those of the seeds' own summaries (two seeds: the mean of the two).
+        JsonObject sum = JsonParser.parseString(Files.readString(ref.resolve("summary.json"))).getAsJsonObject();
+        double a = JsonParser.parseString(Files.readString(ref.resolve("seed-4/summary.json"))).getAsJsonObject().get("bn_final_accuracy").getAsDouble();
+        double b = JsonParser.parseString(Files.readString(ref.resolve("seed-5/summary.json"))).getAsJsonObject().get("bn_final_accuracy").getAsDouble();
+        assertEquals((a + b) / 2, sum.get("bn_final_accuracy").getAsDouble(), 1e-12);
+        assertEquals(Math.min(a, b), sum.getAsJsonObject("over_seeds").getAsJsonObject("bn_final_accuracy").get("min").getAsDouble(), 1e-12);
+        assertTrue(Files.exists(ref.resolve("fig1a_accuracy_seeds.png")) && Files.exists(ref.resolve("report.html")));
+        // The report reads the multi-seed run as a Figure 1 run (here an ad-hoc one: 200 steps), its claim over every seed.
+        var found = EvidenceReport.adHoc(tmp).stream().filter(f -> f.dir().equals("ref")).findFirst().orElseThrow();
+        assertTrue(EvidenceReport.claims(found).get(0).measurement().startsWith("2 seeds"), EvidenceReport.claims(found).get(0).measurement());
+
+        // Seed 5's run is the single run of --seed 5.
+        String[] one = {"--steps", "200", "--eval-every", "100", "--train-size", "1200", "--test-size", "200", "--threads", "2", "--seed", "5"};
+        out.reset();
+        assertEquals(0, MnistEndToEndTest.run(out, withCommand("mnist", args(one, "--out", single.toString()))), out.toString(StandardCharsets.UTF_8));
+        assertArrayEquals(Files.readAllBytes(single.resolve("bn.safetensors")), Files.readAllBytes(ref.resolve("seed-5/bn.safetensors")));
+
+        // Stopped once seed 4 is done (seed 5 under way or not yet started), then resumed.
+        Thread watcher = new Thread(() -> {
+            while (!Thread.currentThread().isInterrupted()) {
+                if (Files.exists(run.resolve("seed-5"))) {
+                    RunControl.requestStop();
+                    return;
+                }
+                Thread.onSpinWait();
+            }
+        });
+        watcher.setDaemon(true);
+        watcher.start();
+        out.reset();
+        int code = MnistEndToEndTest.run(out, withCommand("mnist", args(opts, "--out", run.toString())));
+        watcher.interrupt();
+        String text = out.toString(StandardCharsets.UTF_8);
+        assertEquals(130, code, text);
+        assertTrue(text.contains("(seed 5); resume with: ./normlab mnist --resume " + run), text);
+        assertEquals("interrupted", state(run));
+        assertEquals("complete", state(run.resolve("seed-4")));
+        assertFalse(Files.exists(run.resolve("summary.json")));
+        RunControl.clearStop();
+        out.reset();
+        assertEquals(0, MnistEndToEndTest.run(out, "mnist", "--resume", run.toString()), out.toString(StandardCharsets.UTF_8));
+        assertTrue(out.toString(StandardCharsets.UTF_8).contains("seed 4: complete"), out.toString(StandardCharsets.UTF_8));
+        assertEquals("complete", state(run));
+        for (String f : List.of("seeds.csv", "summary.json", "seed-4/bn.safetensors", "seed-5/bn.safetensors", "seed-5/metrics.csv")) {
+            assertArrayEquals(Files.readAllBytes(ref.resolve(f)), Files.readAllBytes(run.resolve(f)), f + " differs from the uninterrupted run");
+        }
+    }
+
     /** {@code command} followed by {@code rest}. */
     static String[] withCommand(String command, String[] rest) {
         List<String> a = new ArrayList<>();

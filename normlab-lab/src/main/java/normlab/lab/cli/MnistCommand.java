@@ -20,6 +20,7 @@ import normlab.data.Dataset;
 import normlab.data.Datasets;
 import normlab.lab.experiments.MnistExperiment;
 import normlab.lab.report.MnistReport;
+import normlab.lab.report.MnistSeeds;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -86,6 +87,11 @@ public final class MnistCommand implements Callable<Integer> {
                     + "given with it must match the run's (--threads and --checkpoint-every may differ).")
     Path resume;
 
+    @Option(names = "--seeds", paramLabel = "N",
+            description = "Run N seeds (--seed, --seed+1, …), each a complete run in DIR/seed-S, and report the speedup and the "
+                    + "final accuracies as median and range over them (default: ${DEFAULT-VALUE}: one run in DIR).")
+    int seeds = 1;
+
     @Spec
     CommandSpec spec;
 
@@ -108,6 +114,7 @@ public final class MnistCommand implements Callable<Integer> {
         o.addProperty("train_size", trainSize);
         o.addProperty("test_size", testSize);
         o.addProperty("threads", threads);
+        o.addProperty("seeds", seeds);
         return o;
     }
 
@@ -131,6 +138,7 @@ public final class MnistCommand implements Callable<Integer> {
         if (!(checkpointEvery >= 0) || !Double.isFinite(checkpointEvery)) {
             throw CliErrors.usage("--checkpoint-every must be a number of seconds >= 0, got " + checkpointEvery);
         }
+        if (seeds < 1) throw CliErrors.usage("--seeds must be at least 1, got " + seeds);
         boolean resuming = resume != null;
         if (resuming) {
             Integer done = loadRun(resume);
@@ -179,6 +187,82 @@ public final class MnistCommand implements Callable<Integer> {
             err.println("normlab mnist: --batch " + p.batch() + " is larger than the " + train.n + " training images");
             return 2;
         }
+        return seeds > 1 ? runSeeds(p, dir, resuming, train, test) : runOne(p, dir, resuming, train, test, dir);
+    }
+
+    /**
+     * --seeds N: seeds S … S+N−1, each a complete run in DIR/seed-S (skipped when complete, resumed when interrupted),
+     * then their summary over seeds in DIR ({@link MnistSeeds}). DIR's run.json says where the whole stands.
+     */
+    private int runSeeds(MnistExperiment.Params p, Path dir, boolean resuming, Dataset train, Dataset test) {
+        int n = seeds;
+        long first = seed;
+        List<Long> list = new ArrayList<>();
+        for (int k = 0; k < n; k++) list.add(first + k);
+        boolean existed = Files.exists(dir);
+        try {
+            Files.createDirectories(dir);
+            RunControl.writeState(dir, "mnist", "running", options(), null);
+        } catch (IOException e) {
+            if (!existed) CliErrors.removeIfEmpty(dir);
+            System.err.println("normlab mnist: cannot create the run directory " + dir + ": " + CliErrors.describe(e));
+            return 4;
+        }
+        System.out.printf(Locale.ROOT, "MNIST, Figure 1 over %d seeds (%d … %d), one run each in %s%n", n, first, first + n - 1,
+                MnistSeeds.seedDir(dir, first).resolveSibling("seed-S"));
+        for (long s : list) {
+            Path sub = MnistSeeds.seedDir(dir, s);
+            boolean again = false;
+            if (Files.exists(sub.resolve(RunControl.STATE))) {
+                if (RunControl.finished(sub) && Files.isRegularFile(sub.resolve(MnistReport.JSON))) {
+                    System.out.println("seed " + s + ": complete (" + sub + ")");
+                    continue;
+                }
+                again = resuming; // --force starts every seed over
+            }
+            int code;
+            seed = s; // the seed's own run.json: one run of seed s
+            seeds = 1;
+            try {
+                code = runOne(new MnistExperiment.Params(p.steps(), p.batch(), p.lr(), p.std(), s, p.threads(), p.evalEvery(), p.unit()),
+                        sub, again, train, test, dir);
+            } catch (CliErrors.Failure f) {
+                seed = first;
+                seeds = n;
+                writeState(dir, f.getMessage().contains("diverged") ? "diverged" : "failed", null);
+                throw f;
+            } finally {
+                seed = first;
+                seeds = n;
+            }
+            if (code != 0) {
+                writeState(dir, code == CliErrors.INTERRUPTED ? "interrupted" : "failed", null);
+                return code;
+            }
+        }
+        String table;
+        try {
+            table = MnistSeeds.write(dir, list);
+            RunControl.writeState(dir, "mnist", "complete", options(), null);
+        } catch (IOException | RuntimeException e) {
+            writeState(dir, "failed", null);
+            System.err.println("normlab mnist: cannot write the summary over seeds into " + dir + ": "
+                    + (e instanceof IOException io ? CliErrors.describe(io) : CliErrors.oneLine(e.getMessage())));
+            return 4;
+        }
+        System.out.println();
+        System.out.print(table);
+        System.out.println("Report: " + dir.resolve(MnistReport.HTML).toAbsolutePath().normalize());
+        return 0;
+    }
+
+    /**
+     * One run of {@code p} into {@code dir} (resuming it if {@code resuming}); an interruption names {@code resumeDir}
+     * (the multi-seed directory when this is one of its seeds).
+     */
+    private int runOne(MnistExperiment.Params p, Path dir, boolean resuming, Dataset train, Dataset test, Path resumeDir) {
+        PrintStream outStream = System.out;
+        PrintStream err = System.err;
         boolean existed = Files.exists(dir);
         try {
             Files.createDirectories(dir);
@@ -212,7 +296,8 @@ public final class MnistCommand implements Callable<Integer> {
                 progress.close();
                 metrics.write();
                 writeState(dir, "interrupted", null);
-                err.println("normlab mnist: " + interruptedAt(session.progress(), p) + "; resume with: ./normlab mnist --resume " + dir);
+                err.println("normlab mnist: " + interruptedAt(session.progress(), p) + (resumeDir.equals(dir) ? "" : " (seed " + p.seed() + ")")
+                        + "; resume with: ./normlab mnist --resume " + resumeDir);
                 return CliErrors.INTERRUPTED;
             }
         } catch (InterruptedException e) {
@@ -311,6 +396,13 @@ public final class MnistCommand implements Callable<Integer> {
             trainSize = saved.get("train_size").getAsInt();
             testSize = saved.get("test_size").getAsInt();
             if (!parsed.hasMatchedOption("--threads") && saved.has("threads")) threads = saved.get("threads").getAsInt();
+            int savedSeeds = saved.has("seeds") ? saved.get("seeds").getAsInt() : 1; // runs from before --seeds: one seed
+            if (parsed.hasMatchedOption("--seeds") && seeds != savedSeeds) {
+                throw CliErrors.usage("--seeds " + seeds + " conflicts with the run's --seeds " + savedSeeds + " (a resumed run keeps its options; omit it)");
+            }
+            seeds = savedSeeds;
+        } catch (CliErrors.Failure f) {
+            throw f;
         } catch (RuntimeException e) {
             throw CliErrors.input("--resume " + dir + ": " + RunControl.STATE + " has a bad option value (" + e.getMessage() + ")");
         }

@@ -80,7 +80,7 @@ public final class Fig1Charts {
         return new double[] {Math.floor((lo - pad) * 2) / 2, Math.ceil((hi + pad) * 2) / 2};
     }
 
-    private static XYChart base(String title, String yTitle) {
+    static XYChart base(String title, String yTitle) {
         XYChart c = new XYChartBuilder().width(WIDTH).height(HEIGHT).title(title).xAxisTitle("training steps")
                 .yAxisTitle(yTitle).build();
         Styler s = c.getStyler();
@@ -110,7 +110,7 @@ public final class Fig1Charts {
                 : new BasicStroke(width, BasicStroke.CAP_ROUND, BasicStroke.JOIN_ROUND));
     }
 
-    private static void save(XYChart c, Path stem) throws IOException {
+    static void save(XYChart c, Path stem) throws IOException {
         AtomicFiles.write(stem.resolveSibling(stem.getFileName() + ".png"), BitmapEncoder.getBitmapBytes(c, BitmapEncoder.BitmapFormat.PNG));
         ByteArrayOutputStream svg = new ByteArrayOutputStream();
         VectorGraphicsEncoder.saveVectorGraphic(c, svg, VectorGraphicsEncoder.VectorGraphicsFormat.SVG);

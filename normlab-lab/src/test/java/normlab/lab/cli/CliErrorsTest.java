@@ -155,6 +155,8 @@ class CliErrorsTest {
                 a("mnist", "--resume", p(paused), "--steps", "999"),
                 a("mnist", "--resume", p(paused), "--out", p("m1")),
                 a("mnist", "--resume", p(paused), "--force"),
+                a("mnist", "--seeds", "0", "--out", p("m1")),
+                a("mnist", "--resume", p(paused), "--seeds", "3"),
                 a("mnist", "--resume", p(pausedSweep))));
         for (String e : List.of("lr-sweep", "init-sweep", "batch-sweep", "shift", "dropout", "landscape", "zoo", "transformer")) {
             m.put(e, new ArrayList<>(List.of(

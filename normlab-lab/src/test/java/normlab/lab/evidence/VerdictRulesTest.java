@@ -181,6 +181,24 @@ class VerdictRulesTest {
         assertEquals(Verdict.HOLDS, EvidenceReport.figure1Claim(j).verdict());
     }
 
+    /** Figure 1 over seeds (mnist --seeds N): every seed must pass the single run's rule; the median decides "partly". */
+    @Test
+    void figure1OverSeedsAsksEverySeed() {
+        String seed = "{\"seed\":%d,\"baseline_final_accuracy\":0.95,\"bn_final_accuracy\":0.97,\"speedup\":%s,\"baseline_at_chance\":false}";
+        String over = "\"over_seeds\":{\"baseline_final_accuracy\":{\"median\":0.95,\"min\":0.95,\"max\":0.95,\"not_reached\":0},"
+                + "\"bn_final_accuracy\":{\"median\":0.97,\"min\":0.97,\"max\":0.97,\"not_reached\":0},"
+                + "\"speedup\":{\"median\":%s,\"min\":%s,\"max\":9.0,\"not_reached\":0}}";
+        java.util.function.Function<double[], JsonObject> make = sp -> JsonParser.parseString("{\"experiment\":\"mnist-fig1\",\"seed_runs\":["
+                + String.format(java.util.Locale.ROOT, seed, 1, sp[0]) + "," + String.format(java.util.Locale.ROOT, seed, 2, sp[1]) + ","
+                + String.format(java.util.Locale.ROOT, seed, 3, sp[2]) + "]," + String.format(java.util.Locale.ROOT, over, sp[1], sp[0])
+                + ",\"parameters\":{\"steps\":50000}}").getAsJsonObject();
+        Claim all = EvidenceReport.figure1Claim(make.apply(new double[] {4.0, 6.0, 9.0}));
+        assertEquals(Verdict.HOLDS, all.verdict());
+        assertTrue(all.measurement().startsWith("3 seeds") && all.measurement().contains("6.0× (4.0–9.0×)"), all.measurement());
+        // One seed below the 2× of the rule: the median still passes, the claim holds only in part.
+        assertEquals(Verdict.PARTLY, EvidenceReport.figure1Claim(make.apply(new double[] {1.5, 6.0, 9.0})).verdict());
+    }
+
     @Test
     void onlyProtocolRunsOfFigure1AreEvidence() {
         var d = normlab.lab.experiments.MnistExperiment.Params.defaults();
