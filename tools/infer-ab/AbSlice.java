@@ -24,7 +24,7 @@ public class AbSlice {
     int outSize = 1; for (int d : p.outputShape()) outSize *= d;
     float[] y = new float[batch * outSize];
     float[][] out = new float[var.length][];
-    for (int w = 0; w < 2; w++) for (String v : var) { set(v); long t0 = System.nanoTime(); while (System.nanoTime() - t0 < 600_000_000L) p.predictInto(y, x, batch); }
+    for (int w = 0; w < 2; w++) for (String v : var) { set(v); long t0 = System.nanoTime(); while (System.nanoTime() - t0 < 1_000_000_000L) p.predictInto(y, x, batch); }
     List<List<Double>> t = new ArrayList<>(); for (String v : var) t.add(new ArrayList<>());
     for (int round = 0; round < rounds; round++) {
       for (int vi = 0; vi < var.length; vi++) {

@@ -6,11 +6,15 @@ import jdk.incubator.vector.VectorSpecies;
  * (peak) 12 independent accumulators, no memory operands;
  * (6x2)  6 rows of A (packed, 6 floats per depth step) × 2 vectors of packed B, 12 accumulators (Gemm.panel6x2);
  * (6x2r) the same with A read in place from 6 row-major rows (Gemm.panel6x2r, the eval MLP path);
- * (4x3r) 4 rows of A in place × 3 vectors of B, 12 accumulators: 4 broadcasts + 3 loads per 12 FMAs instead of 6 + 2.
- * B is one depth block (kb × np floats, row stride np) reused for every panel, so it stays in L1 (l1) or, with the
- * whole 784-deep operand, is read from L2 (l2). Best of 15 timed rounds of ~50 ms after a warm-up.
+ * (4x3r) 4 rows of A in place × 3 vectors of B, 12 accumulators: 4 broadcasts + 3 loads per 12 FMAs instead of 6 + 2;
+ * (4x3)  the same with A packed (4 floats per depth step);
+ * on the MLP's first product (64 × 784 × 96: strip of B → depth block of 112 → panels, so B's block stays in L1);
+ * (conv6x2) ConvKernels.tileFlat's loop on the CNN's conv2 (32 → 64 channels, 3×3, one item of 30 flat positions);
+ * (conv3x4) the same with 3 positions × 4 vectors of output channels. Best of 15 timed rounds of ~50 ms after a
+ * warm-up; pure compute (no window building, epilogue or pool).
  *
- * <pre>java --add-modules jdk.incubator.vector tools/infer-ab/FmaCeiling.java</pre>
+ * <pre>java --add-modules jdk.incubator.vector tools/infer-ab/FmaCeiling.java [peak|6x2|6x2r|4x3|4x3r|conv6x2|conv3x4]</pre>
+ * One kernel per JVM gives steadier numbers (the JIT compiles each kernel once, for its one call site).
  */
 public class FmaCeiling {
     static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -126,6 +130,56 @@ public class FmaCeiling {
         c30.intoArray(c, co + 3 * ldc); c31.intoArray(c, co + 3 * ldc + L); c32.intoArray(c, co + 3 * ldc + 2 * L);
     }
 
+    /**
+     * ConvKernels.tileFlat's inner loop: 6 consecutive window positions × 2 vectors of output channels, per tap one
+     * offset from the tap table, 6 broadcasts of the window and 2 loads of the packed filters (tap-major, 2L floats).
+     */
+    static void conv6x2(float[] scr, int so, float[] wp, int wo, float[] xw, int[] taps, int d0, int d1, int s0) {
+        FloatVector a00 = FloatVector.zero(S), a01 = a00, a10 = a00, a11 = a00, a20 = a00, a21 = a00;
+        FloatVector a30 = a00, a31 = a00, a40 = a00, a41 = a00, a50 = a00, a51 = a00;
+        int oc = 2 * L;
+        for (int t = d0, wt = wo + d0 * oc; t < d1; t++, wt += oc) {
+            FloatVector w0 = FloatVector.fromArray(S, wp, wt), w1 = FloatVector.fromArray(S, wp, wt + L);
+            int off = s0 + taps[t];
+            FloatVector v = FloatVector.broadcast(S, xw[off]);
+            a00 = v.fma(w0, a00); a01 = v.fma(w1, a01);
+            v = FloatVector.broadcast(S, xw[off + 1]);
+            a10 = v.fma(w0, a10); a11 = v.fma(w1, a11);
+            v = FloatVector.broadcast(S, xw[off + 2]);
+            a20 = v.fma(w0, a20); a21 = v.fma(w1, a21);
+            v = FloatVector.broadcast(S, xw[off + 3]);
+            a30 = v.fma(w0, a30); a31 = v.fma(w1, a31);
+            v = FloatVector.broadcast(S, xw[off + 4]);
+            a40 = v.fma(w0, a40); a41 = v.fma(w1, a41);
+            v = FloatVector.broadcast(S, xw[off + 5]);
+            a50 = v.fma(w0, a50); a51 = v.fma(w1, a51);
+        }
+        a00.intoArray(scr, so); a01.intoArray(scr, so + L); a10.intoArray(scr, so + oc); a11.intoArray(scr, so + oc + L);
+        a20.intoArray(scr, so + 2 * oc); a21.intoArray(scr, so + 2 * oc + L); a30.intoArray(scr, so + 3 * oc); a31.intoArray(scr, so + 3 * oc + L);
+        a40.intoArray(scr, so + 4 * oc); a41.intoArray(scr, so + 4 * oc + L); a50.intoArray(scr, so + 5 * oc); a51.intoArray(scr, so + 5 * oc + L);
+    }
+
+    /** The alternative conv tile: 3 consecutive positions × 4 vectors of output channels (filters packed 4L per tap). */
+    static void conv3x4(float[] scr, int so, float[] wp, int wo, float[] xw, int[] taps, int d0, int d1, int s0) {
+        FloatVector a00 = FloatVector.zero(S), a01 = a00, a02 = a00, a03 = a00, a10 = a00, a11 = a00, a12 = a00, a13 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a23 = a00;
+        int oc = 4 * L;
+        for (int t = d0, wt = wo + d0 * oc; t < d1; t++, wt += oc) {
+            FloatVector w0 = FloatVector.fromArray(S, wp, wt), w1 = FloatVector.fromArray(S, wp, wt + L);
+            FloatVector w2 = FloatVector.fromArray(S, wp, wt + 2 * L), w3 = FloatVector.fromArray(S, wp, wt + 3 * L);
+            int off = s0 + taps[t];
+            FloatVector v = FloatVector.broadcast(S, xw[off]);
+            a00 = v.fma(w0, a00); a01 = v.fma(w1, a01); a02 = v.fma(w2, a02); a03 = v.fma(w3, a03);
+            v = FloatVector.broadcast(S, xw[off + 1]);
+            a10 = v.fma(w0, a10); a11 = v.fma(w1, a11); a12 = v.fma(w2, a12); a13 = v.fma(w3, a13);
+            v = FloatVector.broadcast(S, xw[off + 2]);
+            a20 = v.fma(w0, a20); a21 = v.fma(w1, a21); a22 = v.fma(w2, a22); a23 = v.fma(w3, a23);
+        }
+        a00.intoArray(scr, so); a01.intoArray(scr, so + L); a02.intoArray(scr, so + 2 * L); a03.intoArray(scr, so + 3 * L);
+        a10.intoArray(scr, so + oc); a11.intoArray(scr, so + oc + L); a12.intoArray(scr, so + oc + 2 * L); a13.intoArray(scr, so + oc + 3 * L);
+        a20.intoArray(scr, so + 2 * oc); a21.intoArray(scr, so + 2 * oc + L); a22.intoArray(scr, so + 2 * oc + 2 * L); a23.intoArray(scr, so + 2 * oc + 3 * L);
+    }
+
     interface Body { void run(); }
 
     static double best(Body body, double flopsPerCall) {
@@ -144,29 +198,33 @@ public class FmaCeiling {
     }
 
     public static void main(String[] a) {
+        String which = a.length > 0 ? a[0] : "all";
+        boolean all = which.equals("all");
         System.out.println("lanes " + L);
         long it = 100_000;
-        System.out.printf("peak (12 register accumulators): %.1f GFLOP/s%n", best(() -> sink += peak(it), 2.0 * 12 * L * it));
-        // panels over 64 rows x (np = 2 or 3 vectors wide strip of 104 columns), depth kb
+        if (all || which.equals("peak")) System.out.printf("peak (12 register accumulators): %.1f GFLOP/s%n", best(() -> sink += peak(it), 2.0 * 12 * L * it));
+        // the MLP's first product: 64 (66) rows x 784 deep x 104 columns (96 used by the strips here)
         int rows = 66, k = 784, np = 104;
         float[] x = new float[rows * k], ap = new float[rows * k], b = new float[k * np], c = new float[rows * np];
         java.util.Random r = new java.util.Random(1);
         for (int i = 0; i < x.length; i++) x[i] = ap[i] = r.nextFloat();
         for (int i = 0; i < b.length; i++) b[i] = r.nextFloat();
-        for (int kb : new int[] {128, 784}) {
-            String where = kb == 128 ? "l1 (kb 128)" : "l2 (kb 784)";
-            // all 11 panels × the strip of 2 (3) vectors, one depth block
-            double g62 = best(() -> { for (int q = 0; q < 11; q++) p6x2(c, q * 6 * np, np, ap, q * 6 * kb, b, 0, np, kb); }, 2.0 * 66 * 2 * L * kb);
-            double g62r = best(() -> { for (int q = 0; q < 11; q++) p6x2r(c, q * 6 * np, np, x, q * 6 * k, k, b, 0, np, kb); }, 2.0 * 66 * 2 * L * kb);
-            double g43r = best(() -> { for (int q = 0; q < 16; q++) p4x3r(c, q * 4 * np, np, x, q * 4 * k, k, b, 0, np, kb); }, 2.0 * 64 * 3 * L * kb);
-            System.out.printf("%s: 6x2 packed A %.1f, 6x2r A in place %.1f, 4x3r A in place %.1f GFLOP/s%n", where, g62, g62r, g43r);
-        }
-        // the whole 64x784 · 784x96 product: strip -> depth block of 112 -> panels (B's block stays in L1)
+        // strip -> depth block of 112 -> panels (B's block stays in L1 across the panels), as Gemm's eval path
         int kb = 112;
-        double w62 = best(() -> { for (int j = 0; j + 2 * L <= np; j += 2 * L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 11; q++) p6x2(c, q * 6 * np + j, np, ap, q * 6 * k + d * 6, b, d * np + j, np, kb); }, 2.0 * 66 * 12 * L * k);
-        double w62r = best(() -> { for (int j = 0; j + 2 * L <= np; j += 2 * L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 11; q++) p6x2r(c, q * 6 * np + j, np, x, q * 6 * k + d, k, b, d * np + j, np, kb); }, 2.0 * 66 * 12 * L * k);
-        double w43 = best(() -> { for (int j = 0; j + 3 * L <= np; j += 3 * L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 16; q++) p4x3(c, q * 4 * np + j, np, ap, q * 4 * k + d * 4, b, d * np + j, np, kb); }, 2.0 * 64 * 12 * L * k);
-        double w43r = best(() -> { for (int j = 0; j + 3 * L <= np; j += 3 * L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 16; q++) p4x3r(c, q * 4 * np + j, np, x, q * 4 * k + d, k, b, d * np + j, np, kb); }, 2.0 * 64 * 12 * L * k);
-        System.out.printf("whole 64x784x96, strip > depth block 112 > panel: 6x2 packed %.1f, 6x2r %.1f, 4x3 packed %.1f, 4x3r %.1f GFLOP/s%n", w62, w62r, w43, w43r);
+        if (all || which.equals("6x2")) System.out.printf("gemm 6x2, A packed: %.1f GFLOP/s%n", best(() -> { for (int j = 0; j + 2 * L <= np; j += 2 * L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 11; q++) p6x2(c, q * 6 * np + j, np, ap, q * 6 * k + d * 6, b, d * np + j, np, kb); }, 2.0 * 66 * 12 * L * k));
+        if (all || which.equals("6x2r")) System.out.printf("gemm 6x2r, A in place: %.1f GFLOP/s%n", best(() -> { for (int j = 0; j + 2 * L <= np; j += 2 * L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 11; q++) p6x2r(c, q * 6 * np + j, np, x, q * 6 * k + d, k, b, d * np + j, np, kb); }, 2.0 * 66 * 12 * L * k));
+        if (all || which.equals("4x3")) System.out.printf("gemm 4x3, A packed: %.1f GFLOP/s%n", best(() -> { for (int j = 0; j + 3 * L <= np; j += 3 * L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 16; q++) p4x3(c, q * 4 * np + j, np, ap, q * 4 * k + d * 4, b, d * np + j, np, kb); }, 2.0 * 64 * 12 * L * k));
+        if (all || which.equals("4x3r")) System.out.printf("gemm 4x3r, A in place: %.1f GFLOP/s%n", best(() -> { for (int j = 0; j + 3 * L <= np; j += 3 * L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 16; q++) p4x3r(c, q * 4 * np + j, np, x, q * 4 * k + d, k, b, d * np + j, np, kb); }, 2.0 * 64 * 12 * L * k));
+        // conv2 of the CNN: 32 channels x 3x3 taps over a window of 4 rows x 16 (2 pooled output rows of 14 + padding),
+        // 30 flat positions per item, 64 output channels, depth blocks of 96 taps
+        int cg = 32, wr = 4, wpd = 16, taps = cg * 9, npos = 30;
+        int[] tap = new int[taps];
+        for (int ch = 0, t = 0; ch < cg; ch++) for (int i = 0; i < 3; i++) for (int j = 0; j < 3; j++) tap[t++] = (ch * wr + i) * wpd + j;
+        float[] win = new float[cg * wr * wpd + 8], filt = new float[64 * taps], scr = new float[32 * 64];
+        for (int i = 0; i < win.length; i++) win[i] = r.nextFloat();
+        for (int i = 0; i < filt.length; i++) filt[i] = r.nextFloat();
+        double convFlops = 2.0 * npos * 64 * taps;
+        if (all || which.equals("conv6x2")) System.out.printf("conv 6 positions x 2 vectors: %.1f GFLOP/s%n", best(() -> { for (int blk = 0; blk < 64 / (2 * L); blk++) for (int q = 0; q < npos; q += 6) for (int d = 0; d < taps; d += 96) conv6x2(scr, q * 2 * L, filt, blk * taps * 2 * L, win, tap, d, d + 96, q); }, convFlops));
+        if (all || which.equals("conv3x4")) System.out.printf("conv 3 positions x 4 vectors: %.1f GFLOP/s%n", best(() -> { for (int blk = 0; blk < 64 / (4 * L); blk++) for (int q = 0; q < npos; q += 3) for (int d = 0; d < taps; d += 96) conv3x4(scr, q * 4 * L, filt, blk * taps * 4 * L, win, tap, d, d + 96, q); }, convFlops));
     }
 }
