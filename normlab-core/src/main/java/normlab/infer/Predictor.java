@@ -216,7 +216,7 @@ public final class Predictor {
             runSlice(y, x, 0, batch);
             return;
         }
-        int align = Gemm.panelRows();
+        int align = Gemm.evalPanelRows();
         Parallel.forChunks(slices, s -> {
             int lo = bound(batch, slices, s, align), hi = bound(batch, slices, s + 1, align);
             if (hi > lo) runSlice(y, x, lo, hi - lo);

@@ -131,6 +131,11 @@ public final class Gemm {
         return old;
     }
 
+    /** Rows per register panel of {@link #matmulNTPacked} (the eval x·Wᵀ): a batch cut on multiples of it wastes no panel rows. */
+    public static int evalPanelRows() {
+        return PR == 6 && rowMajorA ? evalTile : PR;
+    }
+
     /** The valid rows of a last, partial panel of {@link #rowMajorTiles4}, copied for one depth block (rows kb apart). */
     private static final ThreadLocal<float[]> XS = ThreadLocal.withInitial(() -> new float[0]);
 
