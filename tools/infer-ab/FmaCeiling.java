@@ -10,10 +10,12 @@ import jdk.incubator.vector.VectorSpecies;
  * (4x3)  the same with A packed (4 floats per depth step);
  * on the MLP's first product (64 × 784 × 96: strip of B → depth block of 112 → panels, so B's block stays in L1);
  * (conv6x2) ConvKernels.tileFlat's loop on the CNN's conv2 (32 → 64 channels, 3×3, one item of 30 flat positions);
- * (conv3x4) the same with 3 positions × 4 vectors of output channels. Best of 15 timed rounds of ~50 ms after a
+ * (conv3x4) the same with 3 positions × 4 vectors of output channels (17 registers); altconv and altgemm alternate
+ * conv 6×2 with 4 positions × 3 vectors, and gemm 6x2r, 4x3r and the register peak, in 20 ms chunks in one JVM (for a
+ * loaded machine: compare the medians side by side). Otherwise best of 15 timed rounds of ~50 ms after a
  * warm-up; pure compute (no window building, epilogue or pool).
  *
- * <pre>java --add-modules jdk.incubator.vector tools/infer-ab/FmaCeiling.java [peak|6x2|6x2r|4x3|4x3r|conv6x2|conv3x4]</pre>
+ * <pre>java --add-modules jdk.incubator.vector tools/infer-ab/FmaCeiling.java [peak|6x2|6x2r|4x3|4x3r|conv6x2|conv3x4|altconv|altgemm]</pre>
  * One kernel per JVM gives steadier numbers (the JIT compiles each kernel once, for its one call site).
  */
 public class FmaCeiling {
@@ -180,6 +182,54 @@ public class FmaCeiling {
         a20.intoArray(scr, so + 2 * oc); a21.intoArray(scr, so + 2 * oc + L); a22.intoArray(scr, so + 2 * oc + 2 * L); a23.intoArray(scr, so + 2 * oc + 3 * L);
     }
 
+    /** 4 consecutive positions × 3 vectors of output channels (filters packed 3L per tap): 12 accumulators + 3 + 1 = 16 registers. */
+    static void conv4x3(float[] scr, int so, float[] wp, int wo, float[] xw, int[] taps, int d0, int d1, int s0) {
+        FloatVector a00 = FloatVector.zero(S), a01 = a00, a02 = a00, a10 = a00, a11 = a00, a12 = a00;
+        FloatVector a20 = a00, a21 = a00, a22 = a00, a30 = a00, a31 = a00, a32 = a00;
+        int oc = 3 * L;
+        for (int t = d0, wt = wo + d0 * oc; t < d1; t++, wt += oc) {
+            FloatVector w0 = FloatVector.fromArray(S, wp, wt), w1 = FloatVector.fromArray(S, wp, wt + L), w2 = FloatVector.fromArray(S, wp, wt + 2 * L);
+            int off = s0 + taps[t];
+            FloatVector v = FloatVector.broadcast(S, xw[off]);
+            a00 = v.fma(w0, a00); a01 = v.fma(w1, a01); a02 = v.fma(w2, a02);
+            v = FloatVector.broadcast(S, xw[off + 1]);
+            a10 = v.fma(w0, a10); a11 = v.fma(w1, a11); a12 = v.fma(w2, a12);
+            v = FloatVector.broadcast(S, xw[off + 2]);
+            a20 = v.fma(w0, a20); a21 = v.fma(w1, a21); a22 = v.fma(w2, a22);
+            v = FloatVector.broadcast(S, xw[off + 3]);
+            a30 = v.fma(w0, a30); a31 = v.fma(w1, a31); a32 = v.fma(w2, a32);
+        }
+        a00.intoArray(scr, so); a01.intoArray(scr, so + L); a02.intoArray(scr, so + 2 * L);
+        a10.intoArray(scr, so + oc); a11.intoArray(scr, so + oc + L); a12.intoArray(scr, so + oc + 2 * L);
+        a20.intoArray(scr, so + 2 * oc); a21.intoArray(scr, so + 2 * oc + L); a22.intoArray(scr, so + 2 * oc + 2 * L);
+        a30.intoArray(scr, so + 3 * oc); a31.intoArray(scr, so + 3 * oc + L); a32.intoArray(scr, so + 3 * oc + 2 * L);
+    }
+
+    /** Alternates bodies in 20 ms chunks, rotating order, 40 rounds after a warm-up; median GFLOP/s of each. */
+    static double[] alternate(Body[] bodies, double[] flops) {
+        for (Body b : bodies) for (int i = 0; i < 3000; i++) b.run();
+        java.util.List<java.util.List<Double>> g = new java.util.ArrayList<>();
+        for (Body b : bodies) g.add(new java.util.ArrayList<>());
+        for (int r = 0; r < 40; r++) {
+            for (int v = 0; v < bodies.length; v++) {
+                int q = (v + r) % bodies.length;
+                long t0 = System.nanoTime();
+                int calls = 0;
+                while (System.nanoTime() - t0 < 20_000_000L) {
+                    for (int i = 0; i < 10; i++) bodies[q].run();
+                    calls += 10;
+                }
+                g.get(q).add(flops[q] * calls / (System.nanoTime() - t0));
+            }
+        }
+        double[] med = new double[bodies.length];
+        for (int q = 0; q < bodies.length; q++) {
+            java.util.Collections.sort(g.get(q));
+            med[q] = g.get(q).get(g.get(q).size() / 2);
+        }
+        return med;
+    }
+
     interface Body { void run(); }
 
     static double best(Body body, double flopsPerCall) {
@@ -220,11 +270,26 @@ public class FmaCeiling {
         int cg = 32, wr = 4, wpd = 16, taps = cg * 9, npos = 30;
         int[] tap = new int[taps];
         for (int ch = 0, t = 0; ch < cg; ch++) for (int i = 0; i < 3; i++) for (int j = 0; j < 3; j++) tap[t++] = (ch * wr + i) * wpd + j;
-        float[] win = new float[cg * wr * wpd + 8], filt = new float[64 * taps], scr = new float[32 * 64];
+        float[] win = new float[cg * wr * wpd + 8], filt = new float[72 * taps], scr = new float[32 * 64];
         for (int i = 0; i < win.length; i++) win[i] = r.nextFloat();
         for (int i = 0; i < filt.length; i++) filt[i] = r.nextFloat();
         double convFlops = 2.0 * npos * 64 * taps;
         if (all || which.equals("conv6x2")) System.out.printf("conv 6 positions x 2 vectors: %.1f GFLOP/s%n", best(() -> { for (int blk = 0; blk < 64 / (2 * L); blk++) for (int q = 0; q < npos; q += 6) for (int d = 0; d < taps; d += 96) conv6x2(scr, q * 2 * L, filt, blk * taps * 2 * L, win, tap, d, d + 96, q); }, convFlops));
         if (all || which.equals("conv3x4")) System.out.printf("conv 3 positions x 4 vectors: %.1f GFLOP/s%n", best(() -> { for (int blk = 0; blk < 64 / (4 * L); blk++) for (int q = 0; q < npos; q += 3) for (int d = 0; d < taps; d += 96) conv3x4(scr, q * 4 * L, filt, blk * taps * 4 * L, win, tap, d, d + 96, q); }, convFlops));
+        if (which.equals("altconv")) {
+            double[] m = alternate(new Body[] {
+                () -> { for (int blk = 0; blk < 64 / (2 * L); blk++) for (int q = 0; q < npos; q += 6) for (int d = 0; d < taps; d += 96) conv6x2(scr, q * 2 * L, filt, blk * taps * 2 * L, win, tap, d, d + 96, q); },
+                () -> { for (int blk = 0; blk < 3; blk++) for (int q = 0; q < 32; q += 4) for (int d = 0; d < taps; d += 96) conv4x3(scr, q * 3 * L, filt, blk * taps * 3 * L, win, tap, d, d + 96, q); }},
+                new double[] {convFlops, 2.0 * 32 * 72 * taps});
+            System.out.printf("alternated, median of 40 chunks: conv 6x2 %.1f, conv 4x3 (72 channels, 32 positions computed) %.1f GFLOP/s of computed flops%n", m[0], m[1]);
+        }
+        if (which.equals("altgemm")) {
+            double[] m = alternate(new Body[] {
+                () -> { for (int j = 0; j + 2 * L <= np; j += 2 * L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 11; q++) p6x2r(c, q * 6 * np + j, np, x, q * 6 * k + d, k, b, d * np + j, np, kb); },
+                () -> { for (int j = 0; j + 3 * L <= np; j += 3 * L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 16; q++) p4x3r(c, q * 4 * np + j, np, x, q * 4 * k + d, k, b, d * np + j, np, kb); },
+                () -> { for (int q = 0; q < 1000; q++) sink += peak(100); }},
+                new double[] {2.0 * 66 * 12 * L * k, 2.0 * 64 * 12 * L * k, 1000 * 2.0 * 12 * L * 100});
+            System.out.printf("alternated, median of 40 chunks: gemm 6x2r %.1f, 4x3r %.1f, register peak %.1f GFLOP/s%n", m[0], m[1], m[2]);
+        }
     }
 }

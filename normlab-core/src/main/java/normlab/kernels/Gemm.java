@@ -141,31 +141,30 @@ public final class Gemm {
 
     /**
      * {@link #rowMajorTiles} with a 4-row × 3-vector register tile (12 accumulators, as 6 × 2, but 4 broadcasts + 3
-     * loads of B per 12 FMAs instead of 6 + 2, and 4 streams of x instead of 6): strips of 3 vectors, a remainder of
-     * 1 vector taken as 2 + 2 (a 4 × 1 tile has too few chains to hide the FMA latency), of 2 as one strip of 2. The same
+     * loads of B per 12 FMAs instead of 6 + 2, and 4 streams of x instead of 6): strips of 3 vectors, a last strip of
+     * 2 vectors 4 × 2, of 1 vector 8 rows × 1 (a 4 × 1 tile has too few chains to hide the FMA latency; 2 + 2 for
+     * 100 columns ran its 4 of 13 vectors ~40 % slower per flop than the 4 × 3 strips in a profile). Items are strips ×
+     * 48 rows. The same
      * depth blocks in the same order, so the same bits as {@link #rowMajorTiles} and {@link #matmulNT}. A last panel of
      * fewer than 4 rows runs on a copy of its rows into the scratch tile, then its valid rows are added to C.
      */
     private static void rowMajorTiles4(float[] c, float[] x, int k, float[] b, int rows, int np, int kbo) {
-        int pr = 4, panels = (rows + pr - 1) / pr, vecs = np / L;
-        int strips3 = vecs % 3 == 1 && vecs >= 4 ? vecs / 3 - 1 : vecs / 3, rest = vecs - 3 * strips3;
-        int strips = strips3 + (rest + 1) / 2, panelsPerItem = 12;
-        int groups = (panels + panelsPerItem - 1) / panelsPerItem, items = strips * groups;
-        long flopsPerItem = (long) Math.min(rows, panelsPerItem * pr) * 2 * L * k;
+        int vecs = np / L, strips3 = vecs / 3, rest = vecs - 3 * strips3, strips = strips3 + (rest > 0 ? 1 : 0);
+        int groupRows = 48, groups = (rows + groupRows - 1) / groupRows, items = strips * groups;
+        long flopsPerItem = (long) Math.min(rows, groupRows) * 2 * L * k;
         Parallel.forRange(items, (int) Math.max(1, GRAIN_FLOPS / Math.max(1, flopsPerItem)), (lo, hi) -> {
             float[] ct = CT.get();
             for (int it = lo; it < hi; it++) {
-                int st = it % strips, g = it / strips;
-                int j = st < strips3 ? st * 3 * L : strips3 * 3 * L + (st - strips3) * 2 * L;
-                int width = st < strips3 ? 3 * L : Math.min(2 * L, np - j);
-                int q0 = g * panelsPerItem, q1 = Math.min(panels, q0 + panelsPerItem);
+                int st = it % strips, g = it / strips, j = st * 3 * L, width = Math.min(3 * L, np - j);
+                // a last strip of one vector takes 8 rows per panel (8 accumulators), the others 4
+                int pr = width == L ? 8 : 4, r1 = Math.min(rows, (g + 1) * groupRows);
                 for (int p0 = 0; p0 < k; p0 += kbo) {
                     int depth = Math.min(k, p0 + kbo) - p0, kb = equalBlock(depth, PACKED_DEPTH_BLOCK);
                     for (int d0 = 0; d0 < depth; d0 += kb) {
                         int d1 = Math.min(depth, d0 + kb), kd = d1 - d0, bo = (p0 + d0) * np + j;
                         boolean add = p0 > 0 || d0 > 0;
-                        for (int q = q0; q < q1; q++) {
-                            int i0 = q * pr, valid = Math.min(pr, rows - i0);
+                        for (int i0 = g * groupRows; i0 < r1; i0 += pr) {
+                            int valid = Math.min(pr, rows - i0);
                             float[] a = x, cc = c;
                             int xo = i0 * k + p0 + d0, lda = k, co = i0 * np + j, ldc = np;
                             if (valid < pr) {
@@ -183,7 +182,7 @@ public final class Gemm {
                             boolean ad = valid == pr && add;
                             if (width == 3 * L) panel4x3r(cc, co, ldc, a, xo, lda, b, bo, np, kd, ad);
                             else if (width == 2 * L) panel4x2r(cc, co, ldc, a, xo, lda, b, bo, np, kd, ad);
-                            else panel4x1r(cc, co, ldc, a, xo, lda, b, bo, np, kd, ad);
+                            else panel8x1r(cc, co, ldc, a, xo, lda, b, bo, np, kd, ad);
                             if (valid < pr) addRows(c, i0 * np + j, np, ct, valid, width, add);
                         }
                     }
@@ -1354,29 +1353,41 @@ public final class Gemm {
         }
     }
 
-    /** {@link #panel4x3r} one vector wide (a product of at most one vector of columns). */
-    private static void panel4x1r(float[] c, int co, int ldc, float[] x, int xo, int lda, float[] b, int bo, int ldb, int kb, boolean acc) {
-        FloatVector c0, c1, c2, c3;
+    /** {@link #panel4x3r} one vector wide over 8 rows (8 accumulators: 8 broadcasts + 1 load per 8 FMAs). */
+    private static void panel8x1r(float[] c, int co, int ldc, float[] x, int xo, int lda, float[] b, int bo, int ldb, int kb, boolean acc) {
+        FloatVector c0, c1, c2, c3, c4, c5, c6, c7;
         c0 = FloatVector.zero(S);
-        c1 = c2 = c3 = c0;
-        int x1 = lda, x2 = 2 * lda, x3 = 3 * lda;
+        c1 = c2 = c3 = c4 = c5 = c6 = c7 = c0;
+        int x1 = lda, x2 = 2 * lda, x3 = 3 * lda, x4 = 4 * lda, x5 = 5 * lda, x6 = 6 * lda, x7 = 7 * lda;
         for (int p = 0; p < kb; p++, bo += ldb, xo++) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo);
             c0 = FloatVector.broadcast(S, x[xo]).fma(b0, c0);
             c1 = FloatVector.broadcast(S, x[xo + x1]).fma(b0, c1);
             c2 = FloatVector.broadcast(S, x[xo + x2]).fma(b0, c2);
             c3 = FloatVector.broadcast(S, x[xo + x3]).fma(b0, c3);
+            c4 = FloatVector.broadcast(S, x[xo + x4]).fma(b0, c4);
+            c5 = FloatVector.broadcast(S, x[xo + x5]).fma(b0, c5);
+            c6 = FloatVector.broadcast(S, x[xo + x6]).fma(b0, c6);
+            c7 = FloatVector.broadcast(S, x[xo + x7]).fma(b0, c7);
         }
         if (acc) {
             c0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
             c1.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
             c2.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
             c3.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c4.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c5.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+            c6.add(FloatVector.fromArray(S, c, co + 6 * ldc)).intoArray(c, co + 6 * ldc);
+            c7.add(FloatVector.fromArray(S, c, co + 7 * ldc)).intoArray(c, co + 7 * ldc);
         } else {
             c0.intoArray(c, co);
             c1.intoArray(c, co + ldc);
             c2.intoArray(c, co + 2 * ldc);
             c3.intoArray(c, co + 3 * ldc);
+            c4.intoArray(c, co + 4 * ldc);
+            c5.intoArray(c, co + 5 * ldc);
+            c6.intoArray(c, co + 6 * ldc);
+            c7.intoArray(c, co + 7 * ldc);
         }
     }
 }

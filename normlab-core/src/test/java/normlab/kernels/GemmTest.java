@@ -122,8 +122,8 @@ class GemmTest {
         Kernels.setSimd(true);
         int old = Gemm.panelRows();
         try {
-            // m = 100, 37, 9, 13, 33, 24, 8, 50: 13, 5, 2, 2, 5, 3, 1, 7 vectors (every remainder of 3-vector strips),
-            // n = 64, 61, 5, 300, 7, 1, 3, 66: full and partial panels of 4, 6 and 8 rows
+            // m = 100, 37, 9, 13, 33, 24, 8, 50: 13, 5, 2, 2, 5, 3, 1, 7 vectors with AVX2 (every remainder of the eval
+            // tile's 3-vector strips), n = 64, 61, 5, 300, 7, 1, 3, 66: full and partial panels of 4, 6 and 8 rows
             for (int[] sh : new int[][] {{64, 784, 100}, {61, 300, 37}, {5, 513, 9}, {300, 100, 13}, {7, 1100, 33}, {1, 40, 24},
                                          {3, 77, 8}, {66, 129, 50}}) {
                 int n = sh[0], k = sh[1], m = sh[2];
