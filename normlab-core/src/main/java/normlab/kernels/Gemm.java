@@ -12,7 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * rows × 2 vectors of accumulators, the rows chosen once from the register file (8 with AVX-512's 32 registers: 16
  * accumulators; 6 with AVX2's 16: 12), one broadcast of A per row and two loads of B per step, no horizontal
  * reductions. A is packed per depth block into panels of that many rows (consecutive floats per depth step; a
- * row-major A by gathers; x·Wᵀ with a cached Wᵀ and 6-row panels reads x in place). Cache blocking: the depth is cut into
+ * row-major A by gathers; x·Wᵀ with a cached Wᵀ and 6-row panels reads x in place, with its own 4-row × 3-vector tile:
+ * {@link #rowMajorTiles4}). Cache blocking: the depth is cut into
  * equal blocks of at most 512 (256 for x·Wᵀ, 128 inside {@link #multiplyPacked}), and the work items are column strips
  * (2 vectors wide; the last 3 when the count is odd, 1 when it is 1) × 64 rows, every panel of an item reusing the strip's block of B from L1. Each C element is, per
  * depth block, one fma chain in order (c = fma(a, b, c)) added to C; columns that do not fill a vector go through
