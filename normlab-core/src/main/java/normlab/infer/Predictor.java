@@ -30,10 +30,12 @@ import normlab.tensor.Tensor;
  *
  * <p>Buffers for {@code maxBatch} samples are allocated per workspace; a call takes a workspace from a pool (making one
  * when all are busy) and returns it, so one Predictor serves any number of threads. Larger batches run in slices of
- * {@code maxBatch}. A batch of 64 or more rows is cut into slices of about 32 (at most maxBatch; boundaries on whole
- * register panels) and each slice runs the whole plan on one thread (one parallel region per call, not one per
- * product: at batch 64 the MLP's products are too small to split each across threads). The slices depend on the batch
- * only, and every stage computes a row from that row alone, so the thread count never changes an output. Outputs equal {@code model.eval().forward(x)} to float rounding (folding rounds W·k once; the
+ * {@code maxBatch}. A batch of 64 or more rows is cut into slices of about 32 (boundaries on whole register panels of
+ * the eval product; a slice longer than maxBatch runs in passes) and each slice runs the whole plan as one parallel
+ * task (one parallel region per call, not one per product: at batch 64 the MLP's products are too small to split each
+ * across threads). The slices depend on the batch only, and every stage computes a row from that row alone, so the
+ * thread count never changes an output. Outputs equal {@code model.eval().forward(x)} to float rounding (folding
+ * rounds W·k once; the
  * products sum in another order): within 1e-6 of max(1, |y|) on the tests' models; they do not depend on the kernel
  * thread count, nor (for batches the same kernel serves) on which other samples share the batch.
  */
@@ -224,7 +226,7 @@ public final class Predictor {
     }
 
     /**
-     * How many slices a batch runs in: at most maxBatch rows each, and about {@code rows} rows each once the batch
+     * How many slices a batch runs in: at least one per maxBatch rows, and about {@code rows} rows each once the batch
      * holds two or more such slices. A function of the batch alone, never of the thread count, so the outputs are
      * the same at any thread count.
      */
