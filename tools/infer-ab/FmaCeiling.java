@@ -12,10 +12,10 @@ import jdk.incubator.vector.VectorSpecies;
  * (conv6x2) ConvKernels.tileFlat's loop on the CNN's conv2 (32 → 64 channels, 3×3, one item of 30 flat positions);
  * (conv3x4) the same with 3 positions × 4 vectors of output channels (17 registers); altconv and altgemm alternate
  * conv 6×2 with 4 positions × 3 vectors, and gemm 6x2r, 4x3r and the register peak, in 20 ms chunks in one JVM (for a
- * loaded machine: compare the medians side by side). Otherwise best of 15 timed rounds of ~50 ms after a
+ * loaded machine: compare the medians side by side; altall: gemm 4x3r, conv 6x2 and the peak). Otherwise best of 15 timed rounds of ~50 ms after a
  * warm-up; pure compute (no window building, epilogue or pool).
  *
- * <pre>java --add-modules jdk.incubator.vector tools/infer-ab/FmaCeiling.java [peak|6x2|6x2r|4x3|4x3r|conv6x2|conv3x4|altconv|altgemm]</pre>
+ * <pre>java --add-modules jdk.incubator.vector tools/infer-ab/FmaCeiling.java [peak|6x2|6x2r|4x3|4x3r|conv6x2|conv3x4|altconv|altgemm|altall]</pre>
  * One kernel per JVM gives steadier numbers (the JIT compiles each kernel once, for its one call site).
  */
 public class FmaCeiling {
@@ -290,6 +290,14 @@ public class FmaCeiling {
                 () -> { for (int q = 0; q < 1000; q++) sink += peak(100); }},
                 new double[] {2.0 * 66 * 12 * L * k, 2.0 * 64 * 12 * L * k, 1000 * 2.0 * 12 * L * 100});
             System.out.printf("alternated, median of 40 chunks: gemm 6x2r %.1f, 4x3r %.1f, register peak %.1f GFLOP/s%n", m[0], m[1], m[2]);
+        }
+        if (which.equals("altall")) {
+            double[] m = alternate(new Body[] {
+                () -> { for (int j = 0; j + 3 * L <= np; j += 3 * L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 16; q++) p4x3r(c, q * 4 * np + j, np, x, q * 4 * k + d, k, b, d * np + j, np, kb); },
+                () -> { for (int blk = 0; blk < 64 / (2 * L); blk++) for (int q = 0; q < npos; q += 6) for (int d = 0; d < taps; d += 96) conv6x2(scr, q * 2 * L, filt, blk * taps * 2 * L, win, tap, d, d + 96, q); },
+                () -> { for (int q = 0; q < 1000; q++) sink += peak(100); }},
+                new double[] {2.0 * 64 * 12 * L * k, convFlops, 1000 * 2.0 * 12 * L * 100});
+            System.out.printf("alternated, median of 40 chunks: gemm 4x3r %.1f, conv 6x2 %.1f, register peak %.1f GFLOP/s%n", m[0], m[1], m[2]);
         }
     }
 }
