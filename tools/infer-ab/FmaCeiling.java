@@ -12,7 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * (conv6x2) ConvKernels.tileFlat's loop on the CNN's conv2 (32 → 64 channels, 3×3, one item of 30 flat positions);
  * (conv3x4) the same with 3 positions × 4 vectors of output channels (17 registers); altconv and altgemm alternate
  * conv 6×2 with 4 positions × 3 vectors, and gemm 6x2r, 4x3r and the register peak, in 20 ms chunks in one JVM (for a
- * loaded machine: compare the medians side by side; altall: gemm 4x3r, conv 6x2 and the peak). Otherwise best of 15 timed rounds of ~50 ms after a
+ * loaded machine: compare the medians side by side; altall: gemm 4x3r, conv 6x2 and the peak). Otherwise best of
+ * 15 timed rounds of ~50 ms after a
  * warm-up; pure compute (no window building, epilogue or pool).
  *
  * <pre>java --add-modules jdk.incubator.vector tools/infer-ab/FmaCeiling.java [peak|6x2|6x2r|4x3|4x3r|conv6x2|conv3x4|altconv|altgemm|altall]</pre>
