@@ -6,7 +6,9 @@ import java.util.List;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import normlab.io.LayerTypes;
 import normlab.kernels.Epilogue;
+import normlab.kernels.Gemm;
 import normlab.kernels.Gemv;
+import normlab.kernels.Parallel;
 import normlab.nn.Activation;
 import normlab.nn.Conv2d;
 import normlab.nn.Dropout;
@@ -28,7 +30,12 @@ import normlab.tensor.Tensor;
  *
  * <p>Buffers for {@code maxBatch} samples are allocated per workspace; a call takes a workspace from a pool (making one
  * when all are busy) and returns it, so one Predictor serves any number of threads. Larger batches run in slices of
- * {@code maxBatch}. Outputs equal {@code model.eval().forward(x)} to float rounding (folding rounds W·k once; the
+ * {@code maxBatch}. A batch of 64 or more rows is cut into slices of about 32 (boundaries on whole register panels of
+ * the eval product; a slice longer than maxBatch runs in passes) and each slice runs the whole plan as one parallel
+ * task (one parallel region per call, not one per product: at batch 64 the MLP's products are too small to split each
+ * across threads). The slices depend on the batch only, and every stage computes a row from that row alone, so the
+ * thread count never changes an output. Outputs equal {@code model.eval().forward(x)} to float rounding (folding
+ * rounds W·k once; the
  * products sum in another order): within 1e-6 of max(1, |y|) on the tests' models; they do not depend on the kernel
  * thread count, nor (for batches the same kernel serves) on which other samples share the batch.
  */
@@ -206,20 +213,61 @@ public final class Predictor {
         if (y.length < (long) batch * outSize) {
             throw new ShapeException("Predictor: output array holds " + y.length + " values, " + batch + " samples need " + (long) batch * outSize);
         }
+        int slices = slices(batch, maxBatch, sliceRows);
+        if (slices <= 1) {
+            runSlice(y, x, 0, batch);
+            return;
+        }
+        int align = Gemm.evalPanelRows();
+        Parallel.forChunks(slices, s -> {
+            int lo = bound(batch, slices, s, align), hi = bound(batch, slices, s + 1, align);
+            if (hi > lo) runSlice(y, x, lo, hi - lo);
+        });
+    }
+
+    /**
+     * How many slices a batch runs in: at least one per maxBatch rows, and about {@code rows} rows each once the batch
+     * holds two or more such slices. A function of the batch alone, never of the thread count, so the outputs are
+     * the same at any thread count.
+     */
+    static int slices(int batch, int maxBatch, int rows) {
+        return Math.max((batch + maxBatch - 1) / maxBatch, batch / rows);
+    }
+
+    /** Start of slice s of {@code slices}: an even share of the batch rounded up to whole register panels ({@code align} rows). */
+    static int bound(int batch, int slices, int s, int align) {
+        if (s >= slices) return batch;
+        long even = (long) batch * s / slices;
+        return (int) Math.min(batch, (even + align - 1) / align * align);
+    }
+
+    /** Rows per slice when a batch is cut into slices that run in parallel (≥ 2 of them): see {@link #setSliceRows}. */
+    private static volatile int sliceRows = 32;
+
+    /** Sets the rows per parallel slice (≥ 1); returns the previous value. For benchmarks and tests. */
+    public static int setSliceRows(int rows) {
+        if (rows < 1) throw new IllegalArgumentException("Predictor: slice rows must be at least 1, got " + rows);
+        int old = sliceRows;
+        sliceRows = rows;
+        return old;
+    }
+
+    /** Rows [lo, lo + n) of x through every stage into y (in passes of at most maxBatch), on a workspace from the pool. */
+    private void runSlice(float[] y, float[] x, int lo, int n) {
         Workspace ws = pool.poll();
         if (ws == null) ws = new Workspace(maxBatch * width, steps.length);
         try {
-            for (int s0 = 0; s0 < batch; s0 += maxBatch) {
-                int n = Math.min(maxBatch, batch - s0);
+            for (int s0 = lo; s0 < lo + n; s0 += maxBatch) {
+                int m = Math.min(maxBatch, lo + n - s0);
                 float[] cur = ws.a, other = ws.b;
-                System.arraycopy(x, s0 * inSize, cur, 0, n * inSize);
+                System.arraycopy(x, s0 * inSize, cur, 0, m * inSize);
                 for (Step s : steps) {
-                    s.run(other, cur, n, ws);
+                    s.run(other, cur, m, ws);
                     float[] t = cur;
                     cur = other;
                     other = t;
                 }
-                System.arraycopy(cur, 0, y, s0 * outSize, n * outSize);
+                System.arraycopy(cur, 0, y, s0 * outSize, m * outSize);
             }
         } finally {
             pool.offer(ws);

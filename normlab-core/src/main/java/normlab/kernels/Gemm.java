@@ -12,7 +12,8 @@ import jdk.incubator.vector.VectorSpecies;
  * rows × 2 vectors of accumulators, the rows chosen once from the register file (8 with AVX-512's 32 registers: 16
  * accumulators; 6 with AVX2's 16: 12), one broadcast of A per row and two loads of B per step, no horizontal
  * reductions. A is packed per depth block into panels of that many rows (consecutive floats per depth step; a
- * row-major A by gathers; x·Wᵀ with a cached Wᵀ and 6-row panels reads x in place). Cache blocking: the depth is cut into
+ * row-major A by gathers; x·Wᵀ with a cached Wᵀ and 6-row panels reads x in place, with its own 4-row × 3-vector tile:
+ * {@link #rowMajorTiles4}). Cache blocking: the depth is cut into
  * equal blocks of at most 512 (256 for x·Wᵀ, 128 inside {@link #multiplyPacked}), and the work items are column strips
  * (2 vectors wide; the last 3 when the count is odd, 1 when it is 1) × 64 rows, every panel of an item reusing the strip's block of B from L1. Each C element is, per
  * depth block, one fma chain in order (c = fma(a, b, c)) added to C; columns that do not fill a vector go through
@@ -105,7 +106,8 @@ public final class Gemm {
         }
         int mp = roundUp(m), kb = equalBlock(k, NT_DEPTH_BLOCK);
         float[] yp = mp == m ? y : Kernels.workspace(CP, n * mp);
-        if (PR == 6 && rowMajorA) rowMajorTiles(yp, x, k, wt, n, mp, kb);
+        if (PR == 6 && rowMajorA && evalTile == 4) rowMajorTiles4(yp, x, k, wt, n, mp, kb);
+        else if (PR == 6 && rowMajorA) rowMajorTiles(yp, x, k, wt, n, mp, kb);
         else for (int p0 = 0; p0 < k; p0 += kb) tiles(yp, x, k, 1, wt, n, mp, p0, Math.min(k, p0 + kb), 0, p0 > 0);
         if (yp != y) for (int i = 0; i < n; i++) System.arraycopy(yp, i * mp, y, i * m, m);
     }
@@ -117,6 +119,77 @@ public final class Gemm {
         boolean old = rowMajorA;
         rowMajorA = on;
         return old;
+    }
+
+    /** Register tile of {@link #matmulNTPacked} with x in place on 6-row machines: 4 (4 rows × 3 vectors) or 6 (6 × 2). */
+    private static volatile int evalTile = 4;
+
+    /** Forces {@link #matmulNTPacked}'s in-place tile (4: 4 × 3 vectors, 6: 6 × 2); returns the previous one. For tests and A/B runs. */
+    public static int setEvalTile(int rows) {
+        if (rows != 4 && rows != 6) throw new IllegalArgumentException("eval tile rows must be 4 or 6, got " + rows);
+        int old = evalTile;
+        evalTile = rows;
+        return old;
+    }
+
+    /** Rows per register panel of {@link #matmulNTPacked} (the eval x·Wᵀ): a batch cut on multiples of it wastes no panel rows. */
+    public static int evalPanelRows() {
+        return PR == 6 && rowMajorA ? evalTile : PR;
+    }
+
+    /** The valid rows of a last, partial panel of {@link #rowMajorTiles4}, copied for one depth block (rows kb apart). */
+    private static final ThreadLocal<float[]> XS = ThreadLocal.withInitial(() -> new float[0]);
+
+    /**
+     * {@link #rowMajorTiles} with a 4-row × 3-vector register tile (12 accumulators, as 6 × 2, but 4 broadcasts + 3
+     * loads of B per 12 FMAs instead of 6 + 2, and 4 streams of x instead of 6): strips of 3 vectors, a last strip of
+     * 2 vectors 4 × 2, of 1 vector 8 rows × 1 (a 4 × 1 tile has too few chains to hide the FMA latency; 2 + 2 for
+     * 100 columns ran its 4 of 13 vectors ~40 % slower per flop than the 4 × 3 strips in a profile). Items are strips ×
+     * 48 rows. The same
+     * depth blocks in the same order, so the same bits as {@link #rowMajorTiles} and {@link #matmulNT}. A last panel of
+     * fewer than 4 rows runs on a copy of its rows into the scratch tile, then its valid rows are added to C.
+     */
+    private static void rowMajorTiles4(float[] c, float[] x, int k, float[] b, int rows, int np, int kbo) {
+        int vecs = np / L, strips3 = vecs / 3, rest = vecs - 3 * strips3, strips = strips3 + (rest > 0 ? 1 : 0);
+        int groupRows = 48, groups = (rows + groupRows - 1) / groupRows, items = strips * groups;
+        long flopsPerItem = (long) Math.min(rows, groupRows) * 2 * L * k;
+        Parallel.forRange(items, (int) Math.max(1, GRAIN_FLOPS / Math.max(1, flopsPerItem)), (lo, hi) -> {
+            float[] ct = CT.get();
+            for (int it = lo; it < hi; it++) {
+                int st = it % strips, g = it / strips, j = st * 3 * L, width = Math.min(3 * L, np - j);
+                // a last strip of one vector takes 8 rows per panel (8 accumulators), the others 4
+                int pr = width == L ? 8 : 4, r1 = Math.min(rows, (g + 1) * groupRows);
+                for (int p0 = 0; p0 < k; p0 += kbo) {
+                    int depth = Math.min(k, p0 + kbo) - p0, kb = equalBlock(depth, PACKED_DEPTH_BLOCK);
+                    for (int d0 = 0; d0 < depth; d0 += kb) {
+                        int d1 = Math.min(depth, d0 + kb), kd = d1 - d0, bo = (p0 + d0) * np + j;
+                        boolean add = p0 > 0 || d0 > 0;
+                        for (int i0 = g * groupRows; i0 < r1; i0 += pr) {
+                            int valid = Math.min(pr, rows - i0);
+                            float[] a = x, cc = c;
+                            int xo = i0 * k + p0 + d0, lda = k, co = i0 * np + j, ldc = np;
+                            if (valid < pr) {
+                                a = Kernels.workspace(XS, pr * kd);
+                                for (int r = 0; r < pr; r++) {
+                                    if (r < valid) System.arraycopy(x, xo + r * k, a, r * kd, kd);
+                                    else java.util.Arrays.fill(a, r * kd, (r + 1) * kd, 0f);
+                                }
+                                xo = 0;
+                                lda = kd;
+                                cc = ct;
+                                co = 0;
+                                ldc = 3 * L;
+                            }
+                            boolean ad = valid == pr && add;
+                            if (width == 3 * L) panel4x3r(cc, co, ldc, a, xo, lda, b, bo, np, kd, ad);
+                            else if (width == 2 * L) panel4x2r(cc, co, ldc, a, xo, lda, b, bo, np, kd, ad);
+                            else panel8x1r(cc, co, ldc, a, xo, lda, b, bo, np, kd, ad);
+                            if (valid < pr) addRows(c, i0 * np + j, np, ct, valid, width, add);
+                        }
+                    }
+                }
+            }
+        });
     }
 
     /** One 6-row panel of x packed for a partial panel of {@link #rowMajorTiles}. */
@@ -1178,6 +1251,144 @@ public final class Gemm {
             c3.intoArray(c, co + 3 * ldc);
             c4.intoArray(c, co + 4 * ldc);
             c5.intoArray(c, co + 5 * ldc);
+        }
+    }
+
+    /**
+     * 4 rows × 3 vectors of C (+)= Σ_p x(r, p)·B(p, ·) over p in [0, kb), row r of x at {@code x[xo + r·lda]} (depth
+     * contiguous), B's rows at {@code b[bo + p·ldb]}: per step 3 loads of B, 4 broadcasts, 12 FMAs into 12
+     * accumulators; each element one fma chain in order from zero, added to C when {@code acc}.
+     */
+    private static void panel4x3r(float[] c, int co, int ldc, float[] x, int xo, int lda, float[] b, int bo, int ldb, int kb, boolean acc) {
+        FloatVector c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
+        c00 = FloatVector.zero(S);
+        c01 = c02 = c10 = c11 = c12 = c20 = c21 = c22 = c30 = c31 = c32 = c00;
+        int x1 = lda, x2 = 2 * lda, x3 = 3 * lda;
+        for (int p = 0; p < kb; p++, bo += ldb, xo++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L), b2 = FloatVector.fromArray(S, b, bo + 2 * L);
+            FloatVector v = FloatVector.broadcast(S, x[xo]);
+            c00 = v.fma(b0, c00);
+            c01 = v.fma(b1, c01);
+            c02 = v.fma(b2, c02);
+            v = FloatVector.broadcast(S, x[xo + x1]);
+            c10 = v.fma(b0, c10);
+            c11 = v.fma(b1, c11);
+            c12 = v.fma(b2, c12);
+            v = FloatVector.broadcast(S, x[xo + x2]);
+            c20 = v.fma(b0, c20);
+            c21 = v.fma(b1, c21);
+            c22 = v.fma(b2, c22);
+            v = FloatVector.broadcast(S, x[xo + x3]);
+            c30 = v.fma(b0, c30);
+            c31 = v.fma(b1, c31);
+            c32 = v.fma(b2, c32);
+        }
+        if (acc) {
+            c00.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c01.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
+            c02.add(FloatVector.fromArray(S, c, co + 2 * L)).intoArray(c, co + 2 * L);
+            c10.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
+            c11.add(FloatVector.fromArray(S, c, co + ldc + L)).intoArray(c, co + ldc + L);
+            c12.add(FloatVector.fromArray(S, c, co + ldc + 2 * L)).intoArray(c, co + ldc + 2 * L);
+            c20.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c21.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
+            c22.add(FloatVector.fromArray(S, c, co + 2 * ldc + 2 * L)).intoArray(c, co + 2 * ldc + 2 * L);
+            c30.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c31.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
+            c32.add(FloatVector.fromArray(S, c, co + 3 * ldc + 2 * L)).intoArray(c, co + 3 * ldc + 2 * L);
+        } else {
+            c00.intoArray(c, co);
+            c01.intoArray(c, co + L);
+            c02.intoArray(c, co + 2 * L);
+            c10.intoArray(c, co + ldc);
+            c11.intoArray(c, co + ldc + L);
+            c12.intoArray(c, co + ldc + 2 * L);
+            c20.intoArray(c, co + 2 * ldc);
+            c21.intoArray(c, co + 2 * ldc + L);
+            c22.intoArray(c, co + 2 * ldc + 2 * L);
+            c30.intoArray(c, co + 3 * ldc);
+            c31.intoArray(c, co + 3 * ldc + L);
+            c32.intoArray(c, co + 3 * ldc + 2 * L);
+        }
+    }
+
+    /** {@link #panel4x3r} two vectors wide (8 accumulators). */
+    private static void panel4x2r(float[] c, int co, int ldc, float[] x, int xo, int lda, float[] b, int bo, int ldb, int kb, boolean acc) {
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31;
+        c00 = FloatVector.zero(S);
+        c01 = c10 = c11 = c20 = c21 = c30 = c31 = c00;
+        int x1 = lda, x2 = 2 * lda, x3 = 3 * lda;
+        for (int p = 0; p < kb; p++, bo += ldb, xo++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector v = FloatVector.broadcast(S, x[xo]);
+            c00 = v.fma(b0, c00);
+            c01 = v.fma(b1, c01);
+            v = FloatVector.broadcast(S, x[xo + x1]);
+            c10 = v.fma(b0, c10);
+            c11 = v.fma(b1, c11);
+            v = FloatVector.broadcast(S, x[xo + x2]);
+            c20 = v.fma(b0, c20);
+            c21 = v.fma(b1, c21);
+            v = FloatVector.broadcast(S, x[xo + x3]);
+            c30 = v.fma(b0, c30);
+            c31 = v.fma(b1, c31);
+        }
+        if (acc) {
+            c00.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c01.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
+            c10.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
+            c11.add(FloatVector.fromArray(S, c, co + ldc + L)).intoArray(c, co + ldc + L);
+            c20.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c21.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
+            c30.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c31.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
+        } else {
+            c00.intoArray(c, co);
+            c01.intoArray(c, co + L);
+            c10.intoArray(c, co + ldc);
+            c11.intoArray(c, co + ldc + L);
+            c20.intoArray(c, co + 2 * ldc);
+            c21.intoArray(c, co + 2 * ldc + L);
+            c30.intoArray(c, co + 3 * ldc);
+            c31.intoArray(c, co + 3 * ldc + L);
+        }
+    }
+
+    /** {@link #panel4x3r} one vector wide over 8 rows (8 accumulators: 8 broadcasts + 1 load per 8 FMAs). */
+    private static void panel8x1r(float[] c, int co, int ldc, float[] x, int xo, int lda, float[] b, int bo, int ldb, int kb, boolean acc) {
+        FloatVector c0, c1, c2, c3, c4, c5, c6, c7;
+        c0 = FloatVector.zero(S);
+        c1 = c2 = c3 = c4 = c5 = c6 = c7 = c0;
+        int x1 = lda, x2 = 2 * lda, x3 = 3 * lda, x4 = 4 * lda, x5 = 5 * lda, x6 = 6 * lda, x7 = 7 * lda;
+        for (int p = 0; p < kb; p++, bo += ldb, xo++) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            c0 = FloatVector.broadcast(S, x[xo]).fma(b0, c0);
+            c1 = FloatVector.broadcast(S, x[xo + x1]).fma(b0, c1);
+            c2 = FloatVector.broadcast(S, x[xo + x2]).fma(b0, c2);
+            c3 = FloatVector.broadcast(S, x[xo + x3]).fma(b0, c3);
+            c4 = FloatVector.broadcast(S, x[xo + x4]).fma(b0, c4);
+            c5 = FloatVector.broadcast(S, x[xo + x5]).fma(b0, c5);
+            c6 = FloatVector.broadcast(S, x[xo + x6]).fma(b0, c6);
+            c7 = FloatVector.broadcast(S, x[xo + x7]).fma(b0, c7);
+        }
+        if (acc) {
+            c0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
+            c1.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
+            c2.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
+            c3.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
+            c4.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
+            c5.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
+            c6.add(FloatVector.fromArray(S, c, co + 6 * ldc)).intoArray(c, co + 6 * ldc);
+            c7.add(FloatVector.fromArray(S, c, co + 7 * ldc)).intoArray(c, co + 7 * ldc);
+        } else {
+            c0.intoArray(c, co);
+            c1.intoArray(c, co + ldc);
+            c2.intoArray(c, co + 2 * ldc);
+            c3.intoArray(c, co + 3 * ldc);
+            c4.intoArray(c, co + 4 * ldc);
+            c5.intoArray(c, co + 5 * ldc);
+            c6.intoArray(c, co + 6 * ldc);
+            c7.intoArray(c, co + 7 * ldc);
         }
     }
 }

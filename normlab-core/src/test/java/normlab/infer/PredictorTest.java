@@ -154,6 +154,66 @@ class PredictorTest {
         }
     }
 
+    /**
+     * Batches of 64 and more run in row slices, one per parallel task: the slices cover the batch exactly, on whole
+     * register panels, and depend on the batch only; the outputs are the same bits at 1, 2 and 3 threads and with the
+     * slicing off (one slice, the products parallel inside), for an MLP and a CNN, with a maxBatch that forces passes.
+     */
+    @Test
+    void batchSlicesGiveTheSameBitsAtEveryThreadCount() {
+        for (int batch : new int[] {1, 63, 64, 65, 100, 130, 257}) {
+            for (int maxBatch : new int[] {64, 10}) {
+                int slices = Predictor.slices(batch, maxBatch, 32);
+                assertTrue(slices >= (batch + maxBatch - 1) / maxBatch && slices >= batch / 32, batch + " " + maxBatch);
+                int prev = 0;
+                for (int s = 0; s <= slices; s++) {
+                    int b = Predictor.bound(batch, slices, s, 6);
+                    assertTrue(b >= prev && b <= batch && (b % 6 == 0 || b == batch), "bound " + s + " of " + slices + " for batch " + batch);
+                    prev = b;
+                }
+                assertEquals(0, Predictor.bound(batch, slices, 0, 6));
+                assertEquals(batch, Predictor.bound(batch, slices, slices, 6));
+            }
+        }
+        assertEquals(2, Predictor.slices(64, 64, 32));
+        assertEquals(1, Predictor.slices(63, 64, 32));
+        Rng r = new Rng(11);
+        Sequential mlp = MnistMlp.build(true, 0.1, r), cnn = SmallCnn.build(SmallCnn.Norm.BN, 4, 8, r);
+        randomStats(mlp, r);
+        randomStats(cnn, r);
+        mlp.eval();
+        cnn.eval();
+        int old = Predictor.setSliceRows(32);
+        try {
+            for (Sequential m : List.of(mlp, cnn)) {
+                int[] shape = m == mlp ? new int[] {784} : new int[] {1, 28, 28};
+                for (int maxBatch : new int[] {64, 20}) {
+                    Predictor p = Predictor.of(m, shape, maxBatch, true);
+                    for (int n : new int[] {64, 97}) {
+                        int[] xs = new int[shape.length + 1];
+                        xs[0] = n;
+                        System.arraycopy(shape, 0, xs, 1, shape.length);
+                        Tensor x = input(r, xs);
+                        Parallel.setThreads(1);
+                        Predictor.setSliceRows(Integer.MAX_VALUE);
+                        float[] whole = p.predict(x).data;
+                        Predictor.setSliceRows(32);
+                        float[] one = p.predict(x).data;
+                        assertArrayEquals(whole, one, "sliced vs one slice, batch " + n + " maxBatch " + maxBatch);
+                        for (int t : new int[] {2, 3}) {
+                            Parallel.setThreads(t);
+                            assertArrayEquals(one, p.predict(x).data, t + " threads, batch " + n + " maxBatch " + maxBatch);
+                        }
+                        double e = maxErr(p.predict(x), m.forward(x));
+                        assertTrue(e <= 1e-6, "batch " + n + ": " + e);
+                    }
+                }
+            }
+        } finally {
+            Predictor.setSliceRows(old);
+        }
+    }
+
     @Test
     void isASnapshotOfTheModel() {
         Rng r = new Rng(4);

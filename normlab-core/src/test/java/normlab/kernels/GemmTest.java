@@ -122,7 +122,10 @@ class GemmTest {
         Kernels.setSimd(true);
         int old = Gemm.panelRows();
         try {
-            for (int[] sh : new int[][] {{64, 784, 100}, {61, 300, 37}, {5, 513, 9}, {300, 100, 13}, {7, 1100, 33}, {1, 40, 24}}) {
+            // m = 100, 37, 9, 13, 33, 24, 8, 50: 13, 5, 2, 2, 5, 3, 1, 7 vectors with AVX2 (every remainder of the eval
+            // tile's 3-vector strips), n = 64, 61, 5, 300, 7, 1, 3, 66: full and partial panels of 4, 6 and 8 rows
+            for (int[] sh : new int[][] {{64, 784, 100}, {61, 300, 37}, {5, 513, 9}, {300, 100, 13}, {7, 1100, 33}, {1, 40, 24},
+                                         {3, 77, 8}, {66, 129, 50}}) {
                 int n = sh[0], k = sh[1], m = sh[2];
                 Rng rng = new Rng(n * 7L + k * 3L + m);
                 float[] x = rand(rng, n * k), w = rand(rng, m * k), want = new float[n * m];
@@ -132,11 +135,16 @@ class GemmTest {
                     Gemm.setPanelRows(rows);
                     for (boolean inPlace : new boolean[] {true, false}) {
                         boolean was = Gemm.setRowMajorA(inPlace);
-                        for (int t : new int[] {1, 2}) {
-                            Parallel.setThreads(t);
-                            float[] got = new float[n * m];
-                            Gemm.matmulNTPacked(got, x, wt, w, n, k, m);
-                            assertArrayEquals(want, got, java.util.Arrays.toString(sh) + " rows " + rows + " in place " + inPlace + " threads " + t);
+                        for (int tile : new int[] {4, 6}) {
+                            int oldTile = Gemm.setEvalTile(tile);
+                            for (int t : new int[] {1, 2}) {
+                                Parallel.setThreads(t);
+                                float[] got = new float[n * m];
+                                Gemm.matmulNTPacked(got, x, wt, w, n, k, m);
+                                assertArrayEquals(want, got, java.util.Arrays.toString(sh) + " rows " + rows + " in place " + inPlace
+                                        + " eval tile " + tile + " threads " + t);
+                            }
+                            Gemm.setEvalTile(oldTile);
                         }
                         Gemm.setRowMajorA(was);
                     }
