@@ -13,6 +13,8 @@ import normlab.nn.Layout;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
 import normlab.norm.BatchNorm;
+import normlab.norm.BatchRenorm;
+import normlab.norm.GhostBatchNorm;
 import normlab.norm.SyncBatchNorm;
 import normlab.optim.Optimizer;
 import normlab.tensor.ShapeException;
@@ -71,6 +73,9 @@ public final class DataParallel implements AutoCloseable {
      */
     public static Module toSync(Module model) {
         return LayerTypes.rebuild(model, m -> {
+            if (m instanceof BatchRenorm || m instanceof GhostBatchNorm) {
+                throw new IllegalArgumentException("DataParallel: " + m.label() + " keeps per-replica batch statistics; only BatchNorm is synchronized (SyncBatchNorm)");
+            }
             if (!(m instanceof BatchNorm bn)) return null;
             if (bn.layout != Layout.NCHW) {
                 throw new IllegalArgumentException("DataParallel: " + bn.label() + " is channels-last (NHWC); SyncBatchNorm takes channels at dim 1");
