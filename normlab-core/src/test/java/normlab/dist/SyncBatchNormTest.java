@@ -401,6 +401,19 @@ class SyncBatchNormTest {
     }
 
     @Test
+    void layersThatCannotBeSynchronizedAreRefused() {
+        IllegalArgumentException g = assertThrows(IllegalArgumentException.class, () -> new DataParallel(
+                new Sequential(new normlab.nn.Linear(4, 4, new Rng(1)), new normlab.norm.GhostBatchNorm(4, 2)), 2, ps -> new SGD(ps, 0.1), 1000));
+        assertEquals("DataParallel: GhostBatchNorm '1' keeps per-replica batch statistics; only BatchNorm is synchronized (SyncBatchNorm)", g.getMessage());
+        IllegalArgumentException n = assertThrows(IllegalArgumentException.class, () -> new DataParallel(
+                new Sequential(new normlab.norm.BatchNorm2d(3, normlab.nn.Layout.NHWC)), 2, ps -> new SGD(ps, 0.1), 1000));
+        assertTrue(n.getMessage().startsWith("DataParallel: BatchNorm2d '0' is channels-last (NHWC)"), n.getMessage());
+        IllegalArgumentException k = assertThrows(IllegalArgumentException.class, () -> new DataParallel(
+                new Sequential(), 0, ps -> new SGD(ps, 0.1), 1000));
+        assertEquals("DataParallel: replicas must be >= 1, got 0", k.getMessage());
+    }
+
+    @Test
     void mismatchedCallsFail() {
         ExecutionException e = assertThrows(ExecutionException.class, () -> onRanks(2, 60_000, c -> {
             c.allReduceSum(new double[c.rank() == 0 ? 2 : 3]);
