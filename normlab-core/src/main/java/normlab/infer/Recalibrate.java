@@ -48,10 +48,48 @@ public final class Recalibrate {
     /** Recalibrates every BN of {@code model} in place from {@code batches} (each a model input); returns per-layer stats. */
     public static List<LayerStats> run(Module model, List<Tensor> batches) {
         if (batches.isEmpty()) throw new IllegalArgumentException("Recalibrate: no batches given");
+        List<LayerStats> out = new ArrayList<>();
+        for (String path : layers(model)) out.add(apply(model, path, moments(model, path, batches)));
+        return out;
+    }
+
+    /**
+     * Per-channel moments of the values one layer sees: the count n, the mean and M2 = Σ(x − mean)², mergeable across
+     * disjoint parts of the data (a distributed PreciseBN computes one per partition and merges them).
+     */
+    public record Moments(long count, double[] mean, double[] m2) implements java.io.Serializable {
+        /** Nothing seen yet, for {@code channels} channels. */
+        public static Moments empty(int channels) {
+            return new Moments(0, new double[channels], new double[channels]);
+        }
+
+        /**
+         * The moments of both parts together (Chan et al.'s parallel update, never raw Σx and Σx²):
+         * <pre>   δ = μ_b − μ_a,  n = n_a + n_b,  μ = μ_a + δ·n_b/n,  M2 = M2_a + M2_b + δ²·n_a·n_b/n</pre>
+         */
+        public Moments merge(Moments b) {
+            if (b.mean.length != mean.length) {
+                throw new IllegalArgumentException("Recalibrate: cannot merge moments of " + mean.length + " and " + b.mean.length + " channels");
+            }
+            if (b.count == 0) return this;
+            if (count == 0) return b;
+            double na = count, nb = b.count, n = na + nb;
+            double[] mu = new double[mean.length], q = new double[mean.length];
+            for (int ch = 0; ch < mu.length; ch++) {
+                double delta = b.mean[ch] - mean[ch];
+                mu[ch] = mean[ch] + delta * nb / n;
+                q[ch] = m2[ch] + b.m2[ch] + delta * delta * na * nb / n;
+            }
+            return new Moments(count + b.count, mu, q);
+        }
+    }
+
+    /** The paths of the layers to recalibrate, in forward (registration) order. */
+    public static List<String> layers(Module model) {
         List<Target> targets = new ArrayList<>();
         collect(model, targets);
-        List<LayerStats> out = new ArrayList<>();
-        for (Target t : targets) out.add(recalibrateOne(model, t, batches));
+        List<String> out = new ArrayList<>();
+        for (Target t : targets) out.add(t.layer().path());
         return out;
     }
 
@@ -71,9 +109,21 @@ public final class Recalibrate {
         for (Module c : m.children().values()) collect(c, out);
     }
 
-    private static LayerStats recalibrateOne(Module model, Target target, List<Tensor> batches) {
+    private static Target target(Module model, String path) {
+        List<Target> targets = new ArrayList<>();
+        collect(model, targets);
+        for (Target t : targets) if (t.layer().path().equals(path)) return t;
+        throw new IllegalArgumentException("Recalibrate: no layer with running statistics at path '" + path + "'");
+    }
+
+    /**
+     * The moments of the inputs the layer at {@code path} sees over {@code batches}, with {@code model} in eval mode
+     * (so every earlier BN uses the running statistics it holds now): mean = K + Σ(x−K)/n and M2 = Σ(x−K)² − (Σ(x−K))²/n
+     * around a per-channel shift K (the first value seen), in double. The model is not changed.
+     */
+    public static Moments moments(Module model, String path, Iterable<Tensor> batches) {
+        Target target = target(model, path);
         Module bn = target.layer();
-        String path = bn.path();
         Class<?> cls = bn.getClass();
         // A copy of the model (with every earlier BN already recalibrated) in which this BN is replaced by a probe; the
         // copy runs in eval mode, the model itself is only touched to store the result.
@@ -92,21 +142,38 @@ public final class Recalibrate {
                 throw new IllegalStateException(bn.label() + ": the forward pass never reached this layer, so it cannot be recalibrated");
             }
         }
-        if (probe.count < 2) {
-            throw new IllegalArgumentException(bn.label() + ": " + probe.count + " value(s) per channel over " + batches.size()
-                    + " batch(es); recalibration needs at least 2");
-        }
         int c = target.channels();
+        double m = probe.count;
+        double[] mean = new double[c], m2 = new double[c];
+        for (int ch = 0; ch < c; ch++) {
+            double s = probe.sum[ch], q = probe.sq[ch];
+            mean[ch] = m == 0 ? 0 : probe.shift[ch] + s / m;
+            m2[ch] = m == 0 ? 0 : Math.max(0, q - s * s / m);
+        }
+        return new Moments(probe.count, mean, m2);
+    }
+
+    /**
+     * Stores population statistics from {@code moments} in the layer at {@code path}: running_mean = mean,
+     * running_var = M2/(n − 1) (unbiased, as PyTorch's running_var); throws if n &lt; 2.
+     */
+    public static LayerStats apply(Module model, String path, Moments moments) {
+        Target target = target(model, path);
+        String label = target.layer().label();
+        if (moments.mean().length != target.channels()) {
+            throw new IllegalArgumentException(label + ": moments of " + moments.mean().length + " channels for a layer of " + target.channels());
+        }
+        if (moments.count() < 2) {
+            throw new IllegalArgumentException(label + ": " + moments.count() + " value(s) per channel; recalibration needs at least 2");
+        }
         Tensor rm = target.runningMean(), rv = target.runningVar();
         float[] oldMean = rm.data.clone(), oldVar = rv.data.clone();
-        double m = probe.count;
-        for (int ch = 0; ch < c; ch++) {
-            // mean = K + Σ(x−K)/M;  var = (Σ(x−K)² − (Σ(x−K))²/M) / (M−1)
-            double s = probe.sum[ch], q = probe.sq[ch];
-            rm.data[ch] = (float) (probe.shift[ch] + s / m);
-            rv.data[ch] = (float) (Math.max(0, q - s * s / m) / (m - 1));
+        double m = moments.count();
+        for (int ch = 0; ch < target.channels(); ch++) {
+            rm.data[ch] = (float) moments.mean()[ch];
+            rv.data[ch] = (float) (moments.m2()[ch] / (m - 1));
         }
-        return new LayerStats(bn.label(), probe.count, oldMean, oldVar, rm.data.clone(), rv.data.clone());
+        return new LayerStats(label, moments.count(), oldMean, oldVar, rm.data.clone(), rv.data.clone());
     }
 
     /** Stands in for the BN being measured: accumulates its input's per-channel sums, then stops the forward pass. */

@@ -42,6 +42,7 @@ import normlab.norm.InstanceNorm2d;
 import normlab.norm.LayerNorm;
 import normlab.norm.RMSNorm;
 import normlab.norm.RunningStatsNorm;
+import normlab.norm.SyncBatchNorm;
 import normlab.rnn.GRU;
 import normlab.rnn.LSTM;
 import normlab.rnn.LastStep;
@@ -144,6 +145,11 @@ public final class LayerSpecs {
                 a -> new BatchNorm2d(a.integer("num_features"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine"), a.bool("track_running_stats"), a.layout()))
                 .onnx(LayerSpecs::runningStatsNorm)
                 .cnn("BN", "BatchNorm", (c, h, w) -> new BatchNorm2d(c)),
+        leaf("SyncBatchNorm", SyncBatchNorm.class,
+                m -> args("num_features", m.numFeatures, "eps", m.eps, "momentum", m.momentum, "affine", m.affine,
+                        "track_running_stats", m.trackRunningStats),
+                a -> new SyncBatchNorm(a.integer("num_features"), a.number("eps"), a.nullableNumber("momentum"), a.bool("affine"), a.bool("track_running_stats")))
+                .onnx(LayerSpecs::runningStatsNorm),
         leaf("FrozenBatchNorm2d", FrozenBatchNorm2d.class, m -> args("num_features", m.numFeatures, "eps", m.eps),
                 a -> new FrozenBatchNorm2d(a.integer("num_features"), a.number("eps")))
                 .onnx(LayerSpecs::runningStatsNorm)

@@ -89,9 +89,19 @@ public final class CrossEntropyLoss implements Loss {
     @Override
     public Tensor backward() {
         if (probs == null) throw new IllegalStateException("CrossEntropyLoss: backward called before forward");
+        return backward(probs.dim(0));
+    }
+
+    /**
+     * dL/dlogits of the last forward's rows when the loss is the mean over {@code meanOver} samples of which this forward
+     * saw a part (data parallel: a replica's slice of the global batch): (softmax(z) − onehot(y)) / meanOver.
+     */
+    public Tensor backward(int meanOver) {
+        if (probs == null) throw new IllegalStateException("CrossEntropyLoss: backward called before forward");
         int n = probs.dim(0), k = probs.dim(1);
+        if (meanOver < n) throw new IllegalArgumentException("CrossEntropyLoss: mean over " + meanOver + " samples, fewer than the " + n + " of the last forward");
         Tensor g = probs.copy();
-        float inv = 1f / n;
+        float inv = 1f / meanOver;
         for (int i = 0; i < n; i++) {
             g.data[i * k + labels[i]] -= 1f;
             for (int j = 0; j < k; j++) g.data[i * k + j] *= inv;

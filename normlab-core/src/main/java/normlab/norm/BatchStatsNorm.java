@@ -215,7 +215,14 @@ public abstract class BatchStatsNorm extends Normalization {
         double[] sumDy = new double[c], sumDyXmu = new double[c];
         float[] muHi = new float[c], muLo = new float[c];
         splitMean(muHi, muLo, mean);
-        Kernels.channel().backwardSums(sumDy, sumDyXmu, dy, x, muHi, muLo, n, c, s);
+        if (n > 0) Kernels.channel().backwardSums(sumDy, sumDyXmu, dy, x, muHi, muLo, n, c, s);
+        if (affine) {
+            for (int ch = 0; ch < c; ch++) {
+                weight.grad.data[ch] += (float) gammaGradient(ch, rstd[ch], sumDy[ch], sumDyXmu[ch]);
+                bias.grad.data[ch] += (float) sumDy[ch];
+            }
+        }
+        if (batchStats) m = reduceBackwardSums(sumDy, sumDyXmu, m);
         float[] a = new float[c], q = new float[c], p = new float[c];
         for (int ch = 0; ch < c; ch++) {
             double rs = rstd[ch], kk = scale(ch, gamma(ch), rs);
@@ -224,12 +231,18 @@ public abstract class BatchStatsNorm extends Normalization {
                 q[ch] = (float) perValue(kk * rs * rs * sumDyXmu[ch], m);
                 p[ch] = (float) perValue(kk * sumDy[ch], m);
             }
-            if (affine) {
-                weight.grad.data[ch] += (float) gammaGradient(ch, rs, sumDy[ch], sumDyXmu[ch]);
-                bias.grad.data[ch] += (float) sumDy[ch];
-            }
         }
         return new ChannelGradient(dy, x, muHi, muLo, a, q, p, n, s);
+    }
+
+    /**
+     * The backward's hook between this batch's sums and the coefficients q and p, with batch statistics: a layer whose
+     * statistics span more than this batch ({@code SyncBatchNorm}) replaces Σdy and Σdy·(x − μ) by their sums over
+     * every replica and returns the number of values per channel they cover. dγ and dβ were already taken from this
+     * batch's sums (a data-parallel trainer adds the replicas' parameter gradients itself). Default: this batch, m.
+     */
+    protected double reduceBackwardSums(double[] sumDy, double[] sumDyXmu, double m) {
+        return m;
     }
 
     // --- The whole batch per channel (BatchNorm, BatchRenorm) ----------------------------------------------------

@@ -27,6 +27,7 @@ import normlab.norm.InstanceNorm1d;
 import normlab.norm.InstanceNorm2d;
 import normlab.norm.LayerNorm;
 import normlab.norm.RMSNorm;
+import normlab.norm.SyncBatchNorm;
 import normlab.tensor.Rng;
 import normlab.tensor.ShapeException;
 import normlab.tensor.Tensor;
@@ -74,6 +75,8 @@ class NormContractTest {
                         () -> new BatchNorm2d(0, Layout.NHWC), new int[] {3, 5, 5, 3}),
                 new Row("BatchNorm2d no running stats", () -> new BatchNorm2d(4, 1e-5, 0.1, true, false), new int[] {3, 4, 5, 5},
                         List.of("weight", "bias"), ALWAYS, false, () -> new BatchNorm2d(-2), new int[] {3, 2, 5, 5}),
+                new Row("SyncBatchNorm (a group of one)", () -> new SyncBatchNorm(4), new int[] {3, 4, 5, 5}, BN_KEYS, TRAINING, true,
+                        () -> new SyncBatchNorm(4, 1e-5, -0.5, true, true), new int[] {3, 5, 5, 5}),
                 new Row("BatchRenorm", () -> new BatchRenorm(4), new int[] {3, 4, 5, 5}, BN_KEYS, TRAINING, true,
                         () -> new BatchRenorm(0), new int[] {3, 5, 5, 5}),
                 new Row("GhostBatchNorm", () -> new GhostBatchNorm(4, 2), new int[] {6, 4, 3, 3}, BN_KEYS, TRAINING, true,

@@ -28,6 +28,7 @@ class LayerTypesTest {
                 new BatchNorm1d(5, 1e-3, null, false, true),
                 new BatchNorm2d(5, 1e-5, 0.3, true, false, Layout.NHWC),
                 new FrozenBatchNorm2d(4, 0.0),
+                new normlab.norm.SyncBatchNorm(4, 1e-4, 0.2, true, true),
                 new BatchRenorm(3, 1e-4, 0.05, true, new BatchRenorm.Schedule(10, 2.5, 100, 4, 50)),
                 new GhostBatchNorm(3, 8, 1e-5, null, false),
                 new InstanceNorm1d(3, 1e-5, 0.1, true, true),

@@ -1,0 +1,6 @@
+/**
+ * normlab on Apache Spark: {@link normlab.spark.SparkRecalibrate}, PreciseBN over data partitioned across executors
+ * (per-partition moments merged by a {@code treeAggregate}). {@link normlab.spark.Spark} builds the session's
+ * configuration so the Vector API module reaches the executors.
+ */
+package normlab.spark;
