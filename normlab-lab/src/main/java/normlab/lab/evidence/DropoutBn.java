@@ -152,24 +152,27 @@ public final class DropoutBn extends Evidence<DropoutBn.Params, Runs.Results<Dro
         Charts.series(b, "dropout after the last BN", p.rates(), shift[1], 0, false);
         out.chart("dropout_variance_shift", "Variance shift (mean over channels of running_var / test-time variance), BN layers 2 and 3, "
                 + "mean ± s.d. over " + s.seeds().size() + " seeds; 1 = no shift.", b);
-        out.claim(verdict(p.rates()[k - 1], shift[0][k - 1].mean(), shift[1][k - 1].mean(), acc[0][k - 1].mean(), acc[1][k - 1].mean()));
+        out.claim(verdict(p.rates()[k - 1], shift[0][k - 1], shift[1][k - 1], acc[0][k - 1], acc[1][k - 1]));
         return out;
     }
 
     /**
-     * Rule at the highest rate: HOLDS when dropout before BN shifts the variance by ≥ 10 % (shift − 1 ≥ 0.1), the
-     * after-last-BN placement by at most half that, and before-BN loses ≥ 0.5 points of accuracy to after-last-BN;
-     * PARTLY when only the variance shift or only the accuracy loss appears; otherwise DOES_NOT_HOLD.
+     * Rule at the highest rate, over seeds ({@link Effect}: beyond 2 s.e., ≥ 3 seeds): HOLDS when dropout before BN
+     * shifts the variance by ≥ 10 % (shift − 1 counts at 0.1), the after-last-BN placement's mean by at most half that,
+     * and before-BN loses ≥ 0.5 points of accuracy to after-last-BN (counts); PARTLY when only the variance shift or only
+     * the accuracy loss appears; otherwise DOES_NOT_HOLD.
      */
-    public static Claim verdict(double p, double shiftBefore, double shiftAfter, double accBefore, double accAfter) {
-        double dv = shiftBefore - 1, da = accAfter - accBefore;
-        boolean shiftShown = dv >= 0.1 && Math.abs(shiftAfter - 1) <= dv / 2, hurts = da >= 0.005;
+    public static Claim verdict(double p, Spread before, Spread after, Spread accBefore, Spread accAfter) {
+        Effect dv = Effect.above(before, 1), da = Effect.between(accAfter, accBefore);
+        double shiftBefore = before.mean(), shiftAfter = after.mean();
+        boolean shiftShown = dv.shows(0.1) && Math.abs(shiftAfter - 1) <= dv.diff() / 2, hurts = da.shows(0.005);
         return new Claim("Dropout before BN shifts the variance BN sees between training and test, which hurts test accuracy; "
                 + "dropout after the last BN avoids it.", "Li et al. 2019 (Disharmony between Dropout and BN), CVPR",
-                String.format(Locale.ROOT, "at p = %s: variance shift %.3f before BN vs %.3f after the last BN; test accuracy %s vs %s",
-                        RunOutput.num(p), shiftBefore, shiftAfter, RunOutput.pct(accBefore), RunOutput.pct(accAfter)),
+                String.format(Locale.ROOT, "at p = %s: variance shift %.3f before BN (shift − 1: %s) vs %.3f after the last BN; test accuracy %s vs %s "
+                                + "(after − before %s)", RunOutput.num(p), shiftBefore, dv.text(), shiftAfter, RunOutput.pct(accBefore),
+                        RunOutput.pct(accAfter), da.points()),
                 Verdict.of(shiftShown && hurts, shiftShown || hurts),
-                "at the highest rate: holds if the before-BN shift ≥ 1.1 with the other placement's |shift − 1| ≤ half of it and before-BN "
-                        + "loses ≥ 0.5 points; partly if only one of the two");
+                Effect.rule("the minimum given") + "; at the highest rate: holds if the before-BN shift − 1 counts at ≥ 0.1 with the other "
+                        + "placement's |shift − 1| ≤ half of it and before-BN's accuracy loss counts at ≥ 0.5 points; partly if only one of the two");
     }
 }

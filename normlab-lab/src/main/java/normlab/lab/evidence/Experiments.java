@@ -9,7 +9,7 @@ import normlab.lab.experiments.MnistExperiment;
  * report has one section per entry.
  */
 public final class Experiments {
-    public static final List<Experiment<?, ?>> ALL = List.of(new MnistExperiment(), new LrSweep(), new InitSweep(), new BatchSweep(),
+    public static final List<Experiment<?, ?>> ALL = List.of(new MnistExperiment(), new LrSweep(), new InitSweep(), new BatchSweep(), new BatchStats(),
             new Shift(), new DropoutBn(), new Landscape(), new Zoo(), new ResNetDepth(), new RnnNorm(), new TransformerNorms());
 
     private Experiments() {}

@@ -96,7 +96,7 @@ public final class LrSweep extends Evidence<LrSweep.Params, Runs.Results<LrSweep
 
     /**
      * Rule: HOLDS when BN trains at every learning rate (no diverged or at-chance run, mean accuracy within 2 points
-     * of its best) and beats the baseline by at least 2 points at the highest rate; PARTLY when BN beats the baseline
+     * of its best) and beats the baseline by at least 2 points at the highest rate, beyond 2 s.e. ({@link Effect}); PARTLY when BN beats the baseline
      * at the highest rate by any margin or fails at fewer rates; otherwise DOES_NOT_HOLD.
      */
     public static Claim verdict(double[] lrs, Spread[][] acc, int[][] failed) {
@@ -112,17 +112,19 @@ public final class LrSweep extends Evidence<LrSweep.Params, Runs.Results<LrSweep
         }
         boolean bnStable = bnFails == 0;
         for (int i = 0; i < k; i++) bnStable &= acc[1][i].mean() >= bnBest - 0.02;
-        double margin = acc[1][top].mean() - acc[0][top].mean();
-        Verdict v = Verdict.of(bnStable && margin >= 0.02, margin > 0 || bnFailLrs < baseFailLrs);
+        Effect margin = Effect.between(acc[1][top], acc[0][top]);
+        Verdict v = Verdict.of(bnStable && margin.shows(0.02), margin.diff() > 0 || bnFailLrs < baseFailLrs);
         StringBuilder m = new StringBuilder();
         for (int i = 0; i < k; i++) {
             if (i > 0) m.append("; ");
             m.append(String.format(Locale.ROOT, "lr %s: %s vs %s", RunOutput.num(lrs[i]), RunOutput.pct(acc[0][i]), RunOutput.pct(acc[1][i])));
         }
-        m.append(String.format(Locale.ROOT, " (test accuracy without vs with BN); failed runs (diverged or at chance) %d vs %d", baseFails, bnFails));
+        m.append(String.format(Locale.ROOT, " (test accuracy without vs with BN); BN ahead at the highest rate by %s; failed runs (diverged or at chance) %d vs %d",
+                margin.points(), baseFails, bnFails));
         return new Claim("With BN, higher learning rates are safe: training tolerates a much larger learning rate without divergence.",
                 "Ioffe & Szegedy 2015, §3.3", m.toString(), v,
-                "holds if BN trains at every rate (no failed run, within 2 points of its best) and beats the baseline by ≥ 2 points "
-                        + "at the highest rate; partly if BN beats the baseline at the highest rate or fails at fewer rates");
+                Effect.rule("2 points") + "; holds if BN trains at every rate (no failed run, mean within 2 points of its best) and beats "
+                        + "the baseline at the highest rate by such an effect; partly if BN's mean is above the baseline's at the highest rate or "
+                        + "it fails at fewer rates");
     }
 }

@@ -232,26 +232,28 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
     }
 
     /**
-     * Rule, on the final training loss of the deepest BN networks (mean over seeds): HOLDS when pre-activation's is
-     * lower than post-activation's by more than 5 % and by more than the larger seed s.d.; PARTLY when it is lower at
+     * Rule, on the final training loss of the deepest BN networks (over seeds): HOLDS when post − pre counts by
+     * {@link Effect} (beyond 2 s.e., ≥ 3 seeds) and is at least 5 % of post's mean; PARTLY when pre's mean is lower at
      * all; otherwise (or if pre-activation diverged) DOES_NOT_HOLD.
      */
     public static Claim preActivationVerdict(int depth, Spread post, Spread pre) {
         double gap = post.mean() - pre.mean();
         boolean finite = Double.isFinite(pre.mean()) && Double.isFinite(post.mean());
         boolean preOnlyFinite = Double.isFinite(pre.mean()) && !Double.isFinite(post.mean());
-        double sd = Math.max(Double.isFinite(pre.sd()) ? pre.sd() : 0, Double.isFinite(post.sd()) ? post.sd() : 0);
+        Effect e = Effect.between(post, pre);
         return new Claim("Pre-activation blocks ease optimization of deep residual networks: the deep pre-activation network reaches a lower "
                 + "training loss than the original post-activation one.", "He, Zhang, Ren & Sun 2016 (Identity Mappings in Deep Residual Networks), §4, Figures 1 and 6",
                 String.format(Locale.ROOT, "final training loss at depth %d with BN: post-activation %s ± %s, pre-activation %s ± %s (gap %+.4f)",
                         depth, RunOutput.num(post.mean()), RunOutput.num(post.sd()), RunOutput.num(pre.mean()), RunOutput.num(pre.sd()), gap),
-                preOnlyFinite ? Verdict.HOLDS : Verdict.of(finite && gap > 0.05 * post.mean() && gap > sd, finite && gap > 0),
-                "holds if post − pre > 5 % of post and > the larger s.d. over seeds (or only post-activation diverged), partly if pre < post");
+                preOnlyFinite ? Verdict.HOLDS : Verdict.of(finite && e.shows(0.05 * post.mean()), finite && gap > 0),
+                Effect.rule("5 % of post's loss") + "; holds if post − pre is such an effect (or only post-activation diverged), partly if pre's "
+                        + "mean is below post's");
     }
 
     /**
-     * Rule, at the deepest depth over both block kinds: HOLDS when an unnormalized run diverged or its mean final
-     * training loss is at least 1.25× BN's; PARTLY when it is higher than BN's at all; otherwise DOES_NOT_HOLD.
+     * Rule, at the deepest depth over both block kinds: HOLDS when an unnormalized run diverged or its final training
+     * loss exceeds BN's by at least 25 % of BN's, beyond 2 s.e. over ≥ 3 seeds ({@link Effect}); PARTLY when its mean is
+     * higher than BN's at all; otherwise DOES_NOT_HOLD.
      */
     public static Claim noNormVerdict(int depth, int diverged, int runs, Spread none, Spread bn) {
         double ratio = none.mean() / bn.mean();
@@ -260,8 +262,9 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
                 "Zhang, Dauphin & Ma 2019 (Fixup Initialization), §2 and Table 1; He et al. 2016",
                 String.format(Locale.ROOT, "depth %d, both block kinds: %d of %d unnormalized runs diverged; final training loss none %s vs BN %s (ratio %s)",
                         depth, diverged, runs, RunOutput.num(none.mean()), RunOutput.num(bn.mean()), Double.isFinite(ratio) ? RunOutput.num(ratio) : "n/a"),
-                Verdict.of(diverged > 0 || ratio >= 1.25, Double.isFinite(ratio) && ratio > 1),
-                "holds if any unnormalized run diverged or its final training loss ≥ 1.25× BN's, partly if it is higher at all");
+                Verdict.of(diverged > 0 || Effect.between(none, bn).shows(0.25 * bn.mean()), Double.isFinite(ratio) && ratio > 1),
+                Effect.rule("25 % of BN's loss") + "; holds if any unnormalized run diverged or its final training loss exceeds BN's by such an "
+                        + "effect, partly if its mean is higher at all");
     }
 
     /**
@@ -272,7 +275,7 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
      */
     public static Claim zeroInitVerdict(int depth, int ziDiverged, int runs, Spread zi, int noneDiverged, Spread none, Spread bn) {
         double ratio = zi.mean() / bn.mean();
-        boolean plainFails = noneDiverged > 0 || none.mean() / bn.mean() >= 1.25;
+        boolean plainFails = noneDiverged > 0 || Effect.between(none, bn).shows(0.25 * bn.mean());
         boolean strong = ziDiverged == 0 && Double.isFinite(ratio) && ratio <= 1.25 && plainFails;
         boolean weak = ziDiverged < noneDiverged || (ziDiverged == 0 && noneDiverged == 0 && zi.mean() < none.mean());
         return new Claim("The special care that works: starting every residual branch at zero (zero-init of its last layer) lets a deep "
@@ -281,7 +284,8 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
                         + "loss zero-init %s, plain %s, BN %s", depth, ziDiverged, runs, noneDiverged, runs, RunOutput.num(zi.mean()),
                         RunOutput.num(none.mean()), RunOutput.num(bn.mean())),
                 Verdict.of(strong, weak),
-                "holds if no zero-init run diverged, its loss ≤ 1.25× BN's and plain no-norm runs diverged or reached ≥ 1.25× BN's; partly if "
+                "holds if no zero-init run diverged, its mean loss ≤ 1.25× BN's and plain no-norm runs diverged or their loss exceeds BN's by 25 % "
+                        + "of it (beyond 2 s.e. over ≥ 3 seeds); partly if "
                         + "zero-init diverges less often than plain, or neither diverges and zero-init's loss is lower");
     }
 }

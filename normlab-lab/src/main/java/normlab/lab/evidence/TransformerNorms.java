@@ -86,7 +86,17 @@ public final class TransformerNorms extends Evidence<TransformerNorms.Params, Tr
     public record InitNorms(Arch arch, int depth, long seed, double[] perLayer) {}
 
     /** Everything training and measuring leave: runs, initial gradient norms, LN and RMSNorm layer times in seconds. */
-    public record Measured(Runs.Results<Cell> runs, List<InitNorms> init, double lnSeconds, double rmsSeconds) {}
+    public record Measured(Runs.Results<Cell> runs, List<InitNorms> init, Timing normCost) {
+        /** LayerNorm's fastest round, seconds. */
+        public double lnSeconds() {
+            return normCost.min(0);
+        }
+
+        /** RMSNorm's fastest round, seconds. */
+        public double rmsSeconds() {
+            return normCost.min(1);
+        }
+    }
 
     public TransformerNorms() {
         super(NAME, "Transformers: norm placement, warm-up, RMSNorm",
@@ -134,8 +144,7 @@ public final class TransformerNorms extends Evidence<TransformerNorms.Params, Tr
         for (int d : p.depths()) {
             for (Arch a : Arch.values()) for (long seed : s.seeds()) init.add(new InitNorms(a, d, seed, initGradNorms(p, a, d, seed, train)));
         }
-        double[] t = normCost(p);
-        return new Measured(runs, init, t[0], t[1]);
+        return new Measured(runs, init, normCost(p));
     }
 
     /**
@@ -162,8 +171,8 @@ public final class TransformerNorms extends Evidence<TransformerNorms.Params, Tr
         return out;
     }
 
-    /** Forward + backward of LayerNorm and RMSNorm over (batch·tokens, dim): fastest of interleaved rounds, seconds. */
-    static double[] normCost(Params p) {
+    /** Forward + backward of LayerNorm (task 0) and RMSNorm (task 1) over (batch·tokens, dim), in interleaved rounds. */
+    static Timing normCost(Params p) {
         int rows = p.batch() * 16;
         Rng r = new Rng(7);
         Tensor x = Tensor.zeros(rows, p.dim()), dy = Tensor.zeros(rows, p.dim());
@@ -182,7 +191,7 @@ public final class TransformerNorms extends Evidence<TransformerNorms.Params, Tr
                 rms.forward(x);
                 rms.backward(dy);
             });
-            return Zoo.interleavedMin(tasks, p.timingReps());
+            return Timing.interleaved(tasks, p.timingReps());
         } finally {
             normlab.kernels.Parallel.setThreads(old);
         }
@@ -256,7 +265,7 @@ public final class TransformerNorms extends Evidence<TransformerNorms.Params, Tr
         out.results.addProperty("rmsnorm_seconds", m.rmsSeconds());
         out.claim(warmupVerdict(p.depths(), top, postNo, postWarm, preNo, preWarm));
         out.claim(gradNormVerdict(p.depths(), postRatio, preRatio));
-        out.claim(rmsVerdict(Spread.of(ln), Spread.of(rms), m.lnSeconds(), m.rmsSeconds(), median(lnStep), median(rmsStep)));
+        out.claim(rmsVerdict(Spread.of(ln), Spread.of(rms), m.normCost().seconds()[0], m.normCost().seconds()[1], median(lnStep), median(rmsStep)));
         out.claim(bnVerdict(Spread.of(ln), Spread.of(bn)));
         return out;
     }
@@ -323,16 +332,17 @@ public final class TransformerNorms extends Evidence<TransformerNorms.Params, Tr
 
     /**
      * Rule, at the highest learning rate: HOLDS when at every depth post-LN without warm-up ends ≥ 3 points below post-LN
-     * with warm-up while pre-LN's gap (with minus without) is at least 2 points smaller than post-LN's; PARTLY when
-     * post-LN's gap exceeds pre-LN's at some depth; otherwise DOES_NOT_HOLD.
+     * with warm-up while pre-LN's gap (with minus without) is at least 2 points smaller than post-LN's, both counting by
+     * {@link Effect} (beyond 2 s.e. over ≥ 3 seeds); PARTLY when post-LN's mean gap exceeds pre-LN's at some depth;
+     * otherwise DOES_NOT_HOLD.
      */
     public static Claim warmupVerdict(int[] depths, double lr, Spread[] postNo, Spread[] postWarm, Spread[] preNo, Spread[] preWarm) {
         boolean all = true, some = false;
         StringBuilder m = new StringBuilder();
         for (int i = 0; i < depths.length; i++) {
-            double postGap = postWarm[i].mean() - postNo[i].mean(), preGap = preWarm[i].mean() - preNo[i].mean();
-            all &= postGap >= 0.03 && preGap <= postGap - 0.02;
-            some |= postGap > preGap;
+            Effect postGap = Effect.between(postWarm[i], postNo[i]), preGap = Effect.between(preWarm[i], preNo[i]);
+            all &= postGap.shows(0.03) && postGap.minus(preGap).shows(0.02);
+            some |= postGap.diff() > preGap.diff();
             if (i > 0) m.append("; ");
             m.append(String.format(Locale.ROOT, "depth %d: post-LN %s without vs %s with warm-up, pre-LN %s vs %s", depths[i],
                     RunOutput.pct(postNo[i]), RunOutput.pct(postWarm[i]), RunOutput.pct(preNo[i]), RunOutput.pct(preWarm[i])));
@@ -340,8 +350,8 @@ public final class TransformerNorms extends Evidence<TransformerNorms.Params, Tr
         m.append(" (test accuracy at lr ").append(RunOutput.num(lr)).append(")");
         return new Claim("Post-LN Transformers need a learning-rate warm-up (without it they fail or lag at higher rates); "
                 + "pre-LN ones train well without it.", "Xiong et al. 2020, §3 and §4", m.toString(), Verdict.of(all, some),
-                "holds if at every depth post-LN gains ≥ 3 points from warm-up and pre-LN gains at least 2 points less; "
-                        + "partly if post-LN gains more than pre-LN at some depth");
+                Effect.rule("the minimum given") + "; holds if at every depth post-LN gains ≥ 3 points from warm-up and pre-LN gains at "
+                        + "least 2 points less; partly if post-LN's mean gain exceeds pre-LN's at some depth");
     }
 
     /**
@@ -366,26 +376,31 @@ public final class TransformerNorms extends Evidence<TransformerNorms.Params, Tr
 
     /**
      * Rule: HOLDS when pre-RMSNorm's mean accuracy is within 1 point of pre-LN's (or above) and the RMSNorm layer is ≥ 10 %
-     * cheaper than LayerNorm's; PARTLY when one of the two holds; otherwise DOES_NOT_HOLD.
+     * cheaper than LayerNorm's, the saving per interleaved round (1 − t_RMS/t_LN) counting by {@link Effect} over the
+     * rounds; PARTLY when one of the two holds; otherwise DOES_NOT_HOLD.
      */
-    public static Claim rmsVerdict(Spread ln, Spread rms, double lnSeconds, double rmsSeconds, double lnStep, double rmsStep) {
+    public static Claim rmsVerdict(Spread ln, Spread rms, double[] lnSeconds, double[] rmsSeconds, double lnStep, double rmsStep) {
         boolean accurate = rms.mean() >= ln.mean() - 0.01;
-        double saving = 1 - rmsSeconds / lnSeconds;
-        boolean cheaper = saving >= 0.10;
+        Effect saving = Effect.paired(Timing.savings(lnSeconds, rmsSeconds));
+        boolean cheaper = saving.shows(0.10);
         String m = String.format(Locale.ROOT, "test accuracy pre-LN %s, pre-RMSNorm %s (every depth and lr, no warm-up); "
-                        + "norm forward + backward %.3f ms vs %.3f ms (saving %.0f %%); median training step %.1f ms vs %.1f ms",
-                RunOutput.pct(ln), RunOutput.pct(rms), lnSeconds * 1e3, rmsSeconds * 1e3, 100 * saving, lnStep * 1e3, rmsStep * 1e3);
+                        + "norm forward + backward %.3f ms vs %.3f ms (fastest of %d interleaved rounds; saving per round %.1f ± %.1f %%, mean ± s.e.); "
+                        + "median training step %.1f ms vs %.1f ms",
+                RunOutput.pct(ln), RunOutput.pct(rms), Spread.of(lnSeconds).min() * 1e3, Spread.of(rmsSeconds).min() * 1e3, lnSeconds.length,
+                100 * saving.diff(), 100 * saving.se(), lnStep * 1e3, rmsStep * 1e3);
         return new Claim("RMSNorm matches LayerNorm's accuracy at lower cost.", "Zhang & Sennrich 2019 (RMSNorm)", m,
                 Verdict.of(accurate && cheaper, accurate || cheaper),
-                "holds if pre-RMSNorm is within 1 point of pre-LN's accuracy and its norm layer ≥ 10 % cheaper; partly if one of the two");
+                "holds if pre-RMSNorm is within 1 point of pre-LN's accuracy and its norm layer ≥ 10 % cheaper (the per-round saving over "
+                        + "interleaved rounds counts: mean > 2 s.e., ≥ 3 rounds); partly if one of the two");
     }
 
-    /** Rule: HOLDS when pre-BN's mean accuracy is ≥ 2 points below pre-LN's; PARTLY when below at all; otherwise DOES_NOT_HOLD. */
+    /** Rule: HOLDS when pre-LN − pre-BN accuracy counts at ≥ 2 points ({@link Effect}); PARTLY when pre-BN's mean is below at all. */
     public static Claim bnVerdict(Spread ln, Spread bn) {
-        double gap = ln.mean() - bn.mean();
+        Effect gap = Effect.between(ln, bn);
         return new Claim("BatchNorm inside Transformer blocks does worse than LayerNorm.", "Shen et al. 2020 (PowerNorm), §3",
-                String.format(Locale.ROOT, "test accuracy pre-LN %s, pre-BN %s (every depth and lr, no warm-up)", RunOutput.pct(ln), RunOutput.pct(bn)),
-                Verdict.of(gap >= 0.02, gap > 0),
-                "holds if pre-BN is ≥ 2 points below pre-LN; partly if below at all");
+                String.format(Locale.ROOT, "test accuracy pre-LN %s, pre-BN %s (every depth and lr, no warm-up): pre-LN ahead by %s", RunOutput.pct(ln),
+                        RunOutput.pct(bn), gap.points()),
+                Verdict.of(gap.shows(0.02), gap.diff() > 0),
+                Effect.rule("2 points") + "; holds if pre-BN is below pre-LN by such an effect; partly if its mean is below at all");
     }
 }

@@ -80,18 +80,73 @@ class ExperimentsTest {
     }
 
     @Test
-    void shiftMeasuresBatchStatisticsAndRecalibration() throws Exception {
-        Shift.Params p = new Shift.Params(40, 32, 0.02, 1024, 256, new int[] {1, 64}, 0.5, 0.35, new int[] {32, 256}, 512);
+    void shiftMeasuresRecalibration() throws Exception {
+        Shift.Params p = new Shift.Params(40, 32, 0.02, 1024, 256, 0.5, 0.35, new int[] {32, 256}, 512);
         RunOutput r = new Shift().run(p, quiet(1));
         JsonObject res = r.results;
-        double running = res.get("accuracy_running_stats").getAsDouble(), b1 = res.get("accuracy_batch_stats_at_1").getAsDouble();
+        double running = res.get("accuracy_running_stats").getAsDouble();
         double shifted = res.get("accuracy_shifted_running_stats").getAsDouble(), recal = res.get("accuracy_shifted_recalibrated_256").getAsDouble();
         assertTrue(running > 0.4, "a trained CNN is far above chance: " + running);
         // A shift of every pixel's contrast and brightness breaks the running statistics; recalibration repairs most of it.
         assertTrue(shifted < running - 0.05, "shift must cost accuracy: " + shifted + " vs " + running);
         assertTrue(recal > shifted + 0.05, "recalibration must recover: " + recal + " vs " + shifted);
-        assertTrue(b1 >= 0 && b1 <= 1);
-        assertEquals(2, r.claims.size());
+        assertEquals(1, r.claims.size());
+    }
+
+    @Test
+    void batchStatsAtInferenceDependOnTheBatch(@TempDir Path tmp) throws Exception {
+        BatchStats.Params p = new BatchStats.Params(200, 60, 0.1, 2048, 600, new int[] {2, 64});
+        RunOutput r = new BatchStats().run(p, quiet(1));
+        r.write(tmp);
+        JsonObject res = r.results;
+        double running = res.get("accuracy_running_stats").getAsDouble();
+        assertTrue(running > 0.6, "the BN MLP trains: " + running);
+        // Batch 2 normalizes every feature to ±1: the prediction depends on the partner; batch 64 is close to running.
+        assertTrue(res.get("accuracy_batch_stats_iid_at_2").getAsDouble() < running - 0.05, res.toString());
+        assertTrue(res.get("prediction_change_rate_at_2").getAsDouble() > res.get("prediction_change_rate_at_64").getAsDouble(), res.toString());
+        assertTrue(res.get("accuracy_batch_stats_one_class_at_64").getAsDouble() < res.get("accuracy_batch_stats_iid_at_64").getAsDouble(), res.toString());
+        List<String> csv = Files.readAllLines(tmp.resolve("batch_stats.csv"));
+        assertEquals(1 + 2, csv.size(), String.join("\n", csv));
+        assertEquals(1, r.claims.size());
+        assertTrue(Files.size(tmp.resolve("batch_stats_accuracy.png")) > 1000 && Files.exists(tmp.resolve("batch_stats_changes.svg")));
+    }
+
+    @Test
+    void batchStatPredictionsKeepGroupsApartAndRunningStatisticsDoNotDependOnTheBatch() throws Exception {
+        Dataset test = Runs.data("mnist", false, 40);
+        Sequential m = Runs.mlp(true, Runs.WeightInit.XAVIER, new Rng(4));
+        m.eval();
+        int[] order = Dataset.range(0, 40);
+        // groups of 7 and 33 in batches of 4: 1 + 8 full batches, 3 + 1 images left without a prediction
+        int[] pred = BatchStats.batchStatPredictions(m, test, order, new int[] {0, 7}, 4);
+        assertEquals(4, java.util.Arrays.stream(pred).filter(x -> x < 0).count());
+        assertTrue(pred[3] >= 0 && pred[4] < 0 && pred[6] < 0 && pred[7] >= 0 && pred[38] >= 0 && pred[39] < 0);
+        assertTrue(m.isTraining() == false, "the model itself stays in evaluation mode");
+        int[] a = BatchStats.argmax(m.forward(test.batchFlat(Dataset.range(0, 40))));
+        int[] b = BatchStats.argmax(m.forward(test.batchFlat(Dataset.range(0, 2))));
+        assertEquals(a[0], b[0]);
+        assertEquals(a[1], b[1]);
+        int[] sh = BatchStats.shuffled(40, new Rng(1));
+        assertEquals(780, java.util.Arrays.stream(sh).sum()); // a permutation of 0 … 39
+    }
+
+    @Test
+    void batchSweepReportsErrorAgainstBatchAndValuesPerStatistic(@TempDir Path tmp) throws Exception {
+        BatchSweep.Sweep mlp = new BatchSweep.Sweep(List.of(BatchSweep.Method.BN, BatchSweep.Method.GN, BatchSweep.Method.BATCH_RENORM), new int[] {32, 4, 2},
+                0.1, 60, 0, 1, 128, 100);
+        BatchSweep.Sweep res = new BatchSweep.Sweep(List.of(BatchSweep.Method.BN, BatchSweep.Method.IN), new int[] {32, 2}, 0.05, 32, 0.9, 1, 64, 50);
+        RunOutput r = new BatchSweep().run(new BatchSweep.Params(mlp, res), quiet(1));
+        r.write(tmp);
+        List<String> csv = Files.readAllLines(tmp.resolve("runs.csv"));
+        assertEquals(1 + 9 + 4, csv.size(), String.join("\n", csv));
+        // m of the deepest statistic: B for the MLP, 16·B for the ResNet's 4×4 last stage
+        assertTrue(csv.stream().anyMatch(l -> l.startsWith("MLP,BatchNorm,4,4,")), String.join("\n", csv));
+        assertTrue(csv.stream().anyMatch(l -> l.startsWith("RESNET,BatchNorm,2,32,")), String.join("\n", csv));
+        assertEquals(2, r.claims.size()); // the MLP's GN and BatchRenorm claims; the ResNet's need GN and batch 4
+        assertTrue(r.claims.get(0).measurement().contains("m 32 → 2"), r.claims.get(0).measurement());
+        assertTrue(Files.size(tmp.resolve("batch_error_mlp.png")) > 1000 && Files.exists(tmp.resolve("batch_error_resnet.svg")));
+        assertEquals(64, BatchSweep.m(BatchSweep.Net.RESNET, BatchSweep.Method.GHOST_BN, 32)); // GhostBN: min(B, 4)·16
+        assertEquals(4, normlab.models.ResNet.finalSize(BatchSweep.config(normlab.models.ResNet.BN), 28, 28)[0]);
     }
 
     @Test
