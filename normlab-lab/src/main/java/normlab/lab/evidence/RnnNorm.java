@@ -87,7 +87,7 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
 
         public static Params of(boolean quick, Order order, int chunk) {
             return quick ? new Params(order, chunk, 16, 100, 32, 0.01, 3_200, 500, 25)
-                    : new Params(order, chunk, 64, 3_000, 64, 0.001, 0, 0, 300);
+                    : new Params(order, chunk, 64, 1_500, 64, 0.001, 0, 0, 250);
         }
 
         /** The parameters for {@code --order} and {@code --chunk} as given in {@code s}. */
