@@ -194,7 +194,7 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
     }
 
     /** {@code d} with its pixels in the order of {@code p}. */
-    static Dataset ordered(Dataset d, Params p) {
+    public static Dataset ordered(Dataset d, Params p) {
         return p.order() == Order.ROWS ? d : d.permutePixels(permutation(), "/permuted");
     }
 
