@@ -182,6 +182,31 @@ public final class Dataset {
                 offsetBytes == null ? null : Arrays.copyOfRange(offsetBytes, from * f, to * f));
     }
 
+    /**
+     * The same images with their pixels reordered: pixel j of every new image is pixel {@code perm[j]} of the old one
+     * (flat row-major index), e.g. permuted sequential MNIST. The result is a copy and is still rows×cols; {@code perm}
+     * must be a permutation of 0 … rows·cols − 1.
+     */
+    public Dataset permutePixels(int[] perm, String suffix) {
+        int f = features();
+        if (perm.length != f) throw new IllegalArgumentException(name + ": pixel permutation of length " + perm.length + ", expected " + f);
+        boolean[] seen = new boolean[f];
+        for (int v : perm) {
+            if (v < 0 || v >= f || seen[v]) throw new IllegalArgumentException(name + ": not a permutation of 0.." + (f - 1) + " (entry " + v + ")");
+            seen[v] = true;
+        }
+        float[] px = new float[images.length];
+        byte[] q = offsetBytes == null ? null : new byte[offsetBytes.length];
+        for (int i = 0; i < n; i++) {
+            int o = i * f;
+            for (int j = 0; j < f; j++) {
+                px[o + j] = images[o + perm[j]];
+                if (q != null) q[o + j] = offsetBytes[o + perm[j]];
+            }
+        }
+        return new Dataset(name + suffix, px, labels.clone(), rows, cols, q);
+    }
+
     @Override
     public String toString() {
         return name + " (" + n + " images of " + rows + "×" + cols + ")";

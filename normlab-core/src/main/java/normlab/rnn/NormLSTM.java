@@ -27,6 +27,11 @@ import normlab.tensor.Tensor;
  * — the naive BN-LSTM: the same, but one set of running statistics shared by all steps (as one BatchNorm1d called at
  * every step), the contrast Cooijmans et al. warn against. In training the batch statistics of each step are used by
  * both BN kinds; evaluation uses the running ones. ε = 1e-5, momentum 0.1, variance updates unbiased (PyTorch's).
+ * At t = 0, h_0 = 0 makes W_hh·h_0 exactly 0 for every sample: per step, N_hh's slot 0 keeps running mean exactly 0
+ * and a variance decaying toward 0, and outputs exactly 0 in training and evaluation alike (0·γ/√(σ²+ε) whatever σ²);
+ * its γ/√ε-sized gradient meets only h_0 = 0 (no dW_hh, nothing upstream). So that step needs no special case; a
+ * step whose <em>input</em> has no batch spread in training but varies at test time (pixels blank in every training image)
+ * does: its slot divides by ≈ √ε at evaluation — a property of the data the experiments avoid, not patched here.
  *
  * <p>Parameters: {@code weight_ih} (4H, in), {@code weight_hh} (4H, H), {@code bias} (4H), all uniform in ±1/√H as
  * PyTorch's LSTM; {@code norm_ih.weight}, {@code norm_hh.weight}, {@code norm_c.weight}, {@code norm_c.bias}, plus

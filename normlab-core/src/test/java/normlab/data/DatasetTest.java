@@ -70,6 +70,29 @@ class DatasetTest {
         }
     }
 
+    /** Permuting pixels moves pixel perm[j] to j in the floats and in the byte (SIMD) gather alike; a non-permutation is refused. */
+    @Test
+    void permutePixelsReordersEveryImage() {
+        int n = 20, rows = 4, cols = 5, f = rows * cols;
+        byte[] px = new byte[n * f];
+        for (int i = 0; i < px.length; i++) px[i] = (byte) (i * 29 + 3);
+        Dataset d = Dataset.of("b", new Idx.Images(n, rows, cols, px), new int[n]);
+        int[] perm = new int[f];
+        for (int j = 0; j < f; j++) perm[j] = (j * 7 + 3) % f; // 7 is coprime with 20: a permutation
+        Dataset p = d.permutePixels(perm, "/perm");
+        assertEquals("b/perm", p.name);
+        Tensor got = p.batchFlat(new int[] {13, 2});
+        for (int j = 0; j < f; j++) {
+            assertEquals(d.images[13 * f + perm[j]], got.data[j], 0f, "pixel " + j);
+            assertEquals(d.images[2 * f + perm[j]], got.data[f + j], 0f, "pixel " + j);
+            assertEquals(d.images[5 * f + perm[j]], p.images[5 * f + j], 0f);
+        }
+        int[] bad = perm.clone();
+        bad[0] = bad[1];
+        assertTrue(assertThrows(IllegalArgumentException.class, () -> d.permutePixels(bad, "")).getMessage().contains("not a permutation"));
+        assertThrows(IllegalArgumentException.class, () -> d.permutePixels(new int[3], ""));
+    }
+
     /** Every byte value 0..255 through the SIMD gather (reciprocal product with its residual correction) is b/255. */
     @Test
     void everyByteValueGathersToItsQuotient() {

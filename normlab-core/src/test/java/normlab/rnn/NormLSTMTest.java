@@ -146,4 +146,35 @@ class NormLSTMTest {
         e = assertThrows(normlab.tensor.ShapeException.class, () -> bad.forward(Tensor.zeros(2, 3, 5)));
         assertTrue(e.getMessage().contains("[N, T, 2]") && e.getMessage().contains("[2, 3, 5]"), e.getMessage());
     }
+    /**
+     * t = 0 of the per-step BN of W_hh·h: h_0 = 0, so W_hh·h_0 = 0 exactly in every batch. Its slot keeps running mean
+     * exactly 0 and a running variance that decays toward 0 (0.9^k after k batches), and its normalization outputs
+     * exactly 0 in training and in evaluation whatever that variance is — a degenerate slot that cannot amplify
+     * anything. Its gradient (γ/√ε-sized) meets only h_0 = 0 in dW_hh and nothing upstream: training gradients are
+     * finite.
+     */
+    @Test
+    void firstStepRecurrentNormIsExactlyZeroWhateverItsVariance() {
+        Rng rng = new Rng(8);
+        NormLSTM m = new NormLSTM(NormLSTM.Kind.BATCH, 3, 4, 5, true, new Rng(2));
+        for (int k = 0; k < 30; k++) m.forward(RecurrentGradCheckTest.randn(rng, 1, 6, 5, 3));
+        float[] rm = m.namedBuffers().get("norm_hh.running_mean").data, rv = m.namedBuffers().get("norm_hh.running_var").data;
+        for (int j = 0; j < 16; j++) {
+            assertEquals(0f, rm[j], 0f, "slot 0 mean, unit " + j);
+            assertEquals(Math.pow(0.9, 30), rv[j], 1e-6, "slot 0 variance, unit " + j);
+        }
+        Tensor x = RecurrentGradCheckTest.randn(rng, 1, 6, 5, 3), dy = RecurrentGradCheckTest.randn(rng, 1, 6, 5, 4);
+        m.eval();
+        java.util.Arrays.fill(rv, 0, 16, 0f); // the limit: variance 0, rstd = 1/√ε
+        float[] y0 = m.forward(x).data.clone();
+        java.util.Arrays.fill(rv, 0, 16, 1f);
+        float[] y1 = m.forward(x).data.clone();
+        assertArrayEquals(y1, y0, "evaluation does not depend on slot 0's variance");
+        m.train(); // (finite differences through t = 0 in training: finiteDifferencesInBothModes)
+        m.zeroGrad();
+        m.forward(x);
+        Tensor dx = m.backward(dy);
+        for (float g : dx.data) assertTrue(Float.isFinite(g));
+        for (Parameter p : m.parameters()) for (float g : p.grad.data) assertTrue(Float.isFinite(g), p.name);
+    }
 }

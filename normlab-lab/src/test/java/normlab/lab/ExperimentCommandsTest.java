@@ -26,6 +26,15 @@ class ExperimentCommandsTest {
         for (String n : List.of("lr-sweep", "zoo", "reproduce")) {
             assertTrue(cl.getSubcommands().get(n).getCommandSpec().findOption("--seeds") != null, n);
         }
+        // An experiment's own options are options of its command, with their defaults in the help.
+        for (Experiment<?, ?> e : Experiments.ALL) {
+            for (Experiment.Option o : e.options()) {
+                var spec = cl.getSubcommands().get(e.name()).getCommandSpec().findOption(o.name());
+                assertEquals(o.defaultValue(), spec.defaultValue(), e.name() + " " + o.name());
+            }
+        }
+        assertEquals(List.of("--order", "--chunk"), Experiments.ALL.stream().filter(e -> e.name().equals("rnn")).findFirst().orElseThrow()
+                .options().stream().map(Experiment.Option::name).toList());
     }
 
     @Test
@@ -37,6 +46,13 @@ class ExperimentCommandsTest {
             String text = out.toString(StandardCharsets.UTF_8).replaceAll("(?m)^WARNING.*\\R", "");
             assertEquals(1, text.lines().count(), text);
             assertTrue(text.startsWith("normlab " + args[0] + ": --"), text);
+        }
+        for (String[] c : List.of(new String[] {"--chunk", "5", "normlab rnn: --chunk must be a number of pixels per step dividing 784 (28: 28 steps, 4: 196 steps), got 5"},
+                new String[] {"--chunk", "x", "normlab rnn: --chunk must be a whole number of pixels per step dividing 784 (28: 28 steps, 4: 196 steps), got 'x'"},
+                new String[] {"--order", "cols", "normlab rnn: --order must be rows or permuted, got 'cols'"})) {
+            ByteArrayOutputStream out = new ByteArrayOutputStream();
+            assertEquals(2, MnistEndToEndTest.run(out, "rnn", "--quick", c[0], c[1]), c[0] + " " + c[1]);
+            assertEquals(c[2], out.toString(StandardCharsets.UTF_8).replaceAll("(?m)^WARNING.*\\R", "").strip());
         }
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         assertEquals(2, MnistEndToEndTest.run(out, "lr-sweep", "--bogus"));

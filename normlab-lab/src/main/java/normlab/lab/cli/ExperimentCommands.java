@@ -55,6 +55,10 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
         Supplier<Object> own = OWN_COMMAND.get(e.name());
         CommandLine cl = new CommandLine(own != null ? own.get() : new ExperimentCommand(e));
         cl.getCommandSpec().usageMessage().description(e.help().toArray(new String[0]));
+        for (Experiment.Option o : e.options()) {
+            cl.getCommandSpec().addOption(CommandLine.Model.OptionSpec.builder(o.name()).paramLabel(o.label()).type(String.class)
+                    .defaultValue(o.defaultValue()).description(o.description() + " (default: ${DEFAULT-VALUE}).").build());
+        }
         spec.addSubcommand(e.name(), cl);
     }
 
@@ -83,14 +87,22 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
                         + "interrupted and when a run ends). Checkpoints never change the results.")
         double checkpointEvery = 30;
 
-        /** The options that decide the results, for run.json. */
+        /** The values of the experiment's own options ({@link Experiment#options}), by option name, defaults included. */
+        final Map<String, String> own = new java.util.LinkedHashMap<>();
+
+        /** The options that decide the results, for run.json (an own option {@code --chunk} as {@code chunk}). */
         JsonObject json() {
             JsonObject o = new JsonObject();
             o.addProperty("quick", quick);
             o.addProperty("seeds", seeds);
             o.addProperty("seed", seed);
             o.addProperty("threads", threads);
+            own.forEach((k, v) -> o.addProperty(key(k), v));
             return o;
+        }
+
+        static String key(String option) {
+            return option.replaceFirst("^-+", "");
         }
 
         void checkCheckpointEvery() {
@@ -119,7 +131,9 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
          */
         void adopt(JsonObject saved, CommandLine.ParseResult parsed, Path dir) {
             requireSavedOptions(saved, json(), parsed, dir, new String[][] {{"--quick", "quick"}, {"--seeds", "seeds"}, {"--seed", "seed"}});
+            requireSavedOptions(saved, json(), parsed, dir, own.keySet().stream().map(k -> new String[] {k, key(k)}).toArray(String[][]::new));
             try {
+                own.replaceAll((k, v) -> saved.get(key(k)).getAsString());
                 quick = saved.get("quick").getAsBoolean();
                 seeds = saved.get("seeds").getAsInt();
                 seed = saved.get("seed").getAsLong();
@@ -143,7 +157,7 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
                 if (out != null) CliErrors.requireNewRunDir(out, "--out");
                 else CliErrors.requireNewRunDir(runsDir.resolve("x"), "--runs-dir");
             }
-            return new Settings(quick, Runs.seeds(seed, seeds), threads, System.err);
+            return new Settings(quick, Runs.seeds(seed, seeds), threads, System.err, own);
         }
     }
 
@@ -156,7 +170,7 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
         Options options;
 
         @Option(names = "--resume", paramLabel = "DIR",
-                description = "Continue the interrupted run in DIR with its own options (--quick, --seeds, --seed), skipping its "
+                description = "Continue the interrupted run in DIR with its own options (--quick, --seeds, --seed and the experiment's own), skipping its "
                         + "finished runs and resuming the others from their checkpoints, bit for bit.")
         Path resume;
 
@@ -167,11 +181,22 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
             this.experiment = experiment;
         }
 
+        /** {@code s}, once the experiment accepts its own options' values (else a one-line usage error, before any work). */
+        private Settings valid(Settings s) {
+            try {
+                experiment.params(s);
+            } catch (IllegalArgumentException e) {
+                throw CliErrors.usage(CliErrors.oneLine(e.getMessage()));
+            }
+            return s;
+        }
+
         @Override
         public Integer call() {
             String name = experiment.name();
+            for (Experiment.Option o : experiment.options()) options.own.put(o.name(), spec.findOption(o.name()).getValue());
             if (resume == null) {
-                Settings s = options.settings(name);
+                Settings s = valid(options.settings(name));
                 Path dir = options.out != null ? options.out : newRunDir(options.runsDir, name);
                 return runOne(experiment, s, dir, System.out, false, options, "./normlab " + name + " --resume " + dir);
             }
@@ -185,7 +210,7 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
                 return 0;
             }
             options.adopt(st.getAsJsonObject("options"), parsed, resume);
-            Settings s = options.settings(name, false);
+            Settings s = valid(options.settings(name, false));
             return runOne(experiment, s, resume, System.out, true, options, "./normlab " + name + " --resume " + resume);
         }
     }

@@ -11,13 +11,24 @@ import java.util.function.Function;
 public abstract class Evidence<P, R> implements Experiment<P, R> {
     private final String name, title, description;
     private final List<String> help;
-    private final Function<Boolean, P> params;
+    private final ParamsOf<P> params;
 
     /**
      * @param title  the title of its report section
      * @param params its parameters for a quick (true) or a full run
      */
     protected Evidence(String name, String title, String description, String help, Function<Boolean, P> params) {
+        this(name, title, description, help, (ParamsOf<P>) s -> params.apply(s.quick()));
+    }
+
+    /** The parameters of a run from its settings: quick or full and the experiment's own options. */
+    @FunctionalInterface
+    protected interface ParamsOf<P> {
+        P of(Settings s);
+    }
+
+    /** An experiment with options of its own ({@link #options}): {@code params} reads them from the settings. */
+    protected Evidence(String name, String title, String description, String help, ParamsOf<P> params) {
         this.name = name;
         this.title = title;
         this.description = description;
@@ -40,14 +51,9 @@ public abstract class Evidence<P, R> implements Experiment<P, R> {
         return help;
     }
 
-    /** The parameters of a quick or a full run. */
-    public final P params(boolean quick) {
-        return params.apply(quick);
-    }
-
     @Override
     public final P params(Settings s) {
-        return params(s.quick());
+        return params.of(s);
     }
 
     /**

@@ -25,7 +25,22 @@ public interface Experiment<P, R> {
     /** The help of its command (paragraphs). */
     List<String> help();
 
-    /** The parameters of a quick run (small data slices, few steps) or a full one, as {@code s} says. */
+    /**
+     * An option of the experiment's own command (beyond --quick, --seeds, …): its name ({@code --chunk}), value label,
+     * default and help. Its value reaches {@link #params} through {@link Settings#option}; run.json records it and
+     * --resume keeps it.
+     */
+    record Option(String name, String label, String defaultValue, String description) {}
+
+    /** The experiment's own options (none unless it says otherwise). */
+    default List<Option> options() {
+        return List.of();
+    }
+
+    /**
+     * The parameters of a quick run (small data slices, few steps) or a full one, as {@code s} says, with its own options'
+     * values; a bad option value is an IllegalArgumentException with a one-line message naming the option.
+     */
     P params(Settings s);
 
     /** Trains and measures every model of the experiment with parameters {@code p}. */

@@ -21,8 +21,15 @@ import org.knowm.xchart.XYChart;
 
 /**
  * Normalized LSTMs on sequential MNIST: each image is a sequence of T = 784 / chunk steps of {@code chunk} pixels
- * (chunk 28: one row per step, T = 28; chunk 4: T = 196), classified from the last hidden state
- * (Unflatten → cell → LastStep → Linear). Cells: a plain LSTM (none), LayerNorm-LSTM (Ba et al. 2016), BatchNorm-LSTM
+ * (chunk 28: T = 28; chunk 4: T = 196), classified from the last hidden state (Unflatten → cell → LastStep → Linear).
+ * The pixels are read in a fixed random order ({@code --order permuted}, the default: permuted sequential MNIST as in
+ * Cooijmans et al. 2017, one permutation drawn from seed {@value #PERMUTATION_SEED} for every cell and seed) or row by
+ * row ({@code --order rows}). The permuted order is the one where the BN claim can show: row by row, MNIST's blank
+ * top and bottom rows give steps whose inputs have no spread over the batch, so their per-step running variances are
+ * ≈ 0 and evaluation divides any ink there by ≈ √ε (measured in the first full run); permuted, every step carries
+ * about 28·19 % ink pixels with spread (the per-step running variances are recorded in running_variances.csv). At
+ * t = 0 the recurrent term W_hh·h_0 is exactly 0 (h_0 = 0) in training and evaluation alike, so its normalization
+ * outputs exactly 0 whatever its statistics, and the gradient it receives reaches nothing (h_0 is a constant). Cells: a plain LSTM (none), LayerNorm-LSTM (Ba et al. 2016), BatchNorm-LSTM
  * with statistics per time step (Cooijmans et al. 2017) and the naive BatchNorm-LSTM with one set of statistics shared
  * by all steps. Adam, the same batches for every cell of a seed. Measured: test accuracy every {@code evalEvery} steps
  * (curves), and on a test batch in evaluation mode the per-step mean and variance of the recurrent pre-activations
@@ -30,17 +37,38 @@ import org.knowm.xchart.XYChart;
  *
  * <p>The two BN cells train identically (both normalize each step by its own batch statistics; only the running
  * averages they keep for evaluation differ), so for a seed their test accuracies are a paired comparison of per-step
- * against shared inference statistics.
+ * against shared inference statistics. That is the contrast the claim allows in a recurrent cell: the batch statistics
+ * of W_hh·h_{t−1} over (batch, time) jointly do not exist before step t is normalized (h_t depends on them), so any
+ * BN-LSTM that trains step by step normalizes with per-step batch statistics, and what "shared statistics" can change
+ * is the population statistics used at inference (the naive BN-LSTM: one BatchNorm1d reused at every step).
  *
  * <p>A run whose loss or gradient turns non-finite is stopped and measured as it is (runs.csv says where). This is what
- * BN-LSTMs do on the 196-step variant: MNIST's blank top rows make the first ~50–100 steps identical across the batch,
- * and BN of a pre-activation with no spread over the batch has derivative γ/√ε (31.6 at γ = 0.1, ε = 1e-5) per
- * step, which backpropagation through that prefix multiplies until it overflows at the first step.
+ * BN-LSTMs do with {@code --order rows --chunk 4} (196 steps): MNIST's blank top rows make the first ~50–100 steps
+ * identical across the batch, and BN of a pre-activation with no spread over the batch has derivative γ/√ε (31.6 at
+ * γ = 0.1, ε = 1e-5) per step, which backpropagation through that prefix multiplies until it overflows at the first
+ * step. Permuted, the 196-step variant trains, but a step whose 4 pixels are blank in every training image still has
+ * no spread (its running variance decays toward 0).
  */
 public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm.Cell>> {
     public static final String NAME = "rnn";
-    /** System property choosing the pixels per step (28 or 4; any divisor of 784 works). */
-    public static final String CHUNK_PROPERTY = "normlab.rnn.chunk";
+    /** Seed of the fixed pixel permutation of {@code --order permuted} (the same for every cell and seed). */
+    public static final long PERMUTATION_SEED = 2017;
+
+    /** The order in which the 784 pixels are fed. */
+    public enum Order {
+        ROWS("rows"), PERMUTED("permuted");
+
+        public final String id;
+
+        Order(String id) {
+            this.id = id;
+        }
+
+        static Order of(String id) {
+            for (Order o : values()) if (o.id.equals(id)) return o;
+            throw new IllegalArgumentException("--order must be rows or permuted, got '" + id + "'");
+        }
+    }
 
     /** The cells compared, in chart order. */
     public enum Variant {
@@ -53,12 +81,31 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
         }
     }
 
-    public record Params(int chunk, int hidden, int steps, int batch, double lr, int trainSize, int testSize, int evalEvery) {
+    public record Params(Order order, int chunk, int hidden, int steps, int batch, double lr, int trainSize, int testSize, int evalEvery) {
+        /** The defaults: permuted order, 28 pixels per step. */
         public static Params of(boolean quick) {
-            int chunk = Integer.getInteger(CHUNK_PROPERTY, 28);
-            if (chunk <= 0 || 784 % chunk != 0) throw new IllegalArgumentException("-D" + CHUNK_PROPERTY + " must divide 784, got " + chunk);
-            return quick ? new Params(chunk, 16, 100, 32, 0.01, 3_200, 500, 25)
-                    : new Params(chunk, 128, 6_000, 64, 0.001, 0, 0, 500);
+            return of(quick, Order.PERMUTED, 28);
+        }
+
+        public static Params of(boolean quick, Order order, int chunk) {
+            return quick ? new Params(order, chunk, 16, 100, 32, 0.01, 3_200, 500, 25)
+                    : new Params(order, chunk, 64, 1_500, 64, 0.001, 0, 0, 250);
+        }
+
+        /** The parameters for {@code --order} and {@code --chunk} as given in {@code s}. */
+        static Params of(Settings s) {
+            Order order = Order.of(s.option("--order", "permuted"));
+            String c = s.option("--chunk", "28");
+            int chunk;
+            try {
+                chunk = Integer.parseInt(c.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--chunk must be a whole number of pixels per step dividing 784 (28: 28 steps, 4: 196 steps), got '" + c + "'");
+            }
+            if (chunk <= 0 || 784 % chunk != 0) {
+                throw new IllegalArgumentException("--chunk must be a number of pixels per step dividing 784 (28: 28 steps, 4: 196 steps), got " + chunk);
+            }
+            return of(s.quick(), order, chunk);
         }
 
         public int length() {
@@ -71,7 +118,7 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
      * the step at which a non-finite loss or gradient stopped it (0: it finished). A stopped run is measured as it is.
      */
     public record Cell(Variant variant, long seed, int[] evalSteps, double[] accuracy, double[] hhMean, double[] hhVar, double sharedRunningVar,
-                       int divergedAt) {
+                       int divergedAt, RunningVar runningVar) {
         double last() {
             return accuracy[accuracy.length - 1];
         }
@@ -84,11 +131,71 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
         }
     }
 
+    /**
+     * The BN cells' running variances at the end of a run, per statistics slot s (T slots per-step, 1 shared): over the
+     * units, the mean and the minimum, for norm_ih (W_ih·x) and norm_hh (W_hh·h); null for the other cells.
+     */
+    public record RunningVar(double[] ihMean, double[] ihMin, double[] hhMean, double[] hhMin) {
+        static RunningVar of(Module m) {
+            if (!(m instanceof NormLSTM n) || n.kind == NormLSTM.Kind.LAYER) return null;
+            var b = n.namedBuffers();
+            double[][] ih = perSlot(b.get("norm_ih.running_var")), hh = perSlot(b.get("norm_hh.running_var"));
+            return new RunningVar(ih[0], ih[1], hh[0], hh[1]);
+        }
+
+        private static double[][] perSlot(Tensor v) {
+            int slots = v.dim(0), c = v.dim(1);
+            double[][] out = new double[2][slots];
+            for (int s = 0; s < slots; s++) {
+                double sum = 0, min = Double.POSITIVE_INFINITY;
+                for (int j = 0; j < c; j++) {
+                    sum += v.data[s * c + j];
+                    min = Math.min(min, v.data[s * c + j]);
+                }
+                out[0][s] = sum / c;
+                out[1][s] = min;
+            }
+            return out;
+        }
+
+        /**
+         * The smallest per-unit running variance over the slots, norm_ih's and norm_hh's, leaving out norm_hh's slot 0
+         * when there are several (W_hh·h_0 = 0 exactly: its variance is 0 by construction and harmless, see the class
+         * comment).
+         */
+        double min() {
+            double m = Double.POSITIVE_INFINITY;
+            for (double v : ihMin) m = Math.min(m, v);
+            for (int s = hhMin.length > 1 ? 1 : 0; s < hhMin.length; s++) m = Math.min(m, hhMin[s]);
+            return m;
+        }
+    }
+
     public RnnNorm() {
         super(NAME, "Normalized LSTMs on sequential MNIST", "LSTM vs LN-LSTM vs BN-LSTM (per-step / shared statistics) on sequential MNIST",
-                "Sequential MNIST (28 steps of 28 pixels; 196 steps of 4 with JAVA_TOOL_OPTIONS=-D" + CHUNK_PROPERTY + "=4 ./normlab rnn) with a plain LSTM, LayerNorm-LSTM, "
-                        + "BatchNorm-LSTM with per-time-step statistics and BatchNorm-LSTM with one shared set: test-accuracy curves and the "
-                        + "per-step statistics of the recurrent pre-activations.", Params::of);
+                "Sequential MNIST (by default permuted: the 784 pixels in one fixed random order, permutation seed " + PERMUTATION_SEED
+                        + ", fed 28 per step, 28 steps) with a plain LSTM, LayerNorm-LSTM, BatchNorm-LSTM with per-time-step statistics and "
+                        + "BatchNorm-LSTM with one shared set: test-accuracy curves, the per-step statistics of the recurrent "
+                        + "pre-activations and the per-step running variances.", (Settings s) -> Params.of(s));
+    }
+
+    @Override
+    public List<Experiment.Option> options() {
+        return List.of(new Experiment.Option("--order", "ORDER", "permuted",
+                        "Pixel order: permuted (one fixed random permutation, seed " + PERMUTATION_SEED + ") or rows (row-major)"),
+                new Experiment.Option("--chunk", "N", "28", "Pixels per time step, a divisor of 784 (28: 28 steps; 4: 196 steps)"));
+    }
+
+    /** The fixed pixel order of {@code --order permuted}: a Fisher–Yates shuffle of 0..783 from {@link #PERMUTATION_SEED}. */
+    public static int[] permutation() {
+        int[] p = Dataset.range(0, 784);
+        new Rng(PERMUTATION_SEED).shuffle(p);
+        return p;
+    }
+
+    /** {@code d} with its pixels in the order of {@code p}. */
+    public static Dataset ordered(Dataset d, Params p) {
+        return p.order() == Order.ROWS ? d : d.permutePixels(permutation(), "/permuted");
     }
 
     /** The classifier: (N, 784) → Unflatten(T, chunk) → cell → LastStep → Linear(H, 10). */
@@ -105,7 +212,7 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
 
     @Override
     public Runs.Results<Cell> train(Params p, Settings s) throws IOException {
-        Dataset train = Runs.data("mnist", true, p.trainSize()), test = Runs.data("mnist", false, p.testSize());
+        Dataset train = ordered(Runs.data("mnist", true, p.trainSize()), p), test = ordered(Runs.data("mnist", false, p.testSize()), p);
         List<Variant> cells = List.of(Variant.values());
         return Runs.sweep(train, test, cells, s, (c, seed) -> {
             Rng root = new Rng(seed);
@@ -166,9 +273,10 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
                 shared = mean(n.namedBuffers().get("norm_hh.running_var").data);
             }
             Cell out = new Cell(c, seed, at.stream().mapToInt(Integer::intValue).toArray(), acc.stream().mapToDouble(Double::doubleValue).toArray(),
-                    mom[0], mom[1], shared, diverged[0]);
-            s.say("  rnn %-17s seed %d: test accuracy %s (%s)", c.label, seed, RunOutput.pct(out.last()),
-                    diverged[0] == 0 ? "after " + p.steps() + " steps" : "non-finite gradient at step " + diverged[0] + ", stopped");
+                    mom[0], mom[1], shared, diverged[0], RunningVar.of(model.get(1)));
+            s.say("  rnn %-17s seed %d: test accuracy %s (%s)%s", c.label, seed, RunOutput.pct(out.last()),
+                    diverged[0] == 0 ? "after " + p.steps() + " steps" : "non-finite gradient at step " + diverged[0] + ", stopped",
+                    out.runningVar() == null ? "" : String.format(Locale.ROOT, "; smallest running variance %.3g", out.runningVar().min()));
             return out;
         });
     }
@@ -207,7 +315,8 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
     @Override
     public RunOutput publish(Params p, Settings s, Runs.Results<Cell> runs) {
         List<Cell> all = runs.runs();
-        RunOutput out = output(s, runs, "mnist", "sequence", p.length() + " steps of " + p.chunk() + " pixels",
+        RunOutput out = output(s, runs, "mnist", "sequence", p.length() + " steps of " + p.chunk() + " pixels, "
+                        + (p.order() == Order.ROWS ? "row by row" : "in one fixed random pixel order (permutation seed " + PERMUTATION_SEED + ")"),
                 "model", "Unflatten → cell (hidden " + p.hidden() + ") → last step → Linear(" + p.hidden() + ", 10)",
                 "optimizer", "Adam, lr " + p.lr(), "steps", p.steps(), "batch", p.batch(), "eval_every", p.evalEvery());
         out.table("runs.csv", "cell", "seed", "step", "test_accuracy", "stopped_non_finite_at");
@@ -223,6 +332,16 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
             if (c.variant() == Variant.NONE) continue;
             for (int t = 0; t < c.hhMean().length; t++) out.row("recurrent_preactivations.csv", c.variant().name().toLowerCase(Locale.ROOT), c.seed(), t, c.hhMean()[t], c.hhVar()[t]);
         }
+        out.table("running_variances.csv", "cell", "seed", "slot", "norm_ih_mean", "norm_ih_min", "norm_hh_mean", "norm_hh_min");
+        for (Cell c : all) {
+            RunningVar v = c.runningVar();
+            if (v == null) continue;
+            for (int t = 0; t < v.ihMean().length; t++) {
+                out.row("running_variances.csv", c.variant().name().toLowerCase(Locale.ROOT), c.seed(), t, v.ihMean()[t], v.ihMin()[t], v.hhMean()[t], v.hhMin()[t]);
+            }
+        }
+        double minPerStep = of(all, Variant.BN).stream().filter(c -> c.runningVar() != null).mapToDouble(c -> c.runningVar().min()).min().orElse(Double.NaN);
+        out.results.addProperty("bn_smallest_running_var", minPerStep);
         Variant[] cells = Variant.values();
         Spread[] last = new Spread[cells.length], area = new Spread[cells.length];
         XYChart curve = Charts.xy("Test accuracy during training", "step", "test accuracy", false);
@@ -270,7 +389,8 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
                 + "At t = 0, h = 0 and W_hh·h has no spread.", var);
         out.claim(lnFaster(area[Variant.LN.ordinal()], area[Variant.NONE.ordinal()]));
         out.claim(perStepNeeded(last[Variant.BN.ordinal()], last[Variant.BN_SHARED.ordinal()], perVar, runVar,
-                of(all, Variant.BN).stream().filter(c -> c.divergedAt() != 0).count(), of(all, Variant.BN_SHARED).stream().filter(c -> c.divergedAt() != 0).count()));
+                of(all, Variant.BN).stream().filter(c -> c.divergedAt() != 0).count(), of(all, Variant.BN_SHARED).stream().filter(c -> c.divergedAt() != 0).count(),
+                minPerStep));
         return out;
     }
 
@@ -305,7 +425,7 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
      * counts as measured when they stopped).
      */
     public static Claim perStepNeeded(Spread perStep, Spread shared, Spread[] perStepVar, Spread[] sharedVar, long stoppedPerStep,
-                                      long stoppedShared) {
+                                      long stoppedShared, double smallestRunningVar) {
         double d = perStep.mean() - shared.mean(), se = se(perStep, shared);
         String stopped = stoppedPerStep + stoppedShared == 0 ? ""
                 : String.format(Locale.ROOT, "; stopped by a non-finite gradient: %d per-step and %d shared run(s) — BN of a pre-activation "
@@ -317,7 +437,9 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
                 String.format(Locale.ROOT, "final test accuracy: per-step %s vs shared %s (difference %+.1f points, s.e. %.1f); "
                         + "Var(W_hh·h) over the batch %.3g at t = 0 and %.3g at t = %d vs the shared running variance %.3g",
                         RunOutput.pct(perStep), RunOutput.pct(shared), 100 * d, 100 * se, perStepVar[0].mean(), perStepVar[t].mean(), t,
-                        sharedVar[0].mean()) + stopped,
+                        sharedVar[0].mean())
+                        + String.format(Locale.ROOT, "; smallest per-unit running variance of the per-step model (over steps, norm_ih and "
+                                + "norm_hh, t = 0 of norm_hh left out) %.3g (ε = %.0e)", smallestRunningVar, NormLSTM.EPS) + stopped,
                 Verdict.of(d >= 0.01 && d > 2 * se, d > 0),
                 "holds if per-step BN ends ≥ 1 point and > 2 s.e. above shared BN; partly if above but not by that");
     }

@@ -84,9 +84,21 @@ class CliErrorsTest {
         e.addProperty("threads", 1);
         pausedSweep = dir.resolve("paused-sweep");
         RunControl.writeState(pausedSweep, "lr-sweep", "interrupted", e, null);
+        // rnn runs: one without its own options (made before they existed), one with a --chunk it would now refuse.
+        pausedRnnOld = dir.resolve("paused-rnn-old");
+        RunControl.writeState(pausedRnnOld, "rnn", "interrupted", e, null);
+        JsonObject r = e.deepCopy();
+        r.addProperty("order", "rows");
+        r.addProperty("chunk", "4");
+        pausedRnn = dir.resolve("paused-rnn");
+        RunControl.writeState(pausedRnn, "rnn", "interrupted", r, null);
+        JsonObject bad = r.deepCopy();
+        bad.addProperty("chunk", "5");
+        pausedRnnBad = dir.resolve("paused-rnn-bad");
+        RunControl.writeState(pausedRnnBad, "rnn", "interrupted", bad, null);
     }
 
-    static Path paused, pausedSweep;
+    static Path paused, pausedSweep, pausedRnn, pausedRnnOld, pausedRnnBad;
 
     static String p(Path x) {
         return x.toString();
@@ -158,7 +170,7 @@ class CliErrorsTest {
                 a("mnist", "--seeds", "0", "--out", p("m1")),
                 a("mnist", "--resume", p(paused), "--seeds", "3"),
                 a("mnist", "--resume", p(pausedSweep))));
-        for (String e : List.of("lr-sweep", "init-sweep", "batch-sweep", "batch-stats", "shift", "dropout", "landscape", "zoo", "transformer")) {
+        for (String e : List.of("lr-sweep", "init-sweep", "batch-sweep", "batch-stats", "shift", "dropout", "landscape", "zoo", "transformer", "rnn")) {
             m.put(e, new ArrayList<>(List.of(
                     a(e, "--quick", "--seeds", "0", "--out", p("e1")),
                     a(e, "--quick", "--threads", "0", "--out", p("e1")),
@@ -175,6 +187,17 @@ class CliErrorsTest {
         }
         m.get("lr-sweep").addAll(List.of(a("lr-sweep", "--resume", p(pausedSweep), "--seeds", "3"),
                 a("lr-sweep", "--resume", p(pausedSweep), "--seed", "7")));
+        m.get("rnn").addAll(List.of(
+                a("rnn", "--quick", "--chunk", "5", "--out", p("e1")),
+                a("rnn", "--quick", "--chunk", "0", "--out", p("e1")),
+                a("rnn", "--quick", "--chunk", "-4", "--out", p("e1")),
+                a("rnn", "--quick", "--chunk", "x", "--out", p("e1")),
+                a("rnn", "--quick", "--chunk", "--out", p("e1")),
+                a("rnn", "--quick", "--order", "cols", "--out", p("e1")),
+                a("rnn", "--resume", p(pausedRnn), "--chunk", "28"),
+                a("rnn", "--resume", p(pausedRnn), "--order", "permuted"),
+                a("rnn", "--resume", p(pausedRnnOld)),
+                a("rnn", "--resume", p(pausedRnnBad))));
         m.put("report", List.of(
                 a("report", "--runs-dir", p("typo")),
                 a("report", "--runs-dir", p(existing)),

@@ -226,7 +226,8 @@ class ExperimentsTest {
     @Test
     void rnnRunsEveryCell(@TempDir Path tmp) throws Exception {
         RnnNorm.Params p = RnnNorm.Params.of(true);
-        p = new RnnNorm.Params(p.chunk(), p.hidden(), 40, p.batch(), p.lr(), 640, 200, 20);
+        assertEquals(RnnNorm.Order.PERMUTED, p.order());
+        p = new RnnNorm.Params(p.order(), p.chunk(), p.hidden(), 40, p.batch(), p.lr(), 640, 200, 20);
         RnnNorm e = new RnnNorm();
         Runs.Results<RnnNorm.Cell> runs = e.train(p, quiet(1));
         assertEquals(4, runs.runs().size());
@@ -238,10 +239,17 @@ class ExperimentsTest {
         assertEquals(RnnNorm.Variant.BN, bn.variant());
         assertEquals(0, bn.hhVar()[0], 1e-12);
         assertTrue(bn.hhVar()[27] > 0 && Double.isFinite(shared.sharedRunningVar()));
+        // Permuted pixels: every step has ink with spread over the batch, so no per-step running variance is degenerate
+        // (row by row, the blank rows left some below 1e-3, down to 0).
+        assertEquals(28, bn.runningVar().ihMin().length);
+        assertEquals(1, shared.runningVar().ihMin().length);
+        assertTrue(bn.runningVar().min() > 1e-3, "smallest per-step running variance " + bn.runningVar().min());
+        assertEquals(null, runs.runs().get(0).runningVar());
         RunOutput r = e.publish(p, quiet(1), runs);
         r.write(tmp);
         assertEquals(2, r.claims.size());
         assertTrue(Files.readAllLines(tmp.resolve("runs.csv")).size() == 1 + 4 * 2);
+        assertEquals(1 + 28 + 1, Files.readAllLines(tmp.resolve("running_variances.csv")).size());
         assertTrue(Files.size(tmp.resolve("rnn_accuracy.png")) > 1000 && Files.exists(tmp.resolve("rnn_recurrent_stats.svg")));
         // Same seed, same batches, same training arithmetic: per-step and shared BN end with the same weights.
         Sequential a = RnnNorm.build(RnnNorm.Variant.BN, p, new Rng(1)), b = RnnNorm.build(RnnNorm.Variant.BN_SHARED, p, new Rng(1));
@@ -259,7 +267,7 @@ class ExperimentsTest {
     /** The long variant: 4-pixel chunks make 196 steps, and per-step BN keeps 196 slots of statistics. */
     @Test
     void rnnLongVariantHas196Steps() {
-        RnnNorm.Params p = new RnnNorm.Params(4, 6, 1, 2, 0.01, 0, 0, 1);
+        RnnNorm.Params p = new RnnNorm.Params(RnnNorm.Order.PERMUTED, 4, 6, 1, 2, 0.01, 0, 0, 1);
         assertEquals(196, p.length());
         Sequential m = RnnNorm.build(RnnNorm.Variant.BN, p, new Rng(1));
         assertEquals(java.util.List.of(196, 24), java.util.Arrays.stream(m.get(1).namedBuffers().get("norm_hh.running_mean").shape()).boxed().toList());

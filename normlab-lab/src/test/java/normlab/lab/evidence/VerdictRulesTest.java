@@ -153,12 +153,12 @@ class VerdictRulesTest {
         assertEquals(Verdict.PARTLY, RnnNorm.lnFaster(close, none).verdict());
         assertEquals(Verdict.DOES_NOT_HOLD, RnnNorm.lnFaster(none, ln).verdict());
         Spread[] v = {Spread.of(0.0), Spread.of(0.5)}, r = {Spread.of(0.4), Spread.of(0.4)};
-        assertEquals(Verdict.HOLDS, RnnNorm.perStepNeeded(ln, none, v, r, 0, 0).verdict());
+        assertEquals(Verdict.HOLDS, RnnNorm.perStepNeeded(ln, none, v, r, 0, 0, 0.05).verdict());
         // A 1-point gap within two standard errors of very noisy seeds is only partly.
-        assertEquals(Verdict.PARTLY, RnnNorm.perStepNeeded(Spread.of(.5, .9), Spread.of(.49, .89), v, r, 0, 0).verdict());
-        assertEquals(Verdict.DOES_NOT_HOLD, RnnNorm.perStepNeeded(none, none, v, r, 0, 0).verdict());
-        assertTrue(RnnNorm.perStepNeeded(ln, none, v, r, 0, 0).measurement().contains("at t = 0"));
-        assertTrue(RnnNorm.perStepNeeded(none, none, v, r, 1, 0).measurement().contains("stopped by a non-finite gradient: 1 per-step"));
+        assertEquals(Verdict.PARTLY, RnnNorm.perStepNeeded(Spread.of(.5, .9), Spread.of(.49, .89), v, r, 0, 0, 0.05).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, RnnNorm.perStepNeeded(none, none, v, r, 0, 0, 0.05).verdict());
+        assertTrue(RnnNorm.perStepNeeded(ln, none, v, r, 0, 0, 0.05).measurement().contains("at t = 0"));
+        assertTrue(RnnNorm.perStepNeeded(none, none, v, r, 1, 0, 0.05).measurement().contains("stopped by a non-finite gradient: 1 per-step"));
     }
 
     @Test
