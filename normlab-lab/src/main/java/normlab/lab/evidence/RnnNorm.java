@@ -398,27 +398,23 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
         return all.stream().filter(x -> x.variant() == c).toList();
     }
 
-    /** Standard error of a difference of two means: √(sd_a²/n_a + sd_b²/n_b). */
-    static double se(Spread a, Spread b) {
-        return Math.sqrt(a.sd() * a.sd() / Math.max(1, a.n()) + b.sd() * b.sd() / Math.max(1, b.n()));
-    }
-
     /**
      * Rule: "trains faster" is the mean test accuracy over the curve (area). HOLDS when LN's exceeds the plain LSTM's
-     * by ≥ 1 point and by more than twice the seed-to-seed standard error of the difference; PARTLY when it is higher
-     * but not by that margin; otherwise DOES_NOT_HOLD.
+     * as an {@link Effect} of ≥ 1 point (over ≥ 3 seeds, more than 2 standard errors); PARTLY when it is higher but not
+     * by that margin; otherwise DOES_NOT_HOLD.
      */
     public static Claim lnFaster(Spread ln, Spread none) {
-        double d = ln.mean() - none.mean(), se = se(ln, none);
+        Effect e = Effect.between(ln, none);
+        double d = e.diff(), se = e.se();
         return new Claim("Layer normalization makes an LSTM train faster.", "Ba, Kiros & Hinton 2016 (Layer Normalization), §3.1 / §6",
                 String.format(Locale.ROOT, "mean test accuracy over the training curve: LN-LSTM %s vs LSTM %s (difference %+.1f points, "
                         + "s.e. %.1f)", RunOutput.pct(ln), RunOutput.pct(none), 100 * d, 100 * se),
-                Verdict.of(d >= 0.01 && d > 2 * se, d > 0),
-                "holds if LN's mean accuracy over the curve is ≥ 1 point and > 2 s.e. above the plain LSTM's; partly if above but not by that");
+                Verdict.of(e.shows(0.01), d > 0),
+                "LN's mean accuracy over the curve minus the plain LSTM's; " + Effect.rule("1 point") + "; holds if it counts; partly if above but not by that");
     }
 
     /**
-     * Rule: HOLDS when BN with per-step statistics ends ≥ 1 point and more than 2 s.e. above BN with shared statistics
+     * Rule: HOLDS when BN with per-step statistics ends above BN with shared statistics by an {@link Effect} of ≥ 1 point
      * (the two train identically, so the gap is the inference statistics); PARTLY when it is higher but not by that
      * margin; otherwise DOES_NOT_HOLD. The measurement also reports how far the shared running variance is from the
      * per-step batch variances (first and last step) and how many runs a non-finite gradient stopped (their accuracy
@@ -426,7 +422,8 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
      */
     public static Claim perStepNeeded(Spread perStep, Spread shared, Spread[] perStepVar, Spread[] sharedVar, long stoppedPerStep,
                                       long stoppedShared, double smallestRunningVar) {
-        double d = perStep.mean() - shared.mean(), se = se(perStep, shared);
+        Effect e = Effect.between(perStep, shared);
+        double d = e.diff(), se = e.se();
         String stopped = stoppedPerStep + stoppedShared == 0 ? ""
                 : String.format(Locale.ROOT, "; stopped by a non-finite gradient: %d per-step and %d shared run(s) — BN of a pre-activation "
                         + "with no spread over the batch (blank pixels, identical states) has derivative γ/√ε per step, which "
@@ -440,7 +437,7 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
                         sharedVar[0].mean())
                         + String.format(Locale.ROOT, "; smallest per-unit running variance of the per-step model (over steps, norm_ih and "
                                 + "norm_hh, t = 0 of norm_hh left out) %.3g (ε = %.0e)", smallestRunningVar, NormLSTM.EPS) + stopped,
-                Verdict.of(d >= 0.01 && d > 2 * se, d > 0),
-                "holds if per-step BN ends ≥ 1 point and > 2 s.e. above shared BN; partly if above but not by that");
+                Verdict.of(e.shows(0.01), d > 0),
+                "per-step BN's final accuracy minus shared BN's; " + Effect.rule("1 point") + "; holds if it counts; partly if above but not by that");
     }
 }
