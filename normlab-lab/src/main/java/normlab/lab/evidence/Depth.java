@@ -64,14 +64,14 @@ public final class Depth extends Evidence<Depth.Params, Depth.Result> {
                          List<Integer> trainDepths, double lr, int steps, int batch, int trainSize, int testSize) {
         /**
          * Quick: statistics at every depth, training at depths 2 and 10 for 30 steps on 2,000 images; full: training at
-         * every depth for 500 steps of 60 on all of MNIST (270 runs; see docs/evidence.md for its cost).
+         * every depth for 300 steps of 60 on all of MNIST (270 runs; see docs/evidence.md for its cost).
          */
         public static Params of(boolean quick) {
             List<Integer> depths = List.of(2, 5, 10, 20, 50);
             List<Runs.WeightInit> inits = List.of(Runs.WeightInit.normal(0.01), Runs.WeightInit.XAVIER, Runs.WeightInit.HE);
             List<Act> acts = List.of(Act.values());
             return quick ? new Params(depths, acts, inits, 100, 128, List.of(2, 10), 0.1, 30, 60, 2_000, 500)
-                    : new Params(depths, acts, inits, 100, 256, depths, 0.1, 500, 60, 0, 0);
+                    : new Params(depths, acts, inits, 100, 256, depths, 0.1, 300, 60, 0, 10_000);
         }
     }
 
@@ -90,7 +90,7 @@ public final class Depth extends Evidence<Depth.Params, Depth.Result> {
                 "MLPs of depth 2, 5, 10, 20, 50 (width 100; sigmoid, tanh, ReLU; weights N(0, 0.01²), Xavier, He) without and with BN: "
                         + "at initialization the spread of each layer's pre-activations across a batch and the size of each layer's weight "
                         + "gradient; after a fixed budget of plain SGD (lr 0.1, batch 60) test accuracy against depth. --quick: statistics at every "
-                        + "depth, training at depths 2 and 10 for 30 steps on 2,000 images. Full: every depth trained 500 steps on all of MNIST.",
+                        + "depth, training at depths 2 and 10 for 30 steps on 2,000 images. Full: every depth trained 300 steps on all of MNIST.",
                 Params::of);
     }
 
