@@ -186,7 +186,8 @@ public final class Placement extends Evidence<Placement.Params, Placement.Result
             return new Cell(v.cnn(), v.act(), v.before(), seed, r.outcome(), r.trainAccuracy());
         });
         // Identity recovery: the unnormalized paper's MLP and the BN one built from the same generator (same weights;
-        // the unnormalized biases are zero), BN set to the identity of the first training batch.
+        // the unnormalized biases are zero), BN set to the identity of the first training batch. These six short runs
+        // have no run key, so they keep no checkpoint: a resumed run repeats them (deterministically).
         int[] calib = Dataset.range(0, Math.min(p.mlpBatch(), train.n));
         Tensor xc = train.batchFlat(calib);
         List<Identity> ids = new ArrayList<>();
