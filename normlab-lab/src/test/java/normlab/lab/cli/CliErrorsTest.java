@@ -170,7 +170,8 @@ class CliErrorsTest {
                 a("mnist", "--seeds", "0", "--out", p("m1")),
                 a("mnist", "--resume", p(paused), "--seeds", "3"),
                 a("mnist", "--resume", p(pausedSweep))));
-        for (String e : List.of("lr-sweep", "init-sweep", "batch-sweep", "batch-stats", "shift", "dropout", "landscape", "zoo", "transformer", "rnn")) {
+        for (String e : List.of("lr-sweep", "init-sweep", "batch-sweep", "batch-stats", "shift", "dropout", "depth", "placement", "landscape", "zoo",
+                "transformer", "rnn")) {
             m.put(e, new ArrayList<>(List.of(
                     a(e, "--quick", "--seeds", "0", "--out", p("e1")),
                     a(e, "--quick", "--threads", "0", "--out", p("e1")),

@@ -14,6 +14,7 @@ import normlab.data.Dataset;
 import normlab.nn.Sequential;
 import normlab.models.SmallCnn;
 import normlab.tensor.Rng;
+import normlab.tensor.Tensor;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -168,6 +169,41 @@ class ExperimentsTest {
         // Layers 2 and 3 see dropped-out inputs in training only: their running variance exceeds the test variance.
         assertTrue(sb[1] > 1.2 && sb[2] > 1.2, java.util.Arrays.toString(sb));
         assertTrue(Math.abs(sn[1] - 1) < 0.3 && Math.abs(sn[2] - 1) < 0.3, java.util.Arrays.toString(sn));
+    }
+
+    /**
+     * Depth's statistics at initialization on a 20-layer sigmoid MLP with N(0, 0.01²) weights: without BN the spread of
+     * the pre-activations across the batch collapses layer after layer; with BN it is BN's output, √(σ²/(σ²+ε)) ≈ 1 per unit (γ = 1).
+     */
+    @Test
+    void depthStatisticsShowCollapseWithoutBn() throws Exception {
+        Dataset train = Runs.data("mnist", true, 128);
+        int[] idx = Dataset.range(0, 128);
+        Runs.WeightInit small = Runs.WeightInit.normal(0.01);
+        double[][] base = Depth.statistics(Depth.build(20, 100, Depth.Act.SIGMOID, small, false, new Rng(1)), train.batchFlat(idx), train.labels(idx));
+        double[][] bn = Depth.statistics(Depth.build(20, 100, Depth.Act.SIGMOID, small, true, new Rng(1)), train.batchFlat(idx), train.labels(idx));
+        assertEquals(19, base[0].length);
+        assertTrue(base[0][18] < 1e-6 * base[0][0], "the baseline collapses: " + base[0][0] + " → " + base[0][18]);
+        for (double a : bn[0]) assertEquals(1, a, 0.05, java.util.Arrays.toString(bn[0]));
+        assertTrue(Depth.decades(base[0]) > 6 && Depth.decades(bn[0]) < 0.05);
+        assertEquals(Double.POSITIVE_INFINITY, Depth.decades(new double[] {1, 0}));
+        // the gradients reach every BN layer; the baseline's first layers get (almost) none
+        for (double g : bn[1]) assertTrue(g > 0, java.util.Arrays.toString(bn[1]));
+    }
+
+    /** Placement's identity initialisation: the BN MLP then computes the unnormalized MLP's outputs on that batch. */
+    @Test
+    void identityInitialisedBnNetEqualsThePlainNet() throws Exception {
+        Dataset train = Runs.data("mnist", true, 64);
+        Tensor x = train.batchFlat(Dataset.range(0, 64));
+        Sequential plain = normlab.models.MnistMlp.build(false, 0.01, new Rng(4)), bn = normlab.models.MnistMlp.build(true, 0.01, new Rng(4));
+        Tensor yPlain = plain.forward(x).copy();
+        assertTrue(Placement.relDiff(yPlain, bn.forward(x).copy()) > 0.1, "before: BN's defaults (γ = 1, β = 0) give another function");
+        Placement.setIdentity(bn, x);
+        normlab.norm.BatchNorm first = (normlab.norm.BatchNorm) bn.get(1);
+        assertEquals(0f, first.runningMean.data[0], "the calibration forwards leave the running statistics at their start");
+        assertEquals(0f, first.numBatchesTracked.data[0]);
+        assertTrue(Placement.relDiff(yPlain, bn.forward(x).copy()) < 1e-5, "identity-initialised BN must give the plain net's logits");
     }
 
     @Test

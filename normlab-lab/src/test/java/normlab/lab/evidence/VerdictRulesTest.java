@@ -147,6 +147,48 @@ class VerdictRulesTest {
     }
 
     @Test
+    void depth() {
+        List<Integer> depths = List.of(2, 10, 50);
+        List<String> pairs = List.of("sigmoid/a", "ReLU/b", "tanh/c");
+        double inf = Double.POSITIVE_INFINITY;
+        double[] flat = {0, 0.1, 0.2}, broken = {0.5, 3, inf}, grows = {0.2, 1.5, 3};
+        // BN bounded everywhere, the baseline broken at 50 for 2 of 3 pairs: holds; the measurement names the first bad depth.
+        Claim c = Depth.statisticsVerdict(false, depths, pairs, new double[][][] {{broken, broken, flat}, {flat, flat, flat}});
+        assertEquals(Verdict.HOLDS, c.verdict());
+        assertTrue(c.measurement().contains("sigmoid/a 10 (∞ at 50, with BN 0.2)") && c.measurement().contains("tanh/c none"), c.measurement());
+        // BN's gradients grow with depth (bounded in fewer cells than all, but more than the baseline): partly.
+        assertEquals(Verdict.PARTLY, Depth.statisticsVerdict(true, depths, pairs, new double[][][] {{broken, broken, broken}, {grows, flat, flat}}).verdict());
+        // The baseline broken at 50 for only 1 of 3 pairs: not a majority, and BN no better elsewhere.
+        assertEquals(Verdict.DOES_NOT_HOLD, Depth.statisticsVerdict(false, depths, pairs, new double[][][] {{broken, flat, flat}, {grows, flat, flat}}).verdict());
+
+        Spread[] train = {s(.9), s(.9), s(.8)}, fail = {s(.9), s(.3), s(.1)}, late = {s(.9), s(.8), s(.4)};
+        Claim t = Depth.trainingVerdict(depths, pairs, new Spread[][][] {{fail, fail, train}, {train, train, train}});
+        assertEquals(Verdict.HOLDS, t.verdict());
+        assertTrue(t.measurement().contains("sigmoid/a 10 (at 50: 10.0 % vs 80.0 % with BN)"), t.measurement());
+        assertEquals(Verdict.PARTLY, Depth.trainingVerdict(depths, pairs, new Spread[][][] {{fail, fail, fail}, {late, train, train}}).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, Depth.trainingVerdict(depths, pairs, new Spread[][][] {{train, train, late}, {late, train, train}}).verdict());
+    }
+
+    @Test
+    void placement() {
+        Spread a = Spread.of(.95, .96, .97), b = Spread.of(.955, .965, .975), far = Spread.of(.90, .905, .91), low = Spread.of(.4, .45, .5);
+        // difference 0.5 points, 2 s.e. = 2·√(2·0.01²/3) = 1.63 points: within the spread
+        assertEquals(Verdict.HOLDS, Placement.placementVerdict(List.of(new Placement.Pair("MLP ReLU", a, b), new Placement.Pair("CNN ReLU", b, a)), .9).verdict());
+        // 5.5 points apart, both above the floor: partly; one below the floor and no pair within the spread: does not hold
+        Claim c = Placement.placementVerdict(List.of(new Placement.Pair("MLP ReLU", a, far), new Placement.Pair("CNN ReLU", a, b)), .9);
+        assertEquals(Verdict.PARTLY, c.verdict());
+        assertTrue(c.measurement().contains("MLP ReLU 96.0 ± 1.0 % vs 90.5 ± 0.5 % (+5.50 points; 1.29)"), c.measurement());
+        assertEquals(Verdict.DOES_NOT_HOLD, Placement.placementVerdict(List.of(new Placement.Pair("MLP ReLU", a, low)), .9).verdict());
+        // Two seeds are too few to decide "within the spread", however close: partly.
+        assertEquals(Verdict.PARTLY, Placement.placementVerdict(List.of(new Placement.Pair("MLP ReLU", Spread.of(.95, .96), Spread.of(.95, .96))), .9).verdict());
+
+        Spread acc = Spread.of(.9);
+        assertEquals(Verdict.HOLDS, Placement.identityVerdict(new double[] {1e-7, 3e-7}, new double[] {0.5, 0.2}, acc, acc).verdict());
+        assertEquals(Verdict.PARTLY, Placement.identityVerdict(new double[] {1e-7, 3e-7}, new double[] {0.5, 1e-3}, acc, acc).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, Placement.identityVerdict(new double[] {1e-7, 1e-3}, new double[] {0.5, 0.2}, acc, acc).verdict());
+    }
+
+    @Test
     void rnn() {
         Spread ln = Spread.of(.90, .91, .92), none = Spread.of(.80, .81, .82), close = Spread.of(.805, .815, .825);
         assertEquals(Verdict.HOLDS, RnnNorm.lnFaster(ln, none).verdict());
