@@ -64,6 +64,15 @@ public record Effect(double diff, double se, int n) {
         return n >= MIN_RUNS && Double.isFinite(diff) && Double.isFinite(se) && diff > 2 * se && diff >= min;
     }
 
+    /**
+     * The mirror rule, for claims of "no difference" (e.g. "both work"): n ≥ 3 and |d| ≤ 2·se. It says the difference
+     * does not stand out of the seed spread, not that there is none: with noisy seeds it is easy to meet, so claims
+     * that use it pair it with a floor on both sides.
+     */
+    public boolean withinSpread() {
+        return n >= MIN_RUNS && Double.isFinite(diff) && Double.isFinite(se) && Math.abs(diff) <= 2 * se;
+    }
+
     /** The difference with its sign reversed (b − a), same error. */
     public Effect negate() {
         return new Effect(-diff, se, n);

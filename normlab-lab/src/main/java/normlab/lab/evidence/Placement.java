@@ -311,14 +311,6 @@ public final class Placement extends Evidence<Placement.Params, Placement.Result
     /** One comparison: the final test accuracy over seeds with BN before and after the activation. */
     public record Pair(String name, Spread before, Spread after) {}
 
-    /** Standard error of the difference of two means: √(sd₁²/n₁ + sd₂²/n₂). */
-    private static double standardError(Spread a, Spread b) {
-        return Math.sqrt(a.sd() * a.sd() / a.n() + b.sd() * b.sd() / b.n());
-    }
-
-    /** The fewest seeds the placement rule decides on. */
-    static final int MIN_SEEDS = 3;
-
     /**
      * Rule: a pair "both work" when each placement has ≥ 3 seeds, both mean test accuracies are ≥ the floor, and
      * |difference of means| ≤ 2 standard errors (√(sd₁²/n₁ + sd₂²/n₂)). HOLDS when every pair both works; PARTLY when
@@ -330,11 +322,11 @@ public final class Placement extends Evidence<Placement.Params, Placement.Result
         StringBuilder m = new StringBuilder("final test accuracy, BN before vs after the activation (difference; 2 s.e.): ");
         for (int k = 0; k < pairs.size(); k++) {
             Pair q = pairs.get(k);
-            double diff = q.before().mean() - q.after().mean(), se2 = 2 * standardError(q.before(), q.after());
+            Effect e = Effect.between(q.before(), q.after());
+            double diff = e.diff(), se2 = 2 * e.se();
             boolean bothAbove = q.before().mean() >= floor && q.after().mean() >= floor;
-            boolean enough = q.before().n() >= MIN_SEEDS && q.after().n() >= MIN_SEEDS;
             if (bothAbove) above++;
-            if (bothAbove && enough && Math.abs(diff) <= se2) work++;
+            if (bothAbove && e.withinSpread()) work++;
             if (k > 0) m.append("; ");
             m.append(String.format(Locale.ROOT, "%s %s vs %s (%+.2f points; %.2f)", q.name(), RunOutput.pct(q.before()), RunOutput.pct(q.after()),
                     100 * diff, 100 * se2));
@@ -343,7 +335,7 @@ public final class Placement extends Evidence<Placement.Params, Placement.Result
         return new Claim("BN before or after the non-linearity is a minor empirical question: both work.",
                 "Ioffe & Szegedy 2015, §3.2 (before); common practice (after)", m.toString(),
                 Verdict.of(work == pairs.size(), above == pairs.size() || work > 0),
-                "per model and activation, over ≥ " + MIN_SEEDS + " seeds: both work if both mean test accuracies ≥ " + RunOutput.pct(floor)
+                "per model and activation, over ≥ " + Effect.MIN_RUNS + " seeds: both work if both mean test accuracies ≥ " + RunOutput.pct(floor)
                         + " and |difference of means| ≤ 2·√(sd₁²/n₁ + sd₂²/n₂); holds if every pair both works; partly if every pair is above the "
                         + "floor or some pair both works");
     }
