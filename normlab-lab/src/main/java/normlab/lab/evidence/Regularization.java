@@ -31,7 +31,7 @@ public final class Regularization extends Evidence<Regularization.Params, Runs.R
     public record Params(int trainSize, int testSize, int steps, int batch, double lr, int[] ghost, double dropout) {
         public static Params of(boolean quick) {
             return quick ? new Params(256, 300, 25, 32, 0.02, new int[] {4, 16}, 0.5)
-                    : new Params(2_000, 5_000, 1_250, 128, 0.02, new int[] {4, 16, 64}, 0.5);
+                    : new Params(1_000, 5_000, 400, 128, 0.02, new int[] {4, 16, 64}, 0.5);
         }
     }
 
