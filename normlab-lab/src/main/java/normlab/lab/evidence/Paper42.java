@@ -31,7 +31,7 @@ public final class Paper42 extends Evidence<Paper42.Params, Paper42.Trained> {
                          int evalEvery) {
         public static Params of(boolean quick) {
             return quick ? new Params(4, 30, 16, new double[] {0.01, 0.03}, 0.4, 1_000, 300, 200, 10)
-                    : new Params(6, 400, 32, new double[] {0.01, 0.03, 0.1}, 0.4, 0, 5_000, 1_000, 40);
+                    : new Params(6, 300, 32, new double[] {0.01, 0.03, 0.1}, 0.4, 0, 5_000, 1_000, 30);
         }
     }
 
