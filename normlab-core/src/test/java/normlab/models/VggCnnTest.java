@@ -71,4 +71,20 @@ class VggCnnTest {
             assertTrue(last < 0.7 * first, (bn ? "BN" : "no BN") + ": loss " + first + " → " + last);
         }
     }
+
+    /** He normal before ReLU, Xavier normal before sigmoid, zero biases: the sample s.d. of the largest conv's weights. */
+    @Test
+    void weightsAreDrawnForTheActivation() {
+        for (boolean sig : new boolean[] {false, true}) {
+            Sequential m = VggCnn.build(new VggCnn.Config(8, false, sig, 0), new Rng(2));
+            Conv2d last = m.layers().stream().filter(Conv2d.class::isInstance).map(Conv2d.class::cast).reduce((a, b) -> b).orElseThrow();
+            float[] w = last.weight.value.data;
+            double ss = 0;
+            for (float v : w) ss += v * v;
+            double sd = Math.sqrt(ss / w.length), fanIn = 32 * 9, fanOut = 32 * 9;
+            double want = sig ? Math.sqrt(2 / (fanIn + fanOut)) : Math.sqrt(2 / fanIn);
+            assertEquals(want, sd, 0.05 * want, sig ? "Xavier" : "He");
+            for (float b : last.bias.value.data) assertEquals(0f, b);
+        }
+    }
 }
