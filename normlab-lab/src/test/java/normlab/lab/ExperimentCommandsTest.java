@@ -18,7 +18,7 @@ class ExperimentCommandsTest {
         CommandLine cl = new CommandLine(new Main());
         List<String> names = List.copyOf(cl.getSubcommands().keySet());
         assertEquals(List.of("mnist", "fold", "recalibrate", "export", "bench-infer", "lr-sweep", "init-sweep", "batch-sweep", "batch-stats", "shift", "dropout",
-                "depth", "placement", "landscape", "zoo", "resnet", "rnn", "transformer", "report", "reproduce", "help"), names);
+                "depth", "placement", "landscape", "zoo", "resnet", "rnn", "transformer", "paper-4-2", "regularization", "contrast", "report", "reproduce", "help"), names);
         for (Experiment<?, ?> e : Experiments.ALL) {
             String[] description = cl.getSubcommands().get(e.name()).getCommandSpec().usageMessage().description();
             assertEquals(e.help(), List.of(description), e.name());

@@ -26,6 +26,11 @@ public record Effect(double diff, double se, int n) {
         return new Effect(a.mean() - b.mean(), se, Math.min(a.n(), b.n()));
     }
 
+    /** Whether mean(a) − mean(b) counts as an effect of at least {@code min}: {@code between(a, b).shows(min)}. */
+    public static boolean exceeds(Spread a, Spread b, double min) {
+        return between(a, b).shows(min);
+    }
+
     /** mean(a) − mean(b) for the values of a and b (e.g. one per seed). */
     public static Effect between(double[] a, double[] b) {
         return between(Spread.of(a), Spread.of(b));

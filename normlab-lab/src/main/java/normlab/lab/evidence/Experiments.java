@@ -10,7 +10,8 @@ import normlab.lab.experiments.MnistExperiment;
  */
 public final class Experiments {
     public static final List<Experiment<?, ?>> ALL = List.of(new MnistExperiment(), new LrSweep(), new InitSweep(), new BatchSweep(), new BatchStats(),
-            new Shift(), new DropoutBn(), new Depth(), new Placement(), new Landscape(), new Zoo(), new ResNetDepth(), new RnnNorm(), new TransformerNorms());
+            new Shift(), new DropoutBn(), new Depth(), new Placement(), new Landscape(), new Zoo(), new ResNetDepth(), new RnnNorm(), new TransformerNorms(),
+            new Paper42(), new Regularization(), new Contrast());
 
     private Experiments() {}
 

@@ -339,10 +339,19 @@ public final class Runs {
      * {@code s} ({@link #parallel}); the results, in that order, with the data they used.
      */
     public static <S, C> Results<C> sweep(Dataset train, Dataset test, List<S> settings, Settings s, Task<S, C> task) {
+        return sweep("run", train, test, settings, s, task);
+    }
+
+    /**
+     * {@link #sweep(Dataset, Dataset, List, Settings, Task)} whose run keys (checkpoint names) start with {@code keyPrefix}:
+     * an experiment that sweeps twice (a second sweep that depends on the first's results) gives each its own prefix,
+     * so a resumed run never takes one sweep's checkpoint for the other's.
+     */
+    public static <S, C> Results<C> sweep(String keyPrefix, Dataset train, Dataset test, List<S> settings, Settings s, Task<S, C> task) {
         List<Callable<C>> tasks = new ArrayList<>();
         for (S x : settings) {
             for (long seed : s.seeds()) {
-                String key = String.format(java.util.Locale.ROOT, "run-%03d", tasks.size());
+                String key = String.format(java.util.Locale.ROOT, "%s-%03d", keyPrefix, tasks.size());
                 tasks.add(() -> RunControl.withKey(key, () -> task.run(x, seed)));
             }
         }
