@@ -56,7 +56,7 @@ fi
 if has torch27; then
   inferarg=(); [ "$infer" = 1 ] && inferarg=(--infer-models "$out/infer-models")
   # without --infer, no inference modules; with --only, only the matching workloads
-  "$py" $djl/make_modules.py "$mods" "${inferarg[@]}" "${onlyarg[@]}" 2>&1 | grep -v -i warn >&2 || true
+  "$py" $djl/make_modules.py "$mods" "${inferarg[@]}" "${onlyarg[@]}" >&2
   [ "$infer" = 1 ] || sed -i '/^infer /d' "$mods/index.txt"
   echo "compare.sh: checking PyTorch 2.7 against 1.13 on every module" >&2
   java -Dai.djl.offline=true -Dai.djl.pytorch.num_threads=1 -Dai.djl.pytorch.num_interop_threads=1 \
