@@ -2,9 +2,12 @@
 median over rounds for each (threads, workload, op, shape, implementation), prints the comparison table and writes it
 as results.csv and results.json next to the raw lines.
 
-Columns: median time per call; GB/s of minimal traffic (bytes counted by the workload: forward-train 3 passes,
-forward-eval 2, backward 5); speedup = PyTorch time / normlab time (above 1: normlab is faster); fraction of the copy
-ceiling = GB/s / best copy GB/s measured in the same run at that thread count. Training workloads show steps/s.
+Implementations: normlab; "pytorch" = Debian's PyTorch 1.13 (peer_torch.py); "torch27" = PyTorch 2.7.1 through DJL
+(tools/peer/djl); "ort" = ONNX Runtime (inference rows, from normlab bench-infer). Columns appear for those present.
+Columns: median time per call; speedup vs each peer = peer time / normlab time (above 1: normlab is faster); GB/s of
+minimal traffic (bytes counted by the workload: forward-train 3 passes, forward-eval 2, backward 5), steps/s for
+training, samples/s for inference (batch / mean latency); normlab's fraction of the copy ceiling = GB/s / best copy
+GB/s measured in the same run at that thread count. Inference rows: the time is the p50 latency of one call.
 
 With --metric cpu the time is process CPU time per call instead of wall time: on a shared machine at 1 thread that
 removes the time spent descheduled (at 2 threads it counts both threads' work, so it is not a wall time).
@@ -39,6 +42,8 @@ def main(run_dir, metric="wall"):
         ms = [r[field] for r in rs if r.get("status") == "ok" and r.get(field)]
         return statistics.median(ms) if ms else None
 
+    # inference rows after the training rows, whatever the order of the raw files
+    order.sort(key=lambda k: k[2].startswith("infer_"))
     copy_gbs = {}
     for key in order:
         t, w, op, shape = key
@@ -50,68 +55,96 @@ def main(run_dir, metric="wall"):
                     best = max(best, rs[0]["bytes"] / (m * 1e-3) / 1e9)
             copy_gbs[t] = best
 
+    # normlab, then its peers in a fixed order: "pytorch" is Debian's PyTorch 1.13 (peer_torch.py), "torch27" PyTorch
+    # 2.7.1 through DJL (tools/peer/djl), "ort" ONNX Runtime (inference rows, from normlab bench-infer)
+    impls = [i for i in ("normlab", "pytorch", "torch27", "ort") if any(i in g for g in groups.values())]
+    impls += sorted({i for g in groups.values() for i in g} - set(impls))
+    peers = [i for i in impls if i != "normlab"]
+    label = {"normlab": "normlab", "pytorch": "torch 1.13", "torch27": "torch 2.7", "ort": "ORT"}
     rows = []
     for key in order:
         t, w, op, shape = key
         g = groups[key]
         row = {"threads": t, "workload": w, "op": op, "shape": shape}
-        nl, pt = g.get("normlab", []), g.get("pytorch", [])
-        row["rounds"] = max(len(nl), len(pt))
-        row["normlab_ms"], row["pytorch_ms"] = med(nl), med(pt)
-        status = [r.get("status") for r in nl + pt if r.get("status") != "ok"]
-        notes = sorted({r.get("note") for r in nl + pt if r.get("note")})
+        allr = [r for i in impls for r in g.get(i, [])]
+        row["rounds"] = max(len(g.get(i, [])) for i in impls)
+        status = [r.get("status") for r in allr if r.get("status") != "ok"]
+        notes = sorted({r.get("note") for r in allr if r.get("note")})
         row["status"] = status[0] if status else "ok"
         row["note"] = "; ".join(notes)
-        nbytes = next((r["bytes"] for r in nl + pt if r.get("bytes")), None)
-        for impl in ("normlab", "pytorch"):
-            m = row[impl + "_ms"]
+        row["check"] = next((r["check"] for r in allr if r.get("check")), None)
+        nbytes = next((r["bytes"] for r in allr if r.get("bytes")), None)
+        batch = int(shape.strip("[]").split(",")[0]) if op.startswith("infer_") else None
+        for impl in impls:
+            rs = g.get(impl, [])
+            m = row[impl + "_ms"] = med(rs)
             row[impl + "_gbs"] = nbytes / (m * 1e-3) / 1e9 if (m and nbytes) else None
             row[impl + "_steps_s"] = 1e3 / m if (m and op == "train_step") else None
             row[impl + "_copy_frac"] = (row[impl + "_gbs"] / copy_gbs[t]
                                         if (row[impl + "_gbs"] and copy_gbs.get(t) and w != "copy") else None)
-        row["speedup"] = row["pytorch_ms"] / row["normlab_ms"] if (row["normlab_ms"] and row["pytorch_ms"]) else None
+            if batch:
+                p99 = [r["p99_ms"] for r in rs if r.get("p99_ms")]
+                sps = [r["samples_s"] for r in rs if r.get("samples_s")]
+                row[impl + "_p99_ms"] = statistics.median(p99) if p99 else None
+                row[impl + "_samples_s"] = statistics.median(sps) if sps else None
+        for impl in peers:
+            col = "speedup" if impl == "pytorch" else "speedup_" + impl
+            row[col] = row[impl + "_ms"] / row["normlab_ms"] if (row.get("normlab_ms") and row[impl + "_ms"]) else None
         rows.append(row)
 
-    fields = ["threads", "workload", "op", "shape", "rounds", "normlab_ms", "pytorch_ms", "speedup", "normlab_gbs",
-              "pytorch_gbs", "normlab_copy_frac", "pytorch_copy_frac", "normlab_steps_s", "pytorch_steps_s", "status",
-              "note"]
+    fields = ["threads", "workload", "op", "shape", "rounds"] + [i + "_ms" for i in impls] + \
+        [("speedup" if i == "pytorch" else "speedup_" + i) for i in peers] + [i + "_gbs" for i in impls] + \
+        [i + "_copy_frac" for i in impls] + [i + "_steps_s" for i in impls] + [i + "_p99_ms" for i in impls] + \
+        [i + "_samples_s" for i in impls] + ["status", "check", "note"]
     suffix = "" if metric == "wall" else "-cpu"
     with open(run_dir / f"results{suffix}.csv", "w", newline="") as f:
         wr = csv.DictWriter(f, fieldnames=fields)
         wr.writeheader()
         for r in rows:
             wr.writerow({k: r.get(k) for k in fields})
-    (run_dir / f"results{suffix}.json").write_text(json.dumps({"metric": metric, "copy_gbs": copy_gbs, "rows": rows},
-                                                            indent=1))
+    (run_dir / f"results{suffix}.json").write_text(json.dumps({"metric": metric, "impls": impls, "copy_gbs": copy_gbs,
+                                                              "rows": rows}, indent=1))
     print(f"time: {'median wall time per call' if metric == 'wall' else 'process CPU time per call'}; "
-          "speedup = PyTorch time / normlab time")
+          "vs X = X's time / normlab's time (above 1: normlab is faster); rate = GB/s (norm kernels), steps/s (training) "
+          "or samples/s (inference, whose time is the p50 latency)")
 
     def f(v, fmt):
         return "-" if v is None else format(v, fmt)
 
-    hdr = "| thr | workload | op | shape | normlab ms | PyTorch ms | speedup | normlab GB/s | PyTorch GB/s | normlab %copy | PyTorch %copy |"
+    hdr = ("| thr | workload | op | shape | " + " | ".join(label.get(i, i) + " ms" for i in impls) + " | " +
+           " | ".join("vs " + label.get(i, i) for i in peers) + " | " +
+           " | ".join(label.get(i, i) + " rate" for i in impls) + " | normlab %copy |")
     print(hdr)
     print("|" + "---|" * (hdr.count("|") - 1))
     for r in rows:
         if r["op"] == "train_step":
-            print(f"| {r['threads']} | {r['workload']} | train_step | {r['shape']} | {f(r['normlab_ms'], '.3f')} | "
-                  f"{f(r['pytorch_ms'], '.3f')} | {f(r['speedup'], '.2f')}x | {f(r['normlab_steps_s'], '.0f')} steps/s | "
-                  f"{f(r['pytorch_steps_s'], '.0f')} steps/s | | |")
+            rate = [f(r[i + "_steps_s"], ".0f") for i in impls]
+        elif r["op"].startswith("infer_"):
+            rate = [f(r.get(i + "_samples_s"), ".0f") for i in impls]
         else:
-            nf = r["normlab_copy_frac"]
-            pf = r["pytorch_copy_frac"]
-            print(f"| {r['threads']} | {r['workload']} | {r['op']} | {r['shape']} | {f(r['normlab_ms'], '.3f')} | "
-                  f"{f(r['pytorch_ms'], '.3f')} | {f(r['speedup'], '.2f')}x | {f(r['normlab_gbs'], '.1f')} | "
-                  f"{f(r['pytorch_gbs'], '.1f')} | {f(nf and 100 * nf, '.0f')}% | {f(pf and 100 * pf, '.0f')}% |")
-    for t in sorted(copy_gbs):
-        sp = [r["speedup"] for r in rows if r["threads"] == t and r["op"] in ("fwd_train", "fwd_eval", "backward")
-              and r["speedup"]]
-        if sp:
-            print(f"threads {t}: copy ceiling {copy_gbs[t]:.1f} GB/s; norm kernels: median speedup "
-                  f"{statistics.median(sp):.2f}x, min {min(sp):.2f}x over {len(sp)}")
-        mlp = {r["workload"]: r["normlab_ms"] for r in rows if r["threads"] == t and r["op"] == "train_step"}
+            rate = [f(r[i + "_gbs"], ".1f") for i in impls]
+        sp = [f(r["speedup" if i == "pytorch" else "speedup_" + i], ".2f") + "x" for i in peers]
+        nf = r["normlab_copy_frac"] if "normlab" in impls else None
+        print(f"| {r['threads']} | {r['workload']} | {r['op']} | {r['shape']} | "
+              + " | ".join(f(r[i + "_ms"], ".3f") for i in impls) + " | " + " | ".join(sp) + " | "
+              + " | ".join(rate) + f" | {f(nf and 100 * nf, '.0f')}% |")
+    for t in sorted({r["threads"] for r in rows}):
+        if t in copy_gbs:
+            print(f"threads {t}: copy ceiling {copy_gbs[t]:.1f} GB/s")
+        for i in peers:
+            col = "speedup" if i == "pytorch" else "speedup_" + i
+            for what, ops in (("norm kernels", ("fwd_train", "fwd_eval", "backward")), ("training steps", ("train_step",)),
+                              ("inference", ("infer_b1", "infer_b64"))):
+                sp = [r[col] for r in rows if r["threads"] == t and r["op"] in ops and r.get(col)]
+                if sp:
+                    print(f"threads {t}: {what} vs {label.get(i, i)}: median {statistics.median(sp):.2f}x, "
+                          f"min {min(sp):.2f}x over {len(sp)}")
+        mlp = {r["workload"]: r.get("normlab_ms") for r in rows if r["threads"] == t and r["op"] == "train_step"}
         if mlp.get("mlp") and mlp.get("mlp_bn"):
             print(f"threads {t}: BN adds {100 * (mlp['mlp_bn'] / mlp['mlp'] - 1):.1f}% to the normlab MLP step")
+    bad = [r for r in rows if r["status"] != "ok"]
+    for r in bad:
+        print(f"status {r['status']}: threads {r['threads']} {r['workload']} {r['op']} {r['shape']} {r.get('check') or ''}")
     print(f"wrote {run_dir / f'results{suffix}.csv'} and {run_dir / f'results{suffix}.json'}")
 
 
