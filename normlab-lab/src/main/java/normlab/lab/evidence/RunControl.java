@@ -241,7 +241,14 @@ public final class RunControl {
                 inner.onNonFinite(e);
             }
         };
-        while (t.steps() < steps && !inner.stop()) {
+        while (t.steps() < steps) {
+            // Between segments as within them, a stop request comes first: a run that another run's stop ended (through
+            // its listener) is saved as unfinished, never marked done short of its steps.
+            if (s != null && stop) {
+                save(file, t, state, false);
+                throw new Stopped();
+            }
+            if (inner.stop()) break;
             int done = t.steps();
             int next = Math.min(steps, (done / evalEvery + 1) * evalEvery);
             int n = next - done;
@@ -256,7 +263,7 @@ public final class RunControl {
             if (t.steps() < next) break; // ended early
         }
         if (s != null) {
-            save(file, t, state, true);
+            save(file, t, state, t.steps() >= steps); // ended early (its listener stopped it): resumable, not done
             s.progress(key, t.steps(), steps);
         }
     }
