@@ -71,13 +71,18 @@ public final class Elementwise {
 
     /** y = σ(x) = 1/(1 + e^(−x)) over n values. */
     public static void sigmoid(float[] y, float[] x, int n) {
+        sigmoid(y, 0, x, 0, n);
+    }
+
+    /** y[yo + i] = σ(x[xo + i]) for i &lt; n; every value bit-identical to {@code 1f / (1f + exp(-x))}. */
+    public static void sigmoid(float[] y, int yo, float[] x, int xo, int n) {
         int bound = S.loopBound(n), i = 0;
         FloatVector one = FloatVector.broadcast(S, 1f);
         for (; i < bound; i += S.length()) {
-            FloatVector e = exp(FloatVector.fromArray(S, x, i).neg());
-            one.div(e.add(one)).intoArray(y, i);
+            FloatVector e = exp(FloatVector.fromArray(S, x, xo + i).neg());
+            one.div(e.add(one)).intoArray(y, yo + i);
         }
-        for (; i < n; i++) y[i] = 1f / (1f + exp(-x[i]));
+        for (; i < n; i++) y[yo + i] = 1f / (1f + exp(-x[xo + i]));
     }
 
     // tanh(x) = 1 − 2/(e^(2x) + 1); for |x| < 1/8, where that loses digits to cancellation, the odd Taylor polynomial
@@ -95,16 +100,21 @@ public final class Elementwise {
 
     /** y = tanh(x) over n values. */
     public static void tanh(float[] y, float[] x, int n) {
+        tanh(y, 0, x, 0, n);
+    }
+
+    /** y[yo + i] = tanh(x[xo + i]) for i &lt; n; every value bit-identical to {@link #tanh(float)}. */
+    public static void tanh(float[] y, int yo, float[] x, int xo, int n) {
         int bound = S.loopBound(n), i = 0;
         FloatVector one = FloatVector.broadcast(S, 1f), two = FloatVector.broadcast(S, 2f);
         for (; i < bound; i += S.length()) {
-            FloatVector v = FloatVector.fromArray(S, x, i);
+            FloatVector v = FloatVector.fromArray(S, x, xo + i);
             FloatVector big = one.sub(two.div(exp(v.mul(2f)).add(one)));
             FloatVector x2 = v.mul(v);
             FloatVector small = v.mul(x2.fma(-17f / 315, 2f / 15).fma(x2, FloatVector.broadcast(S, -1f / 3)).fma(x2, one));
-            big.blend(small, v.abs().compare(VectorOperators.LT, SMALL)).intoArray(y, i);
+            big.blend(small, v.abs().compare(VectorOperators.LT, SMALL)).intoArray(y, yo + i);
         }
-        for (; i < n; i++) y[i] = tanh(x[i]);
+        for (; i < n; i++) y[yo + i] = tanh(x[xo + i]);
     }
 
     /**

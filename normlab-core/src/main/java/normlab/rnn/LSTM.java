@@ -1,5 +1,7 @@
 package normlab.rnn;
 
+import jdk.incubator.vector.FloatVector;
+
 import normlab.kernels.Gemm;
 import normlab.tensor.Rng;
 import normlab.tensor.Tensor;
@@ -40,6 +42,44 @@ public final class LSTM extends Recurrent {
         return 2;
     }
 
+    /**
+     * One row's LSTM cell at one step, in vector passes (each value bit-identical to the scalar formulas):
+     * <pre>
+     *   z = ((x·W_ihᵀ + h·W_hhᵀ) + b_ih) + b_hh          (a[ao..ao+4h) holds x·W_ihᵀ, rec[ro..] holds h·W_hhᵀ)
+     *   i, f, o = σ(z_i), σ(z_f), σ(z_o);  g = tanh(z_g)  (written back into a: the saved activations)
+     *   c_t = f·c_{t−1} + i·g;   h_t = o·tanh(c_t)         (c_{t−1} at cl[co..], c_t and h_t one step (nh) later)
+     * </pre>
+     */
+    static void cellStep(float[] a, int ao, float[] rec, int ro, float[] bi, float[] bh, float[] cl, float[] tcl, float[] hl,
+                         int co, int nh, int hs) {
+        int g4 = 4 * hs, bound = F.loopBound(g4), j = 0;
+        for (; j < bound; j += F.length()) {
+            FloatVector z = FloatVector.fromArray(F, a, ao + j).add(FloatVector.fromArray(F, rec, ro + j))
+                    .add(FloatVector.fromArray(F, bi, j)).add(FloatVector.fromArray(F, bh, j));
+            z.intoArray(a, ao + j);
+        }
+        for (; j < g4; j++) a[ao + j] = a[ao + j] + rec[ro + j] + bi[j] + bh[j];
+        normlab.kernels.Elementwise.sigmoid(a, ao, a, ao, 2 * hs);                   // i, f
+        normlab.kernels.Elementwise.tanh(a, ao + 2 * hs, a, ao + 2 * hs, hs);        // g
+        normlab.kernels.Elementwise.sigmoid(a, ao + 3 * hs, a, ao + 3 * hs, hs);     // o
+        int hb = F.loopBound(hs);
+        j = 0;
+        for (; j < hb; j += F.length()) {
+            FloatVector ig = FloatVector.fromArray(F, a, ao + j), fg = FloatVector.fromArray(F, a, ao + hs + j);
+            FloatVector gg = FloatVector.fromArray(F, a, ao + 2 * hs + j);
+            fg.mul(FloatVector.fromArray(F, cl, co + j)).add(ig.mul(gg)).intoArray(cl, co + nh + j);
+        }
+        for (; j < hs; j++) cl[co + nh + j] = a[ao + hs + j] * cl[co + j] + a[ao + j] * a[ao + 2 * hs + j];
+        normlab.kernels.Elementwise.tanh(tcl, co, cl, co + nh, hs);
+        j = 0;
+        for (; j < hb; j += F.length()) {
+            FloatVector.fromArray(F, a, ao + 3 * hs + j).mul(FloatVector.fromArray(F, tcl, co + j)).intoArray(hl, co + nh + j);
+        }
+        for (; j < hs; j++) hl[co + nh + j] = a[ao + 3 * hs + j] * tcl[co + j];
+    }
+
+    private static final jdk.incubator.vector.VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
     @Override
     public Tensor forward(Tensor x) {
         int[] nt = sizes(x);
@@ -66,21 +106,7 @@ public final class LSTM extends Recurrent {
                 Gemm.matmulNT(rec, hPrev, whh, n, hs, g4); // h_{t−1}·W_hhᵀ
                 for (int b = 0; b < n; b++) {
                     int ao = (s * n + b) * g4, ro = b * g4, co = (s * n + b) * hs;
-                    for (int j = 0; j < hs; j++) {
-                        float ig = sigmoid(a[ao + j] + rec[ro + j] + bi[j] + bh[j]);
-                        float fg = sigmoid(a[ao + hs + j] + rec[ro + hs + j] + bi[hs + j] + bh[hs + j]);
-                        float gg = tanh(a[ao + 2 * hs + j] + rec[ro + 2 * hs + j] + bi[2 * hs + j] + bh[2 * hs + j]);
-                        float og = sigmoid(a[ao + 3 * hs + j] + rec[ro + 3 * hs + j] + bi[3 * hs + j] + bh[3 * hs + j]);
-                        a[ao + j] = ig;
-                        a[ao + hs + j] = fg;
-                        a[ao + 2 * hs + j] = gg;
-                        a[ao + 3 * hs + j] = og;
-                        float ct = fg * cl[co + j] + ig * gg; // c_{t−1} sits at slot s
-                        float th = tanh(ct);
-                        cl[co + nh + j] = ct;
-                        tcl[co + j] = th;
-                        hl[co + nh + j] = og * th;
-                    }
+                    cellStep(a, ao, rec, ro, bi, bh, cl, tcl, hl, co, nh, hs);
                 }
             }
             in[l] = layerIn;
