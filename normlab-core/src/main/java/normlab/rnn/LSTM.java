@@ -78,6 +78,43 @@ public final class LSTM extends Recurrent {
         for (; j < hs; j++) hl[co + nh + j] = a[ao + 3 * hs + j] * tcl[co + j];
     }
 
+    /**
+     * The backward of {@link #cellStep} for one row, in vector passes with the scalar formulas' bits (same operation
+     * order, no fused multiply-adds):
+     * <pre>
+     *   dh_t = dy_t + dh          dc_t = dc + dh_t·o·(1 − tanh²c_t)
+     *   da_i = dc_t·g·i·(1 − i)   da_f = dc_t·c_{t−1}·f·(1 − f)   da_g = dc_t·i·(1 − g²)   da_o = dh_t·tanh c_t·o·(1 − o)
+     *   dc ← dc_t·f               (dh for the step before comes from da·W_hh, outside)
+     * </pre>
+     */
+    static void cellStepBackward(float[] da, int dao, float[] a, int ao, float[] cl, float[] tcl, int co, float[] dOut, float[] dh,
+                                 float[] dc, int o, int hs) {
+        int bound = F.loopBound(hs), j = 0;
+        for (; j < bound; j += F.length()) {
+            FloatVector ig = FloatVector.fromArray(F, a, ao + j), fg = FloatVector.fromArray(F, a, ao + hs + j);
+            FloatVector gg = FloatVector.fromArray(F, a, ao + 2 * hs + j), og = FloatVector.fromArray(F, a, ao + 3 * hs + j);
+            FloatVector th = FloatVector.fromArray(F, tcl, co + j);
+            FloatVector dht = FloatVector.fromArray(F, dOut, co + j).add(FloatVector.fromArray(F, dh, o + j));
+            FloatVector one = FloatVector.broadcast(F, 1f);
+            FloatVector dct = FloatVector.fromArray(F, dc, o + j).add(dht.mul(og).mul(one.sub(th.mul(th))));
+            dct.mul(gg).mul(ig).mul(one.sub(ig)).intoArray(da, dao + j);
+            dct.mul(FloatVector.fromArray(F, cl, co + j)).mul(fg).mul(one.sub(fg)).intoArray(da, dao + hs + j);
+            dct.mul(ig).mul(one.sub(gg.mul(gg))).intoArray(da, dao + 2 * hs + j);
+            dht.mul(th).mul(og).mul(one.sub(og)).intoArray(da, dao + 3 * hs + j);
+            dct.mul(fg).intoArray(dc, o + j);
+        }
+        for (; j < hs; j++) {
+            float ig = a[ao + j], fg = a[ao + hs + j], gg = a[ao + 2 * hs + j], og = a[ao + 3 * hs + j];
+            float th = tcl[co + j], dht = dOut[co + j] + dh[o + j];
+            float dct = dc[o + j] + dht * og * (1 - th * th);
+            da[dao + j] = dct * gg * ig * (1 - ig);
+            da[dao + hs + j] = dct * cl[co + j] * fg * (1 - fg);
+            da[dao + 2 * hs + j] = dct * ig * (1 - gg * gg);
+            da[dao + 3 * hs + j] = dht * th * og * (1 - og);
+            dc[o + j] = dct * fg;
+        }
+    }
+
     private static final jdk.incubator.vector.VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
 
     @Override
@@ -141,16 +178,7 @@ public final class LSTM extends Recurrent {
             for (int s = t - 1; s >= 0; s--) {
                 for (int b = 0; b < n; b++) {
                     int ao = (s * n + b) * g4, co = (s * n + b) * hs, o = b * hs;
-                    for (int j = 0; j < hs; j++) {
-                        float ig = a[ao + j], fg = a[ao + hs + j], gg = a[ao + 2 * hs + j], og = a[ao + 3 * hs + j];
-                        float th = tcl[co + j], dht = dOut[co + j] + dh[o + j];
-                        float dct = dc[o + j] + dht * og * (1 - th * th);
-                        da[b * g4 + j] = dct * gg * ig * (1 - ig);
-                        da[b * g4 + hs + j] = dct * cl[co + j] * fg * (1 - fg);
-                        da[b * g4 + 2 * hs + j] = dct * ig * (1 - gg * gg);
-                        da[b * g4 + 3 * hs + j] = dht * th * og * (1 - og);
-                        dc[o + j] = dct * fg;
-                    }
+                    cellStepBackward(da, b * g4, a, ao, cl, tcl, co, dOut, dh, dc, o, hs);
                 }
                 System.arraycopy(da, 0, dA, s * n * g4, n * g4);
                 Gemm.matmulNN(dh, da, whh, n, g4, hs); // dh_{t−1} = da·W_hh

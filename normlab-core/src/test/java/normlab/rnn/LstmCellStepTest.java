@@ -45,4 +45,32 @@ class LstmCellStepTest {
             for (int i = 0; i < hl.length; i++) assertEquals(Float.floatToIntBits(eh[i]), Float.floatToIntBits(hl[i]), "h, hidden " + hs + ", index " + i);
         }
     }
+
+    /** The vectorized backward of one row's cell step ({@link LSTM#cellStepBackward}) against the scalar formulas, bit for bit. */
+    @Test
+    void vectorCellStepBackwardEqualsTheScalarFormulasBitForBit() {
+        Random r = new Random(5);
+        for (int hs : new int[] {1, 3, 8, 13, 128}) {
+            int g4 = 4 * hs, ao = 3, co = 2, o = 1, dao = 4;
+            float[] a = new float[ao + g4], cl = new float[co + hs], tcl = new float[co + hs], dOut = new float[co + hs];
+            float[] dh = new float[o + hs], dc = new float[o + hs], da = new float[dao + g4];
+            for (float[] v : new float[][] {cl, dOut, dh, dc}) for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
+            for (int i = 0; i < a.length; i++) a[i] = r.nextFloat();            // gate activations in (0, 1)
+            for (int i = 0; i < tcl.length; i++) tcl[i] = 2 * r.nextFloat() - 1; // tanh values in (−1, 1)
+            float[] eda = da.clone(), edc = dc.clone();
+            for (int j = 0; j < hs; j++) {
+                float ig = a[ao + j], fg = a[ao + hs + j], gg = a[ao + 2 * hs + j], og = a[ao + 3 * hs + j];
+                float th = tcl[co + j], dht = dOut[co + j] + dh[o + j];
+                float dct = edc[o + j] + dht * og * (1 - th * th);
+                eda[dao + j] = dct * gg * ig * (1 - ig);
+                eda[dao + hs + j] = dct * cl[co + j] * fg * (1 - fg);
+                eda[dao + 2 * hs + j] = dct * ig * (1 - gg * gg);
+                eda[dao + 3 * hs + j] = dht * th * og * (1 - og);
+                edc[o + j] = dct * fg;
+            }
+            LSTM.cellStepBackward(da, dao, a, ao, cl, tcl, co, dOut, dh, dc, o, hs);
+            for (int i = 0; i < da.length; i++) assertEquals(Float.floatToIntBits(eda[i]), Float.floatToIntBits(da[i]), "da, hidden " + hs + ", index " + i);
+            for (int i = 0; i < dc.length; i++) assertEquals(Float.floatToIntBits(edc[i]), Float.floatToIntBits(dc[i]), "dc, hidden " + hs + ", index " + i);
+        }
+    }
 }
