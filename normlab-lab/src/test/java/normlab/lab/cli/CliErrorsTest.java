@@ -171,7 +171,7 @@ class CliErrorsTest {
                 a("mnist", "--resume", p(paused), "--seeds", "3"),
                 a("mnist", "--resume", p(pausedSweep))));
         for (String e : List.of("lr-sweep", "init-sweep", "batch-sweep", "batch-stats", "shift", "dropout", "depth", "placement", "landscape", "zoo",
-                "transformer", "rnn")) {
+                "transformer", "rnn", "paper-4-2", "regularization", "contrast")) {
             m.put(e, new ArrayList<>(List.of(
                     a(e, "--quick", "--seeds", "0", "--out", p("e1")),
                     a(e, "--quick", "--threads", "0", "--out", p("e1")),
