@@ -102,6 +102,11 @@ public final class MnistCommand implements Callable<Integer> {
 
     /** The options of this run for run.json (the data source as an absolute path when it is a directory). */
     private JsonObject options() {
+        return options(seed, seeds);
+    }
+
+    /** {@link #options()} with the seed and seed count given: a multi-seed run's seeds each record one run of their seed. */
+    private JsonObject options(long seed, int seeds) {
         JsonObject o = new JsonObject();
         o.addProperty("steps", steps);
         o.addProperty("batch", batch);
@@ -221,22 +226,15 @@ public final class MnistCommand implements Callable<Integer> {
                 again = resuming; // --force starts every seed over
             }
             int code;
-            seed = s; // the seed's own run.json: one run of seed s
-            seeds = 1;
             try {
                 code = runOne(new MnistExperiment.Params(p.steps(), p.batch(), p.lr(), p.std(), s, p.threads(), p.evalEvery(), p.unit()),
                         sub, again, train, test, dir);
             } catch (CliErrors.Failure f) {
-                seed = first;
-                seeds = n;
-                writeState(dir, f.getMessage().contains("diverged") ? "diverged" : "failed", null);
+                writeState(dir, options(), f.getMessage().contains("diverged") ? "diverged" : "failed", null);
                 throw f;
-            } finally {
-                seed = first;
-                seeds = n;
             }
             if (code != 0) {
-                writeState(dir, code == CliErrors.INTERRUPTED ? "interrupted" : "failed", null);
+                writeState(dir, options(), code == CliErrors.INTERRUPTED ? "interrupted" : "failed", null);
                 return code;
             }
         }
@@ -245,7 +243,7 @@ public final class MnistCommand implements Callable<Integer> {
             table = MnistSeeds.write(dir, list);
             RunControl.writeState(dir, "mnist", "complete", options(), null);
         } catch (IOException | RuntimeException e) {
-            writeState(dir, "failed", null);
+            writeState(dir, options(), "failed", null);
             System.err.println("normlab mnist: cannot write the summary over seeds into " + dir + ": "
                     + (e instanceof IOException io ? CliErrors.describe(io) : CliErrors.oneLine(e.getMessage())));
             return 4;
@@ -261,6 +259,7 @@ public final class MnistCommand implements Callable<Integer> {
      * (the multi-seed directory when this is one of its seeds).
      */
     private int runOne(MnistExperiment.Params p, Path dir, boolean resuming, Dataset train, Dataset test, Path resumeDir) {
+        JsonObject opts = options(p.seed(), 1); // this run's own options (one seed of a multi-seed run: that seed)
         PrintStream outStream = System.out;
         PrintStream err = System.err;
         boolean existed = Files.exists(dir);
@@ -274,7 +273,7 @@ public final class MnistCommand implements Callable<Integer> {
                     Files.deleteIfExists(ck.resolveSibling(ck.getFileName().toString().replace(".safetensors", ".json")));
                 }
             }
-            RunControl.writeState(dir, "mnist", "running", options(), null);
+            RunControl.writeState(dir, "mnist", "running", opts, null);
         } catch (IOException e) {
             if (!existed) CliErrors.removeIfEmpty(dir);
             err.println("normlab mnist: cannot create the run directory " + dir + ": " + CliErrors.describe(e));
@@ -295,7 +294,7 @@ public final class MnistCommand implements Callable<Integer> {
             } catch (RunControl.Stopped stopped) {
                 progress.close();
                 metrics.write();
-                writeState(dir, "interrupted", null);
+                writeState(dir, opts, "interrupted", null);
                 err.println("normlab mnist: " + interruptedAt(session.progress(), p) + (resumeDir.equals(dir) ? "" : " (seed " + p.seed() + ")")
                         + "; resume with: ./normlab mnist --resume " + resumeDir);
                 return CliErrors.INTERRUPTED;
@@ -321,21 +320,21 @@ public final class MnistCommand implements Callable<Integer> {
             why.addProperty("network", e.variant);
             why.addProperty("step", e.step);
             why.addProperty("message", e.getMessage());
-            writeState(dir, "diverged", why);
+            writeState(dir, opts, "diverged", why);
             throw CliErrors.usage(e.getMessage() + "; try a smaller --lr (metrics so far: " + dir.resolve(MnistReport.CSV) + ")");
         } catch (java.io.UncheckedIOException e) {
-            writeState(dir, "failed", null);
+            writeState(dir, opts, "failed", null);
             err.println("normlab mnist: cannot write into " + dir + ": " + CliErrors.describe(e.getCause()));
             return 4;
         } catch (RuntimeException e) {
             if (e instanceof CliErrors.Failure) throw e;
-            writeState(dir, "failed", null);
+            writeState(dir, opts, "failed", null);
             throw CliErrors.usage("training failed: " + CliErrors.oneLine(e.getMessage()) + " (try a smaller --lr)");
         }
         MnistReport.Output published = new MnistReport.Output(r, dataName(train, test));
         try {
             published.write(dir);
-            RunControl.writeState(dir, "mnist", "complete", options(), null); // last: the run is a result only now
+            RunControl.writeState(dir, "mnist", "complete", opts, null); // last: the run is a result only now
         } catch (IOException e) {
             err.println("normlab mnist: cannot write the report into " + dir + ": " + CliErrors.describe(e));
             return 4;
@@ -346,9 +345,9 @@ public final class MnistCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void writeState(Path dir, String state, JsonObject extra) {
+    private void writeState(Path dir, JsonObject opts, String state, JsonObject extra) {
         try {
-            RunControl.writeState(dir, "mnist", state, options(), extra);
+            RunControl.writeState(dir, "mnist", state, opts, extra);
         } catch (IOException ignored) {
             // the run's files are what matters; its state file is best effort here
         }
