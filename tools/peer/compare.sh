@@ -74,7 +74,7 @@ fi
 } > "$out/machine.txt"
 # normlab's side runs as separate programs (kernels with the copy ceiling, the MLP, the CNN, the LSTM, the ViT), each
 # JIT-compiled for what it runs; with --only, one program with that filter.
-groups=("copy,bn1d,bn2d,ln,gn32,in2d,rms" "mlp" "cnn" "lstm_clf" "vit")
+groups=("copy,fma,bn1d,bn2d,ln,gn32,in2d,rms" "mlp" "cnn" "lstm_clf" "vit")
 [ -n "$only" ] && groups=("$only")
 
 run_peer() {  # run_peer PEER THREADS

@@ -7,7 +7,8 @@ Implementations: normlab; "pytorch" = Debian's PyTorch 1.13 (peer_torch.py); "to
 Columns: median time per call; speedup vs each peer = peer time / normlab time (above 1: normlab is faster); GB/s of
 minimal traffic (bytes counted by the workload: forward-train 3 passes, forward-eval 2, backward 5), steps/s for
 training, samples/s for inference (batch / mean latency); normlab's fraction of the copy ceiling = GB/s / best copy
-GB/s measured in the same run at that thread count. Inference rows: the time is the p50 latency of one call.
+GB/s measured in the same run at that thread count (the in-cache copy ceiling for tensors of ≤ 16 MB per pass);
+the run's vector FMA peak is printed below the table. Inference rows: the time is the p50 latency of one call.
 
 With --metric cpu the time is process CPU time per call instead of wall time: on a shared machine at 1 thread that
 removes the time spent descheduled (at 2 threads it counts both threads' work, so it is not a wall time).
@@ -44,7 +45,9 @@ def main(run_dir, metric="wall"):
 
     # inference rows after the training rows, whatever the order of the raw files
     order.sort(key=lambda k: k[2].startswith("infer_"))
-    copy_gbs = {}
+    # ceilings of the run per thread count: copy from DRAM ("copy"), copy in cache ("copy_cache", the tensor size of the
+    # one norm workload that fits in the last-level cache), best over the implementations; the vector FMA peak (normlab)
+    copy_gbs, cache_gbs, fma_gflops = {}, {}, {}
     for key in order:
         t, w, op, shape = key
         if w == "copy":
@@ -53,7 +56,11 @@ def main(run_dir, metric="wall"):
                 m = med(rs)
                 if m:
                     best = max(best, rs[0]["bytes"] / (m * 1e-3) / 1e9)
-            copy_gbs[t] = best
+            (cache_gbs if op == "copy_cache" else copy_gbs)[t] = best
+        elif w == "fma":
+            vals = [float(r["note"].split()[0]) for rs in groups[key].values() for r in rs if r.get("note")]
+            if vals:
+                fma_gflops[t] = statistics.median(vals)
 
     # normlab, then its peers in a fixed order: "pytorch" is Debian's PyTorch 1.13 (peer_torch.py), "torch27" PyTorch
     # 2.7.1 through DJL (tools/peer/djl), "ort" ONNX Runtime (inference rows, from normlab bench-infer)
@@ -80,8 +87,10 @@ def main(run_dir, metric="wall"):
             m = row[impl + "_ms"] = med(rs)
             row[impl + "_gbs"] = nbytes / (m * 1e-3) / 1e9 if (m and nbytes) else None
             row[impl + "_steps_s"] = 1e3 / m if (m and op == "train_step") else None
-            row[impl + "_copy_frac"] = (row[impl + "_gbs"] / copy_gbs[t]
-                                        if (row[impl + "_gbs"] and copy_gbs.get(t) and w != "copy") else None)
+            # tensors that fit in the last-level cache (≤ 16 MB of traffic per pass) against the in-cache ceiling
+            ceiling = cache_gbs.get(t) if (nbytes and nbytes <= 16 << 20 and cache_gbs.get(t)) else copy_gbs.get(t)
+            row[impl + "_copy_frac"] = (row[impl + "_gbs"] / ceiling
+                                        if (row[impl + "_gbs"] and ceiling and w not in ("copy", "fma")) else None)
             if batch:
                 p99 = [r["p99_ms"] for r in rs if r.get("p99_ms")]
                 sps = [r["samples_s"] for r in rs if r.get("samples_s")]
@@ -103,6 +112,7 @@ def main(run_dir, metric="wall"):
         for r in rows:
             wr.writerow({k: r.get(k) for k in fields})
     (run_dir / f"results{suffix}.json").write_text(json.dumps({"metric": metric, "impls": impls, "copy_gbs": copy_gbs,
+                                                              "copy_cache_gbs": cache_gbs, "fma_gflops": fma_gflops,
                                                               "rows": rows}, indent=1))
     print(f"time: {'median wall time per call' if metric == 'wall' else 'process CPU time per call'}; "
           "vs X = X's time / normlab's time (above 1: normlab is faster); rate = GB/s (norm kernels), steps/s (training) "
@@ -130,7 +140,10 @@ def main(run_dir, metric="wall"):
               + " | ".join(rate) + f" | {f(nf and 100 * nf, '.0f')}% |")
     for t in sorted({r["threads"] for r in rows}):
         if t in copy_gbs:
-            print(f"threads {t}: copy ceiling {copy_gbs[t]:.1f} GB/s")
+            print(f"threads {t}: copy ceiling {copy_gbs[t]:.1f} GB/s"
+                  + (f", in cache {cache_gbs[t]:.1f} GB/s" if t in cache_gbs else ""))
+        if t in fma_gflops:
+            print(f"threads {t}: vector FMA peak {fma_gflops[t]:.1f} GFLOP/s")
         for i in peers:
             col = "speedup" if i == "pytorch" else "speedup_" + i
             for what, ops in (("norm kernels", ("fwd_train", "fwd_eval", "backward")), ("training steps", ("train_step",)),

@@ -34,7 +34,8 @@ import normlab.tensor.Tensor;
  * times the same workloads in PyTorch). One JSON object per line on the output file, one per (workload, op):
  * the median time of one call after warm-up, and the bytes of minimal memory traffic for the norm kernels
  * (forward-train 3 passes over the tensor, forward-eval 2 — 3 for layers without running statistics, which must compute
- * them — backward 5) or steps/s for the training workloads. Also the copy bandwidth (STREAM-like, 2 passes).
+ * them — backward 5) or steps/s for the training workloads. Also the ceilings of the run: the copy bandwidth
+ * (STREAM-like, 2 passes) from DRAM and in cache, and the vector FMA peak of the pool's threads.
  *
  * <p>Usage: {@code java --add-modules jdk.incubator.vector -cp benchmarks.jar normlab.bench.Peer --threads 1
  * --out r.jsonl [--seconds 0.5] [--only substring]}. {@code --only} may list several substrings separated by commas.
@@ -163,7 +164,11 @@ public final class Peer {
     }
 
     private void runAll() {
-        if (wanted("copy")) copy();
+        if (wanted("copy")) {
+            copy();
+            copyInCache();
+        }
+        if (wanted("fma")) fmaPeak();
         norm("bn1d", new BatchNorm1d(1024), true, 256, 1024);
         norm("bn2d", new BatchNorm2d(64), true, 32, 64, 56, 56);
         norm("bn2d", new BatchNorm2d(64), true, 64, 64, 56, 56);
@@ -198,6 +203,54 @@ public final class Peer {
         double sec = time(() -> Parallel.forRange(chunks, 1, (lo, hi) ->
                 System.arraycopy(a, lo * chunk, b, lo * chunk, (hi - lo) * chunk)));
         emit("copy", "copy", "[" + n + "]", sec, 2L * 4 * n, "ok", null);
+    }
+
+    /**
+     * The in-cache copy ceiling for the one norm tensor that fits in the last-level cache (BatchNorm1d's 256 × 1024,
+     * 1 MB in and 1 MB out): the same split copy, repeated over buffers that stay cached (2 passes counted).
+     */
+    private void copyInCache() {
+        int n = 256 * 1024;
+        float[] a = new float[n], b = new float[n];
+        Arrays.fill(a, 1f);
+        int chunk = 1 << 12;
+        int chunks = n / chunk;
+        double sec = time(() -> Parallel.forRange(chunks, 1, (lo, hi) ->
+                System.arraycopy(a, lo * chunk, b, lo * chunk, (hi - lo) * chunk)));
+        emit("copy", "copy_cache", "[" + n + "]", sec, 2L * 4 * n, "ok", null);
+    }
+
+    /**
+     * The FMA ceiling of this run: every pool thread runs 12 independent vector FMA chains (no memory operands) for
+     * 2²⁰ iterations; GFLOP/s = threads · 2 · lanes · 12 · 2²⁰ / time. What a compute-bound kernel could reach.
+     */
+    private void fmaPeak() {
+        int iters = 1 << 20;
+        int lanes = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED.length();
+        int parts = Parallel.threads();
+        float[] sink = new float[parts];
+        double sec = time(() -> Parallel.forRange(parts, 1, (lo, hi) -> {
+            for (int i = lo; i < hi; i++) sink[i] += fmaChains(iters);
+        }));
+        double gflops = (double) parts * 2 * lanes * 12 * iters / sec / 1e9;
+        emit("fma", "peak", "[" + parts + "x12x" + lanes + "]", sec, 0, "ok", String.format(Locale.ROOT, "%.1f GFLOP/s", gflops));
+    }
+
+    /** 12 independent chains c ← a·b + c (the register peak: FMA latency × throughput ≤ 12 chains on Zen 3). */
+    private static float fmaChains(int iters) {
+        var S = jdk.incubator.vector.FloatVector.SPECIES_PREFERRED;
+        var a = jdk.incubator.vector.FloatVector.broadcast(S, 1.0001f);
+        var b = jdk.incubator.vector.FloatVector.broadcast(S, 0.9999f);
+        var c0 = jdk.incubator.vector.FloatVector.zero(S);
+        var c1 = c0; var c2 = c0; var c3 = c0; var c4 = c0; var c5 = c0;
+        var c6 = c0; var c7 = c0; var c8 = c0; var c9 = c0; var c10 = c0; var c11 = c0;
+        for (int i = 0; i < iters; i++) {
+            c0 = a.fma(b, c0); c1 = a.fma(b, c1); c2 = a.fma(b, c2); c3 = a.fma(b, c3);
+            c4 = a.fma(b, c4); c5 = a.fma(b, c5); c6 = a.fma(b, c6); c7 = a.fma(b, c7);
+            c8 = a.fma(b, c8); c9 = a.fma(b, c9); c10 = a.fma(b, c10); c11 = a.fma(b, c11);
+        }
+        return c0.add(c1).add(c2).add(c3).add(c4).add(c5).add(c6).add(c7).add(c8).add(c9).add(c10).add(c11)
+                .reduceLanes(jdk.incubator.vector.VectorOperators.ADD);
     }
 
     private void norm(String name, Module m, boolean hasRunningStats, int... shape) {
