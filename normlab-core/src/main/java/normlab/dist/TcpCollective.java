@@ -94,17 +94,25 @@ public final class TcpCollective implements Collective, AutoCloseable {
          * by {@code timeoutMillis}. Closes the endpoint.
          */
         public TcpCollective join(int rank, List<String> addresses, long timeoutMillis) {
+            return join(rank, addresses, timeoutMillis, timeoutMillis);
+        }
+
+        /**
+         * As {@link #join(int, List, long)}, but forming the group may take up to {@code joinMillis} (the ranks may
+         * leave the address exchange at different times), each later receive up to {@code timeoutMillis}.
+         */
+        public TcpCollective join(int rank, List<String> addresses, long joinMillis, long timeoutMillis) {
             int size = addresses.size();
             if (rank < 0 || rank >= size) throw new IllegalArgumentException("TcpCollective: rank " + rank + " outside [0, " + size + ")");
-            if (timeoutMillis <= 0) throw new IllegalArgumentException("TcpCollective: timeout must be > 0 ms, got " + timeoutMillis);
+            if (timeoutMillis <= 0 || joinMillis <= 0) throw new IllegalArgumentException("TcpCollective: timeout must be > 0 ms, got " + Math.min(timeoutMillis, joinMillis));
             Socket[] sockets = new Socket[size];
-            long deadline = System.nanoTime() + timeoutMillis * 1_000_000L;
+            long deadline = System.nanoTime() + joinMillis * 1_000_000L;
             try (ServerSocket s = server) {
                 for (int peer = 0; peer < rank; peer++) {
                     String a = addresses.get(peer);
                     int colon = a.lastIndexOf(':');
                     if (colon < 0) throw new IllegalArgumentException("TcpCollective: rank " + peer + "'s address '" + a + "' is not host:port");
-                    Socket so = connect(a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)), peer, deadline, timeoutMillis);
+                    Socket so = connect(a.substring(0, colon), Integer.parseInt(a.substring(colon + 1)), peer, deadline, joinMillis);
                     DataOutputStream out = new DataOutputStream(so.getOutputStream());
                     out.writeInt(MAGIC);
                     out.writeInt(rank);
@@ -120,7 +128,7 @@ public final class TcpCollective implements Collective, AutoCloseable {
                         so = s.accept();
                     } catch (SocketTimeoutException e) {
                         throw new CollectiveException("TcpCollective: rank " + rank + ": rank(s) " + missing(sockets, rank)
-                                + " did not connect within " + seconds(timeoutMillis));
+                                + " did not connect within " + seconds(joinMillis));
                     }
                     so.setSoTimeout(wait);
                     DataInputStream in = new DataInputStream(so.getInputStream());
