@@ -86,13 +86,16 @@ public final class SparkDataParallel {
 
     /**
      * The trained model (a copy of the input model, BatchNorm layers kept, with rank 0's final state), the logits of
-     * the last step in batch order, its mean loss, the stage attempt that finished and the step it resumed from.
+     * the last step in batch order, its mean loss, the stage attempt that finished, the step it resumed from, and rank
+     * 0's wall time of its steps (after the rendezvous, checkpoints included), and where each rank ran ({@code pid@host}
+     * of its executor JVM, by rank).
      */
-    public record Result(Module model, Tensor lastOutput, double lastLoss, int attempt, int resumedFrom) {}
+    public record Result(Module model, Tensor lastOutput, double lastLoss, int attempt, int resumedFrom, double stepSeconds,
+                         List<String> processes) {}
 
     /** What a task returns: its last logits, and rank 0's final state (others: only its checksum). */
     record RankResult(int rank, int attempt, int resumedFrom, float[] logits, int classes, double lastLoss,
-                      byte[] state, long stateCrc) implements Serializable {}
+                      byte[] state, long stateCrc, double stepSeconds, String process) implements Serializable {}
 
     /** The shards of K = {@code sizes.length} replicas: rank r takes the next {@code sizes[r]} rows of every batch. */
     public static List<Shard> shards(List<Tensor> batches, List<int[]> labels, int[] sizes) {
@@ -181,7 +184,8 @@ public final class SparkDataParallel {
             System.arraycopy(r.logits(), 0, logits, o, r.logits().length);
             o += r.logits().length;
         }
-        return new Result(out, Tensor.of(logits, rows, classes), first.lastLoss(), first.attempt(), first.resumedFrom());
+        return new Result(out, Tensor.of(logits, rows, classes), first.lastLoss(), first.attempt(), first.resumedFrom(), first.stepSeconds(),
+                results.stream().map(RankResult::process).toList());
     }
 
     /** One barrier task: a replica from rendezvous to its last step. */
@@ -226,6 +230,7 @@ public final class SparkDataParallel {
         }
 
         private RankResult run(TcpCollective c, Shard shard, int attempt) {
+            String host = SparkEnv.get().blockManager().blockManagerId().host();
             Module m = DataParallel.toSync(snap.value().build());
             DataParallel.attach(m, c);
             Optimizer opt = optimizer.create(m.parameters());
@@ -240,6 +245,7 @@ public final class SparkDataParallel {
             int steps = shard.x().length, row = 1;
             for (int d : shard.rowShape()) row *= d;
             Replica.Result last = null;
+            long t0 = System.nanoTime();
             for (int t = start; t < steps; t++) {
                 int n = shard.y()[t].length;
                 int[] shape = new int[shard.rowShape().length + 1];
@@ -252,13 +258,14 @@ public final class SparkDataParallel {
                     save(ckpt, m, opt, done);
                 }
             }
+            double seconds = (System.nanoTime() - t0) / 1e9;
             byte[] state = Safetensors.encode(m.stateDict(), Map.of());
             CRC32C crc = new CRC32C();
             crc.update(state);
             float[] logits = last == null ? new float[0] : last.logits().data.clone();
             int classes = last == null ? 0 : last.logits().dim(1);
             return new RankResult(c.rank(), attempt, start, logits, classes, last == null ? Double.NaN : last.loss(),
-                    c.rank() == 0 ? state : null, crc.getValue());
+                    c.rank() == 0 ? state : null, crc.getValue(), seconds, ProcessHandle.current().pid() + "@" + host);
         }
     }
 

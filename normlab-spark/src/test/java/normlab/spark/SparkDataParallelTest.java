@@ -115,8 +115,8 @@ class SparkDataParallelTest {
             if (ps.containsKey(k)) weights = Math.max(weights, d);
             else stats = Math.max(stats, d);
         }
-        System.out.printf("Spark data parallel %s (local[2], %d steps, %.1f s with rendezvous): vs one process: outputs %.2e, weights %.2e, running statistics %.2e%n",
-                split, STEPS, seconds, out, weights, stats);
+        System.out.printf("Spark data parallel %s (local[2], %d steps, %.1f s with rendezvous, %.1f steps/s): vs one process: outputs %.2e, weights %.2e, running statistics %.2e%n",
+                split, STEPS, seconds, STEPS / got.stepSeconds(), out, weights, stats);
         assertEquals(loss, got.lastLoss(), 1e-5);
         assertTrue(out <= 1e-6, "outputs differ by " + out);
         assertTrue(weights <= 1e-6, "weights differ by " + weights);
@@ -127,7 +127,7 @@ class SparkDataParallelTest {
     }
 
     /** An optimizer that misbehaves on one rank at one step: the fault a test injects into a replica. */
-    static final class Faulty implements Optimizer {
+    static class Faulty implements Optimizer {
         final Optimizer inner;
         final int atStep;
         final boolean hang;
@@ -210,6 +210,13 @@ class SparkDataParallelTest {
         assertEquals(50, got.resumedFrom(), "the retry resumed from the checkpoint of step 50");
         // an uninterrupted run: the same training without the crash
         assertBitsEqual(threads(model, sizes, ps -> new SGD(ps, 0.1, 0.9, false, 0, false)), got.model().stateDict());
+        deleteTree(dir);
+    }
+
+    static void deleteTree(Path dir) throws java.io.IOException {
+        try (var paths = Files.walk(dir)) {
+            for (Path p : paths.sorted(java.util.Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
+        }
     }
 
     @Test
