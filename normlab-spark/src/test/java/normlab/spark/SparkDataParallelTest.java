@@ -229,5 +229,9 @@ class SparkDataParallelTest {
                 ps -> new SGD(ps, 0.1), SparkDataParallel.shards(xs.subList(0, 1), ys.subList(0, 1), new int[] {30, 30}),
                 new SparkDataParallel.Options(1000, 0, null)));
         assertTrue(g.getMessage().startsWith("DataParallel: GhostBatchNorm '1' keeps per-replica batch statistics"), g.getMessage());
+        IllegalArgumentException t = assertThrows(IllegalArgumentException.class, () -> new SparkDataParallel.Options(0, 0, null));
+        assertEquals("SparkDataParallel: timeout must be > 0 ms, got 0", t.getMessage());
+        IllegalArgumentException c = assertThrows(IllegalArgumentException.class, () -> new SparkDataParallel.Options(1000, 10, null));
+        assertEquals("SparkDataParallel: a checkpoint interval needs a checkpoint directory", c.getMessage());
     }
 }
