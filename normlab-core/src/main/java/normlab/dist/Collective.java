@@ -6,8 +6,8 @@ package normlab.dist;
  * rank has called it). Results never depend on timing: reductions add the ranks' contributions in rank order
  * (((r₀ + r₁) + r₂) + …), in double, so every rank gets the same bits on every run.
  *
- * <p>Implementations: {@link ThreadCollective} (replicas as threads of one JVM). A network transport implements the
- * same three methods. A failed or mismatched call throws a {@link CollectiveException} on every rank that takes part,
+ * <p>Implementations: {@link ThreadCollective} (replicas as threads of one JVM) and {@link TcpCollective} (replicas
+ * anywhere on a network, e.g. Spark barrier tasks). A failed or mismatched call throws a {@link CollectiveException} on every rank that takes part,
  * never a silent hang: a rank that does not arrive within the group's timeout is named in the error.
  */
 public interface Collective {

@@ -8,7 +8,6 @@ import java.util.concurrent.Future;
 import java.util.concurrent.ExecutionException;
 import java.util.function.Function;
 import normlab.io.LayerTypes;
-import normlab.nn.CrossEntropyLoss;
 import normlab.nn.Layout;
 import normlab.nn.Module;
 import normlab.nn.Parameter;
@@ -179,43 +178,11 @@ public final class DataParallel implements AutoCloseable {
 
     private volatile double lastLoss;
 
-    /** Replica r's part of a step; returns its logits. */
+    /** Replica r's part of a step ({@link Replica#step}); returns its logits. */
     private Tensor replicaStep(int r, Tensor x, int[] y, int globalBatch) {
-        Module m = replicas.get(r);
-        Optimizer opt = optimizers.get(r);
-        ThreadCollective c = group.get(r);
-        opt.zeroGrad();
-        Tensor z = m.forward(x).copy();
-        if (z.rank() != 2) throw new ShapeException("DataParallel: expected logits (N, K) from the model, got " + z.shapeString());
-        double[] loss = new double[1];
-        Tensor dz;
-        if (y.length > 0) {
-            CrossEntropyLoss ce = new CrossEntropyLoss();
-            loss[0] = (double) ce.forward(z, y) * y.length;
-            dz = ce.backward(globalBatch);
-        } else {
-            dz = Tensor.zeros(z.shape());
-        }
-        m.backwardParams(dz);
-        List<Parameter> ps = opt.parameters();
-        int total = 0;
-        for (Parameter p : ps) total += p.grad.numel();
-        float[] flat = new float[total];
-        int o = 0;
-        for (Parameter p : ps) {
-            System.arraycopy(p.grad.data, 0, flat, o, p.grad.numel());
-            o += p.grad.numel();
-        }
-        c.allReduceSum(flat);
-        c.allReduceSum(loss);
-        o = 0;
-        for (Parameter p : ps) {
-            System.arraycopy(flat, o, p.grad.data, 0, p.grad.numel());
-            o += p.grad.numel();
-        }
-        opt.step();
-        if (r == 0) lastLoss = loss[0] / globalBatch;
-        return z;
+        Replica.Result res = new Replica(replicas.get(r), optimizers.get(r), group.get(r)).step(x, y, globalBatch);
+        if (r == 0) lastLoss = res.loss();
+        return res.logits();
     }
 
     /** Stops the replica threads. */
