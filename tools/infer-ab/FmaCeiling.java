@@ -5,7 +5,7 @@ import jdk.incubator.vector.VectorSpecies;
  * What a Java Vector API FMA microkernel reaches on this machine (issue #22 round 4): GFLOP/s of
  * (peak) 12 independent accumulators, no memory operands;
  * (6x2)  6 rows of A (packed, 6 floats per depth step) × 2 vectors of packed B, 12 accumulators (Gemm.panel6x2);
- * (6x2r) the same with A read in place from 6 row-major rows (Gemm.panel6x2r, the eval MLP path);
+ * (6x2r) the same with A read in place from 6 row-major rows (the eval MLP path until round 4's 4 × 3 tile; since removed from Gemm);
  * (4x3r) 4 rows of A in place × 3 vectors of B, 12 accumulators: 4 broadcasts + 3 loads per 12 FMAs instead of 6 + 2;
  * (4x3)  the same with A packed (4 floats per depth step);
  * on the MLP's first product (64 × 784 × 96: strip of B → depth block of 112 → panels, so B's block stays in L1);
