@@ -820,10 +820,11 @@ public final class Gemm {
      * <p>A comes in two layouts: packed panels ({@link #packPanel}: {@code ap[ao + p·R + r]}, the R values of a depth
      * step adjacent) and x in place ({@code x[xo + r·lda]}, depth contiguous). Only 8 × 1 serves both, through two
      * strides ({@link #panel8x1}); a packed kernel keeps constant offsets {@code ap[ao + r]}, because reading packed
-     * panels through a row stride measured 20–26 % slower per kernel on AVX2 (6 × 2 over a packed 60 × 100 A and 784
-     * columns, same bits, same-JVM alternation in three JVMs: 82–84 against 68 GFLOP/s at the chunk minimum;
-     * {@code tools/infer-ab/StrideAb.java}), 2–3.5 % of whole training products (matmulNN / matmulTNAcc; the likely
-     * cause, not read in the compiled code: a strided index needs its own add and range check per broadcast).
+     * panels through a row stride made 6 × 2 slower on AVX2 in every same-JVM alternation (same bits): 0.65–0.83× the
+     * GFLOP/s over a packed 60 × 100 A and 784 columns at load 19–21 (four JVMs), 0.85–0.95× in
+     * {@code tools/infer-ab/FmaCeiling.java altstride} at load 17–20, and 2–3.5 % of whole training products
+     * (matmulNN / matmulTNAcc, a build with every kernel strided, not kept). The likely cause, not read in the
+     * compiled code: a strided index needs its own add and range check per broadcast.
      *
      * <p>They call only the Vector API's force-inlined methods, and no vector value merges two paths: a helper of our
      * own can be left out of line by C2's inlining budget, and accumulators that start from either C or zero stay
@@ -1191,8 +1192,10 @@ public final class Gemm {
      * 8 rows × 1 vector (8 accumulators, 8 broadcasts + 1 load per 8 FMAs), the one shape both layouts of A use, so
      * it reads A(r, p) = {@code a[ao + r·ars + p·acs]}: packed 8-row panels (ars = 1, acs = 8; a product one vector
      * wide) and x in place (ars = lda, acs = 1; the last 1-vector strip of {@link #rowMajorTiles4}, where a 4 × 1 tile
-     * has too few chains). Unlike 6 × 2, it measured no slower through the strides than with constant offsets over
-     * packed panels on AVX2 ({@code tools/infer-ab/StrideAb.java}; see the comment above {@link #panel8x2}).
+     * has too few chains). Over packed panels on AVX2 the strided form showed no consistent cost against constant
+     * offsets (FmaCeiling altstride: 0.86–1.04× the GFLOP/s at load 17–20; a copy over 128-deep panels: 0.62–1.05×
+     * the time per round), unlike 6 × 2 (see above {@link #panel8x2}); its packed use is AVX-512's (a product one
+     * vector wide), which this machine cannot time.
      */
     private static void panel8x1(float[] c, int co, int ldc, float[] a, int ao, int ars, int acs, float[] b, int bo, int ldb,
                                  int kb, boolean acc) {
