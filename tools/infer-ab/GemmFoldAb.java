@@ -9,7 +9,7 @@ import java.util.*;
  * classes in its own class loader, so both versions' kernels are compiled in one JVM and alternated in 150 ms chunks,
  * in rotating order. Workloads: the Predictor on a saved model (eval x·Wᵀ, batch B) and the training products
  * matmulNN / matmulTNAcc on the paper's MLP shape 60×784×100 and conv2's 64×288×196 (the packed 6-row panels on
- * AVX2). Prints per workload and build min / q25 / median / q75 of the chunk medians, the per-round ratio B/A (median
+ * AVX2), and matmulNTPacked (the eval x·Wᵀ) with 2 and 5 vectors of columns. Prints per workload and build min / q25 / median / q75 of the chunk medians, the per-round ratio B/A (median
  * and range), and the largest output difference between the builds (0 = bit-identical).
  *
  * <pre>java --add-modules jdk.incubator.vector GemmFoldAb.java OLD_CLASSES NEW_CLASSES GSON_JAR MODEL ROUNDS THREADS</pre>
@@ -22,7 +22,8 @@ public class GemmFoldAb {
     URL gson = Path.of(a[2]).toUri().toURL();
     Path model = Path.of(a[3]);
     int rounds = Integer.parseInt(a[4]), threads = Integer.parseInt(a[5]);
-    String[] names = {"mlp b64", "mlp b1", "NN 60x784x100", "TNAcc 60x784x100", "NN 64x288x196", "TNAcc 64x288x196"};
+    String[] names = {"mlp b64", "mlp b1", "NN 60x784x100", "TNAcc 60x784x100", "NN 64x288x196", "TNAcc 64x288x196",
+                      "NTPacked 64x784x16", "NTPacked 64x100x40"};
     Work[][] w = new Work[names.length][2];
     for (int v = 0; v < 2; v++) {
       ClassLoader cl = new URLClassLoader(new URL[] {Path.of(builds[v]).toUri().toURL(), gson}, ClassLoader.getPlatformClassLoader());
@@ -40,6 +41,10 @@ public class GemmFoldAb {
       w[3][v] = product(tn, 60, 784, 100, true);
       w[4][v] = product(nn, 64, 288, 196, false);
       w[5][v] = product(tn, 64, 288, 196, true);
+      Method pk = g.getMethod("packNT", float[].class, int.class, int.class);
+      Method ntp = g.getMethod("matmulNTPacked", float[].class, float[].class, float[].class, float[].class, int.class, int.class, int.class);
+      w[6][v] = packedNT(pk, ntp, 64, 784, 16);
+      w[7][v] = packedNT(pk, ntp, 64, 100, 40);
     }
     for (int warm = 0; warm < 2; warm++) for (Work[] ws : w) for (Work x : ws) { long t0 = System.nanoTime(); while (System.nanoTime() - t0 < 500_000_000L) x.run(); }
     double[][][] med = new double[names.length][2][rounds];
@@ -85,6 +90,13 @@ public class GemmFoldAb {
       }
       public float[] out() { return out; }
     };
+  }
+
+  /** matmulNTPacked(y, x, Wᵀ, W, n, k, m): the eval x·Wᵀ with Wᵀ packed once (x in place on AVX2). */
+  static Work packedNT(Method pack, Method f, int n, int k, int m) throws Exception {
+    Random r = new Random(n * 17 + k + m);
+    float[] x = gauss(r, n * k), w = gauss(r, m * k), y = new float[n * m], wt = (float[]) pack.invoke(null, w, k, m);
+    return new Work() { public void run() throws Exception { f.invoke(null, y, x, wt, w, n, k, m); } public float[] out() { return y; } };
   }
 
   static float[] gauss(Random r, int len) { float[] f = new float[len]; for (int i = 0; i < len; i++) f[i] = (float) r.nextGaussian(); return f; }
