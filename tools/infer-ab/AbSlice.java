@@ -5,8 +5,9 @@ import normlab.infer.*;
 import normlab.kernels.*;
 
 /**
- * Same-JVM A/B of the Predictor's batch slices and kernels (issue #22 round 4): variants THREADS/ROWS[/EVALTILE]
- * (ROWS 0 = one slice, the products parallel inside; else Predictor.setSliceRows(ROWS); EVALTILE Gemm.setEvalTile),
+ * Same-JVM A/B of the Predictor's batch slices (issue #22 round 4): variants THREADS/ROWS (ROWS 0 = one slice, the
+ * products parallel inside; else Predictor.setSliceRows(ROWS); round 4's third field, the eval tile, went with the
+ * 6 × 2 in-place tile),
  * alternated in 150 ms chunks in rotating order; prints
  * min/q25/median/q75 of the chunk medians and the largest output difference against the first variant.
  *
@@ -47,6 +48,5 @@ public class AbSlice {
     Parallel.setThreads(Integer.parseInt(tr[0]));
     int rows = Integer.parseInt(tr[1]);
     Predictor.setSliceRows(rows == 0 ? Integer.MAX_VALUE : rows);
-    if (tr.length > 2) Gemm.setEvalTile(Integer.parseInt(tr[2]));
   }
 }

@@ -5,18 +5,19 @@ import jdk.incubator.vector.VectorSpecies;
  * What a Java Vector API FMA microkernel reaches on this machine (issue #22 round 4): GFLOP/s of
  * (peak) 12 independent accumulators, no memory operands;
  * (6x2)  6 rows of A (packed, 6 floats per depth step) × 2 vectors of packed B, 12 accumulators (Gemm.panel6x2);
- * (6x2r) the same with A read in place from 6 row-major rows (Gemm.panel6x2r, the eval MLP path);
+ * (6x2r) the same with A read in place from 6 row-major rows (the eval MLP path until round 4's 4 × 3 tile; since removed from Gemm);
  * (4x3r) 4 rows of A in place × 3 vectors of B, 12 accumulators: 4 broadcasts + 3 loads per 12 FMAs instead of 6 + 2;
  * (4x3)  the same with A packed (4 floats per depth step);
  * on the MLP's first product (64 × 784 × 96: strip of B → depth block of 112 → panels, so B's block stays in L1);
  * (conv6x2) ConvKernels.tileFlat's loop on the CNN's conv2 (32 → 64 channels, 3×3, one item of 30 flat positions);
- * (conv3x4) the same with 3 positions × 4 vectors of output channels (17 registers); altconv and altgemm alternate
+ * (conv3x4) the same with 3 positions × 4 vectors of output channels (17 registers); altstride alternates packed A
+ * read with constant offsets and through two strides (6x2 and 8x1, as Gemm's kernels); altconv and altgemm alternate
  * conv 6×2 with 4 positions × 3 vectors, and gemm 6x2r, 4x3r and the register peak, in 20 ms chunks in one JVM (for a
  * loaded machine: compare the medians side by side; altall: gemm 4x3r, conv 6x2 and the peak). Otherwise best of
  * 15 timed rounds of ~50 ms after a
  * warm-up; pure compute (no window building, epilogue or pool).
  *
- * <pre>java --add-modules jdk.incubator.vector tools/infer-ab/FmaCeiling.java [peak|6x2|6x2r|4x3|4x3r|conv6x2|conv3x4|altconv|altgemm|altall]</pre>
+ * <pre>java --add-modules jdk.incubator.vector tools/infer-ab/FmaCeiling.java [peak|6x2|6x2r|4x3|4x3r|conv6x2|conv3x4|altstride|altconv|altgemm|altall]</pre>
  * One kernel per JVM gives steadier numbers (the JIT compiles each kernel once, for its one call site).
  */
 public class FmaCeiling {
@@ -60,6 +61,64 @@ public class FmaCeiling {
         c30.intoArray(c, co + 3 * ldc); c31.intoArray(c, co + 3 * ldc + L);
         c40.intoArray(c, co + 4 * ldc); c41.intoArray(c, co + 4 * ldc + L);
         c50.intoArray(c, co + 5 * ldc); c51.intoArray(c, co + 5 * ldc + L);
+    }
+
+    /** {@link #p6x2} reading A through two strides, a[ao + r·ars + p·acs], as Gemm.panel8x1 does (here ars = 1, acs = 6). */
+    static void p6x2s(float[] c, int co, int ldc, float[] a, int ao, int ars, int acs, float[] b, int bo, int ldb, int kb) {
+        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
+        c00 = FloatVector.zero(S);
+        c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c00;
+        int a1 = ars, a2 = 2 * ars, a3 = 3 * ars, a4 = 4 * ars, a5 = 5 * ars;
+        for (int p = 0; p < kb; p++, bo += ldb, ao += acs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L);
+            FloatVector v = FloatVector.broadcast(S, a[ao]);
+            c00 = v.fma(b0, c00); c01 = v.fma(b1, c01);
+            v = FloatVector.broadcast(S, a[ao + a1]);
+            c10 = v.fma(b0, c10); c11 = v.fma(b1, c11);
+            v = FloatVector.broadcast(S, a[ao + a2]);
+            c20 = v.fma(b0, c20); c21 = v.fma(b1, c21);
+            v = FloatVector.broadcast(S, a[ao + a3]);
+            c30 = v.fma(b0, c30); c31 = v.fma(b1, c31);
+            v = FloatVector.broadcast(S, a[ao + a4]);
+            c40 = v.fma(b0, c40); c41 = v.fma(b1, c41);
+            v = FloatVector.broadcast(S, a[ao + a5]);
+            c50 = v.fma(b0, c50); c51 = v.fma(b1, c51);
+        }
+        c00.intoArray(c, co); c01.intoArray(c, co + L);
+        c10.intoArray(c, co + ldc); c11.intoArray(c, co + ldc + L);
+        c20.intoArray(c, co + 2 * ldc); c21.intoArray(c, co + 2 * ldc + L);
+        c30.intoArray(c, co + 3 * ldc); c31.intoArray(c, co + 3 * ldc + L);
+        c40.intoArray(c, co + 4 * ldc); c41.intoArray(c, co + 4 * ldc + L);
+        c50.intoArray(c, co + 5 * ldc); c51.intoArray(c, co + 5 * ldc + L);
+    }
+
+    /** 8 rows × 1 vector, A packed (8 floats per depth step), constant offsets. */
+    static void p8x1(float[] c, int co, int ldc, float[] ap, int ao, float[] b, int bo, int ldb, int kb) {
+        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+        for (int p = 0; p < kb; p++, bo += ldb, ao += 8) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            c0 = FloatVector.broadcast(S, ap[ao]).fma(b0, c0); c1 = FloatVector.broadcast(S, ap[ao + 1]).fma(b0, c1);
+            c2 = FloatVector.broadcast(S, ap[ao + 2]).fma(b0, c2); c3 = FloatVector.broadcast(S, ap[ao + 3]).fma(b0, c3);
+            c4 = FloatVector.broadcast(S, ap[ao + 4]).fma(b0, c4); c5 = FloatVector.broadcast(S, ap[ao + 5]).fma(b0, c5);
+            c6 = FloatVector.broadcast(S, ap[ao + 6]).fma(b0, c6); c7 = FloatVector.broadcast(S, ap[ao + 7]).fma(b0, c7);
+        }
+        c0.intoArray(c, co); c1.intoArray(c, co + ldc); c2.intoArray(c, co + 2 * ldc); c3.intoArray(c, co + 3 * ldc);
+        c4.intoArray(c, co + 4 * ldc); c5.intoArray(c, co + 5 * ldc); c6.intoArray(c, co + 6 * ldc); c7.intoArray(c, co + 7 * ldc);
+    }
+
+    /** {@link #p8x1} through two strides (Gemm.panel8x1's form; here ars = 1, acs = 8). */
+    static void p8x1s(float[] c, int co, int ldc, float[] a, int ao, int ars, int acs, float[] b, int bo, int ldb, int kb) {
+        FloatVector c0 = FloatVector.zero(S), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
+        int a1 = ars, a2 = 2 * ars, a3 = 3 * ars, a4 = 4 * ars, a5 = 5 * ars, a6 = 6 * ars, a7 = 7 * ars;
+        for (int p = 0; p < kb; p++, bo += ldb, ao += acs) {
+            FloatVector b0 = FloatVector.fromArray(S, b, bo);
+            c0 = FloatVector.broadcast(S, a[ao]).fma(b0, c0); c1 = FloatVector.broadcast(S, a[ao + a1]).fma(b0, c1);
+            c2 = FloatVector.broadcast(S, a[ao + a2]).fma(b0, c2); c3 = FloatVector.broadcast(S, a[ao + a3]).fma(b0, c3);
+            c4 = FloatVector.broadcast(S, a[ao + a4]).fma(b0, c4); c5 = FloatVector.broadcast(S, a[ao + a5]).fma(b0, c5);
+            c6 = FloatVector.broadcast(S, a[ao + a6]).fma(b0, c6); c7 = FloatVector.broadcast(S, a[ao + a7]).fma(b0, c7);
+        }
+        c0.intoArray(c, co); c1.intoArray(c, co + ldc); c2.intoArray(c, co + 2 * ldc); c3.intoArray(c, co + 3 * ldc);
+        c4.intoArray(c, co + 4 * ldc); c5.intoArray(c, co + 5 * ldc); c6.intoArray(c, co + 6 * ldc); c7.intoArray(c, co + 7 * ldc);
     }
 
     static void p6x2r(float[] c, int co, int ldc, float[] x, int xo, int lda, float[] b, int bo, int ldb, int kb) {
@@ -291,6 +350,17 @@ public class FmaCeiling {
                 () -> { for (int q = 0; q < 1000; q++) sink += peak(100); }},
                 new double[] {2.0 * 66 * 12 * L * k, 2.0 * 64 * 12 * L * k, 1000 * 2.0 * 12 * L * 100});
             System.out.printf("alternated, median of 40 chunks: gemm 6x2r %.1f, 4x3r %.1f, register peak %.1f GFLOP/s%n", m[0], m[1], m[2]);
+        }
+        if (which.equals("altstride")) {
+            // packed A read with constant offsets (Gemm.panel6x2) or through two strides (Gemm.panel8x1's form)
+            double f62 = 2.0 * 66 * k * ((np / (2 * L)) * 2 * L), f81 = 2.0 * 64 * k * np;
+            double[] m = alternate(new Body[] {
+                () -> { for (int j = 0; j + 2 * L <= np; j += 2 * L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 11; q++) p6x2(c, q * 6 * np + j, np, ap, q * 6 * k + d * 6, b, d * np + j, np, kb); },
+                () -> { for (int j = 0; j + 2 * L <= np; j += 2 * L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 11; q++) p6x2s(c, q * 6 * np + j, np, ap, q * 6 * k + d * 6, 1, 6, b, d * np + j, np, kb); },
+                () -> { for (int j = 0; j < np; j += L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 8; q++) p8x1(c, q * 8 * np + j, np, ap, q * 8 * k + d * 8, b, d * np + j, np, kb); },
+                () -> { for (int j = 0; j < np; j += L) for (int d = 0; d < k; d += kb) for (int q = 0; q < 8; q++) p8x1s(c, q * 8 * np + j, np, ap, q * 8 * k + d * 8, 1, 8, b, d * np + j, np, kb); }},
+                new double[] {f62, f62, f81, f81});
+            System.out.printf("alternated, median of 40 chunks, A packed: 6x2 constant offsets %.1f, 6x2 strided %.1f, 8x1 constant %.1f, 8x1 strided %.1f GFLOP/s%n", m[0], m[1], m[2], m[3]);
         }
         if (which.equals("altall")) {
             double[] m = alternate(new Body[] {

@@ -106,48 +106,41 @@ public final class Gemm {
         }
         int mp = roundUp(m), kb = equalBlock(k, NT_DEPTH_BLOCK);
         float[] yp = mp == m ? y : Kernels.workspace(CP, n * mp);
-        if (PR == 6 && rowMajorA && evalTile == 4) rowMajorTiles4(yp, x, k, wt, n, mp, kb);
-        else if (PR == 6 && rowMajorA) rowMajorTiles(yp, x, k, wt, n, mp, kb);
+        if (PR == 6 && rowMajorA) rowMajorTiles4(yp, x, k, wt, n, mp, kb);
         else for (int p0 = 0; p0 < k; p0 += kb) tiles(yp, x, k, 1, wt, n, mp, p0, Math.min(k, p0 + kb), 0, p0 > 0);
         if (yp != y) for (int i = 0; i < n; i++) System.arraycopy(yp, i * mp, y, i * m, m);
     }
 
     private static volatile boolean rowMajorA = true;
 
-    /** Whether {@link #matmulNTPacked} reads x in place (6-row panels) rather than packing it; for A/B benchmarks. */
+    /** Whether {@link #matmulNTPacked} reads x in place (AVX2's 4-row tiles) rather than packing it; for A/B benchmarks. */
     public static boolean setRowMajorA(boolean on) {
         boolean old = rowMajorA;
         rowMajorA = on;
         return old;
     }
 
-    /** Register tile of {@link #matmulNTPacked} with x in place on 6-row machines: 4 (4 rows × 3 vectors) or 6 (6 × 2). */
-    private static volatile int evalTile = 4;
-
-    /** Forces {@link #matmulNTPacked}'s in-place tile (4: 4 × 3 vectors, 6: 6 × 2); returns the previous one. For tests and A/B runs. */
-    public static int setEvalTile(int rows) {
-        if (rows != 4 && rows != 6) throw new IllegalArgumentException("eval tile rows must be 4 or 6, got " + rows);
-        int old = evalTile;
-        evalTile = rows;
-        return old;
-    }
-
     /** Rows per register panel of {@link #matmulNTPacked} (the eval x·Wᵀ): a batch cut on multiples of it wastes no panel rows. */
     public static int evalPanelRows() {
-        return PR == 6 && rowMajorA ? evalTile : PR;
+        return PR == 6 && rowMajorA ? 4 : PR;
     }
 
     /** The valid rows of a last, partial panel of {@link #rowMajorTiles4}, copied for one depth block (rows kb apart). */
     private static final ThreadLocal<float[]> XS = ThreadLocal.withInitial(() -> new float[0]);
 
     /**
-     * {@link #rowMajorTiles} with a 4-row × 3-vector register tile (12 accumulators, as 6 × 2, but 4 broadcasts + 3
-     * loads of B per 12 FMAs instead of 6 + 2, and 4 streams of x instead of 6): strips of 3 vectors, a last strip of
-     * 2 vectors 4 × 2, of 1 vector 8 rows × 1 (a 4 × 1 tile has too few chains to hide the FMA latency; 2 + 2 for
-     * 100 columns ran its 4 of 13 vectors ~40 % slower per flop than the 4 × 3 strips in a profile). Items are strips ×
-     * 48 rows. The same
-     * depth blocks in the same order, so the same bits as {@link #rowMajorTiles} and {@link #matmulNT}. A last panel of
-     * fewer than 4 rows runs on a copy of its rows into the scratch tile, then its valid rows are added to C.
+     * {@link #tiles} for a row-major A (x, rows k apart) on 6-row (AVX2) machines, without packing A: the register
+     * kernels broadcast straight from the rows of x (packing x was 14 % of the MLP's batch-64 inference in a profile).
+     * A 4-row × 3-vector tile ({@link #panel4x3r}: 12 accumulators, as 6 × 2, but 4 broadcasts + 3 loads of B per 12
+     * FMAs instead of 6 + 2, and 4 streams of x instead of 6; 14–24 % faster than 6 × 2 panels on x in place in
+     * same-JVM A/Bs, docs/inference.md round 4): strips of 3 vectors, a last strip of 2 vectors 4 × 2, of 1 vector 8
+     * rows × 1 (a 4 × 1 tile has too few chains to hide the FMA latency; 2 + 2 for 100 columns ran its 4 of 13 vectors
+     * ~40 % slower per flop than the 4 × 3 strips in a profile). Items are strips × 48 rows. The same depth blocks
+     * (outer blocks of kbo, inner ones of at most {@link #PACKED_DEPTH_BLOCK}) and fma chains as {@link #tiles} +
+     * {@link #multiplyPacked}, so the same bits as {@link #matmulNT}, but all outer blocks inside one item: one parallel
+     * region per product instead of one per outer block (each a hand-off that, on a loaded 2-vCPU machine, can wait for
+     * a core). A last panel of fewer than 4 rows runs on a copy of its rows into the scratch tile, then its valid rows
+     * are added to C.
      */
     private static void rowMajorTiles4(float[] c, float[] x, int k, float[] b, int rows, int np, int kbo) {
         int vecs = np / L, strips3 = vecs / 3, rest = vecs - 3 * strips3, strips = strips3 + (rest > 0 ? 1 : 0);
@@ -183,56 +176,8 @@ public final class Gemm {
                             boolean ad = valid == pr && add;
                             if (width == 3 * L) panel4x3r(cc, co, ldc, a, xo, lda, b, bo, np, kd, ad);
                             else if (width == 2 * L) panel4x2r(cc, co, ldc, a, xo, lda, b, bo, np, kd, ad);
-                            else panel8x1r(cc, co, ldc, a, xo, lda, b, bo, np, kd, ad);
+                            else panel8x1(cc, co, ldc, a, xo, lda, 1, b, bo, np, kd, ad);
                             if (valid < pr) addRows(c, i0 * np + j, np, ct, valid, width, add);
-                        }
-                    }
-                }
-            }
-        });
-    }
-
-    /** One 6-row panel of x packed for a partial panel of {@link #rowMajorTiles}. */
-    private static final ThreadLocal<float[]> AP1 = ThreadLocal.withInitial(() -> new float[0]);
-
-    /**
-     * {@link #tiles} for a row-major A (x, rows k apart) with 6-row panels, without packing A: the register kernel
-     * ({@link #panel6x2r}) broadcasts straight from the 6 rows of x, six sequential streams (packing x was 14 % of the
-     * MLP's batch-64 inference in a profile). The same depth blocks (outer blocks of kbo, inner ones of at most
-     * {@link #PACKED_DEPTH_BLOCK}) and fma chains as {@link #tiles} + {@link #multiplyPacked}, so the same bits, but all
-     * outer blocks inside one item: one parallel region per product instead of one per outer block (each a hand-off
-     * that, on a loaded 2-vCPU machine, can wait for a core). A last panel of fewer than 6 rows is packed (zero rows)
-     * and goes through the scratch tile as there.
-     */
-    private static void rowMajorTiles(float[] c, float[] x, int k, float[] b, int rows, int np, int kbo) {
-        int pr = 6, panels = (rows + pr - 1) / pr;
-        int vecs = np / L, strips = (vecs + 1) / 2;
-        int perItem = ROWS_PER_ITEM / 8 * pr, groups = (rows + perItem - 1) / perItem, items = strips * groups;
-        long flopsPerItem = (long) Math.min(rows, perItem) * 2 * L * k;
-        Parallel.forRange(items, (int) Math.max(1, GRAIN_FLOPS / Math.max(1, flopsPerItem)), (lo, hi) -> {
-            float[] ct = CT.get();
-            for (int it = lo; it < hi; it++) {
-                int st = it % strips, g = it / strips, j = st * 2 * L;
-                int width = st == strips - 1 ? np - j : 2 * L;
-                int q0 = g * (ROWS_PER_ITEM / 8), q1 = Math.min(panels, q0 + ROWS_PER_ITEM / 8);
-                for (int p0 = 0; p0 < k; p0 += kbo) {
-                    int depth = Math.min(k, p0 + kbo) - p0, kb = equalBlock(depth, PACKED_DEPTH_BLOCK);
-                    for (int d0 = 0; d0 < depth; d0 += kb) {
-                        int d1 = Math.min(depth, d0 + kb);
-                        boolean add = p0 > 0 || d0 > 0;
-                        for (int q = q0; q < q1; q++) {
-                            int i0 = q * pr, valid = Math.min(pr, rows - i0), bo = (p0 + d0) * np + j;
-                            if (valid == pr) {
-                                int xo = i0 * k + p0 + d0, co = i0 * np + j;
-                                if (width == 2 * L) panel6x2r(c, co, np, x, xo, k, b, bo, np, d1 - d0, add);
-                                else panel6x1r(c, co, np, x, xo, k, b, bo, np, d1 - d0, add);
-                            } else {
-                                float[] ap = Kernels.workspace(AP1, pr * (d1 - d0));
-                                packPanel(ap, 0, x, i0 * k, k, 1, valid, p0 + d0, p0 + d1, pr);
-                                if (width == 2 * L) panel6x2(ct, 0, 3 * L, ap, 0, b, bo, np, d1 - d0, false);
-                                else panel6x1(ct, 0, 3 * L, ap, 0, b, bo, np, d1 - d0, false);
-                                addRows(c, i0 * np + j, np, ct, valid, width, add);
-                            }
                         }
                     }
                 }
@@ -307,8 +252,8 @@ public final class Gemm {
 
     /**
      * c[co + r·ldc + v·L + l] (+)= Σ_{d0 ≤ p < d1} w[wo + r·k + p]·b[bo + p·ldb + v·L + l] for r < 5, v < 4: one fma
-     * chain per element from zero, then added to c when {@code acc} (as {@link #panel2}: Vector API calls only, no
-     * vector merging two paths). Longer than 80 lines on purpose: 20 accumulators written out, as {@link #panel3}.
+     * chain per element from zero, then added to c when {@code acc} (as {@link #panel8x2}: Vector API calls only, no
+     * vector merging two paths). Longer than 80 lines on purpose: 20 accumulators written out, as {@link #panel8x3}.
      */
     private static void rows5(float[] c, int co, int ldc, float[] w, int wo, int k, float[] b, int bo, int ldb, int d0, int d1,
                               boolean acc) {
@@ -758,9 +703,9 @@ public final class Gemm {
                         int co = full ? cOff + i0 * ldc + j : 0, lc = full ? ldc : 3 * L;
                         boolean ad = full && add;
                         if (wide) {
-                            if (width == 2 * L) panel2(cc, co, lc, ap, ao, b, bo, ldb, d1 - d0, ad);
-                            else if (width == 3 * L) panel3(cc, co, lc, ap, ao, b, bo, ldb, d1 - d0, ad);
-                            else panel1(cc, co, lc, ap, ao, b, bo, ldb, d1 - d0, ad);
+                            if (width == 2 * L) panel8x2(cc, co, lc, ap, ao, b, bo, ldb, d1 - d0, ad);
+                            else if (width == 3 * L) panel8x3(cc, co, lc, ap, ao, b, bo, ldb, d1 - d0, ad);
+                            else panel8x1(cc, co, lc, ap, ao, 1, 8, b, bo, ldb, d1 - d0, ad);
                         } else {
                             if (width == 2 * L) panel6x2(cc, co, lc, ap, ao, b, bo, ldb, d1 - d0, ad);
                             else panel6x1(cc, co, lc, ap, ao, b, bo, ldb, d1 - d0, ad);
@@ -865,15 +810,28 @@ public final class Gemm {
     }
 
     /**
-     * Register kernels for one panel of 8 rows of C at {@code c[co + r·ldc]}: 2 vectors of columns (16 accumulators,
-     * 8 broadcasts and 2 loads per 16 FMAs), 3 vectors ({@link #panel3}, the last strip of an odd count) or 1 vector (a
-     * product one vector wide). C(r, ·) (+)= Σ_p
-     * A(r, p)·B(p, ·) over p in [0, kb), B's rows at {@code b[bo + p·ldb]}; every element is one fma chain in order
-     * from zero, added to C when {@code acc}. A is packed ({@code ap[ao + p·8 + r]}). They call only the Vector API's
-     * force-inlined methods, and no vector value merges two paths: a helper of our own can be left out of line by C2's
-     * inlining budget, and accumulators that start from either C or zero stay boxed; either made runs 3-10x slower.
+     * Register kernels, one per shape R rows × V vectors of C: C(r, ·) (+)= Σ_p A(r, p)·B(p, ·) over p in [0, kb), C's
+     * rows at {@code c[co + r·ldc]}, B's rows at {@code b[bo + p·ldb]}; per step V loads of B, R broadcasts of A and R·V
+     * FMAs into R·V accumulators; every element is one fma chain in order from zero, added to C when {@code acc}, so
+     * neither the shape nor A's layout changes the bits. Shapes: 8 × 2 (this one: 16 accumulators), 8 × 3 (the last
+     * strip of an odd vector count) and 8 × 1 for AVX-512's 32 registers; 6 × 2 and 6 × 1 for AVX2's 16 (the training
+     * products); 4 × 3, 4 × 2 and 8 × 1 for the eval x·Wᵀ with x in place on AVX2 ({@link #rowMajorTiles4}).
+     *
+     * <p>A comes in two layouts: packed panels ({@link #packPanel}: {@code ap[ao + p·R + r]}, the R values of a depth
+     * step adjacent) and x in place ({@code x[xo + r·lda]}, depth contiguous). Only 8 × 1 serves both, through two
+     * strides ({@link #panel8x1}); a packed kernel keeps constant offsets {@code ap[ao + r]}, because reading packed
+     * panels through a row stride made 6 × 2 slower on AVX2 in every same-JVM alternation (same bits): 0.65–0.83× the
+     * GFLOP/s over a packed 60 × 100 A and 784 columns at load 19–21 (four JVMs), 0.85–0.95× in
+     * {@code tools/infer-ab/FmaCeiling.java altstride} at load 17–20, and 2–3.5 % of whole training products
+     * (matmulNN / matmulTNAcc, a build with every kernel strided, not kept). The likely cause, not read in the
+     * compiled code: a strided index needs its own add and range check per broadcast.
+     *
+     * <p>They call only the Vector API's force-inlined methods, and no vector value merges two paths: a helper of our
+     * own can be left out of line by C2's inlining budget, and accumulators that start from either C or zero stay
+     * boxed; either made runs 3-10x slower. Written out accumulator by accumulator (a loop over vectors would keep
+     * them in memory, or box them on JDK 17), hence longer than 80 lines for the wide shapes.
      */
-    private static void panel2(float[] c, int co, int ldc, float[] ap, int ao, float[] b, int bo, int ldb, int kb, boolean acc) {
+    private static void panel8x2(float[] c, int co, int ldc, float[] ap, int ao, float[] b, int bo, int ldb, int kb, boolean acc) {
         FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51, c60, c61, c70, c71;
         c00 = FloatVector.zero(S);
         c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c60 = c61 = c70 = c71 = c00;
@@ -942,11 +900,10 @@ public final class Gemm {
     }
 
     /**
-     * {@link #panel2} with 3 vectors of columns (24 accumulators, 8 broadcasts and 3 loads per 24 FMAs): the last strip
-     * of an odd vector count. Longer than 80 lines on purpose: a register tile written out accumulator by accumulator
-     * (a loop over vectors would keep them in memory, or box them on JDK 17).
+     * {@link #panel8x2} with 3 vectors of columns (24 accumulators, 8 broadcasts and 3 loads per 24 FMAs): the last
+     * strip of an odd vector count.
      */
-    private static void panel3(float[] c, int co, int ldc, float[] ap, int ao, float[] b, int bo, int ldb, int kb, boolean acc) {
+    private static void panel8x3(float[] c, int co, int ldc, float[] ap, int ao, float[] b, int bo, int ldb, int kb, boolean acc) {
         FloatVector c00, c01, c02, c10, c11, c12, c20, c21, c22, c30, c31, c32;
         FloatVector c40, c41, c42, c50, c51, c52, c60, c61, c62, c70, c71, c72;
         c00 = FloatVector.zero(S);
@@ -1041,45 +998,9 @@ public final class Gemm {
         }
     }
 
-    private static void panel1(float[] c, int co, int ldc, float[] ap, int ao, float[] b, int bo, int ldb, int kb, boolean acc) {
-        FloatVector c0, c1, c2, c3, c4, c5, c6, c7;
-        c0 = FloatVector.zero(S);
-        c1 = c2 = c3 = c4 = c5 = c6 = c7 = c0;
-        for (int p = 0; p < kb; p++, bo += ldb, ao += 8) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bo);
-            c0 = FloatVector.broadcast(S, ap[ao]).fma(b0, c0);
-            c1 = FloatVector.broadcast(S, ap[ao + 1]).fma(b0, c1);
-            c2 = FloatVector.broadcast(S, ap[ao + 2]).fma(b0, c2);
-            c3 = FloatVector.broadcast(S, ap[ao + 3]).fma(b0, c3);
-            c4 = FloatVector.broadcast(S, ap[ao + 4]).fma(b0, c4);
-            c5 = FloatVector.broadcast(S, ap[ao + 5]).fma(b0, c5);
-            c6 = FloatVector.broadcast(S, ap[ao + 6]).fma(b0, c6);
-            c7 = FloatVector.broadcast(S, ap[ao + 7]).fma(b0, c7);
-        }
-        if (acc) {
-            c0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
-            c1.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
-            c2.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
-            c3.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
-            c4.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
-            c5.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
-            c6.add(FloatVector.fromArray(S, c, co + 6 * ldc)).intoArray(c, co + 6 * ldc);
-            c7.add(FloatVector.fromArray(S, c, co + 7 * ldc)).intoArray(c, co + 7 * ldc);
-        } else {
-            c0.intoArray(c, co);
-            c1.intoArray(c, co + ldc);
-            c2.intoArray(c, co + 2 * ldc);
-            c3.intoArray(c, co + 3 * ldc);
-            c4.intoArray(c, co + 4 * ldc);
-            c5.intoArray(c, co + 5 * ldc);
-            c6.intoArray(c, co + 6 * ldc);
-            c7.intoArray(c, co + 7 * ldc);
-        }
-    }
-
     /**
-     * {@link #panel2} for 6-row panels (AVX2: 12 accumulators, 6 broadcasts and 2 loads per 12 FMAs, 15 of 16
-     * registers). Written out accumulator by accumulator, as {@link #panel2}.
+     * {@link #panel8x2} for 6-row panels (AVX2: 12 accumulators, 6 broadcasts and 2 loads per 12 FMAs, 15 of 16
+     * registers).
      */
     private static void panel6x2(float[] c, int co, int ldc, float[] ap, int ao, float[] b, int bo, int ldb, int kb, boolean acc) {
         FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
@@ -1148,94 +1069,6 @@ public final class Gemm {
             c3 = FloatVector.broadcast(S, ap[ao + 3]).fma(b0, c3);
             c4 = FloatVector.broadcast(S, ap[ao + 4]).fma(b0, c4);
             c5 = FloatVector.broadcast(S, ap[ao + 5]).fma(b0, c5);
-        }
-        if (acc) {
-            c0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
-            c1.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
-            c2.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
-            c3.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
-            c4.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
-            c5.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
-        } else {
-            c0.intoArray(c, co);
-            c1.intoArray(c, co + ldc);
-            c2.intoArray(c, co + 2 * ldc);
-            c3.intoArray(c, co + 3 * ldc);
-            c4.intoArray(c, co + 4 * ldc);
-            c5.intoArray(c, co + 5 * ldc);
-        }
-    }
-
-    /** {@link #panel6x2} with A read in place: row r of the panel at x[xo + r·lda], depth contiguous. */
-    private static void panel6x2r(float[] c, int co, int ldc, float[] x, int xo, int lda, float[] b, int bo, int ldb, int kb, boolean acc) {
-        FloatVector c00, c01, c10, c11, c20, c21, c30, c31, c40, c41, c50, c51;
-        c00 = FloatVector.zero(S);
-        c01 = c10 = c11 = c20 = c21 = c30 = c31 = c40 = c41 = c50 = c51 = c00;
-        int x1 = lda, x2 = 2 * lda, x3 = 3 * lda, x4 = 4 * lda, x5 = 5 * lda;
-        for (int p = 0; p < kb; p++, bo += ldb, xo++) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bo), b1 = FloatVector.fromArray(S, b, bo + L);
-            FloatVector v = FloatVector.broadcast(S, x[xo]);
-            c00 = v.fma(b0, c00);
-            c01 = v.fma(b1, c01);
-            v = FloatVector.broadcast(S, x[xo + x1]);
-            c10 = v.fma(b0, c10);
-            c11 = v.fma(b1, c11);
-            v = FloatVector.broadcast(S, x[xo + x2]);
-            c20 = v.fma(b0, c20);
-            c21 = v.fma(b1, c21);
-            v = FloatVector.broadcast(S, x[xo + x3]);
-            c30 = v.fma(b0, c30);
-            c31 = v.fma(b1, c31);
-            v = FloatVector.broadcast(S, x[xo + x4]);
-            c40 = v.fma(b0, c40);
-            c41 = v.fma(b1, c41);
-            v = FloatVector.broadcast(S, x[xo + x5]);
-            c50 = v.fma(b0, c50);
-            c51 = v.fma(b1, c51);
-        }
-        if (acc) {
-            c00.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
-            c01.add(FloatVector.fromArray(S, c, co + L)).intoArray(c, co + L);
-            c10.add(FloatVector.fromArray(S, c, co + ldc)).intoArray(c, co + ldc);
-            c11.add(FloatVector.fromArray(S, c, co + ldc + L)).intoArray(c, co + ldc + L);
-            c20.add(FloatVector.fromArray(S, c, co + 2 * ldc)).intoArray(c, co + 2 * ldc);
-            c21.add(FloatVector.fromArray(S, c, co + 2 * ldc + L)).intoArray(c, co + 2 * ldc + L);
-            c30.add(FloatVector.fromArray(S, c, co + 3 * ldc)).intoArray(c, co + 3 * ldc);
-            c31.add(FloatVector.fromArray(S, c, co + 3 * ldc + L)).intoArray(c, co + 3 * ldc + L);
-            c40.add(FloatVector.fromArray(S, c, co + 4 * ldc)).intoArray(c, co + 4 * ldc);
-            c41.add(FloatVector.fromArray(S, c, co + 4 * ldc + L)).intoArray(c, co + 4 * ldc + L);
-            c50.add(FloatVector.fromArray(S, c, co + 5 * ldc)).intoArray(c, co + 5 * ldc);
-            c51.add(FloatVector.fromArray(S, c, co + 5 * ldc + L)).intoArray(c, co + 5 * ldc + L);
-        } else {
-            c00.intoArray(c, co);
-            c01.intoArray(c, co + L);
-            c10.intoArray(c, co + ldc);
-            c11.intoArray(c, co + ldc + L);
-            c20.intoArray(c, co + 2 * ldc);
-            c21.intoArray(c, co + 2 * ldc + L);
-            c30.intoArray(c, co + 3 * ldc);
-            c31.intoArray(c, co + 3 * ldc + L);
-            c40.intoArray(c, co + 4 * ldc);
-            c41.intoArray(c, co + 4 * ldc + L);
-            c50.intoArray(c, co + 5 * ldc);
-            c51.intoArray(c, co + 5 * ldc + L);
-        }
-    }
-
-    /** {@link #panel6x1} with A read in place, as {@link #panel6x2r}. */
-    private static void panel6x1r(float[] c, int co, int ldc, float[] x, int xo, int lda, float[] b, int bo, int ldb, int kb, boolean acc) {
-        FloatVector c0, c1, c2, c3, c4, c5;
-        c0 = FloatVector.zero(S);
-        c1 = c2 = c3 = c4 = c5 = c0;
-        int x1 = lda, x2 = 2 * lda, x3 = 3 * lda, x4 = 4 * lda, x5 = 5 * lda;
-        for (int p = 0; p < kb; p++, bo += ldb, xo++) {
-            FloatVector b0 = FloatVector.fromArray(S, b, bo);
-            c0 = FloatVector.broadcast(S, x[xo]).fma(b0, c0);
-            c1 = FloatVector.broadcast(S, x[xo + x1]).fma(b0, c1);
-            c2 = FloatVector.broadcast(S, x[xo + x2]).fma(b0, c2);
-            c3 = FloatVector.broadcast(S, x[xo + x3]).fma(b0, c3);
-            c4 = FloatVector.broadcast(S, x[xo + x4]).fma(b0, c4);
-            c5 = FloatVector.broadcast(S, x[xo + x5]).fma(b0, c5);
         }
         if (acc) {
             c0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
@@ -1354,22 +1187,32 @@ public final class Gemm {
         }
     }
 
-    /** {@link #panel4x3r} one vector wide over 8 rows (8 accumulators: 8 broadcasts + 1 load per 8 FMAs). */
-    private static void panel8x1r(float[] c, int co, int ldc, float[] x, int xo, int lda, float[] b, int bo, int ldb, int kb, boolean acc) {
+
+    /**
+     * 8 rows × 1 vector (8 accumulators, 8 broadcasts + 1 load per 8 FMAs), the one shape both layouts of A use, so
+     * it reads A(r, p) = {@code a[ao + r·ars + p·acs]}: packed 8-row panels (ars = 1, acs = 8; a product one vector
+     * wide) and x in place (ars = lda, acs = 1; the last 1-vector strip of {@link #rowMajorTiles4}, where a 4 × 1 tile
+     * has too few chains). Over packed panels on AVX2 the strided form showed no consistent cost against constant
+     * offsets (FmaCeiling altstride: 0.86–1.04× the GFLOP/s at load 17–20; a copy over 128-deep panels: 0.62–1.05×
+     * the time per round), unlike 6 × 2 (see above {@link #panel8x2}); its packed use is AVX-512's (a product one
+     * vector wide), which this machine cannot time.
+     */
+    private static void panel8x1(float[] c, int co, int ldc, float[] a, int ao, int ars, int acs, float[] b, int bo, int ldb,
+                                 int kb, boolean acc) {
         FloatVector c0, c1, c2, c3, c4, c5, c6, c7;
         c0 = FloatVector.zero(S);
         c1 = c2 = c3 = c4 = c5 = c6 = c7 = c0;
-        int x1 = lda, x2 = 2 * lda, x3 = 3 * lda, x4 = 4 * lda, x5 = 5 * lda, x6 = 6 * lda, x7 = 7 * lda;
-        for (int p = 0; p < kb; p++, bo += ldb, xo++) {
+        int a1 = ars, a2 = 2 * ars, a3 = 3 * ars, a4 = 4 * ars, a5 = 5 * ars, a6 = 6 * ars, a7 = 7 * ars;
+        for (int p = 0; p < kb; p++, bo += ldb, ao += acs) {
             FloatVector b0 = FloatVector.fromArray(S, b, bo);
-            c0 = FloatVector.broadcast(S, x[xo]).fma(b0, c0);
-            c1 = FloatVector.broadcast(S, x[xo + x1]).fma(b0, c1);
-            c2 = FloatVector.broadcast(S, x[xo + x2]).fma(b0, c2);
-            c3 = FloatVector.broadcast(S, x[xo + x3]).fma(b0, c3);
-            c4 = FloatVector.broadcast(S, x[xo + x4]).fma(b0, c4);
-            c5 = FloatVector.broadcast(S, x[xo + x5]).fma(b0, c5);
-            c6 = FloatVector.broadcast(S, x[xo + x6]).fma(b0, c6);
-            c7 = FloatVector.broadcast(S, x[xo + x7]).fma(b0, c7);
+            c0 = FloatVector.broadcast(S, a[ao]).fma(b0, c0);
+            c1 = FloatVector.broadcast(S, a[ao + a1]).fma(b0, c1);
+            c2 = FloatVector.broadcast(S, a[ao + a2]).fma(b0, c2);
+            c3 = FloatVector.broadcast(S, a[ao + a3]).fma(b0, c3);
+            c4 = FloatVector.broadcast(S, a[ao + a4]).fma(b0, c4);
+            c5 = FloatVector.broadcast(S, a[ao + a5]).fma(b0, c5);
+            c6 = FloatVector.broadcast(S, a[ao + a6]).fma(b0, c6);
+            c7 = FloatVector.broadcast(S, a[ao + a7]).fma(b0, c7);
         }
         if (acc) {
             c0.add(FloatVector.fromArray(S, c, co)).intoArray(c, co);
