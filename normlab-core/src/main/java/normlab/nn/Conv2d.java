@@ -349,8 +349,11 @@ public final class Conv2d extends Module {
         float[] wtp = inputGrad ? Kernels.workspace(WP, groups * wps) : null;
         if (inputGrad) for (int g = 0; g < groups; g++) Gemm.packA(wtp, g * wps, weight.value.data, g * og * k, 1, k, k, og);
         float[] dyd = dy.data, dxd = inputGrad ? dx.data : null;
-        // dW's partials have K in (i, j, c) order when built from channels-last patches (K ≥ one vector), else (c, i, j)
-        boolean tapMajor = k >= Gemm.lanes();
+        // dW's partials have K in (i, j, c) order when built from channels-last patches, else (c, i, j). Channels-last
+        // patches pay when each tap is a run of at least one vector of channels; with fewer channels per group (a first
+        // layer over 1 channel: K = 9) Im2col.im2colT copies one float per (position, tap) and took ~10× the product
+        // itself, so those layers take dot products of dy_g with the K × pp patches instead (issue #20 scope 3)
+        boolean tapMajor = cg >= Gemm.lanes();
         Parallel.forRange(chunks, 1, (lo, hi) -> {
             float[] dyp = Kernels.workspace(DYP, og * pp), dypk = Kernels.workspace(DYK, Gemm.packedSize(og, pp));
             float[] dcol = inputGrad ? Kernels.workspace(DCOL, k * pp) : null;
@@ -375,8 +378,8 @@ public final class Conv2d extends Module {
                         }
                         for (int o = 0; o < og; o++) dbp[c * outChannels + g * og + o] += sum(g0, go + o * pp, p);
                         if (!tapMajor) {
-                            // fewer taps than one vector (a first layer's 3×3 over one channel): dot products of dy_g with
-                            // the rebuilt patches along the positions, nothing transposed or packed
+                            // fewer channels than one vector (a first layer's 3×3 over one channel): dot products of dy_g
+                            // with the rebuilt patches along the positions, nothing transposed or packed
                             patches(col, x.data, i, g, h, w, oh, ow, pp);
                             Gemm.dotsAcc(dwp, c * part + g * og * kp, kp, g0, go, pp, col, 0, pp, og, k, pp);
                         } else {
