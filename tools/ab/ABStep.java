@@ -7,9 +7,9 @@ import java.util.List;
 /**
  * Same-JVM A/B of whole training steps from two builds of normlab-core: each build, with {@code StepRunner}, in its own
  * class loader; {@code per} steps of A, then of B, for {@code rounds} rounds (the first fifth dropped). Prints min,
- * first quartile and median per step. Mode {@code step}, {@code stepbn} (the paper's MLP in a Trainer, without and with
+ * first quartile and median per step; the order A, B or B, A alternates by round. Mode {@code step}, {@code stepbn} (the paper's MLP in a Trainer, without and with
  * BN), {@code eval} (an evaluation of the MNIST test set), {@code cnnbn}, {@code cnngn} (the small CNN); "A|B" runs two
- * modes against each other in one build.
+ * modes against each other in one build. A mode ending in {@code @T} runs on T kernel threads (e.g. {@code cnnbn@2}).
  *
  * <p>Usage: {@code ABStep <classesA> <classesB> <runnerDir> <mode> <per> <rounds>}.
  */
@@ -26,7 +26,8 @@ public class ABStep {
         }
         List<List<Double>> t = List.of(new ArrayList<>(), new ArrayList<>());
         for (int round = 0; round < rounds; round++) {
-            for (int v = 0; v < 2; v++) {
+            for (int s = 0; s < 2; s++) {
+                int v = (s + round) % 2; // the order alternates by round, so neither build always runs first
                 long t0 = System.nanoTime();
                 for (int i = 0; i < per; i++) r[v].run();
                 if (round >= rounds / 5) t.get(v).add((System.nanoTime() - t0) / 1e3 / per);
