@@ -2,6 +2,8 @@ import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
+import normlab.kernels.ConvKernels;
+import normlab.kernels.Epilogue;
 import normlab.kernels.Gemm;
 import normlab.kernels.Im2col;
 import normlab.kernels.Parallel;
@@ -15,7 +17,9 @@ import normlab.tensor.Tensor;
 /**
  * Where the small CNN's training step spends its time (issue #20 scope 3): per layer forward / backward of the
  * peer comparison's CNN+BN step (batch 64, 28×28, conv 1→32 and 32→64 3×3 pad 1), and conv2's per-sample products
- * run alone with the step's shapes (im2col, W·col, im2colT + dy packing + dy·colᵀ, Wᵀ·dy + col2im) in GFLOP/s.
+ * run alone with the step's shapes (im2col, W·col, im2colT + dy packing + dy·colᵀ, Wᵀ·dy + col2im, and the direct
+ * kernel's forward and input gradient), and conv1's dW both ways, in GFLOP/s and as a fraction of the FMA peak
+ * measured in the same repetitions (12 accumulators, no memory operands), so a loaded machine slows both alike.
  * Usage: java --add-modules jdk.incubator.vector -cp normlab-core/target/classes tools/conv-prof/ConvProf.java [THREADS] [STEPS]
  */
 public class ConvProf {
@@ -110,8 +114,15 @@ public class ConvProf {
         for (int i = 0; i < x1.length; i++) x1[i] = (float) rng.nextGaussian();
         for (int i = 0; i < dy1.length; i++) dy1[i] = (float) rng.nextGaussian();
         double flop1 = 2.0 * 32 * 9 * p1 * n;
+        ConvKernels.Plan fwdPlan = new ConvKernels.Plan(32, 14, 14, 64, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1),
+                dxPlan = new ConvKernels.Plan(64, 14, 14, 32, 1, 3, 3, 1, 1, 1, 1, 1, 1, 1);
+        int fwdWs = ConvKernels.packedSize(1, 64, 288), dxWs = ConvKernels.packedSize(1, 32, 576);
+        float[] fwdW = new float[fwdWs + 64], dxW = new float[dxWs + 32], flip = new float[32 * 576];
+        ConvKernels.packFilters(fwdW, fwdW, fwdWs, wd, null, 1, 64, 288);
+        for (int c = 0; c < 32; c++) for (int o = 0; o < 64; o++) for (int t = 0; t < 9; t++) flip[c * 576 + o * 9 + t] = wd[(o * 32 + c) * 9 + 8 - t];
+        ConvKernels.packFilters(dxW, dxW, dxWs, flip, null, 1, 32, 576);
         float[] colt1 = new float[p1 * 16], xt1 = new float[p1], dyk1 = new float[Gemm.packedSize(32, p1)], dwt1 = new float[32 * 16];
-        String[] nm = {"fwd im2col", "fwd W·col", "dW im2colT", "dW pack dy", "dW dy·colT", "dX Wt·dy", "dX col2im", "c1 im2col", "c1 dW dy·colT", "FMA peak", "c1T im2colT", "c1T pack dy", "c1T dy·colT"};
+        String[] nm = {"fwd im2col", "fwd W·col", "dW im2colT", "dW pack dy", "dW dy·colT", "dX Wt·dy", "dX col2im", "c1 im2col", "c1 dW dy·colT", "FMA peak", "c1T im2colT", "c1T pack dy", "c1T dy·colT", "fwd direct·", "dX direct·"};
         int R = 30;
         long[][] t = new long[nm.length][R];
         for (int r = -10; r < R; r++) {
@@ -146,6 +157,15 @@ public class ConvProf {
                 Gemm.multiplyPacked(dwt1, 0, 16, dyk1, 0, 32, p1, colt1, 0, 16, 16, true);
                 long tc = System.nanoTime();
                 acc[10] += ta - t9; acc[11] += tb - ta; acc[12] += tc - tb;
+                // what Conv2d runs since issue #20 scope 3: forward and dx as direct convolutions (ConvKernels), dx over
+                // dy with the flipped, transposed filters
+                int[] key = {-1};
+                for (int rb = 0; rb < fwdPlan.rowBlocks; rb++) ConvKernels.item(y, xd, fwdW, fwdW, fwdWs, fwdPlan, Epilogue.IDENTITY, i, 0, rb, 0, 4, key);
+                long td = System.nanoTime();
+                key[0] = -1;
+                for (int rb = 0; rb < dxPlan.rowBlocks; rb++) ConvKernels.item(dx, dy, dxW, dxW, dxWs, dxPlan, Epilogue.IDENTITY, i, 0, rb, 0, 2, key);
+                long te = System.nanoTime();
+                acc[13] += td - tc; acc[14] += te - td;
                 acc[0] += t1 - t0; acc[1] += t2 - t1; acc[2] += t3 - t2; acc[3] += t4 - t3; acc[4] += t5 - t4; acc[5] += t6 - t5; acc[6] += t7 - t6;
             }
             long u = System.nanoTime();
@@ -155,9 +175,10 @@ public class ConvProf {
         }
         double peak = 24.0 * L * PEAK_ITERS / med(t[9]);
         System.out.println("conv2 products, 64 samples, 1 thread (median of " + R + " reps; GFLOP/s on the 2·64·288·196·64 useful FLOP):");
-        for (int j = 0; j < nm.length; j++) {
+        for (int j : new int[] {0, 1, 13, 2, 3, 4, 5, 6, 14, 7, 8, 10, 11, 12, 9}) {
             double ms = med(t[j]) / 1e6;
             boolean gemm = nm[j].contains("·");
+            if (j == 7) System.out.println("conv1 (1 → 32, 28×28), 64 samples:");
             double f = nm[j].startsWith("c1") ? flop1 : flop;
             if (j == 9) System.out.printf("  %-14s %6.1f GFLOP/s (12 accumulators, no memory operands, same reps)%n", nm[j], peak);
             else System.out.printf("  %-14s %7.3f ms%s%n", nm[j], ms, gemm ? String.format("  %6.1f GFLOP/s = %3.0f %% of peak", f / ms / 1e6, 100 * f / ms / 1e6 / peak) : "");
