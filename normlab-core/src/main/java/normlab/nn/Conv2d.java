@@ -28,6 +28,12 @@ import normlab.tensor.Tensor;
  * keeping N·K·pp floats. Backward per sample: dW_g += dy_g·colᵀ (dy_g packed, colᵀ built from x in channels-last
  * order), dcol = W_gᵀ·dy_g folded back by col2im, db = Σ dy.
  *
+ * <p>With SIMD on, two of the three products run on the direct kernel of {@link ConvKernels} instead (issue #20 scope
+ * 3, measured in docs/performance.md): the training forward when K is at least one block of output channels (the same
+ * sums in the same order, so the same bits as the product above; no patch matrix), and the input gradient at unit
+ * stride as a convolution of dy with the flipped, transposed filters (no dcol, no col2im; {@link #inputGradDirect}).
+ * dW stays a product over the patches.
+ *
  * <p>Default initialization is PyTorch's: kaiming_uniform with a = √5, i.e. W and b uniform in ±1/√fan_in with
  * fan_in = (C/groups)·kh·kw. Only zero padding (padding_mode "zeros") is provided.
  *
