@@ -21,14 +21,17 @@ import normlab.train.Trainer;
  * One workload of {@link ABStep}, loaded once per class loader (so once per build); {@link #run} is one unit of it, on
  * one kernel thread: {@code step}/{@code stepbn} one Trainer step of the paper's MLP (after 500 warm-up steps),
  * {@code eval}/{@code evalbn} one evaluation of that MLP on the MNIST test set, {@code cnnbn}/{@code cnngn} one training
- * step of the peer comparison's small CNN on a fixed random batch of 64.
+ * step of the peer comparison's small CNN on a fixed random batch of 64. One kernel thread, or T for "MODE@T".
  */
 public class StepRunner implements Runnable {
     private final Runnable unit;
     private final Module model;
 
     public StepRunner(String mode) throws Exception {
-        Parallel.setThreads(1);
+        // "MODE@T": T kernel threads (this build's own pool, in its class loader)
+        int at = mode.indexOf('@');
+        Parallel.setThreads(at < 0 ? 1 : Integer.parseInt(mode.substring(at + 1)));
+        if (at >= 0) mode = mode.substring(0, at);
         if (mode.startsWith("cnn")) {
             Rng rng = new Rng(2);
             boolean bn = mode.endsWith("bn");

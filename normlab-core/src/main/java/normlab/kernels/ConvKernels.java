@@ -46,16 +46,19 @@ public final class ConvKernels {
         return groups * blocks(og) * k * OC;
     }
 
-    /** wp as in the class comment from w (O × K, row-major); bp[(g·B + blk)·2L + l] = bias (0 without, or past og). */
-    public static void packFilters(float[] wp, float[] bp, float[] w, float[] bias, int groups, int og, int k) {
+    /**
+     * wp as in the class comment from w (O × K, row-major); bp[bo + (g·B + blk)·2L + l] = bias (0 without, or past og).
+     * bp may be wp with bo past the filters (one workspace).
+     */
+    public static void packFilters(float[] wp, float[] bp, int bo, float[] w, float[] bias, int groups, int og, int k) {
         int nb = blocks(og);
         java.util.Arrays.fill(wp, 0, packedSize(groups, og, k), 0f);
-        java.util.Arrays.fill(bp, 0, groups * nb * OC, 0f);
+        java.util.Arrays.fill(bp, bo, bo + groups * nb * OC, 0f);
         for (int g = 0; g < groups; g++) {
             for (int o = 0; o < og; o++) {
                 int blk = o / OC, l = o % OC, base = (g * nb + blk) * k * OC + l, src = (g * og + o) * k;
                 for (int t = 0; t < k; t++) wp[base + t * OC] = w[src + t];
-                if (bias != null) bp[(g * nb + blk) * OC + l] = bias[g * og + o];
+                if (bias != null) bp[bo + (g * nb + blk) * OC + l] = bias[g * og + o];
             }
         }
     }
@@ -154,11 +157,12 @@ public final class ConvKernels {
 
     /**
      * One work item: output-row block {@code rb} of group g of sample i, output-channel blocks [b0, b1) of the group,
-     * written to y (NCHW, pooled when the plan pools). x is the NCHW input. {@code winKey} is the caller's record of
+     * written to y (NCHW, pooled when the plan pools); the bias of {@link #packFilters} at bp[bOff ...]. x is the NCHW
+     * input. {@code winKey} is the caller's record of
      * which window its thread last built, (sample·groups + g)·rowBlocks + rb (−1 at the start of a task: the
      * workspace is per thread), so consecutive items differing only in channel blocks reuse it.
      */
-    public static void item(float[] y, float[] x, float[] wp, float[] bp, Plan p, Epilogue f, int i, int g, int rb,
+    public static void item(float[] y, float[] x, float[] wp, float[] bp, int bOff, Plan p, Epilogue f, int i, int g, int rb,
                             int b0, int b1, int[] winKey) {
         float[] win = Kernels.workspace(WIN, p.windowSize()), scr = Kernels.workspace(SCR, p.scratchSize());
         int a0 = rb * p.rows, nRows = Math.min(p.rows, p.usedRows - a0), npos = p.positions(nRows);
@@ -170,7 +174,7 @@ public final class ConvKernels {
         int nb = blocks(p.og), depthBlocks = (p.k + DEPTH_BLOCK - 1) / DEPTH_BLOCK, kb = (p.k + depthBlocks - 1) / depthBlocks;
         boolean simd = Kernels.simd();
         for (int blk = b0; blk < b1; blk++) {
-            int wo = (g * nb + blk) * p.k * OC, bo = (g * nb + blk) * OC;
+            int wo = (g * nb + blk) * p.k * OC, bo = bOff + (g * nb + blk) * OC;
             if (simd && p.flat) {
                 for (int q = 0; q < npos; q += R) {
                     for (int d0 = 0; d0 < p.k; d0 += kb) {

@@ -28,6 +28,12 @@ import normlab.tensor.Tensor;
  * keeping N·K·pp floats. Backward per sample: dW_g += dy_g·colᵀ (dy_g packed, colᵀ built from x in channels-last
  * order), dcol = W_gᵀ·dy_g folded back by col2im, db = Σ dy.
  *
+ * <p>With SIMD on, two of the three products run on the direct kernel of {@link ConvKernels} instead (issue #20 scope
+ * 3, measured in docs/performance.md): the training forward when K is at least one block of output channels (the same
+ * sums in the same order, so the same bits as the product above; no patch matrix), and the input gradient at unit
+ * stride as a convolution of dy with the flipped, transposed filters (no dcol, no col2im; {@link #inputGradDirect}).
+ * dW stays a product over the patches.
+ *
  * <p>Default initialization is PyTorch's: kaiming_uniform with a = √5, i.e. W and b uniform in ±1/√fan_in with
  * fan_in = (C/groups)·kh·kw. Only zero padding (padding_mode "zeros") is provided.
  *
@@ -111,6 +117,18 @@ public final class Conv2d extends Module {
         int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, pp = padded(p);
         // Output in buffer slot 0 (reused when asked, every element written here; 1 = dx)
         Tensor y = outputTensor(0, n, outChannels, oh, ow);
+        if (isTraining() && Kernels.simd() && k >= ConvKernels.OC) {
+            // Training: the direct kernel (the same sums in the same order as the product below, so the same bits;
+            // no K × P patch matrix written and read back): 20-24 % less time for the small CNN's conv2 in a same-JVM
+            // A/B (docs/performance.md, issue #20 scope 3). Filters packed per call: they change every step.
+            ConvKernels.Plan pl = plan(h, w, 1);
+            int wps = ConvKernels.packedSize(groups, og, k);
+            float[] wp = Kernels.workspace(WP, wps + groups * ConvKernels.blocks(og) * ConvKernels.OC);
+            ConvKernels.packFilters(wp, wp, wps, weight.value.data, bias == null ? null : bias.value.data, groups, og, k);
+            direct(y.data, x.data, n, pl, Epilogue.IDENTITY, wp, wp, wps);
+            this.x = x;
+            return y;
+        }
         // W_g packed once for the register kernel, in the calling thread's workspace (concurrent eval forwards share
         // nothing; the pool's workers only read it while this call runs)
         int wps = Gemm.packedSize(og, k);
@@ -178,7 +196,7 @@ public final class Conv2d extends Module {
         if (p == null || !p.current(weight, bias, simd)) {
             int og = outChannels / groups, k = weight.value.numel() / outChannels;
             float[] wp = new float[ConvKernels.packedSize(groups, og, k)], bp = new float[groups * ConvKernels.blocks(og) * ConvKernels.OC];
-            ConvKernels.packFilters(wp, bp, weight.value.data, bias == null ? null : bias.value.data, groups, og, k);
+            ConvKernels.packFilters(wp, bp, 0, weight.value.data, bias == null ? null : bias.value.data, groups, og, k);
             directPacked = p = new Packed(weight.version(), bias == null ? 0 : bias.version(), simd, Gemm.panelRows(), wp, bp);
         }
         return p;
@@ -218,7 +236,14 @@ public final class Conv2d extends Module {
             return;
         }
         Packed pk = packedDirect();
-        float[] wp = pk.data(), bp = pk.bias();
+        direct(y, x, n, p, f, pk.data(), pk.bias(), 0);
+    }
+
+    /**
+     * The direct kernel over n samples (filters wp, bias at bp[bo ...]): items are (sample, group, block of output rows,
+     * half of the output channels when the batch is small), so batch 1 uses every thread too.
+     */
+    private void direct(float[] y, float[] x, int n, ConvKernels.Plan p, Epilogue f, float[] wp, float[] bp, int bo) {
         int nb = ConvKernels.blocks(p.og);
         // a small batch also splits the output channels in two, so batch 1 has work for both threads of a 2-core pool
         int chunks = n >= 4 ? 1 : Math.min(2, nb), perSample = groups * p.rowBlocks * chunks;
@@ -227,7 +252,7 @@ public final class Conv2d extends Module {
             int[] key = {-1};
             for (int it = lo; it < hi; it++) {
                 int i = it / perSample, r = it % perSample, g = r / (p.rowBlocks * chunks), rb = r / chunks % p.rowBlocks, ch = r % chunks;
-                ConvKernels.item(y, x, wp, bp, p, f, i, g, rb, ch * nb / chunks, (ch + 1) * nb / chunks, key);
+                ConvKernels.item(y, x, wp, bp, bo, p, f, i, g, rb, ch * nb / chunks, (ch + 1) * nb / chunks, key);
             }
         });
     }
@@ -317,6 +342,8 @@ public final class Conv2d extends Module {
     /** One sample's input block transposed to channels last (H·W × C/groups), for {@link Im2col#im2colT}. */
     private static final ThreadLocal<float[]> XT = ThreadLocal.withInitial(() -> new float[0]);
     private static final ThreadLocal<float[]> DCOL = ThreadLocal.withInitial(() -> new float[0]);
+    /** The flipped, transposed filters W' of {@link #inputGradDirect} (C × og·kh·kw), before packing. */
+    private static final ThreadLocal<float[]> WFLIP = ThreadLocal.withInitial(() -> new float[0]);
 
     /** Fixed number of sample chunks in backward, each with its own dW and db partials (combined in chunk order). */
     private static final int CHUNKS = 8;
@@ -338,7 +365,11 @@ public final class Conv2d extends Module {
         int cg = inChannels / groups, og = outChannels / groups, k = cg * kh * kw, p = oh * ow, pp = padded(p), kp = padded(k);
         boolean inputGrad = !paramsOnly;
         Tensor dx = inputGrad ? outputTensor(1, x.shape()) : null;
-        if (dx != null) Arrays.fill(dx.data, 0f); // col2im accumulates; a reused buffer holds old values
+        // dx at unit stride: the direct kernel over dy as a convolution with the flipped, transposed filters (below)
+        boolean directDx = inputGrad && Kernels.simd() && sh == 1 && sw == 1 && dh * (kh - 1) >= ph && dw * (kw - 1) >= pw
+                && og * kh * kw >= ConvKernels.OC;
+        if (directDx) inputGradDirect(dx.data, dy.data, n, oh, ow);
+        else if (dx != null) Arrays.fill(dx.data, 0f); // col2im accumulates; a reused buffer holds old values
         int chunks = Math.min(CHUNKS, n), part = groups * og * kp;
         if (dwPartials.length < chunks * part) dwPartials = new float[chunks * part];
         if (dbPartials.length < chunks * outChannels) dbPartials = new double[chunks * outChannels];
@@ -346,14 +377,18 @@ public final class Conv2d extends Module {
         double[] dbp = dbPartials;
         // Wᵀ_g (K × og) packed once: A(r, o) = w[g·og·K + o·K + r]
         int wps = Gemm.packedSize(k, og);
-        float[] wtp = inputGrad ? Kernels.workspace(WP, groups * wps) : null;
-        if (inputGrad) for (int g = 0; g < groups; g++) Gemm.packA(wtp, g * wps, weight.value.data, g * og * k, 1, k, k, og);
-        float[] dyd = dy.data, dxd = inputGrad ? dx.data : null;
-        // dW's partials have K in (i, j, c) order when built from channels-last patches (K ≥ one vector), else (c, i, j)
-        boolean tapMajor = k >= Gemm.lanes();
+        boolean col2im = inputGrad && !directDx;
+        float[] wtp = col2im ? Kernels.workspace(WP, groups * wps) : null;
+        if (col2im) for (int g = 0; g < groups; g++) Gemm.packA(wtp, g * wps, weight.value.data, g * og * k, 1, k, k, og);
+        float[] dyd = dy.data, dxd = col2im ? dx.data : null;
+        // dW's partials have K in (i, j, c) order when built from channels-last patches, else (c, i, j). Channels-last
+        // patches pay when each tap is a run of at least one vector of channels; with fewer channels per group (a first
+        // layer over 1 channel: K = 9) Im2col.im2colT copies one float per (position, tap) and took ~10× the product
+        // itself, so those layers take dot products of dy_g with the K × pp patches instead (issue #20 scope 3)
+        boolean tapMajor = cg >= Gemm.lanes();
         Parallel.forRange(chunks, 1, (lo, hi) -> {
             float[] dyp = Kernels.workspace(DYP, og * pp), dypk = Kernels.workspace(DYK, Gemm.packedSize(og, pp));
-            float[] dcol = inputGrad ? Kernels.workspace(DCOL, k * pp) : null;
+            float[] dcol = col2im ? Kernels.workspace(DCOL, k * pp) : null;
             float[] col = tapMajor ? null : Kernels.workspace(COL, k * pp);
             float[] colt = tapMajor ? Kernels.workspace(COLT, pp * kp) : null, xt = tapMajor ? Kernels.workspace(XT, h * w * cg) : null;
             for (int c = lo; c < hi; c++) {
@@ -375,8 +410,8 @@ public final class Conv2d extends Module {
                         }
                         for (int o = 0; o < og; o++) dbp[c * outChannels + g * og + o] += sum(g0, go + o * pp, p);
                         if (!tapMajor) {
-                            // fewer taps than one vector (a first layer's 3×3 over one channel): dot products of dy_g with
-                            // the rebuilt patches along the positions, nothing transposed or packed
+                            // fewer channels than one vector (a first layer's 3×3 over one channel): dot products of dy_g
+                            // with the rebuilt patches along the positions, nothing transposed or packed
                             patches(col, x.data, i, g, h, w, oh, ow, pp);
                             Gemm.dotsAcc(dwp, c * part + g * og * kp, kp, g0, go, pp, col, 0, pp, og, k, pp);
                         } else {
@@ -398,6 +433,43 @@ public final class Conv2d extends Module {
         addPartials(dwp, dbp, chunks, part, og, kp, k, cg, tapMajor);
         return dx;
     }
+
+    /**
+     * dx at unit stride as a direct convolution ({@link ConvKernels}) of dy with the flipped, transposed filters:
+     * <pre>
+     *   dx[g·cg + c, y, x] = Σ_{o &lt; og} Σ_{i,j} W'[g·cg + c, o, i, j] · dy[g·og + o, y + i·dh − ph', x + j·dw − pw']
+     *   W'[g·cg + c, o, i, j] = W[g·og + o, c, kh−1−i, kw−1−j],  ph' = dh·(kh−1) − ph,  pw' = dw·(kw−1) − pw
+     * </pre>
+     * (substituting i' = kh−1−i gives the usual dx[c, y, x] = Σ W[o, c, i', j']·dy[o, y + ph − i'·dh, x + pw − j'·dw]),
+     * an output of size OH + 2ph' − dh(kh−1) = H. No K × P matrix dcol and no col2im pass: for the small CNN's conv2
+     * the product plus col2im took ~25 % more time (docs/performance.md). Every dx element is written; the sum order is
+     * fixed by the sizes (the kernel's depth blocks over (o, i, j)), so the result is the same at any thread count.
+     */
+    private void inputGradDirect(float[] dx, float[] dy, int n, int oh, int ow) {
+        int cg = inChannels / groups, og = outChannels / groups, kt = kh * kw, kd = og * kt;
+        ConvKernels.Plan pl = dxPlan;
+        if (pl == null || pl.h != oh || pl.w != ow) {
+            dxPlan = pl = new ConvKernels.Plan(outChannels, oh, ow, inChannels, groups, kh, kw, 1, 1, dh * (kh - 1) - ph,
+                    dw * (kw - 1) - pw, dh, dw, 1);
+        }
+        int wps = ConvKernels.packedSize(groups, cg, kd), bs = groups * ConvKernels.blocks(cg) * ConvKernels.OC;
+        float[] buf = Kernels.workspace(WP, wps + bs), flip = Kernels.workspace(WFLIP, inChannels * kd), w = weight.value.data;
+        // W' (C × og·kh·kw) in flip, then packed into buf[0 .. wps) with zero bias at buf[wps ...]
+        for (int g = 0; g < groups; g++) {
+            for (int c = 0; c < cg; c++) {
+                int dst = (g * cg + c) * kd;
+                for (int o = 0; o < og; o++) {
+                    int src = ((g * og + o) * cg + c) * kt;
+                    for (int t = 0; t < kt; t++) flip[dst + o * kt + t] = w[src + kt - 1 - t];
+                }
+            }
+        }
+        ConvKernels.packFilters(buf, buf, wps, flip, null, groups, cg, kd);
+        direct(dx, dy, n, pl, Epilogue.IDENTITY, buf, buf, wps);
+    }
+
+    /** The plan of {@link #inputGradDirect}, reused while the output size stays the same. */
+    private volatile ConvKernels.Plan dxPlan;
 
     /**
      * Adds the chunks' partials in chunk order: dW[g·og + o, r] += Σ_c dW_c[g][o, r] (r = (ch·kh + i)·kw + j; the

@@ -92,6 +92,38 @@ class ConvInferTest {
         });
     }
 
+    /**
+     * The training forward runs the direct kernel (when SIMD is on and K ≥ one block of output channels), the eval
+     * forward im2col + GEMM: the same bits over random shapes (strides, dilations, groups, padding, with and without
+     * bias), at 1 and 2 threads, and the same backward afterwards.
+     */
+    @Test
+    void trainingForwardEqualsEvalForward() {
+        Rng r = new Rng(43);
+        int direct = 0;
+        for (int trial = 0; trial < 40; trial++) {
+            int groups = 1 + r.nextInt(2), cg = 1 + r.nextInt(trial % 2 == 0 ? 20 : 5), og = 1 + r.nextInt(trial % 3 == 0 ? 40 : 9);
+            int kh = 1 + r.nextInt(4), kw = 1 + r.nextInt(4), sh = 1 + r.nextInt(2), sw = 1 + r.nextInt(3);
+            int dh = 1 + r.nextInt(2), dw = 1 + r.nextInt(2), ph = r.nextInt(3), pw = r.nextInt(3);
+            int h = dh * (kh - 1) + 1 + r.nextInt(12), w = dw * (kw - 1) + 1 + r.nextInt(12), n = 1 + r.nextInt(5);
+            Conv2d c = new Conv2d(groups * cg, groups * og, new int[] {kh, kw}, new int[] {sh, sw}, new int[] {ph, pw},
+                    new int[] {dh, dw}, groups, r.nextInt(3) > 0, r);
+            Tensor x = randn(r, n, groups * cg, h, w);
+            if (cg * kh * kw >= normlab.kernels.ConvKernels.OC) direct++;
+            String what = "trial " + trial + ": " + c + " x " + x.shapeString();
+            float[] ref = c.eval().forward(x).data.clone();
+            for (int threads : new int[] {1, 2}) {
+                int old = Parallel.setThreads(threads);
+                try {
+                    assertArrayEquals(ref, c.train().forward(x).data, what + ", training forward at " + threads + " threads");
+                } finally {
+                    Parallel.setThreads(old);
+                }
+            }
+        }
+        assertTrue(direct >= 10, "too few trials on the direct kernel: " + direct);
+    }
+
     /** The shapes of the small CNN, batch 1 and 5, with ReLU and with the fused pool. */
     @Test
     void smallCnnShapes() {
