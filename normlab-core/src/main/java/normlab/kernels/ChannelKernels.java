@@ -29,4 +29,23 @@ public interface ChannelKernels {
     /** dx = a·dy − q·((x − μ_hi) − μ_lo) − p per channel. */
     void backwardDx(float[] dx, float[] dy, float[] x, float[] muHi, float[] muLo, float[] a, float[] q, float[] p,
                     int n, int c, int s);
+
+    /** What a layer makes of one channel's backward sums: its a[ch], q[ch], p[ch] (and its dγ, dβ). */
+    @FunctionalInterface
+    interface Coefficients {
+        void of(int ch, double sumDy, double sumDyXmu);
+    }
+
+    /**
+     * The whole backward in one call, with the results of {@link #backwardSums} (into {@code sumDy}, {@code sumDyXmu}),
+     * then {@code f} for every channel (which fills a, q, p), then {@link #backwardDx}. f may be called from several
+     * pool threads at once, for different channels. A kernel may go channel by channel (sums, f, dx), so that a
+     * channel's dy and x are still in cache when its dx is written: dy and x are then read from memory once, not twice.
+     */
+    default void backward(float[] dx, double[] sumDy, double[] sumDyXmu, float[] dy, float[] x, float[] muHi,
+                          float[] muLo, Coefficients f, float[] a, float[] q, float[] p, int n, int c, int s) {
+        backwardSums(sumDy, sumDyXmu, dy, x, muHi, muLo, n, c, s);
+        for (int ch = 0; ch < c; ch++) f.of(ch, sumDy[ch], sumDyXmu[ch]);
+        backwardDx(dx, dy, x, muHi, muLo, a, q, p, n, c, s);
+    }
 }
