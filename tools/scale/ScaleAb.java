@@ -20,8 +20,10 @@ import java.util.Locale;
  * time; a call counts as "served" when it got at least 90 % of its threads (CPU ≥ 0.9 × wall at 1 thread, ≥ 1.8 × wall
  * at 2; property scale.served). Per side the line shows the median over served calls (q25–q75, their number, GB/s at
  * the median for the workload's minimal traffic) and the median over all calls; then per build the ratio 2-thread /
- * 1-thread of the served medians, and, with two builds, B/A per thread count. Every side's last output must have the
- * same bits. Served calls are biased towards fast ones (a long call is more likely to be interrupted) on every side.
+ * 1-thread of the served medians, and, with two builds, B/A per thread count. "cpu" is the median (q25–q75) process
+ * CPU time per call, all threads (with -Dnormlab.spinMicros=0 the pool's threads park instead of spinning, so it is the
+ * work alone): on a loaded machine, the one figure that does not count the time the process waited for a core. Every
+ * side's last output must have the same bits. Served calls are biased towards fast ones (a long call is more likely to be interrupted) on every side.
  *
  * <p>Usage: {@code ScaleAb <runnerDir> <rounds> <chunkSeconds> <workload,...> <classesA> [<classesB>]}; workloads as
  * {@code ScaleRunner.make} takes them, each optionally followed by {@code =BYTES} (minimal traffic per call, for GB/s).
@@ -53,9 +55,10 @@ public class ScaleAb {
             double bytes = w0.contains("=") ? Double.parseDouble(w0.split("=")[1]) : 0;
             Runnable[] run = new Runnable[builds];
             for (int b = 0; b < builds; b++) run[b] = (Runnable) make[b].invoke(w);
-            List<List<Double>> all = new ArrayList<>(), served = new ArrayList<>();
+            List<List<Double>> all = new ArrayList<>(), served = new ArrayList<>(), cpus = new ArrayList<>();
             for (int s = 0; s < sides; s++) {
                 all.add(new ArrayList<>());
+                cpus.add(new ArrayList<>());
                 served.add(new ArrayList<>());
             }
             long[] bits = new long[sides];
@@ -68,25 +71,31 @@ public class ScaleAb {
                     if (round >= 0) {
                         for (double v : c[0]) all.get(s).add(v);
                         for (double v : c[1]) served.get(s).add(v);
+                        for (double v : c[2]) cpus.get(s).add(v);
                     }
                     if (!ceiling) bits[s] = (long) sum[b].invoke();
                 }
             }
             StringBuilder sb = new StringBuilder(String.format(Locale.ROOT, "%-14s", w));
-            double[] med = new double[sides];
+            double[] med = new double[sides], cmed = new double[sides];
             for (int s = 0; s < sides; s++) {
-                double[] v = sorted(served.get(s)), u = sorted(all.get(s));
+                double[] v = sorted(served.get(s)), u = sorted(all.get(s)), cp = sorted(cpus.get(s));
                 med[s] = q(v, 0.5);
-                sb.append(String.format(Locale.ROOT, "  %s%dt %.3f ms (%.3f-%.3f, n=%d/%d)%s [all %.3f]",
+                cmed[s] = q(cp, 0.5);
+                sb.append(String.format(Locale.ROOT, "  %s%dt %.3f ms (%.3f-%.3f, n=%d/%d)%s [all %.3f, cpu %.3f (%.3f-%.3f)]",
                         builds > 1 ? "" + (char) ('A' + s / 2) : "", s % 2 + 1, med[s] * 1e3, q(v, 0.25) * 1e3,
                         q(v, 0.75) * 1e3, v.length, u.length,
-                        bytes > 0 ? String.format(Locale.ROOT, " %.1f GB/s", bytes / med[s] / 1e9) : "", q(u, 0.5) * 1e3));
+                        bytes > 0 ? String.format(Locale.ROOT, " %.1f GB/s", bytes / med[s] / 1e9) : "", q(u, 0.5) * 1e3,
+                        cmed[s] * 1e3, q(cp, 0.25) * 1e3, q(cp, 0.75) * 1e3));
             }
             for (int b = 0; b < builds; b++) {
                 sb.append(String.format(Locale.ROOT, "  | %s2t/1t %.2f", builds > 1 ? (char) ('A' + b) + " " : "",
                         med[2 * b + 1] / med[2 * b]));
             }
-            if (builds > 1) sb.append(String.format(Locale.ROOT, "  | B/A 1t %.2f 2t %.2f", med[2] / med[0], med[3] / med[1]));
+            if (builds > 1) {
+                sb.append(String.format(Locale.ROOT, "  | B/A 1t %.2f 2t %.2f; cpu B/A 1t %.2f 2t %.2f", med[2] / med[0],
+                        med[3] / med[1], cmed[2] / cmed[0], cmed[3] / cmed[1]));
+            }
             if (!ceiling) {
                 boolean same = true;
                 for (long x : bits) same &= x == bits[0];
@@ -116,10 +125,24 @@ public class ScaleAb {
         }
     }
 
-    /** CPU time of this process, all threads (to tell how much of the cores a chunk got). */
-    static long cpuNanos() {
-        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean())
-                .getProcessCpuTime();
+    static final java.lang.management.ThreadMXBean MX = java.lang.management.ManagementFactory.getThreadMXBean();
+
+    /**
+     * The ids of this thread and of every kernel pool worker (threads named normlab-kernel-*, of both builds): the
+     * threads whose CPU time a call is charged. (Process CPU time, from the OS MXBean, ticks in 10 ms steps here.)
+     */
+    static long[] poolThreads() {
+        List<Long> ids = new ArrayList<>();
+        ids.add(Thread.currentThread().getId());
+        for (Thread t : Thread.getAllStackTraces().keySet()) if (t.getName().startsWith("normlab-kernel-")) ids.add(t.getId());
+        return ids.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    /** CPU time of the given threads (nanoseconds, clock_gettime per thread). */
+    static long cpuNanos(long[] ids) {
+        long sum = 0;
+        for (long id : ids) sum += Math.max(0, MX.getThreadCpuTime(id));
+        return sum;
     }
 
     /**
@@ -127,16 +150,19 @@ public class ScaleAb {
      * that were served (process CPU time during the call ≥ {@link #SERVED} × threads × wall time).
      */
     static double[][] chunk(Runnable r, double sec, int threads) {
-        List<Double> t = new ArrayList<>(), s = new ArrayList<>();
+        List<Double> t = new ArrayList<>(), s = new ArrayList<>(), cpu = new ArrayList<>();
+        r.run(); // starts the pool's workers, if this is the first call at this thread count
+        long[] ids = poolThreads();
         long end = System.nanoTime() + (long) (sec * 1e9);
         while (t.size() < 5 || System.nanoTime() < end) {
-            long c0 = cpuNanos(), t0 = System.nanoTime();
+            long c0 = cpuNanos(ids), t0 = System.nanoTime();
             r.run();
-            long t1 = System.nanoTime(), c1 = cpuNanos();
+            long t1 = System.nanoTime(), c1 = cpuNanos(ids);
             double wall = (t1 - t0) * 1e-9;
             t.add(wall);
+            cpu.add((c1 - c0) * 1e-9);
             if ((c1 - c0) * 1e-9 >= SERVED * threads * wall) s.add(wall);
         }
-        return new double[][] {sorted(t), sorted(s)};
+        return new double[][] {sorted(t), sorted(s), sorted(cpu)};
     }
 }

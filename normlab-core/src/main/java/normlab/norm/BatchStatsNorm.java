@@ -268,6 +268,26 @@ public abstract class BatchStatsNorm extends Normalization {
         int s = x.numel() / Math.max(1, n * numFeatures);
         long m = (long) n * s;
         lastBatchStats = usesBatchStats();
+        if (lastBatchStats && affineFromStatisticsAlone()) {
+            // statistics, k and b, and y in one kernel call (channel by channel where it can), then the running update
+            requireValuesPerChannel(x, m);
+            int c = numFeatures;
+            double[] var = new double[c];
+            float[] muHi = new float[c], muLo = new float[c], k = new float[c], b = new float[c];
+            Tensor y = outputTensor(0, x.shape()); // every element written below
+            Kernels.channel().statsNormalize(y.data, mean, var, x.data, (ch, mu, v) -> {
+                rstd[ch] = 1.0 / Math.sqrt(v + eps);
+                muHi[ch] = (float) mu;
+                muLo[ch] = (float) (mu - muHi[ch]);
+                double g = gamma(ch);
+                k[ch] = (float) scale(ch, g, rstd[ch]);
+                b[ch] = shift(ch, g);
+            }, muHi, muLo, k, b, n, c, s);
+            batchStatisticsUsed(mean, var, m);
+            lastInput = x;
+            lastRows = n;
+            return y;
+        }
         if (lastBatchStats) {
             requireValuesPerChannel(x, m);
             double[] var = batchStatistics(mean, rstd, x.data, n, s);
@@ -281,6 +301,15 @@ public abstract class BatchStatsNorm extends Normalization {
         lastInput = x;
         lastRows = n;
         return y;
+    }
+
+    /**
+     * Whether a channel's k and b ({@link #scale}, {@link #shift}) follow from its batch statistics and the parameters
+     * alone, so the training forward may compute them channel by channel inside the kernel (before
+     * {@link #batchStatisticsUsed}). BatchRenorm's depend on r and d, which batchStatisticsUsed computes: false there.
+     */
+    protected boolean affineFromStatisticsAlone() {
+        return true;
     }
 
     /** After this batch's statistics (m values per channel): training updates the running statistics, unbiased. */

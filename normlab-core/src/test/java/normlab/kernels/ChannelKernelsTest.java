@@ -152,6 +152,50 @@ class ChannelKernelsTest {
         }
     }
 
+    /**
+     * The SIMD training forward in one call (channel by channel for S &gt; 1 and enough channels) gives the bits of its
+     * steps done apart (channelStats, the per-channel coefficients, normalize), at 1 and 2 threads.
+     */
+    @Test
+    void fusedForwardEqualsTheSeparatePasses() {
+        Kernels.setSimd(true);
+        ChannelKernels k = Kernels.channel();
+        for (int[] sh : new int[][] {{5, 16, 37}, {3, 24, 2 * Lanes.BLOCK + 5}, {4, 7, 100}, {40, 20, 1}}) {
+            int n = sh[0], c = sh[1], s = sh[2], size = n * c * s;
+            Rng rng = new Rng(6);
+            float[] x = new float[size];
+            for (int i = 0; i < size; i++) x[i] = 3f + 2f * (float) rng.nextGaussian();
+            float[] muHi = new float[c], muLo = new float[c], kk = new float[c], b = new float[c], y = new float[size];
+            double[] mean = new double[c], var = new double[c];
+            ChannelKernels.Affine f = (ch, mu, v) -> {
+                muHi[ch] = (float) mu;
+                muLo[ch] = (float) (mu - muHi[ch]);
+                kk[ch] = (float) (1.0 / Math.sqrt(v + 1e-5));
+                b[ch] = 0.1f * ch;
+            };
+            k.channelStats(mean, var, x, n, c, s);
+            for (int ch = 0; ch < c; ch++) f.of(ch, mean[ch], var[ch]);
+            k.normalize(y, x, muHi, muLo, kk, b, n, c, s);
+            float[] h0 = muHi.clone(), l0 = muLo.clone(), k0 = kk.clone(), b0 = b.clone();
+            for (int threads = 1; threads <= 2; threads++) {
+                Parallel.setThreads(threads);
+                java.util.Arrays.fill(muHi, 0f);
+                java.util.Arrays.fill(kk, 0f);
+                float[] fy = new float[size];
+                double[] fm = new double[c], fv = new double[c];
+                k.statsNormalize(fy, fm, fv, x, f, muHi, muLo, kk, b, n, c, s);
+                String what = java.util.Arrays.toString(sh) + ", " + threads + " thread(s)";
+                assertArrayEquals(mean, fm, "mean " + what);
+                assertArrayEquals(var, fv, "var " + what);
+                assertArrayEquals(h0, muHi, "mu_hi " + what);
+                assertArrayEquals(l0, muLo, "mu_lo " + what);
+                assertArrayEquals(k0, kk, "k " + what);
+                assertArrayEquals(b0, b, "b " + what);
+                assertArrayEquals(y, fy, "y " + what);
+            }
+        }
+    }
+
     @Test
     void largeOffsetStillNormalizesToUnitVariance() {
         // Mean 1e4, std 1e-2: E[x²] − E[x]² in float would lose every digit. With eps → 0 the output variance of each
