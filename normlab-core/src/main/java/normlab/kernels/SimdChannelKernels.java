@@ -20,11 +20,12 @@ import jdk.incubator.vector.FloatVector;
  * <p>For S &gt; 1 every (n, c) is a contiguous "row" of S values; for S == 1 the channels are contiguous in each of the
  * N rows (channels last) and the lanes run over channels, {@link #ROWS} rows per float block.
  *
- * <p>The S &gt; 1 elementwise passes ({@link #normalize}, {@link #backwardDx}) run their rows last to first (chunk i of
- * the pool's split covers rows [R − hi, R − lo), each from its last row down): they follow a pass that read the same
- * tensor first to last (the statistics in training, the backward's sums, or the layer before, which wrote x), and the
- * most recently read rows are the ones still in the last-level cache. Each row's result is independent of when it is
- * computed, so the bits are the same in any order.
+ * <p>With S &gt; 1 and at least {@link #FUSED_MIN_C} channels the training forward and the backward go channel by
+ * channel ({@link #statsNormalize}, {@link #backward}): a channel's second pass runs its rows last to first, right
+ * after its first pass read them first to last, so the most recently read rows (still in L1/L2) come first. Each row's
+ * result is independent of when it is computed, so the bits are the same in any order. The separate elementwise passes
+ * ({@link #normalize}, {@link #backwardDx}: evaluation, fewer channels) run first to last: last to first measured
+ * 8–12 % more CPU time per call on BN2d (32, 64, 56, 56) evaluation (tools/scale, docs/performance.md).
  */
 public final class SimdChannelKernels implements ChannelKernels {
     static final SimdChannelKernels INSTANCE = new SimdChannelKernels();
@@ -389,15 +390,12 @@ public final class SimdChannelKernels implements ChannelKernels {
         });
     }
 
-    /**
-     * S ≠ 1: each (n, c) row of S values, y = ((x − μ_hi) − μ_lo)·k + b with the channel's vectors broadcast. Rows go
-     * last to first (see the class comment).
-     */
+    /** S ≠ 1: each (n, c) row of S values, y = ((x − μ_hi) − μ_lo)·k + b with the channel's vectors broadcast. */
     private static void normalizeRows(float[] y, float[] x, float[] muHi, float[] muLo, float[] k, float[] b, int n,
                                       int c, int s) {
         int rows = n * c;
-        Parallel.forRange(rows, rowsPerTask(s), PER_THREAD, (i0, i1) -> {
-            for (int r = rows - 1 - i0; r >= rows - i1; r--) {
+        Parallel.forRange(rows, rowsPerTask(s), PER_THREAD, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
                 int ch = r % c;
                 normalizeRow(y, x, r * s, s, muHi[ch], muLo[ch], k[ch], b[ch]);
             }
@@ -537,15 +535,12 @@ public final class SimdChannelKernels implements ChannelKernels {
         });
     }
 
-    /**
-     * S ≠ 1: each (n, c) row of S values, dx = a·dy − q·((x − μ_hi) − μ_lo) − p with the channel's vectors broadcast.
-     * Rows go last to first (see the class comment).
-     */
+    /** S ≠ 1: each (n, c) row of S values, dx = a·dy − q·((x − μ_hi) − μ_lo) − p with the channel's vectors broadcast. */
     private static void backwardDxRows(float[] dx, float[] dy, float[] x, float[] muHi, float[] muLo, float[] a,
                                        float[] q, float[] p, int n, int c, int s) {
         int rows = n * c;
-        Parallel.forRange(rows, rowsPerTask(s), PER_THREAD, (i0, i1) -> {
-            for (int r = rows - 1 - i0; r >= rows - i1; r--) {
+        Parallel.forRange(rows, rowsPerTask(s), PER_THREAD, (r0, r1) -> {
+            for (int r = r0; r < r1; r++) {
                 int ch = r % c;
                 dxRow(dx, dy, x, r * s, s, muHi[ch], muLo[ch], a[ch], -q[ch], -p[ch]);
             }
