@@ -14,7 +14,7 @@ import normlab.tensor.Tensor;
  * One build's side of {@code ScaleAb}: loaded in its own class loader with that build's normlab-core classes, it makes
  * the workloads (the peer comparison's 21 norm kernels, as normlab.bench.Peer builds them, and copy/read ceilings of
  * the same sizes on the same pool) and sets the pool's thread count. Workload names: {@code NAME:OP} with NAME one of
- * bn1d, bn2d32, bn2d64, ln, gn32, in2d, rms and OP one of train, eval, bwd; {@code copy:FLOATS}, {@code read:FLOATS},
+ * bn1d, bn2d32, bn2d64, ln, gn32, in2d, rms, bncnn1, bncnn2 (the small CNN's BatchNorm2d inputs at batch 64) and OP one of train, eval, bwd; {@code copy:FLOATS}, {@code read:FLOATS},
  * {@code copy2:FLOATS} (two inputs, one output: the backward's dx pass). Also {@code checksum(NAME:OP)} for bit checks.
  */
 public final class ScaleRunner {
@@ -34,6 +34,8 @@ public final class ScaleRunner {
             case "bn2d32": case "gn32": case "in2d": return new int[] {32, 64, 56, 56};
             case "bn2d64": return new int[] {64, 64, 56, 56};
             case "ln": case "rms": return new int[] {8192, 768};
+            case "bncnn1": return new int[] {64, 32, 28, 28}; // the small CNN's two BatchNorm2d layers at batch 64
+            case "bncnn2": return new int[] {64, 64, 14, 14};
             default: throw new IllegalArgumentException("ScaleRunner: unknown workload " + name);
         }
     }
@@ -41,7 +43,8 @@ public final class ScaleRunner {
     static Module module(String name) {
         switch (name) {
             case "bn1d": return new BatchNorm1d(1024);
-            case "bn2d32": case "bn2d64": return new BatchNorm2d(64);
+            case "bn2d32": case "bn2d64": case "bncnn2": return new BatchNorm2d(64);
+            case "bncnn1": return new BatchNorm2d(32);
             case "ln": return new LayerNorm(768);
             case "gn32": return new GroupNorm(32, 64);
             case "in2d": return new InstanceNorm2d(64);

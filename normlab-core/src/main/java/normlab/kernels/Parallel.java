@@ -136,10 +136,8 @@ public final class Parallel {
             } finally {
                 INSIDE.set(false);
             }
-            // Every chunk has finished once done == count (a worker still holding this job finds no chunk left). Spin
-            // as long as an idle worker does before parking: a large kernel's last chunk can take a few hundred µs,
-            // and being woken from park costs tens of µs more (a futex wake; on a VM the idle vCPU's wake-up too).
-            long spinUntil = System.nanoTime() + SPIN_NANOS;
+            // Every chunk has finished once done == count (a worker still holding this job finds no chunk left).
+            long spinUntil = System.nanoTime() + 20_000; // the last chunk usually ends within microseconds: spin first
             while (job.done.get() < count) {
                 if (System.nanoTime() < spinUntil) Thread.onSpinWait();
                 else LockSupport.park(job);
@@ -195,7 +193,7 @@ public final class Parallel {
     /**
      * {@link #forRange(int, int, Range)} with up to {@code perThread} ranges per thread, handed out in order as threads
      * become free: the threads finish at most one range apart, so more ranges mean a shorter wait for the last one (the
-     * norm kernels, whose large tensors take milliseconds, use 8: at 2 threads a range is 1/16 of the work, not 1/8).
+     * channel-by-channel norm passes, whose items are whole channels, use 8: at 2 threads a range is 1/16 of the work).
      */
     public static void forRange(int count, int grain, int perThread, Range body) {
         if (count <= 0) return;

@@ -20,11 +20,11 @@ import jdk.incubator.vector.FloatVector;
  * <p>For S &gt; 1 every (n, c) is a contiguous "row" of S values; for S == 1 the channels are contiguous in each of the
  * N rows (channels last) and the lanes run over channels, {@link #ROWS} rows per float block.
  *
- * <p>With S &gt; 1 and at least {@link #FUSED_MIN_C} channels the training forward and the backward go channel by
+ * <p>For large NCHW tensors ({@link #channelByChannel}) the training forward and the backward go channel by
  * channel ({@link #statsNormalize}, {@link #backward}): a channel's second pass runs its rows last to first, right
  * after its first pass read them first to last, so the most recently read rows (still in L1/L2) come first. Each row's
  * result is independent of when it is computed, so the bits are the same in any order. The separate elementwise passes
- * ({@link #normalize}, {@link #backwardDx}: evaluation, fewer channels) run first to last: last to first measured
+ * ({@link #normalize}, {@link #backwardDx}: evaluation, other shapes) run first to last: last to first measured
  * 8–12 % more CPU time per call on BN2d (32, 64, 56, 56) evaluation (tools/scale, docs/performance.md).
  */
 public final class SimdChannelKernels implements ChannelKernels {
@@ -40,14 +40,28 @@ public final class SimdChannelKernels implements ChannelKernels {
      */
     static final int SUB_FLOATS = 4096;
     /**
-     * The fewest channels for which the fused passes ({@link #backward}) go channel by channel: the channels are what
-     * is split over the pool, and 16 give 8 ranges of 2 at 2 threads (fewer would balance badly).
+     * The fewest channels for which the fused passes ({@link #statsNormalize}, {@link #backward}) go channel by
+     * channel: the channels are what is split over the pool, and 16 give 8 ranges of 2 at 2 threads.
      */
     static final int FUSED_MIN_C = 16;
+    /**
+     * The smallest tensor (floats: 8 MB) and the shortest rows (4 KB) for the channel-by-channel passes. A tensor that
+     * fits in the last-level cache gains nothing from them, and stepping from row to row across the channel cost the
+     * small CNN's BatchNorm2d inputs at batch 64 ((64, 32, 28, 28), (64, 64, 14, 14): 6.4 and 3.2 MB, rows of 3 KB and
+     * 784 B) 23–77 % more CPU time than the two passes (tools/scale, docs/performance.md). Large tensors with short
+     * rows were not measured and keep the two passes.
+     */
+    static final long FUSED_MIN_FLOATS = 1L << 21;
+    static final int FUSED_MIN_S = 1024;
     /** Channels last: the widest rows (channels) whose elementwise passes go channel group by channel group. */
     static final int GROUPED_C = 256;
 
     private SimdChannelKernels() {}
+
+    /** Whether the training forward and the backward go channel by channel (see {@link #FUSED_MIN_FLOATS}). */
+    static boolean channelByChannel(int n, int c, int s) {
+        return s >= FUSED_MIN_S && c >= FUSED_MIN_C && (long) n * c * s >= FUSED_MIN_FLOATS;
+    }
 
     private static int subRows(int c) {
         return Math.max(1, SUB_FLOATS / c);
@@ -94,7 +108,7 @@ public final class SimdChannelKernels implements ChannelKernels {
                                          int n, int c, int s) {
         int rows = n * c;
         double[] p1 = new double[rows], p2 = new double[rows];
-        Parallel.forRange(rows, rowsPerTask(s), PER_THREAD, (r0, r1) -> {
+        Parallel.forRange(rows, rowsPerTask(s), (r0, r1) -> {
             float[] lane = new float[L];
             for (int r = r0; r < r1; r++) {
                 int ch = r % c;
@@ -154,7 +168,7 @@ public final class SimdChannelKernels implements ChannelKernels {
         int blocks = (n + ROWS - 1) / ROWS;
         double[] p1 = new double[blocks * c], p2 = new double[blocks * c];
         int vc = S.loopBound(c);
-        Parallel.forRange(blocks, Math.max(1, GRAIN / (ROWS * c)), PER_THREAD, (b0, b1) -> {
+        Parallel.forRange(blocks, Math.max(1, GRAIN / (ROWS * c)), (b0, b1) -> {
             float[] acc1 = new float[c], acc2 = new float[c];
             for (int b = b0; b < b1; b++) {
                 int i0 = b * ROWS, i1 = Math.min(n, i0 + ROWS), po = b * c;
@@ -327,7 +341,7 @@ public final class SimdChannelKernels implements ChannelKernels {
         if (s != 1) normalizeRows(y, x, muHi, muLo, k, b, n, c, s);
         else if (c <= GROUPED_C) {
             int vc = S.loopBound(c);
-            Parallel.forRange(n, rowsPerTask(c), PER_THREAD, (i0, i1) -> normalizeGrouped(y, x, muHi, muLo, k, b, i0, i1, c, vc));
+            Parallel.forRange(n, rowsPerTask(c), (i0, i1) -> normalizeGrouped(y, x, muHi, muLo, k, b, i0, i1, c, vc));
         } else normalizeWide(y, x, muHi, muLo, k, b, n, c);
     }
 
@@ -375,7 +389,7 @@ public final class SimdChannelKernels implements ChannelKernels {
     private static void normalizeWide(float[] y, float[] x, float[] muHi, float[] muLo, float[] k, float[] b, int n,
                                       int c) {
         int vc = S.loopBound(c);
-        Parallel.forRange(n, rowsPerTask(c), PER_THREAD, (i0, i1) -> {
+        Parallel.forRange(n, rowsPerTask(c), (i0, i1) -> {
             for (int i = i0; i < i1; i++) {
                 int o = i * c;
                 int ch = 0;
@@ -394,7 +408,7 @@ public final class SimdChannelKernels implements ChannelKernels {
     private static void normalizeRows(float[] y, float[] x, float[] muHi, float[] muLo, float[] k, float[] b, int n,
                                       int c, int s) {
         int rows = n * c;
-        Parallel.forRange(rows, rowsPerTask(s), PER_THREAD, (r0, r1) -> {
+        Parallel.forRange(rows, rowsPerTask(s), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int ch = r % c;
                 normalizeRow(y, x, r * s, s, muHi[ch], muLo[ch], k[ch], b[ch]);
@@ -414,7 +428,7 @@ public final class SimdChannelKernels implements ChannelKernels {
     }
 
     /**
-     * Training forward channel by channel (S ≠ 1, at least {@link #FUSED_MIN_C} channels): per channel the statistics
+     * Training forward channel by channel ({@link #channelByChannel}: large NCHW tensors): per channel the statistics
      * of its N rows ({@link Lanes#statsRow} around K = the channel's first value, rows added in order of n, the
      * formulas of {@link #channelStats}: the same bits), the layer's coefficients, then its rows normalized, last to
      * first, while the channel's N·S values (0.4 MB for (32, 64, 56, 56)) are still in L2/L3: x is read from memory
@@ -423,7 +437,7 @@ public final class SimdChannelKernels implements ChannelKernels {
     @Override
     public void statsNormalize(float[] y, double[] mean, double[] var, float[] x, Affine f, float[] muHi, float[] muLo,
                                float[] k, float[] b, int n, int c, int s) {
-        if (s == 1 || c < FUSED_MIN_C) {
+        if (!channelByChannel(n, c, s)) {
             ChannelKernels.super.statsNormalize(y, mean, var, x, f, muHi, muLo, k, b, n, c, s);
             return;
         }
@@ -458,7 +472,7 @@ public final class SimdChannelKernels implements ChannelKernels {
         if (s != 1) backwardDxRows(dx, dy, x, muHi, muLo, a, q, p, n, c, s);
         else if (c <= GROUPED_C) {
             int vc = S.loopBound(c);
-            Parallel.forRange(n, rowsPerTask(c), PER_THREAD, (i0, i1) -> backwardDxGrouped(dx, dy, x, muHi, muLo, a, q, p, i0, i1, c, vc));
+            Parallel.forRange(n, rowsPerTask(c), (i0, i1) -> backwardDxGrouped(dx, dy, x, muHi, muLo, a, q, p, i0, i1, c, vc));
         } else backwardDxWide(dx, dy, x, muHi, muLo, a, q, p, n, c);
     }
 
@@ -516,7 +530,7 @@ public final class SimdChannelKernels implements ChannelKernels {
     private static void backwardDxWide(float[] dx, float[] dy, float[] x, float[] muHi, float[] muLo, float[] a,
                                        float[] q, float[] p, int n, int c) {
         int vc = S.loopBound(c);
-        Parallel.forRange(n, rowsPerTask(c), PER_THREAD, (i0, i1) -> {
+        Parallel.forRange(n, rowsPerTask(c), (i0, i1) -> {
             for (int i = i0; i < i1; i++) {
                 int o = i * c;
                 int ch = 0;
@@ -539,7 +553,7 @@ public final class SimdChannelKernels implements ChannelKernels {
     private static void backwardDxRows(float[] dx, float[] dy, float[] x, float[] muHi, float[] muLo, float[] a,
                                        float[] q, float[] p, int n, int c, int s) {
         int rows = n * c;
-        Parallel.forRange(rows, rowsPerTask(s), PER_THREAD, (r0, r1) -> {
+        Parallel.forRange(rows, rowsPerTask(s), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
                 int ch = r % c;
                 dxRow(dx, dy, x, r * s, s, muHi[ch], muLo[ch], a[ch], -q[ch], -p[ch]);
@@ -562,16 +576,16 @@ public final class SimdChannelKernels implements ChannelKernels {
     }
 
     /**
-     * The backward channel by channel (S ≠ 1, at least {@link #FUSED_MIN_C} channels): per channel the sums of its N
+     * The backward channel by channel ({@link #channelByChannel}: large NCHW tensors): per channel the sums of its N
      * rows (Σdy, Σdy·((x − μ_hi) − μ_lo), each row as {@link #backwardRow}, rows added in order of n: the bits of
      * {@link #backwardSums}), the layer's coefficients, then its dx rows, last to first, while the channel's dy and x
      * (N·S·8 bytes: 0.8 MB for (32, 64, 56, 56)) are still in L2/L3. The tensors are read from memory once instead of
-     * twice: 3 passes of traffic instead of 5. Channels are split over the pool; fewer channels keep the two passes.
+     * twice: 3 passes of traffic instead of 5. Channels are split over the pool; other shapes keep the two passes.
      */
     @Override
     public void backward(float[] dx, double[] sumDy, double[] sumDyXmu, float[] dy, float[] x, float[] muHi,
                          float[] muLo, Coefficients f, float[] a, float[] q, float[] p, int n, int c, int s) {
-        if (s == 1 || c < FUSED_MIN_C) {
+        if (!channelByChannel(n, c, s)) {
             ChannelKernels.super.backward(dx, sumDy, sumDyXmu, dy, x, muHi, muLo, f, a, q, p, n, c, s);
             return;
         }

@@ -3,7 +3,6 @@ package normlab.kernels;
 import static normlab.kernels.Lanes.BLOCK;
 import static normlab.kernels.Lanes.GRAIN;
 import static normlab.kernels.Lanes.L;
-import static normlab.kernels.Lanes.PER_THREAD;
 import static normlab.kernels.Lanes.S;
 import static normlab.kernels.Lanes.laneSum;
 import static normlab.kernels.Lanes.rowsPerTask;
@@ -70,7 +69,7 @@ public final class SimdGroupKernels implements GroupKernels {
     /** Mean and biased variance of each contiguous row of {@code len} values (shift: the row's first value). */
     private static void rowMoments(double[] mean, double[] var, float[] x, int rows, int len) {
         double[] p1 = new double[rows], p2 = new double[rows];
-        Parallel.forRange(rows, rowsPerTask(len), PER_THREAD, (r0, r1) -> {
+        Parallel.forRange(rows, rowsPerTask(len), (r0, r1) -> {
             float[] lane = new float[L];
             for (int r = r0; r < r1; r++) statsRow(p1, p2, r, x, r * len, len, x[r * len], lane);
         });
@@ -90,7 +89,7 @@ public final class SimdGroupKernels implements GroupKernels {
                                       int rows, int g, int len, int inner) {
         int per = len / inner;
         float[] gamma = gamma0 != null ? gamma0 : filled(1f, g * per), beta = beta0 != null ? beta0 : new float[g * per];
-        Parallel.forRange(rows, rowsPerTask(len), PER_THREAD, (r0, r1) -> {
+        Parallel.forRange(rows, rowsPerTask(len), (r0, r1) -> {
             for (int r = r0; r < r1; r++) normalizeRow(y, x, mean[r], rstd[r], gamma, beta, r * len, (r % g) * per, len, inner, per);
         });
     }
@@ -142,7 +141,7 @@ public final class SimdGroupKernels implements GroupKernels {
         int rows = v.groups(), g = v.g(), len = v.q(), inner = v.inner(), per = len / inner;
         float[] gamma = gamma0 != null ? gamma0 : filled(1f, g * per), beta = beta0 != null ? beta0 : new float[g * per];
         double m = len;
-        Parallel.forRange(rows, rowsPerTask(len), PER_THREAD, (r0, r1) -> {
+        Parallel.forRange(rows, rowsPerTask(len), (r0, r1) -> {
             float[] lane = new float[L];
             double[] p1 = new double[1], p2 = new double[1];
             for (int r = r0; r < r1; r++) {
@@ -173,7 +172,7 @@ public final class SimdGroupKernels implements GroupKernels {
         int rpb = rowsPerBlock(rows), blocks = (rows + rpb - 1) / rpb;
         boolean params = dgamma != null || dbeta != null;
         double[] pg = params ? new double[blocks * nAff] : null, pb = params ? new double[blocks * nAff] : null;
-        Parallel.forRange(blocks, Math.max(1, GRAIN / Math.max(1, rpb * len)), PER_THREAD, (b0, b1) -> {
+        Parallel.forRange(blocks, Math.max(1, GRAIN / Math.max(1, rpb * len)), (b0, b1) -> {
             float[] lane = new float[L];
             float[] colG = inner == 1 && params ? new float[nAff] : null, colB = colG == null ? null : new float[nAff];
             float[] sinkG = g == 1 && inner == 1 && !params ? new float[nAff] : null, sinkB = sinkG == null ? null : new float[nAff];
@@ -431,7 +430,7 @@ public final class SimdGroupKernels implements GroupKernels {
     /** Per row of d values: rrms = 1/√(mean(x²) + ε); x² summed in float lanes per block, folded into double. */
     @Override
     public void rms(double[] rrms, float[] x, double eps, int rows, int d) {
-        Parallel.forRange(rows, rowsPerTask(d), PER_THREAD, (r0, r1) -> {
+        Parallel.forRange(rows, rowsPerTask(d), (r0, r1) -> {
             float[] lane = new float[L];
             for (int r = r0; r < r1; r++) rrms[r] = 1.0 / Math.sqrt(sumSquares(x, r * d, d, lane) / d + eps);
         });
@@ -460,7 +459,7 @@ public final class SimdGroupKernels implements GroupKernels {
     @Override
     public void rmsNormalize(float[] y, float[] x, double[] rrms, float[] w0, int rows, int d) {
         float[] w = w0 != null ? w0 : filled(1f, d);
-        Parallel.forRange(rows, rowsPerTask(d), PER_THREAD, (r0, r1) -> {
+        Parallel.forRange(rows, rowsPerTask(d), (r0, r1) -> {
             for (int r = r0; r < r1; r++) rmsNormalizeRow(y, x, (float) rrms[r], w, r * d, d);
         });
     }
@@ -482,7 +481,7 @@ public final class SimdGroupKernels implements GroupKernels {
     @Override
     public void rmsForward(float[] y, double[] rrms, float[] x, double eps, float[] w0, int rows, int d) {
         float[] w = w0 != null ? w0 : filled(1f, d);
-        Parallel.forRange(rows, rowsPerTask(d), PER_THREAD, (r0, r1) -> {
+        Parallel.forRange(rows, rowsPerTask(d), (r0, r1) -> {
             float[] lane = new float[L];
             for (int r = r0; r < r1; r++) {
                 rrms[r] = 1.0 / Math.sqrt(sumSquares(x, r * d, d, lane) / d + eps);
@@ -502,7 +501,7 @@ public final class SimdGroupKernels implements GroupKernels {
         int rpb = rowsPerBlock(rows), blocks = (rows + rpb - 1) / rpb;
         double[] pw = dw == null ? null : new double[blocks * d];
         int vs = S.loopBound(d);
-        Parallel.forRange(blocks, Math.max(1, GRAIN / Math.max(1, rpb * d)), PER_THREAD, (b0, b1) -> {
+        Parallel.forRange(blocks, Math.max(1, GRAIN / Math.max(1, rpb * d)), (b0, b1) -> {
             float[] lane = new float[L];
             float[] col = dw == null ? null : new float[d];
             for (int b = b0; b < b1; b++) {

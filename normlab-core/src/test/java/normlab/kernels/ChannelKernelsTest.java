@@ -25,7 +25,7 @@ class ChannelKernelsTest {
     /** (N, C, S) shapes; S == 1 is the channels-last path. */
     private static final int[][] SHAPES = {
         {4, 5, 37}, {3, 6, 2 * Lanes.BLOCK + 19}, {2, 3, 16}, {5, 2, 3},
-        // enough channels for the channel-by-channel backward (SimdChannelKernels.FUSED_MIN_C)
+        // 16 channels and more (the fused passes need large tensors too: fusedBackwardEqualsTheSeparatePasses)
         {3, 16, 37}, {2, 21, 2 * Lanes.BLOCK + 5},
         {130, 37, 1}, {70, 48, 1}, {200, 7, 1}, {64, 16, 1},
         // 4-vector channel groups, then single vectors, then scalar channels (L = 16: 83 = 64 + 16 + 3; 100; 131)
@@ -102,16 +102,19 @@ class ChannelKernelsTest {
     }
 
     /**
-     * The SIMD backward in one call (channel by channel for S &gt; 1 and enough channels) gives the bits of its three
-     * steps done apart (backwardSums, the coefficients, backwardDx), at 1 and 2 threads, with and without the fused
-     * path's channel count.
+     * The SIMD backward in one call (channel by channel for large NCHW tensors) gives the bits of its three steps done
+     * apart (backwardSums, the coefficients, backwardDx), at 1 and 2 threads, on shapes that take the fused path and
+     * shapes that do not.
      */
     @Test
     void fusedBackwardEqualsTheSeparatePasses() {
         Kernels.setSimd(true);
         ChannelKernels k = Kernels.channel();
-        for (int[] sh : new int[][] {{5, 16, 37}, {3, 24, 2 * Lanes.BLOCK + 5}, {4, 7, 100}, {40, 20, 1}}) {
+        // channel by channel: 2^21 floats with 16 channels, and an odd shape (vector tails, several float blocks per row);
+        // then shapes that keep the two passes (small, too few channels, channels last)
+        for (int[] sh : new int[][] {{8, 16, 16384}, {5, 17, 24677}, {5, 16, 37}, {4, 7, 100}, {40, 20, 1}}) {
             int n = sh[0], c = sh[1], s = sh[2], size = n * c * s;
+            assertEquals(sh[2] > 10000, SimdChannelKernels.channelByChannel(n, c, s), java.util.Arrays.toString(sh));
             Rng rng = new Rng(5);
             float[] x = new float[size], dy = new float[size], muHi = new float[c], muLo = new float[c];
             for (int i = 0; i < size; i++) {
@@ -153,15 +156,18 @@ class ChannelKernelsTest {
     }
 
     /**
-     * The SIMD training forward in one call (channel by channel for S &gt; 1 and enough channels) gives the bits of its
-     * steps done apart (channelStats, the per-channel coefficients, normalize), at 1 and 2 threads.
+     * The SIMD training forward in one call (channel by channel for large NCHW tensors) gives the bits of its steps done
+     * apart (channelStats, the per-channel coefficients, normalize), at 1 and 2 threads.
      */
     @Test
     void fusedForwardEqualsTheSeparatePasses() {
         Kernels.setSimd(true);
         ChannelKernels k = Kernels.channel();
-        for (int[] sh : new int[][] {{5, 16, 37}, {3, 24, 2 * Lanes.BLOCK + 5}, {4, 7, 100}, {40, 20, 1}}) {
+        // channel by channel: 2^21 floats with 16 channels, and an odd shape (vector tails, several float blocks per row);
+        // then shapes that keep the two passes (small, too few channels, channels last)
+        for (int[] sh : new int[][] {{8, 16, 16384}, {5, 17, 24677}, {5, 16, 37}, {4, 7, 100}, {40, 20, 1}}) {
             int n = sh[0], c = sh[1], s = sh[2], size = n * c * s;
+            assertEquals(sh[2] > 10000, SimdChannelKernels.channelByChannel(n, c, s), java.util.Arrays.toString(sh));
             Rng rng = new Rng(6);
             float[] x = new float[size];
             for (int i = 0; i < size; i++) x[i] = 3f + 2f * (float) rng.nextGaussian();
