@@ -21,6 +21,19 @@ public interface GroupKernels {
     void normalize(float[] y, float[] x, double[] mean, double[] rstd, float[] gamma, float[] beta, GroupView v);
 
     /**
+     * {@link #moments}, {@link #rstd} and {@link #normalize} in one call, with the same results: μ, σ² and
+     * rstd = 1/√(σ² + ε) of each group into {@code mean}, {@code var}, {@code rstd}, and y. A kernel may do it group by
+     * group (statistics of a group, then its normalization while it is still in cache), so x is read from memory once
+     * instead of twice.
+     */
+    default void momentsNormalize(float[] y, double[] mean, double[] var, double[] rstd, float[] x, double eps,
+                                  float[] gamma, float[] beta, GroupView v) {
+        moments(mean, var, x, v);
+        rstd(rstd, var, eps, v.groups());
+        normalize(y, x, mean, rstd, gamma, beta, v);
+    }
+
+    /**
      * Backward of {@link #normalize} with batch statistics. Per group, with x̂ = (x − μ)·rstd and ĝ = dy·γ:
      * <pre>
      *   dx  = rstd · (ĝ − (1/M)Σĝ − x̂·(1/M)Σ ĝ·x̂)
@@ -39,6 +52,12 @@ public interface GroupKernels {
 
     /** RMSNorm: y = x·rrms·w (w per position in the row; null means 1). */
     void rmsNormalize(float[] y, float[] x, double[] rrms, float[] w, int rows, int d);
+
+    /** {@link #rms} and {@link #rmsNormalize} in one call, same results; a kernel may do it row by row (x read once). */
+    default void rmsForward(float[] y, double[] rrms, float[] x, double eps, float[] w, int rows, int d) {
+        rms(rrms, x, eps, rows, d);
+        rmsNormalize(y, x, rrms, w, rows, d);
+    }
 
     /**
      * RMSNorm backward, per row with x̂ = x·rrms and ĝ = dy·w:

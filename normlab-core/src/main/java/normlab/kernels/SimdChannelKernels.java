@@ -3,6 +3,7 @@ package normlab.kernels;
 import static normlab.kernels.Lanes.BLOCK;
 import static normlab.kernels.Lanes.GRAIN;
 import static normlab.kernels.Lanes.L;
+import static normlab.kernels.Lanes.PER_THREAD;
 import static normlab.kernels.Lanes.S;
 import static normlab.kernels.Lanes.laneSum;
 import static normlab.kernels.Lanes.rowsPerTask;
@@ -18,6 +19,13 @@ import jdk.incubator.vector.FloatVector;
  *
  * <p>For S &gt; 1 every (n, c) is a contiguous "row" of S values; for S == 1 the channels are contiguous in each of the
  * N rows (channels last) and the lanes run over channels, {@link #ROWS} rows per float block.
+ *
+ * <p>For large NCHW tensors ({@link #channelByChannel}) the training forward and the backward go channel by
+ * channel ({@link #statsNormalize}, {@link #backward}): a channel's second pass runs its rows last to first, right
+ * after its first pass read them first to last, so the most recently read rows (still in L1/L2) come first. Each row's
+ * result is independent of when it is computed, so the bits are the same in any order. The separate elementwise passes
+ * ({@link #normalize}, {@link #backwardDx}: evaluation, other shapes) run first to last: last to first measured
+ * 8–12 % more CPU time per call on BN2d (32, 64, 56, 56) evaluation (tools/scale, docs/performance.md).
  */
 public final class SimdChannelKernels implements ChannelKernels {
     static final SimdChannelKernels INSTANCE = new SimdChannelKernels();
@@ -31,10 +39,29 @@ public final class SimdChannelKernels implements ChannelKernels {
      * eval forward 0.064 → 0.09 ms).
      */
     static final int SUB_FLOATS = 4096;
+    /**
+     * The fewest channels for which the fused passes ({@link #statsNormalize}, {@link #backward}) go channel by
+     * channel: the channels are what is split over the pool, and 16 give 8 ranges of 2 at 2 threads.
+     */
+    static final int FUSED_MIN_C = 16;
+    /**
+     * The smallest tensor (floats: 8 MB) and the shortest rows (4 KB) for the channel-by-channel passes. A tensor that
+     * fits in the last-level cache gains nothing from them, and stepping from row to row across the channel cost the
+     * small CNN's BatchNorm2d inputs at batch 64 ((64, 32, 28, 28), (64, 64, 14, 14): 6.4 and 3.2 MB, rows of 3 KB and
+     * 784 B) 23–77 % more CPU time than the two passes (tools/scale, docs/performance.md). Large tensors with short
+     * rows were not measured and keep the two passes.
+     */
+    static final long FUSED_MIN_FLOATS = 1L << 21;
+    static final int FUSED_MIN_S = 1024;
     /** Channels last: the widest rows (channels) whose elementwise passes go channel group by channel group. */
     static final int GROUPED_C = 256;
 
     private SimdChannelKernels() {}
+
+    /** Whether the training forward and the backward go channel by channel (see {@link #FUSED_MIN_FLOATS}). */
+    static boolean channelByChannel(int n, int c, int s) {
+        return s >= FUSED_MIN_S && c >= FUSED_MIN_C && (long) n * c * s >= FUSED_MIN_FLOATS;
+    }
 
     private static int subRows(int c) {
         return Math.max(1, SUB_FLOATS / c);
@@ -380,18 +407,57 @@ public final class SimdChannelKernels implements ChannelKernels {
     /** S ≠ 1: each (n, c) row of S values, y = ((x − μ_hi) − μ_lo)·k + b with the channel's vectors broadcast. */
     private static void normalizeRows(float[] y, float[] x, float[] muHi, float[] muLo, float[] k, float[] b, int n,
                                       int c, int s) {
-        int vs = S.loopBound(s);
-        Parallel.forRange(n * c, rowsPerTask(s), (r0, r1) -> {
+        int rows = n * c;
+        Parallel.forRange(rows, rowsPerTask(s), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
-                int ch = r % c, o = r * s;
-                float mh = muHi[ch], ml = muLo[ch], kk = k[ch], bb = b[ch];
-                FloatVector vh = FloatVector.broadcast(S, mh), vl = FloatVector.broadcast(S, ml);
-                FloatVector vk = FloatVector.broadcast(S, kk), vb = FloatVector.broadcast(S, bb);
-                int j = 0;
-                for (; j < vs; j += L) {
-                    FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl).fma(vk, vb).intoArray(y, o + j);
+                int ch = r % c;
+                normalizeRow(y, x, r * s, s, muHi[ch], muLo[ch], k[ch], b[ch]);
+            }
+        });
+    }
+
+    /** One row of S values at o: y = ((x − μ_hi) − μ_lo)·k + b. */
+    private static void normalizeRow(float[] y, float[] x, int o, int s, float mh, float ml, float kk, float bb) {
+        FloatVector vh = FloatVector.broadcast(S, mh), vl = FloatVector.broadcast(S, ml);
+        FloatVector vk = FloatVector.broadcast(S, kk), vb = FloatVector.broadcast(S, bb);
+        int vs = S.loopBound(s), j = 0;
+        for (; j < vs; j += L) {
+            FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl).fma(vk, vb).intoArray(y, o + j);
+        }
+        for (; j < s; j++) y[o + j] = Math.fma((x[o + j] - mh) - ml, kk, bb);
+    }
+
+    /**
+     * Training forward channel by channel ({@link #channelByChannel}: large NCHW tensors): per channel the statistics
+     * of its N rows ({@link Lanes#statsRow} around K = the channel's first value, rows added in order of n, the
+     * formulas of {@link #channelStats}: the same bits), the layer's coefficients, then its rows normalized, last to
+     * first, while the channel's N·S values (0.4 MB for (32, 64, 56, 56)) are still in L2/L3: x is read from memory
+     * once, 2 passes of traffic instead of 3. Fewer channels, or channels last, keep the two passes.
+     */
+    @Override
+    public void statsNormalize(float[] y, double[] mean, double[] var, float[] x, Affine f, float[] muHi, float[] muLo,
+                               float[] k, float[] b, int n, int c, int s) {
+        if (!channelByChannel(n, c, s)) {
+            ChannelKernels.super.statsNormalize(y, mean, var, x, f, muHi, muLo, k, b, n, c, s);
+            return;
+        }
+        double m = (double) n * s;
+        Parallel.forRange(c, 1, PER_THREAD, (c0, c1) -> {
+            float[] lane = new float[L];
+            double[] p1 = new double[n], p2 = new double[n];
+            for (int ch = c0; ch < c1; ch++) {
+                float shift = x[ch * s];
+                for (int i = 0; i < n; i++) statsRow(p1, p2, i, x, (i * c + ch) * s, s, shift, lane);
+                double s1 = 0, s2 = 0;
+                for (int i = 0; i < n; i++) {
+                    s1 += p1[i];
+                    s2 += p2[i];
                 }
-                for (; j < s; j++) y[o + j] = Math.fma((x[o + j] - mh) - ml, kk, bb);
+                double dm = s1 / m;
+                mean[ch] = shift + dm;
+                var[ch] = Math.max(0, s2 / m - dm * dm);
+                f.of(ch, mean[ch], var[ch]);
+                for (int i = n - 1; i >= 0; i--) normalizeRow(y, x, (i * c + ch) * s, s, muHi[ch], muLo[ch], k[ch], b[ch]);
             }
         });
     }
@@ -486,20 +552,57 @@ public final class SimdChannelKernels implements ChannelKernels {
     /** S ≠ 1: each (n, c) row of S values, dx = a·dy − q·((x − μ_hi) − μ_lo) − p with the channel's vectors broadcast. */
     private static void backwardDxRows(float[] dx, float[] dy, float[] x, float[] muHi, float[] muLo, float[] a,
                                        float[] q, float[] p, int n, int c, int s) {
-        int vs = S.loopBound(s);
-        Parallel.forRange(n * c, rowsPerTask(s), (r0, r1) -> {
+        int rows = n * c;
+        Parallel.forRange(rows, rowsPerTask(s), (r0, r1) -> {
             for (int r = r0; r < r1; r++) {
-                int ch = r % c, o = r * s;
-                float mh = muHi[ch], ml = muLo[ch], aa = a[ch], nq = -q[ch], np = -p[ch];
-                FloatVector vh = FloatVector.broadcast(S, mh), vl = FloatVector.broadcast(S, ml);
-                FloatVector va = FloatVector.broadcast(S, aa), vq = FloatVector.broadcast(S, nq);
-                FloatVector vp = FloatVector.broadcast(S, np);
-                int j = 0;
-                for (; j < vs; j += L) {
-                    FloatVector t = FloatVector.fromArray(S, dy, o + j).fma(va, vp);
-                    FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl).fma(vq, t).intoArray(dx, o + j);
+                int ch = r % c;
+                dxRow(dx, dy, x, r * s, s, muHi[ch], muLo[ch], a[ch], -q[ch], -p[ch]);
+            }
+        });
+    }
+
+    /** One row of S values at o: dx = a·dy + nq·((x − μ_hi) − μ_lo) + np (nq = −q, np = −p). */
+    private static void dxRow(float[] dx, float[] dy, float[] x, int o, int s, float mh, float ml, float aa, float nq,
+                              float np) {
+        FloatVector vh = FloatVector.broadcast(S, mh), vl = FloatVector.broadcast(S, ml);
+        FloatVector va = FloatVector.broadcast(S, aa), vq = FloatVector.broadcast(S, nq);
+        FloatVector vp = FloatVector.broadcast(S, np);
+        int vs = S.loopBound(s), j = 0;
+        for (; j < vs; j += L) {
+            FloatVector t = FloatVector.fromArray(S, dy, o + j).fma(va, vp);
+            FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl).fma(vq, t).intoArray(dx, o + j);
+        }
+        for (; j < s; j++) dx[o + j] = Math.fma((x[o + j] - mh) - ml, nq, Math.fma(dy[o + j], aa, np));
+    }
+
+    /**
+     * The backward channel by channel ({@link #channelByChannel}: large NCHW tensors): per channel the sums of its N
+     * rows (Σdy, Σdy·((x − μ_hi) − μ_lo), each row as {@link #backwardRow}, rows added in order of n: the bits of
+     * {@link #backwardSums}), the layer's coefficients, then its dx rows, last to first, while the channel's dy and x
+     * (N·S·8 bytes: 0.8 MB for (32, 64, 56, 56)) are still in L2/L3. The tensors are read from memory once instead of
+     * twice: 3 passes of traffic instead of 5. Channels are split over the pool; other shapes keep the two passes.
+     */
+    @Override
+    public void backward(float[] dx, double[] sumDy, double[] sumDyXmu, float[] dy, float[] x, float[] muHi,
+                         float[] muLo, Coefficients f, float[] a, float[] q, float[] p, int n, int c, int s) {
+        if (!channelByChannel(n, c, s)) {
+            ChannelKernels.super.backward(dx, sumDy, sumDyXmu, dy, x, muHi, muLo, f, a, q, p, n, c, s);
+            return;
+        }
+        Parallel.forRange(c, 1, PER_THREAD, (c0, c1) -> {
+            float[] lane = new float[L];
+            double[] p1 = new double[n], p2 = new double[n];
+            for (int ch = c0; ch < c1; ch++) {
+                for (int i = 0; i < n; i++) backwardRow(p1, p2, i, dy, x, (i * c + ch) * s, s, muHi[ch], muLo[ch], lane);
+                double s1 = 0, s2 = 0;
+                for (int i = 0; i < n; i++) {
+                    s1 += p1[i];
+                    s2 += p2[i];
                 }
-                for (; j < s; j++) dx[o + j] = Math.fma((x[o + j] - mh) - ml, nq, Math.fma(dy[o + j], aa, np));
+                sumDy[ch] = s1;
+                sumDyXmu[ch] = s2;
+                f.of(ch, s1, s2);
+                for (int i = n - 1; i >= 0; i--) dxRow(dx, dy, x, (i * c + ch) * s, s, muHi[ch], muLo[ch], a[ch], -q[ch], -p[ch]);
             }
         });
     }

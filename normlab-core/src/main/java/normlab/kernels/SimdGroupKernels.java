@@ -90,35 +90,68 @@ public final class SimdGroupKernels implements GroupKernels {
         int per = len / inner;
         float[] gamma = gamma0 != null ? gamma0 : filled(1f, g * per), beta = beta0 != null ? beta0 : new float[g * per];
         Parallel.forRange(rows, rowsPerTask(len), (r0, r1) -> {
-            for (int r = r0; r < r1; r++) {
-                int o = r * len, cBase = (r % g) * per;
-                float hi = (float) mean[r], lo = (float) (mean[r] - hi), rs = (float) rstd[r];
-                FloatVector vh = FloatVector.broadcast(S, hi), vl = FloatVector.broadcast(S, lo);
-                FloatVector vr = FloatVector.broadcast(S, rs);
-                if (inner == 1) {
-                    int vs = S.loopBound(len), j = 0;
-                    for (; j < vs; j += L) {
-                        FloatVector gm = FloatVector.fromArray(S, gamma, cBase + j);
-                        FloatVector bt = FloatVector.fromArray(S, beta, cBase + j);
-                        FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl).mul(vr).fma(gm, bt).intoArray(y, o + j);
-                    }
-                    for (; j < len; j++) {
-                        float xh = ((x[o + j] - hi) - lo) * rs;
-                        y[o + j] = Math.fma(xh, gamma[cBase + j], beta[cBase + j]);
-                    }
-                } else {
-                    int vs = S.loopBound(inner);
-                    for (int run = 0; run < per; run++) {
-                        int c = cBase + run, ro = o + run * inner;
-                        float gm = gamma[c], bt = beta[c];
-                        FloatVector vg = FloatVector.broadcast(S, gm), vb = FloatVector.broadcast(S, bt);
-                        int j = 0;
-                        for (; j < vs; j += L) {
-                            FloatVector.fromArray(S, x, ro + j).sub(vh).sub(vl).mul(vr).fma(vg, vb).intoArray(y, ro + j);
-                        }
-                        for (; j < inner; j++) y[ro + j] = Math.fma(((x[ro + j] - hi) - lo) * rs, gm, bt);
-                    }
+            for (int r = r0; r < r1; r++) normalizeRow(y, x, mean[r], rstd[r], gamma, beta, r * len, (r % g) * per, len, inner, per);
+        });
+    }
+
+    /** One row of {@link #groupNormalize}: y = ((x − μ_hi) − μ_lo)·rstd·γ_c + β_c over the {@code len} values at o. */
+    private static void normalizeRow(float[] y, float[] x, double mu, double rsd, float[] gamma, float[] beta, int o,
+                                     int cBase, int len, int inner, int per) {
+        float hi = (float) mu, lo = (float) (mu - hi), rs = (float) rsd;
+        FloatVector vh = FloatVector.broadcast(S, hi), vl = FloatVector.broadcast(S, lo);
+        FloatVector vr = FloatVector.broadcast(S, rs);
+        if (inner == 1) {
+            int vs = S.loopBound(len), j = 0;
+            for (; j < vs; j += L) {
+                FloatVector gm = FloatVector.fromArray(S, gamma, cBase + j);
+                FloatVector bt = FloatVector.fromArray(S, beta, cBase + j);
+                FloatVector.fromArray(S, x, o + j).sub(vh).sub(vl).mul(vr).fma(gm, bt).intoArray(y, o + j);
+            }
+            for (; j < len; j++) {
+                float xh = ((x[o + j] - hi) - lo) * rs;
+                y[o + j] = Math.fma(xh, gamma[cBase + j], beta[cBase + j]);
+            }
+        } else {
+            int vs = S.loopBound(inner);
+            for (int run = 0; run < per; run++) {
+                int c = cBase + run, ro = o + run * inner;
+                float gm = gamma[c], bt = beta[c];
+                FloatVector vg = FloatVector.broadcast(S, gm), vb = FloatVector.broadcast(S, bt);
+                int j = 0;
+                for (; j < vs; j += L) {
+                    FloatVector.fromArray(S, x, ro + j).sub(vh).sub(vl).mul(vr).fma(vg, vb).intoArray(y, ro + j);
                 }
+                for (; j < inner; j++) y[ro + j] = Math.fma(((x[ro + j] - hi) - lo) * rs, gm, bt);
+            }
+        }
+    }
+
+    /**
+     * {@link #rowMoments}, rstd and {@link #groupNormalize} row by row: each row's statistics (the same
+     * {@link Lanes#statsRow} sums and formulas, so the same bits), then its normalization while the row is in L1/L2.
+     * x is read from memory once instead of twice (LayerNorm (8192, 768): 3 passes over memory → 2).
+     */
+    @Override
+    public void momentsNormalize(float[] y, double[] mean, double[] var, double[] rstd, float[] x, double eps,
+                                 float[] gamma0, float[] beta0, GroupView v) {
+        if (!v.contiguous()) {
+            GroupKernels.super.momentsNormalize(y, mean, var, rstd, x, eps, gamma0, beta0, v);
+            return;
+        }
+        int rows = v.groups(), g = v.g(), len = v.q(), inner = v.inner(), per = len / inner;
+        float[] gamma = gamma0 != null ? gamma0 : filled(1f, g * per), beta = beta0 != null ? beta0 : new float[g * per];
+        double m = len;
+        Parallel.forRange(rows, rowsPerTask(len), (r0, r1) -> {
+            float[] lane = new float[L];
+            double[] p1 = new double[1], p2 = new double[1];
+            for (int r = r0; r < r1; r++) {
+                int o = r * len;
+                statsRow(p1, p2, 0, x, o, len, x[o], lane);
+                double dm = p1[0] / m;
+                mean[r] = x[o] + dm;
+                var[r] = Math.max(0, p2[0] / m - dm * dm);
+                rstd[r] = 1.0 / Math.sqrt(var[r] + eps);
+                normalizeRow(y, x, mean[r], rstd[r], gamma, beta, o, (r % g) * per, len, inner, per);
             }
         });
     }
@@ -399,45 +432,60 @@ public final class SimdGroupKernels implements GroupKernels {
     public void rms(double[] rrms, float[] x, double eps, int rows, int d) {
         Parallel.forRange(rows, rowsPerTask(d), (r0, r1) -> {
             float[] lane = new float[L];
-            for (int r = r0; r < r1; r++) {
-                int o = r * d;
-                double sq = 0;
-                for (int j0 = 0; j0 < d; j0 += BLOCK) {
-                    int end = Math.min(d, j0 + BLOCK), vend = j0 + S.loopBound(end - j0);
-                    FloatVector a = FloatVector.zero(S);
-                    int j = j0;
-                    for (; j < vend; j += L) {
-                        FloatVector v = FloatVector.fromArray(S, x, o + j);
-                        a = v.fma(v, a);
-                    }
-                    float t = 0f;
-                    for (; j < end; j++) t = Math.fma(x[o + j], x[o + j], t);
-                    a.intoArray(lane, 0);
-                    sq += laneSum(lane) + t;
-                }
-                rrms[r] = 1.0 / Math.sqrt(sq / d + eps);
-            }
+            for (int r = r0; r < r1; r++) rrms[r] = 1.0 / Math.sqrt(sumSquares(x, r * d, d, lane) / d + eps);
         });
+    }
+
+    /** Σx² of the d values at o: float lanes per block of {@link Lanes#BLOCK}, blocks folded into double in order. */
+    private static double sumSquares(float[] x, int o, int d, float[] lane) {
+        double sq = 0;
+        for (int j0 = 0; j0 < d; j0 += BLOCK) {
+            int end = Math.min(d, j0 + BLOCK), vend = j0 + S.loopBound(end - j0);
+            FloatVector a = FloatVector.zero(S);
+            int j = j0;
+            for (; j < vend; j += L) {
+                FloatVector v = FloatVector.fromArray(S, x, o + j);
+                a = v.fma(v, a);
+            }
+            float t = 0f;
+            for (; j < end; j++) t = Math.fma(x[o + j], x[o + j], t);
+            a.intoArray(lane, 0);
+            sq += laneSum(lane) + t;
+        }
+        return sq;
     }
 
     /** y = (x·rrms)·w per row (w per position; null means 1). */
     @Override
     public void rmsNormalize(float[] y, float[] x, double[] rrms, float[] w0, int rows, int d) {
-        int vs = S.loopBound(d);
         float[] w = w0 != null ? w0 : filled(1f, d);
         Parallel.forRange(rows, rowsPerTask(d), (r0, r1) -> {
+            for (int r = r0; r < r1; r++) rmsNormalizeRow(y, x, (float) rrms[r], w, r * d, d);
+        });
+    }
+
+    /** One row of {@link #rmsNormalize}: y = (x·rr)·w over the d values at o. */
+    private static void rmsNormalizeRow(float[] y, float[] x, float rr, float[] w, int o, int d) {
+        FloatVector vr = FloatVector.broadcast(S, rr);
+        int vs = S.loopBound(d), j = 0;
+        for (; j < vs; j += L) {
+            FloatVector xh = FloatVector.fromArray(S, x, o + j).mul(vr);
+            xh.mul(FloatVector.fromArray(S, w, j)).intoArray(y, o + j);
+        }
+        for (; j < d; j++) {
+            y[o + j] = x[o + j] * rr * w[j];
+        }
+    }
+
+    /** {@link #rms} and {@link #rmsNormalize} row by row (same bits): each row normalized while it is in L1. */
+    @Override
+    public void rmsForward(float[] y, double[] rrms, float[] x, double eps, float[] w0, int rows, int d) {
+        float[] w = w0 != null ? w0 : filled(1f, d);
+        Parallel.forRange(rows, rowsPerTask(d), (r0, r1) -> {
+            float[] lane = new float[L];
             for (int r = r0; r < r1; r++) {
-                int o = r * d;
-                float rr = (float) rrms[r];
-                FloatVector vr = FloatVector.broadcast(S, rr);
-                int j = 0;
-                for (; j < vs; j += L) {
-                    FloatVector xh = FloatVector.fromArray(S, x, o + j).mul(vr);
-                    xh.mul(FloatVector.fromArray(S, w, j)).intoArray(y, o + j);
-                }
-                for (; j < d; j++) {
-                    y[o + j] = x[o + j] * rr * w[j];
-                }
+                rrms[r] = 1.0 / Math.sqrt(sumSquares(x, r * d, d, lane) / d + eps);
+                rmsNormalizeRow(y, x, (float) rrms[r], w, r * d, d);
             }
         });
     }

@@ -119,6 +119,12 @@ public final class BatchRenorm extends BatchStatsNorm implements RunningStatsNor
         updateRunning(mean, var, (double) m / (m - 1));
     }
 
+    /** k and b use r and d, computed in {@link #batchStatisticsUsed} after all the statistics. */
+    @Override
+    protected boolean affineFromStatisticsAlone() {
+        return false;
+    }
+
     /** Evaluation: r = 1, d = 0 (BatchNorm's affine with the running statistics). */
     @Override
     protected void runningStatisticsUsed() {

@@ -216,23 +216,29 @@ public abstract class BatchStatsNorm extends Normalization {
         float[] muHi = new float[c], muLo = new float[c];
         splitMean(muHi, muLo, mean);
         if (n > 0) Kernels.channel().backwardSums(sumDy, sumDyXmu, dy, x, muHi, muLo, n, c, s);
-        if (affine) {
-            for (int ch = 0; ch < c; ch++) {
-                weight.grad.data[ch] += (float) gammaGradient(ch, rstd[ch], sumDy[ch], sumDyXmu[ch]);
-                bias.grad.data[ch] += (float) sumDy[ch];
-            }
-        }
+        for (int ch = 0; ch < c; ch++) addParameterGradients(ch, rstd[ch], sumDy[ch], sumDyXmu[ch]);
         if (batchStats) m = reduceBackwardSums(sumDy, sumDyXmu, m);
         float[] a = new float[c], q = new float[c], p = new float[c];
-        for (int ch = 0; ch < c; ch++) {
-            double rs = rstd[ch], kk = scale(ch, gamma(ch), rs);
-            a[ch] = (float) kk;
-            if (batchStats) {
-                q[ch] = (float) perValue(kk * rs * rs * sumDyXmu[ch], m);
-                p[ch] = (float) perValue(kk * sumDy[ch], m);
-            }
-        }
+        for (int ch = 0; ch < c; ch++) coefficients(ch, rstd[ch], sumDy[ch], sumDyXmu[ch], batchStats, m, a, q, p);
         return new ChannelGradient(dy, x, muHi, muLo, a, q, p, n, s);
+    }
+
+    /** dγ += {@link #gammaGradient}, dβ += Σdy of one channel (with affine). */
+    private void addParameterGradients(int ch, double rstd, double sumDy, double sumDyXmu) {
+        if (!affine) return;
+        weight.grad.data[ch] += (float) gammaGradient(ch, rstd, sumDy, sumDyXmu);
+        bias.grad.data[ch] += (float) sumDy;
+    }
+
+    /** One channel's a = k, q = k·rstd²·Σdy(x−μ)/m, p = k·Σdy/m (q = p = 0 with fixed statistics). */
+    private void coefficients(int ch, double rs, double sumDy, double sumDyXmu, boolean batchStats, double m, float[] a,
+                              float[] q, float[] p) {
+        double kk = scale(ch, gamma(ch), rs);
+        a[ch] = (float) kk;
+        if (batchStats) {
+            q[ch] = (float) perValue(kk * rs * rs * sumDyXmu, m);
+            p[ch] = (float) perValue(kk * sumDy, m);
+        }
     }
 
     /**
@@ -262,6 +268,26 @@ public abstract class BatchStatsNorm extends Normalization {
         int s = x.numel() / Math.max(1, n * numFeatures);
         long m = (long) n * s;
         lastBatchStats = usesBatchStats();
+        if (lastBatchStats && affineFromStatisticsAlone()) {
+            // statistics, k and b, and y in one kernel call (channel by channel where it can), then the running update
+            requireValuesPerChannel(x, m);
+            int c = numFeatures;
+            double[] var = new double[c];
+            float[] muHi = new float[c], muLo = new float[c], k = new float[c], b = new float[c];
+            Tensor y = outputTensor(0, x.shape()); // every element written below
+            Kernels.channel().statsNormalize(y.data, mean, var, x.data, (ch, mu, v) -> {
+                rstd[ch] = 1.0 / Math.sqrt(v + eps);
+                muHi[ch] = (float) mu;
+                muLo[ch] = (float) (mu - muHi[ch]);
+                double g = gamma(ch);
+                k[ch] = (float) scale(ch, g, rstd[ch]);
+                b[ch] = shift(ch, g);
+            }, muHi, muLo, k, b, n, c, s);
+            batchStatisticsUsed(mean, var, m);
+            lastInput = x;
+            lastRows = n;
+            return y;
+        }
         if (lastBatchStats) {
             requireValuesPerChannel(x, m);
             double[] var = batchStatistics(mean, rstd, x.data, n, s);
@@ -277,6 +303,15 @@ public abstract class BatchStatsNorm extends Normalization {
         return y;
     }
 
+    /**
+     * Whether a channel's k and b ({@link #scale}, {@link #shift}) follow from its batch statistics and the parameters
+     * alone, so the training forward may compute them channel by channel inside the kernel (before
+     * {@link #batchStatisticsUsed}). BatchRenorm's depend on r and d, which batchStatisticsUsed computes: false there.
+     */
+    protected boolean affineFromStatisticsAlone() {
+        return true;
+    }
+
     /** After this batch's statistics (m values per channel): training updates the running statistics, unbiased. */
     protected void batchStatisticsUsed(double[] mean, double[] var, long m) {
         if (isTraining() && trackRunningStats) updateRunning(mean, var, (double) m / (m - 1));
@@ -285,14 +320,27 @@ public abstract class BatchStatsNorm extends Normalization {
     /** After the running statistics were taken for this forward. */
     protected void runningStatisticsUsed() {}
 
-    /** The backward of the last {@link #forwardWholeBatch} (with the same {@code mean}, {@code rstd}), dx in {@code dxSlot}. */
+    /**
+     * The backward of the last {@link #forwardWholeBatch} (with the same {@code mean}, {@code rstd}), dx in
+     * {@code dxSlot}: {@link #channelGradient}'s formulas in one kernel call ({@link ChannelKernels#backward}, which may
+     * go channel by channel so that dy and x are read from memory once). For layers whose sums are this batch's alone
+     * ({@link #reduceBackwardSums} is not consulted: SyncBatchNorm uses channelGradient).
+     */
     protected final Tensor backwardWholeBatch(Tensor dy, double[] mean, double[] rstd, int dxSlot) {
         checkBackward(lastInput, dy);
         Tensor x = lastInput;
-        int n = lastRows, s = x.numel() / (n * numFeatures);
-        ChannelGradient g = channelGradient(dy.data, x.data, mean, rstd, lastBatchStats, n, s);
+        int n = lastRows, c = numFeatures, s = x.numel() / (n * c);
+        double m = (double) n * s;
+        boolean batchStats = lastBatchStats;
+        float[] muHi = new float[c], muLo = new float[c], a = new float[c], q = new float[c], p = new float[c];
+        splitMean(muHi, muLo, mean);
+        double[] sumDy = new double[c], sumDyXmu = new double[c];
         Tensor dx = outputTensor(dxSlot, x.shape()); // every element written below
-        g.writeDx(dx.data);
+        // dx[i] is written after dy[i] and x[i] are read, so dx may share dy's buffer
+        Kernels.channel().backward(dx.data, sumDy, sumDyXmu, dy.data, x.data, muHi, muLo, (ch, sDy, sDyXmu) -> {
+            addParameterGradients(ch, rstd[ch], sDy, sDyXmu);
+            coefficients(ch, rstd[ch], sDy, sDyXmu, batchStats, m, a, q, p);
+        }, a, q, p, n, c, s);
         return dx;
     }
 

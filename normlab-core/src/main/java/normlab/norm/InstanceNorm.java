@@ -55,8 +55,10 @@ public abstract class InstanceNorm extends BatchStatsNorm {
                 throw new ShapeException(label() + ": expected more than 1 spatial element when using batch statistics, got input shape "
                         + x.shapeString());
             }
-            double[] var = groupStatistics(mean, rstd, x, v, eps);
+            double[] var = new double[n * c];
+            Tensor y = normalizeGroups(x, v, eps, weight, bias, mean, var, rstd);
             if (isTraining() && trackRunningStats) updateRunningPerSample(mean, var, n, s);
+            return y;
         } else {
             // Evaluation with running statistics: the same fixed (μ_c, rstd_c) for every sample.
             double[] mu = new double[c], rs = new double[c];

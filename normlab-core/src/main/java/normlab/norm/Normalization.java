@@ -38,19 +38,25 @@ public abstract class Normalization extends Module {
         Tensor.requireShape(label() + " backward", dy, saved.shape());
     }
 
-    /** Mean and 1/√(σ² + ε) of each group of {@code x} in view {@code v} (biased σ²); returns σ². */
-    protected static double[] groupStatistics(double[] mean, double[] rstd, Tensor x, GroupView v, double eps) {
-        double[] var = new double[v.groups()];
-        Kernels.group().moments(mean, var, x.data, v);
-        GroupKernels.rstd(rstd, var, eps, v.groups());
-        return var;
-    }
-
-    /** {@link #normalizeGroups(Tensor, GroupView, double[], double[], Parameter, Parameter)} with this batch's statistics. */
+    /** y = (x − μ)·rstd·γ + β with this batch's statistics (fresh arrays for them), as the method below. */
     protected final Tensor normalizeGroups(Tensor x, GroupView v, double eps, Parameter gamma, Parameter beta) {
         double[] mean = new double[v.groups()], rstd = new double[v.groups()];
-        groupStatistics(mean, rstd, x, v, eps);
-        return normalizeGroups(x, v, mean, rstd, gamma, beta);
+        return normalizeGroups(x, v, eps, gamma, beta, mean, new double[v.groups()], rstd);
+    }
+
+    /**
+     * y = (x − μ)·rstd·γ + β with this batch's statistics, computed in the same call ({@link GroupKernels#momentsNormalize}:
+     * group by group, x read from memory once), into {@code mean}, {@code var} (biased) and {@code rstd}; remembers x and
+     * the statistics for {@link #backwardGroups}. Same results as
+     * {@link GroupKernels#moments}, {@link GroupKernels#rstd} and {@link GroupKernels#normalize} one after the other.
+     */
+    protected final Tensor normalizeGroups(Tensor x, GroupView v, double eps, Parameter gamma, Parameter beta,
+                                           double[] mean, double[] var, double[] rstd) {
+        Tensor y = outputTensor(0, x.shape()); // every element written below
+        Kernels.group().momentsNormalize(y.data, mean, var, rstd, x.data, eps, gamma == null ? null : gamma.value.data,
+                beta == null ? null : beta.value.data, v);
+        lastGroups = new GroupForward(x, v, mean, rstd);
+        return y;
     }
 
     /**

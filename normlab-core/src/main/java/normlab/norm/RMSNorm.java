@@ -55,9 +55,8 @@ public final class RMSNorm extends Normalization {
         requireTrailingShape(x, normalizedShape);
         int rows = x.numel() / d;
         double[] rrms = new double[rows];
-        Kernels.group().rms(rrms, x.data, eps, rows, d);
         Tensor y = outputTensor(0, x.shape()); // every element written below
-        Kernels.group().rmsNormalize(y.data, x.data, rrms, weight == null ? null : weight.value.data, rows, d);
+        Kernels.group().rmsForward(y.data, rrms, x.data, eps, weight == null ? null : weight.value.data, rows, d);
         // Saved for backward only after y is computed from locals: concurrent eval forwards share no scratch.
         this.rrms = rrms;
         this.x = x;

@@ -25,6 +25,8 @@ class ChannelKernelsTest {
     /** (N, C, S) shapes; S == 1 is the channels-last path. */
     private static final int[][] SHAPES = {
         {4, 5, 37}, {3, 6, 2 * Lanes.BLOCK + 19}, {2, 3, 16}, {5, 2, 3},
+        // 16 channels and more (the fused passes need large tensors too: fusedBackwardEqualsTheSeparatePasses)
+        {3, 16, 37}, {2, 21, 2 * Lanes.BLOCK + 5},
         {130, 37, 1}, {70, 48, 1}, {200, 7, 1}, {64, 16, 1},
         // 4-vector channel groups, then single vectors, then scalar channels (L = 16: 83 = 64 + 16 + 3; 100; 131)
         {130, 83, 1}, {60, 100, 1}, {3, 131, 1},
@@ -95,6 +97,107 @@ class ChannelKernelsTest {
             List<float[]> two = run(sh[0], sh[1], sh[2], 5, 1f, 3f);
             for (int t = 0; t < one.size(); t++) {
                 assertArrayEquals(one.get(t), two.get(t), "shape " + java.util.Arrays.toString(sh) + " tensor " + t);
+            }
+        }
+    }
+
+    /**
+     * The SIMD backward in one call (channel by channel for large NCHW tensors) gives the bits of its three steps done
+     * apart (backwardSums, the coefficients, backwardDx), at 1 and 2 threads, on shapes that take the fused path and
+     * shapes that do not.
+     */
+    @Test
+    void fusedBackwardEqualsTheSeparatePasses() {
+        Kernels.setSimd(true);
+        ChannelKernels k = Kernels.channel();
+        // channel by channel: 2^21 floats with 16 channels, and an odd shape (vector tails, several float blocks per row);
+        // then shapes that keep the two passes (small, too few channels, channels last)
+        for (int[] sh : new int[][] {{8, 16, 16384}, {5, 17, 24677}, {5, 16, 37}, {4, 7, 100}, {40, 20, 1}}) {
+            int n = sh[0], c = sh[1], s = sh[2], size = n * c * s;
+            assertEquals(sh[2] > 10000, SimdChannelKernels.channelByChannel(n, c, s), java.util.Arrays.toString(sh));
+            Rng rng = new Rng(5);
+            float[] x = new float[size], dy = new float[size], muHi = new float[c], muLo = new float[c];
+            for (int i = 0; i < size; i++) {
+                x[i] = 1f + 2f * (float) rng.nextGaussian();
+                dy[i] = (float) rng.nextGaussian();
+            }
+            for (int ch = 0; ch < c; ch++) {
+                muHi[ch] = 1f + 0.1f * (float) rng.nextGaussian();
+                muLo[ch] = 1e-8f * (float) rng.nextGaussian();
+            }
+            float[] a = new float[c], q = new float[c], p = new float[c], dx = new float[size];
+            double[] s1 = new double[c], s2 = new double[c];
+            ChannelKernels.Coefficients f = (ch, sDy, sDyXmu) -> {
+                a[ch] = 0.5f + ch * 0.01f;
+                q[ch] = (float) (sDyXmu * 1e-3);
+                p[ch] = (float) (sDy * 1e-3);
+            };
+            k.backwardSums(s1, s2, dy, x, muHi, muLo, n, c, s);
+            for (int ch = 0; ch < c; ch++) f.of(ch, s1[ch], s2[ch]);
+            k.backwardDx(dx, dy, x, muHi, muLo, a, q, p, n, c, s);
+            float[] a0 = a.clone(), q0 = q.clone(), p0 = p.clone();
+            for (int threads = 1; threads <= 2; threads++) {
+                Parallel.setThreads(threads);
+                java.util.Arrays.fill(a, 0f);
+                java.util.Arrays.fill(q, 0f);
+                java.util.Arrays.fill(p, 0f);
+                float[] fdx = new float[size];
+                double[] f1 = new double[c], f2 = new double[c];
+                k.backward(fdx, f1, f2, dy, x, muHi, muLo, f, a, q, p, n, c, s);
+                String what = java.util.Arrays.toString(sh) + ", " + threads + " thread(s)";
+                assertArrayEquals(s1, f1, "Σdy " + what);
+                assertArrayEquals(s2, f2, "Σdy·(x−μ) " + what);
+                assertArrayEquals(a0, a, "a " + what);
+                assertArrayEquals(q0, q, "q " + what);
+                assertArrayEquals(p0, p, "p " + what);
+                assertArrayEquals(dx, fdx, "dx " + what);
+            }
+        }
+    }
+
+    /**
+     * The SIMD training forward in one call (channel by channel for large NCHW tensors) gives the bits of its steps done
+     * apart (channelStats, the per-channel coefficients, normalize), at 1 and 2 threads.
+     */
+    @Test
+    void fusedForwardEqualsTheSeparatePasses() {
+        Kernels.setSimd(true);
+        ChannelKernels k = Kernels.channel();
+        // channel by channel: 2^21 floats with 16 channels, and an odd shape (vector tails, several float blocks per row);
+        // then shapes that keep the two passes (small, too few channels, channels last)
+        for (int[] sh : new int[][] {{8, 16, 16384}, {5, 17, 24677}, {5, 16, 37}, {4, 7, 100}, {40, 20, 1}}) {
+            int n = sh[0], c = sh[1], s = sh[2], size = n * c * s;
+            assertEquals(sh[2] > 10000, SimdChannelKernels.channelByChannel(n, c, s), java.util.Arrays.toString(sh));
+            Rng rng = new Rng(6);
+            float[] x = new float[size];
+            for (int i = 0; i < size; i++) x[i] = 3f + 2f * (float) rng.nextGaussian();
+            float[] muHi = new float[c], muLo = new float[c], kk = new float[c], b = new float[c], y = new float[size];
+            double[] mean = new double[c], var = new double[c];
+            ChannelKernels.Affine f = (ch, mu, v) -> {
+                muHi[ch] = (float) mu;
+                muLo[ch] = (float) (mu - muHi[ch]);
+                kk[ch] = (float) (1.0 / Math.sqrt(v + 1e-5));
+                b[ch] = 0.1f * ch;
+            };
+            k.channelStats(mean, var, x, n, c, s);
+            for (int ch = 0; ch < c; ch++) f.of(ch, mean[ch], var[ch]);
+            k.normalize(y, x, muHi, muLo, kk, b, n, c, s);
+            float[] h0 = muHi.clone(), l0 = muLo.clone(), k0 = kk.clone(), b0 = b.clone();
+            for (int threads = 1; threads <= 2; threads++) {
+                Parallel.setThreads(threads);
+                java.util.Arrays.fill(muHi, 0f);
+                java.util.Arrays.fill(kk, 0f);
+                float[] fy = new float[size];
+                double[] fm = new double[c], fv = new double[c];
+                k.statsNormalize(fy, fm, fv, x, f, muHi, muLo, kk, b, n, c, s);
+                String what = java.util.Arrays.toString(sh) + ", " + threads + " thread(s)";
+                assertArrayEquals(mean, fm, "mean " + what);
+                assertArrayEquals(var, fv, "var " + what);
+                assertArrayEquals(h0, muHi, "mu_hi " + what);
+                assertArrayEquals(l0, muLo, "mu_lo " + what);
+                assertArrayEquals(k0, kk, "k " + what);
+                assertArrayEquals(b0, b, "b " + what);
+                assertArrayEquals(y, fy, "y " + what);
             }
         }
     }

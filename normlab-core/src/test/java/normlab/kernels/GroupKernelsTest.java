@@ -103,6 +103,69 @@ class GroupKernelsTest {
         }
     }
 
+    /**
+     * The fused forwards (statistics and normalization group by group: {@code momentsNormalize}, {@code rmsForward})
+     * give the bits of the separate passes ({@code moments}, {@code rstd}, {@code normalize}; {@code rms},
+     * {@code rmsNormalize}) on the SIMD kernels, at 1 and 2 threads: LayerNorm, GroupNorm NCHW and InstanceNorm views,
+     * with and without an affine, and RMSNorm rows.
+     */
+    @Test
+    void fusedForwardsEqualTheSeparatePasses() {
+        Kernels.setSimd(true);
+        GroupKernels k = Kernels.group();
+        Rng rng = new Rng(11);
+        GroupView[] views = {GroupView.rows(300, 768), GroupView.rows(7, 37), GroupView.channelsFirst(6, 8, 2, 900),
+                GroupView.instances(5, 8, 1089)};
+        double eps = 1e-5;
+        for (GroupView v : views) {
+            int n = v.groups() * v.q(), nAff = v.g() * (v.q() / v.inner());
+            float[] x = new float[n], gamma = new float[nAff], beta = new float[nAff];
+            for (int i = 0; i < n; i++) x[i] = 2f + 3f * (float) rng.nextGaussian();
+            for (int i = 0; i < nAff; i++) {
+                gamma[i] = 0.5f + rng.nextFloat();
+                beta[i] = (float) rng.nextGaussian();
+            }
+            for (boolean affine : new boolean[] {true, false}) {
+                float[] g = affine ? gamma : null, b = affine ? beta : null;
+                int groups = v.groups();
+                double[] mean = new double[groups], var = new double[groups], rstd = new double[groups];
+                float[] y = new float[n];
+                k.moments(mean, var, x, v);
+                GroupKernels.rstd(rstd, var, eps, groups);
+                k.normalize(y, x, mean, rstd, g, b, v);
+                for (int threads = 1; threads <= 2; threads++) {
+                    Parallel.setThreads(threads);
+                    double[] fm = new double[groups], fv = new double[groups], fr = new double[groups];
+                    float[] fy = new float[n];
+                    k.momentsNormalize(fy, fm, fv, fr, x, eps, g, b, v);
+                    String what = v + (affine ? " affine" : "") + ", " + threads + " thread(s)";
+                    assertArrayEquals(mean, fm, "mean " + what);
+                    assertArrayEquals(var, fv, "var " + what);
+                    assertArrayEquals(rstd, fr, "rstd " + what);
+                    assertArrayEquals(y, fy, "y " + what);
+                }
+            }
+        }
+        int rows = 300, d = 768;
+        float[] x = new float[rows * d], w = new float[d];
+        for (int i = 0; i < x.length; i++) x[i] = (float) rng.nextGaussian();
+        for (int i = 0; i < d; i++) w[i] = 0.5f + rng.nextFloat();
+        for (float[] ww : new float[][] {w, null}) {
+            double[] rr = new double[rows];
+            float[] y = new float[x.length];
+            k.rms(rr, x, eps, rows, d);
+            k.rmsNormalize(y, x, rr, ww, rows, d);
+            for (int threads = 1; threads <= 2; threads++) {
+                Parallel.setThreads(threads);
+                double[] fr = new double[rows];
+                float[] fy = new float[x.length];
+                k.rmsForward(fy, fr, x, eps, ww, rows, d);
+                assertArrayEquals(rr, fr, "rrms, " + threads + " thread(s)");
+                assertArrayEquals(y, fy, "RMSNorm y, " + threads + " thread(s)");
+            }
+        }
+    }
+
     @Test
     void largeOffsetRowsStillNormalize() {
         // Rows with mean 1e4 and std 1e-2: LayerNorm's output must have unit variance to 1e-3 (eps → 0), SIMD path.
