@@ -45,10 +45,25 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
     public CommandSpec transform(CommandSpec spec) {
         List<Experiment<?, ?>> all = Experiments.ALL;
         add(spec, all.get(0));
-        for (Object tool : List.of(new FoldCommand(), new RecalibrateCommand(), new ExportCommand(), new BenchInferCommand())) spec.addSubcommand(null, new CommandLine(tool));
+        for (Object tool : tools()) spec.addSubcommand(null, new CommandLine(tool));
         for (Experiment<?, ?> e : all.subList(1, all.size())) add(spec, e);
         for (Object c : List.of(new ReportCmd(), new ReproduceCmd(), new CommandLine.HelpCommand())) spec.addSubcommand(null, new CommandLine(c));
         return spec;
+    }
+
+    /**
+     * The model tools; {@code bench-infer} only where ONNX Runtime is on the class path (the normlab jar has it; the
+     * spark-submit jar of normlab-spark leaves its ~90 MB out).
+     */
+    private static List<Object> tools() {
+        List<Object> tools = new ArrayList<>(List.of(new FoldCommand(), new RecalibrateCommand(), new ExportCommand()));
+        try {
+            Class.forName("ai.onnxruntime.OrtEnvironment", false, ExperimentCommands.class.getClassLoader());
+            tools.add(new BenchInferCommand());
+        } catch (ClassNotFoundException | LinkageError e) {
+            // no ONNX Runtime: no bench-infer
+        }
+        return tools;
     }
 
     private static void add(CommandSpec spec, Experiment<?, ?> e) {
@@ -90,7 +105,7 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
         @Option(names = "--spark", arity = "0..1", paramLabel = "MASTER", fallbackValue = "",
                 description = "Train each run (setting × seed) as a task on Apache Spark: MASTER is local[N], spark://HOST:PORT, yarn, … "
                         + "(default: spark-submit's master, else local[T] with T from --threads). Results are those of a local run. Needs "
-                        + "./normlab-spark (docs/spark.md).")
+                        + "./normlab-on-spark (docs/spark.md).")
         String spark;
 
         /** The Spark application of --spark (null: train here); closing it stops Spark. */

@@ -62,7 +62,7 @@ public final class RecalibrateCommand implements Callable<Integer> {
     @Option(names = "--spark", arity = "0..1", paramLabel = "MASTER", fallbackValue = "",
             description = "Compute the statistics on Apache Spark, the samples partitioned across the executors (per-partition "
                     + "moments merged by Chan's update; equal to the local result): MASTER is local[N], spark://HOST:PORT, yarn, … "
-                    + "(default: spark-submit's master, else local[N] with N the cores). Needs ./normlab-spark (docs/spark.md).")
+                    + "(default: spark-submit's master, else local[N] with N the cores). Needs ./normlab-on-spark (docs/spark.md).")
     String spark;
 
     @Override

@@ -11,7 +11,7 @@ import normlab.tensor.Tensor;
 
 /**
  * What {@code --spark [MASTER]} runs on: an Apache Spark backend found on the class path through
- * {@link ServiceLoader} (module normlab-spark, which {@code ./normlab-spark} and the {@code spark-submit} jar carry).
+ * {@link ServiceLoader} (module normlab-spark, which {@code ./normlab-on-spark} and the {@code spark-submit} jar carry).
  * {@code ./normlab} and its jar leave Spark's ~230 MB out, so there {@code --spark} is a one-line error naming the
  * launcher that has it.
  */
@@ -58,7 +58,7 @@ public interface SparkBackend {
     static SparkBackend find(String command) {
         for (SparkBackend b : ServiceLoader.load(SparkBackend.class)) return b;
         throw CliErrors.usage("--spark needs the Spark backend (module normlab-spark), which ./normlab leaves out; run "
-                + "./normlab-spark " + command + " … --spark instead (or spark-submit normlab-spark/target/normlab-spark.jar)");
+                + "./normlab-on-spark " + command + " … --spark instead (or spark-submit normlab-spark/target/normlab-spark.jar)");
     }
 
     /** {@link #find} then {@link #connect}, refusing a bad master first. */
