@@ -90,7 +90,13 @@ public final class SparkLabBackend implements SparkBackend {
             boolean quick = s.quick();
             ArrayList<Long> seeds = new ArrayList<>(s.seeds());
             HashMap<String, String> options = new HashMap<>(s.options());
-            return (keys, checkpoints) -> train(experiment, quick, seeds, options, keys, checkpoints);
+            return (keys, checkpoints) -> {
+                long t0 = System.nanoTime();
+                Map<String, byte[]> out = train(experiment, quick, seeds, options, keys, checkpoints);
+                s.say("  %s: %d run%s trained as Spark tasks on %s in %.1f s", experiment, keys.size(), keys.size() == 1 ? "" : "s", sc.master(),
+                        (System.nanoTime() - t0) / 1e9);
+                return out;
+            };
         }
 
         private Map<String, byte[]> train(String experiment, boolean quick, ArrayList<Long> seeds, HashMap<String, String> options,
