@@ -34,6 +34,10 @@ import normlab.train.Trainer;
  *
  * <p>The run directory's state is {@code run.json} ({@link #writeState}): the command, its options, and {@code state}
  * (running, interrupted, diverged, failed, complete). The report shows complete runs only.
+ *
+ * <p>The same checkpoints carry runs between machines ({@code --spark}): a session with {@link RemoteRuns} has each
+ * sweep's runs trained elsewhere and resumes them from the done checkpoints that come back; a worker session
+ * ({@link #openWorker}, per thread) trains one run of a sweep for {@link SweepWorker}.
  */
 public final class RunControl {
     /** The run directory's state file. */
