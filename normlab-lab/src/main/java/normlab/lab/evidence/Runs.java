@@ -363,6 +363,7 @@ public final class Runs {
             }
         }
         RunControl.Session session = RunControl.session();
+        if (session != null) session.runsTotal.addAndGet(tasks.size());
         if (session != null && session.only() != null) {
             // A worker (SweepWorker): its run alone, then the experiment ends; an earlier sweep's runs resume from the
             // done checkpoints the worker was given.
@@ -379,7 +380,6 @@ public final class Runs {
                 throw new java.io.UncheckedIOException("cannot write the checkpoint: " + e.getMessage(), e);
             }
         }
-        if (session != null) session.runsTotal.addAndGet(tasks.size());
         return new Results<>(train, test, parallel(s.threads(), tasks));
     }
 

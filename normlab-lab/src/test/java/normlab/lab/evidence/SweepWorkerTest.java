@@ -88,7 +88,7 @@ class SweepWorkerTest {
     @Test
     void workersGiveTheLocalResultsBitForBit(@TempDir Path tmp) throws Exception {
         TwoSweeps e = new TwoSweeps();
-        Settings s = new Settings(true, List.of(1L, 2L), 2, new PrintStream(new ByteArrayOutputStream()));
+        Settings s = new Settings(true, List.of(1L), 2, new PrintStream(new ByteArrayOutputStream()));
         List<Runs.Outcome> local, remote;
         try (RunControl.Session session = RunControl.open(tmp.resolve("local"), 0, false)) {
             local = e.train(null, s);
@@ -98,12 +98,12 @@ class SweepWorkerTest {
         try (RunControl.Session session = RunControl.open(tmp.resolve("remote"), 0, false)) {
             session.remote(workers(e, s, calls, given));
             remote = e.train(null, s);
-            assertEquals(8, session.runsFoundDone.get(), "every run must resume from a worker's done checkpoint, none trained here");
+            assertEquals(4, session.runsFoundDone.get(), "every run must resume from a worker's done checkpoint, none trained here");
         }
-        // Two sweeps of 2 settings × 2 seeds; the second sweep's workers got the first sweep's checkpoints.
-        assertEquals(List.of("a-000", "a-001", "a-002", "a-003", "b-000", "b-001", "b-002", "b-003"), calls);
-        assertEquals(List.of("a-000", "a-001", "a-002", "a-003"), given);
-        assertEquals(8, local.size());
+        // Two sweeps of 2 settings × 1 seed; the second sweep's workers got the first sweep's checkpoints.
+        assertEquals(List.of("a-000", "a-001", "b-000", "b-001"), calls);
+        assertEquals(List.of("a-000", "a-001"), given);
+        assertEquals(4, local.size());
         for (int i = 0; i < local.size(); i++) {
             Runs.Outcome a = local.get(i), b = remote.get(i);
             assertEquals(a.accuracy(), b.accuracy(), "run " + i);
