@@ -102,7 +102,7 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
                         + "interrupted and when a run ends). Checkpoints never change the results.")
         double checkpointEvery = 30;
 
-        @Option(names = "--spark", arity = "0..1", paramLabel = "MASTER", fallbackValue = "",
+        @Option(names = "--spark", arity = "0..1", paramLabel = "MASTER", fallbackValue = "", converter = SparkBackend.MasterOption.class,
                 description = "Train each run (setting × seed) as a task on Apache Spark: MASTER is local[N], spark://HOST:PORT, yarn, … "
                         + "(default: spark-submit's master, else local[T] with T from --threads). Results are those of a local run. Needs "
                         + "./normlab-on-spark (docs/spark.md).")

@@ -59,7 +59,7 @@ public final class RecalibrateCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "MODEL", description = "Where to write the recalibrated model (and its .json).")
     Path out;
 
-    @Option(names = "--spark", arity = "0..1", paramLabel = "MASTER", fallbackValue = "",
+    @Option(names = "--spark", arity = "0..1", paramLabel = "MASTER", fallbackValue = "", converter = SparkBackend.MasterOption.class,
             description = "Compute the statistics on Apache Spark, the samples partitioned across the executors (per-partition "
                     + "moments merged by Chan's update; equal to the local result): MASTER is local[N], spark://HOST:PORT, yarn, … "
                     + "(default: spark-submit's master, else local[N] with N the cores). Needs ./normlab-on-spark (docs/spark.md).")

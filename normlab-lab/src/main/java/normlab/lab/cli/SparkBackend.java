@@ -39,6 +39,19 @@ public interface SparkBackend {
             + "|spark://[^\\s/:]+(:[0-9]+)?(,[^\\s/:]+(:[0-9]+)?)*|yarn|k8s://\\S+|mesos://\\S+");
 
     /**
+     * Checks {@code --spark}'s value as picocli parses it, so a word taken for the master (an option value is optional)
+     * is named before any other error: one that is no master URL is refused, naming it.
+     */
+    final class MasterOption implements picocli.CommandLine.ITypeConverter<String> {
+        @Override
+        public String convert(String value) {
+            if (value.isEmpty() || MASTER.matcher(value).matches()) return value;
+            throw new picocli.CommandLine.TypeConversionException("'" + value + "' is not a Spark master (local[N], local[*], spark://HOST:PORT, "
+                    + "yarn, k8s://URL); write --spark=MASTER or put --spark after the other arguments");
+        }
+    }
+
+    /**
      * The master {@code --spark} names: {@code given}, or with no value the master spark-submit set
      * ({@code spark.master}), else {@code local[localThreads]}. A value that is not a master URL is a usage error.
      */

@@ -63,11 +63,16 @@ class SparkOptionTest {
         for (String bad : List.of("local[0]", "spark:/host", "lokal", "run")) {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             assertEquals(2, run(out, "lr-sweep", "--quick", "--out", tmp.resolve("r").toString(), "--spark=" + bad));
-            assertTrue(oneLine(out).startsWith("normlab lr-sweep: --spark " + bad + ": not a Spark master (local[N], local[*], spark://HOST:PORT"), oneLine(out));
+            assertTrue(oneLine(out).startsWith("normlab lr-sweep: Invalid value for option '--spark': '" + bad + "' is not a Spark master (local[N], "
+                    + "local[*], spark://HOST:PORT"), oneLine(out));
         }
         for (String good : List.of("local", "local[*]", "local[4]", "local[2,3]", "local-cluster[2,1,1024]", "spark://h1:7077,h2:7077", "yarn", "k8s://https://k:443")) {
             assertEquals(good, SparkBackend.master(good, 2));
         }
         assertEquals("local[3]", SparkBackend.master("", 3));
+        // A word after --spark is taken for the master: refused as such, before the missing argument is noticed.
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        assertEquals(2, run(out, "recalibrate", "--spark", "m.safetensors", "--data", "fashion", "--out", tmp.resolve("o.safetensors").toString()));
+        assertTrue(oneLine(out).startsWith("normlab recalibrate: Invalid value for option '--spark': 'm.safetensors' is not a Spark master"), oneLine(out));
     }
 }

@@ -81,10 +81,11 @@ class SparkRecalibrateCommandTest {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         // A positional argument taken for the master names the fix.
         assertEquals(2, run(out, "recalibrate", "--spark", model.toString(), "--data", "fashion", "--out", tmp.resolve("o.safetensors").toString()));
-        assertOneLine(out, "normlab recalibrate: --spark " + model + ": not a Spark master (local[N], local[*], spark://HOST:PORT, yarn, k8s://URL)");
+        assertOneLine(out, "normlab recalibrate: Invalid value for option '--spark': '" + model + "' is not a Spark master (local[N], local[*], "
+                + "spark://HOST:PORT, yarn, k8s://URL); write --spark=MASTER or put --spark after the other arguments");
         out.reset();
         assertEquals(2, run(out, "recalibrate", model.toString(), "--data", "fashion", "--out", tmp.resolve("o.safetensors").toString(), "--spark=local[0]"));
-        assertOneLine(out, "normlab recalibrate: --spark local[0]: not a Spark master");
+        assertOneLine(out, "normlab recalibrate: Invalid value for option '--spark': 'local[0]' is not a Spark master");
         out.reset();
         Path missing = tmp.resolve("none.safetensors");
         assertEquals(3, run(out, "recalibrate", missing.toString(), "--data", "fashion", "--out", tmp.resolve("o.safetensors").toString(), "--spark=local[2]"));
