@@ -23,8 +23,9 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * Sweeps on Spark (issue #19, scope 1): an experiment with {@code --spark local[2]} trains every run as a Spark task and
  * publishes what the same command without {@code --spark} publishes: summary.json's results and claims (measurements
- * and verdicts) and every CSV, all but the wall-clock figures. Covered here: lr-sweep (one sweep, diverging and at-chance
- * runs) and paper-4-2 (a second sweep whose settings depend on the first's results). docs/spark.md has the full
+ * and verdicts) and every CSV, all but the wall-clock figures. Covered here: lr-sweep (8 runs, at-chance ones among them).
+ * A second sweep whose settings depend on the first's results is covered without Spark by the lab's SweepWorkerTest
+ * (paper-4-2 here took 96 s of this class's 139 s, too long for CI; it matched, docs/spark.md); docs/spark.md has the
  * {@code reproduce --all --quick} comparison.
  */
 @Tag("spark")
@@ -40,11 +41,6 @@ class SparkSweepsTest {
     @Test
     void lrSweep(@TempDir Path tmp) throws Exception {
         sameAsLocal(tmp, "lr-sweep", 8);
-    }
-
-    @Test
-    void paper42(@TempDir Path tmp) throws Exception {
-        sameAsLocal(tmp, "paper-4-2", -1);
     }
 
     /** Runs {@code experiment} quick with one seed, here and on local[2]; {@code runs}: the runs expected on Spark (-1: any). */
