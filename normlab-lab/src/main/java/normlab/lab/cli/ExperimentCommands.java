@@ -45,10 +45,25 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
     public CommandSpec transform(CommandSpec spec) {
         List<Experiment<?, ?>> all = Experiments.ALL;
         add(spec, all.get(0));
-        for (Object tool : List.of(new FoldCommand(), new RecalibrateCommand(), new ExportCommand(), new BenchInferCommand())) spec.addSubcommand(null, new CommandLine(tool));
+        for (Object tool : tools()) spec.addSubcommand(null, new CommandLine(tool));
         for (Experiment<?, ?> e : all.subList(1, all.size())) add(spec, e);
         for (Object c : List.of(new ReportCmd(), new ReproduceCmd(), new CommandLine.HelpCommand())) spec.addSubcommand(null, new CommandLine(c));
         return spec;
+    }
+
+    /**
+     * The model tools; {@code bench-infer} only where ONNX Runtime is on the class path (the normlab jar has it; the
+     * spark-submit jar of normlab-spark leaves its ~90 MB out).
+     */
+    private static List<Object> tools() {
+        List<Object> tools = new ArrayList<>(List.of(new FoldCommand(), new RecalibrateCommand(), new ExportCommand()));
+        try {
+            Class.forName("ai.onnxruntime.OrtEnvironment", false, ExperimentCommands.class.getClassLoader());
+            tools.add(new BenchInferCommand());
+        } catch (ClassNotFoundException | LinkageError e) {
+            // no ONNX Runtime: no bench-infer
+        }
+        return tools;
     }
 
     private static void add(CommandSpec spec, Experiment<?, ?> e) {
@@ -86,6 +101,17 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
                 description = "Save each training run's checkpoint every SECONDS of wall time (default: ${DEFAULT-VALUE}; 0: only when "
                         + "interrupted and when a run ends). Checkpoints never change the results.")
         double checkpointEvery = 30;
+
+        @Option(names = "--spark", arity = "0..1", paramLabel = "MASTER", fallbackValue = "", converter = SparkBackend.MasterOption.class,
+                description = "Train each run (setting × seed) as a task on Apache Spark: MASTER is local[N], spark://HOST:PORT, yarn, … "
+                        + "(default: spark-submit's master, else local[T] with T from --threads). Results are those of a local run. Needs "
+                        + "./normlab-on-spark (docs/spark.md).")
+        String spark;
+
+        /** The Spark application of --spark (null: train here); closing it stops Spark. */
+        SparkBackend.Cluster cluster(String command) {
+            return spark == null ? null : SparkBackend.open(command, spark, threads);
+        }
 
         /** The values of the experiment's own options ({@link Experiment#options}), by option name, defaults included. */
         final Map<String, String> own = new java.util.LinkedHashMap<>();
@@ -198,7 +224,9 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
             if (resume == null) {
                 Settings s = valid(options.settings(name));
                 Path dir = options.out != null ? options.out : newRunDir(options.runsDir, name);
-                return runOne(experiment, s, dir, System.out, false, options, "./normlab " + name + " --resume " + dir);
+                try (SparkBackend.Cluster cluster = options.cluster(name)) {
+                    return runOne(experiment, s, dir, System.out, false, options, "./normlab " + name + " --resume " + dir, cluster);
+                }
             }
             var parsed = spec.commandLine().getParseResult();
             if (parsed.hasMatchedOption("--out") || parsed.hasMatchedOption("--runs-dir")) {
@@ -211,7 +239,9 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
             }
             options.adopt(st.getAsJsonObject("options"), parsed, resume);
             Settings s = valid(options.settings(name, false));
-            return runOne(experiment, s, resume, System.out, true, options, "./normlab " + name + " --resume " + resume);
+            try (SparkBackend.Cluster cluster = options.cluster(name)) {
+                return runOne(experiment, s, resume, System.out, true, options, "./normlab " + name + " --resume " + resume, cluster);
+            }
         }
     }
 
@@ -249,18 +279,20 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
      * Runs {@code e} with {@code s} into {@code dir} (resuming the run there if {@code resuming}); returns the exit code
      * (3: no data, 4: cannot write, 130: interrupted — with its checkpoints in {@code dir/checkpoints}, run.json saying
      * so, and one line naming {@code resumeWith}). The run's state goes to {@code dir/run.json} from the start; the
-     * run is complete, for the report, only once every file is written.
+     * run is complete, for the report, only once every file is written. With {@code cluster} (--spark) the experiment's
+     * sweeps train there ({@link RunControl.Session#remote}).
      */
-    static int runOne(Experiment<?, ?> e, Settings s, Path dir, PrintStream console, boolean resuming, Options o, String resumeWith) {
+    static int runOne(Experiment<?, ?> e, Settings s, Path dir, PrintStream console, boolean resuming, Options o, String resumeWith,
+                      SparkBackend.Cluster cluster) {
         try {
-            return runOne0(e, s, dir, console, resuming, o, resumeWith);
+            return runOne0(e, s, dir, console, resuming, o, resumeWith, cluster);
         } finally {
             Interrupts.active(false);
         }
     }
 
     private static int runOne0(Experiment<?, ?> e, Settings s, Path dir, PrintStream console, boolean resuming, Options o,
-                               String resumeWith) {
+                               String resumeWith, SparkBackend.Cluster cluster) {
         console.println(e.announce(s) + (resuming ? " (resumed)" : ""));
         boolean existed = Files.exists(dir);
         try {
@@ -273,6 +305,7 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
         Published r;
         try (RunControl.Session session = RunControl.open(dir.resolve(CHECKPOINTS), o.checkpointEvery, resuming)) {
             Interrupts.active(true);
+            if (cluster != null) session.remote(cluster.runs(e.name(), s));
             try {
                 r = e.run(s);
             } catch (RunControl.Stopped stopped) {
@@ -394,25 +427,27 @@ public final class ExperimentCommands implements CommandLine.IModelTransformer {
             }
             String resumeWith = "./normlab reproduce --all --resume" + (options.runsDir.equals(Path.of("runs")) ? "" : " --runs-dir " + options.runsDir);
             List<String> failed = new ArrayList<>();
-            for (Experiment<?, ?> e : Experiments.ALL) {
-                JsonObject dirs = state.getAsJsonObject("dirs");
-                Path dir = dirs.has(e.name()) ? options.runsDir.resolve(dirs.get(e.name()).getAsString()) : null;
-                if (dir != null && RunControl.finished(dir) && Files.isDirectory(dir)) continue; // done before the interruption
-                boolean again = dir != null && Files.isDirectory(dir);
-                if (dir == null || !again) {
-                    dir = newRunDir(options.runsDir, e.name());
-                    dirs.addProperty(e.name(), dir.getFileName().toString());
-                    try {
-                        Files.createDirectories(options.runsDir);
-                        normlab.io.AtomicFiles.write(stateFile, (state + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
-                    } catch (IOException ex) {
-                        System.err.println("normlab reproduce: cannot write " + stateFile + ": " + CliErrors.describe(ex));
-                        return 4;
+            try (SparkBackend.Cluster cluster = options.cluster("reproduce")) {
+                for (Experiment<?, ?> e : Experiments.ALL) {
+                    JsonObject dirs = state.getAsJsonObject("dirs");
+                    Path dir = dirs.has(e.name()) ? options.runsDir.resolve(dirs.get(e.name()).getAsString()) : null;
+                    if (dir != null && RunControl.finished(dir) && Files.isDirectory(dir)) continue; // done before the interruption
+                    boolean again = dir != null && Files.isDirectory(dir);
+                    if (dir == null || !again) {
+                        dir = newRunDir(options.runsDir, e.name());
+                        dirs.addProperty(e.name(), dir.getFileName().toString());
+                        try {
+                            Files.createDirectories(options.runsDir);
+                            normlab.io.AtomicFiles.write(stateFile, (state + "\n").getBytes(java.nio.charset.StandardCharsets.UTF_8));
+                        } catch (IOException ex) {
+                            System.err.println("normlab reproduce: cannot write " + stateFile + ": " + CliErrors.describe(ex));
+                            return 4;
+                        }
                     }
+                    int code = runOne(e, s, dir, System.out, again, options, resumeWith, cluster);
+                    if (code == CliErrors.INTERRUPTED) return code;
+                    if (code != 0) failed.add(e.name());
                 }
-                int code = runOne(e, s, dir, System.out, again, options, resumeWith);
-                if (code == CliErrors.INTERRUPTED) return code;
-                if (code != 0) failed.add(e.name());
             }
             try {
                 Path p = EvidenceReport.write(options.runsDir);

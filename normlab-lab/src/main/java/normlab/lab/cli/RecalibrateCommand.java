@@ -23,7 +23,8 @@ import picocli.CommandLine.Parameters;
 
 /**
  * {@code normlab recalibrate}: PreciseBN. Replaces every BatchNorm's running statistics of a saved model by the exact
- * population statistics of its inputs over K batches of a dataset ({@link Recalibrate}), and saves the model.
+ * population statistics of its inputs over K batches of a dataset ({@link Recalibrate}), and saves the model. With
+ * {@code --spark} the same statistics come from Spark executors ({@link SparkBackend.Cluster#recalibrate}).
  */
 @Command(name = "recalibrate", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Recomputes every BatchNorm's running mean and variance of a saved model as the exact statistics "
@@ -58,6 +59,12 @@ public final class RecalibrateCommand implements Callable<Integer> {
     @Option(names = "--out", required = true, paramLabel = "MODEL", description = "Where to write the recalibrated model (and its .json).")
     Path out;
 
+    @Option(names = "--spark", arity = "0..1", paramLabel = "MASTER", fallbackValue = "", converter = SparkBackend.MasterOption.class,
+            description = "Compute the statistics on Apache Spark, the samples partitioned across the executors (per-partition "
+                    + "moments merged by Chan's update; equal to the local result): MASTER is local[N], spark://HOST:PORT, yarn, … "
+                    + "(default: spark-submit's master, else local[N] with N the cores). Needs ./normlab-on-spark (docs/spark.md).")
+    String spark;
+
     @Override
     public Integer call() {
         if (batches <= 0 || batchSize <= 0) {
@@ -66,6 +73,8 @@ public final class RecalibrateCommand implements Callable<Integer> {
         }
         if (input != null && !input.equals("flat") && !input.equals("image")) throw CliErrors.usage("--input must be flat or image, got " + input);
         if (!split.equals("train") && !split.equals("test")) throw CliErrors.usage("--split must be train or test, got " + split);
+        String master = spark == null ? null : SparkBackend.master(spark, Runtime.getRuntime().availableProcessors());
+        SparkBackend backend = spark == null ? null : SparkBackend.find("recalibrate");
         CliErrors.requireInputFile(model, "model weights");
         CliErrors.requireOutputFile(out, "--out", true);
         try {
@@ -96,7 +105,14 @@ public final class RecalibrateCommand implements Callable<Integer> {
                 other = load(data, !train);
             }
             double before = other == null ? Double.NaN : accuracy(m, other, flat);
-            List<Recalibrate.LayerStats> stats = Recalibrate.run(m, xs);
+            List<Recalibrate.LayerStats> stats;
+            if (backend == null) {
+                stats = Recalibrate.run(m, xs);
+            } else {
+                try (SparkBackend.Cluster c = backend.connect(master, "normlab recalibrate")) {
+                    stats = c.recalibrate(m, xs);
+                }
+            }
             if (stats.isEmpty()) throw CliErrors.input(model + ": no BatchNorm layer with running statistics, nothing to recalibrate; nothing written");
             System.out.printf(Locale.ROOT, "%-28s %14s %14s %14s%n", "layer", "values/channel", "max|Δmean|", "max|Δvar|/var");
             for (Recalibrate.LayerStats s : stats) {

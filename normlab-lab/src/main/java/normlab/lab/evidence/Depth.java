@@ -194,16 +194,6 @@ public final class Depth extends Evidence<Depth.Params, Depth.Result> {
                 }
             }
         }
-        // The statistics at initialization: one forward and backward per network and seed, built exactly as the trained
-        // networks are (the init generator of Runs.train).
-        List<Stats> stats = new ArrayList<>();
-        for (Net n : all) {
-            for (long seed : s.seeds()) {
-                Sequential m = build(n.depth(), p.width(), n.act(), p.inits().get(n.init()), n.bn(), new Rng(seed).split());
-                double[][] ag = statistics(m, x, labels);
-                stats.add(new Stats(n.depth(), n.act(), n.init(), n.bn(), seed, ag[0], ag[1]));
-            }
-        }
         Runs.Recipe r = new Runs.Recipe(p.lr(), 0, p.steps(), p.batch(), true);
         Runs.Results<Trained> runs = Runs.sweep(train, test, trained, s, (n, seed) -> {
             Runs.WeightInit wi = p.inits().get(n.init());
@@ -212,6 +202,17 @@ public final class Depth extends Evidence<Depth.Params, Depth.Result> {
                     n.bn() ? "bn" : "baseline", seed, o.status().text, o.accuracy(), o.secondsPerStep());
             return new Trained(n.depth(), n.act(), n.init(), n.bn(), seed, o);
         });
+        // The statistics at initialization: one forward and backward per network and seed, built exactly as the trained
+        // networks are (the init generator of Runs.train). After the sweep, which they do not depend on: a --spark task
+        // that trains one run of the sweep (SweepWorker) stops at the sweep and never computes them.
+        List<Stats> stats = new ArrayList<>();
+        for (Net n : all) {
+            for (long seed : s.seeds()) {
+                Sequential m = build(n.depth(), p.width(), n.act(), p.inits().get(n.init()), n.bn(), new Rng(seed).split());
+                double[][] ag = statistics(m, x, labels);
+                stats.add(new Stats(n.depth(), n.act(), n.init(), n.bn(), seed, ag[0], ag[1]));
+            }
+        }
         return new Result(stats, runs);
     }
 

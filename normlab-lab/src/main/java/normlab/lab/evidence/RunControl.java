@@ -34,6 +34,10 @@ import normlab.train.Trainer;
  *
  * <p>The run directory's state is {@code run.json} ({@link #writeState}): the command, its options, and {@code state}
  * (running, interrupted, diverged, failed, complete). The report shows complete runs only.
+ *
+ * <p>The same checkpoints carry runs between machines ({@code --spark}): a session with {@link RemoteRuns} has each
+ * sweep's runs trained elsewhere and resumes them from the done checkpoints that come back; a worker session
+ * ({@link #openWorker}, per thread) trains one run of a sweep for {@link SweepWorker}.
  */
 public final class RunControl {
     /** The run directory's state file. */
@@ -41,6 +45,8 @@ public final class RunControl {
 
     private static volatile boolean stop;
     private static volatile Session current;
+    /** A worker's session, seen by its thread only: a Spark task trains one run beside others in the same JVM. */
+    private static final ThreadLocal<Session> WORKER = new ThreadLocal<>();
     private static final ThreadLocal<String> KEY = new ThreadLocal<>();
 
     private RunControl() {}
@@ -59,9 +65,20 @@ public final class RunControl {
         stop = false;
     }
 
-    /** The open session, or null. */
+    /** The open session (the current thread's worker session if it has one), or null. */
     public static Session session() {
-        return current;
+        Session w = WORKER.get();
+        return w != null ? w : current;
+    }
+
+    /**
+     * A worker's run is done ({@link #openWorker}): thrown by the sweep that holds it, right after it, so the experiment
+     * goes no further.
+     */
+    public static final class WorkerDone extends RuntimeException {
+        public WorkerDone() {
+            super("the worker's run is done", null, false, false);
+        }
     }
 
     /** A run was stopped on request; its checkpoint is saved. */
@@ -99,16 +116,69 @@ public final class RunControl {
         public final boolean resume;
         /** Runs of the experiment (set by a sweep) and runs finished, for the interruption message. */
         public final AtomicInteger runsTotal = new AtomicInteger(), runsDone = new AtomicInteger();
+        /** Runs that found their checkpoint marked done and ended at once (resumed, or trained by {@link #remote}). */
+        public final AtomicInteger runsFoundDone = new AtomicInteger();
         private final Map<String, int[]> progress = new LinkedHashMap<>();
+        /** A worker's only run ({@link #openWorker}), else null. */
+        private final String only;
+        /** Where sweeps train their runs, if not here ({@link #remote(RemoteRuns)}). */
+        private volatile RemoteRuns remote;
+        /** Runs whose done checkpoints came from {@link #remote}: they resume even in a fresh session. */
+        private final java.util.Set<String> preloaded = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
-        private Session(Path dir, double everySeconds, boolean resume) {
+        private Session(Path dir, double everySeconds, boolean resume, String only) {
             this.dir = dir;
             this.everyNanos = (long) (everySeconds * 1e9);
             this.resume = resume;
+            this.only = only;
+        }
+
+        /** The one run a worker session trains, or null for a command's session. */
+        public String only() {
+            return only;
+        }
+
+        /** Sends this session's sweeps to {@code r} (null: train them here). */
+        public void remote(RemoteRuns r) {
+            this.remote = r;
+        }
+
+        public RemoteRuns remote() {
+            return remote;
+        }
+
+        /** Whether the run {@code key} starts from its checkpoint when there is one. */
+        boolean resumes(String key) {
+            return resume || preloaded.contains(key);
+        }
+
+        /**
+         * Trains the runs {@code keys} through {@link #remote}, sending the checkpoints this session holds (earlier
+         * sweeps' runs, interrupted ones), and stores the done checkpoints that come back, so the runs then resume from
+         * them here and end at once.
+         */
+        void trainRemotely(List<String> keys) throws IOException {
+            Map<String, byte[]> have = new LinkedHashMap<>();
+            if (Files.isDirectory(dir)) {
+                try (var files = Files.list(dir)) {
+                    for (Path f : files.sorted().toList()) {
+                        String n = f.getFileName().toString();
+                        if (n.endsWith(CHECKPOINT)) have.put(n.substring(0, n.length() - CHECKPOINT.length()), Files.readAllBytes(f));
+                    }
+                }
+            }
+            Map<String, byte[]> got = remote.train(keys, have);
+            Files.createDirectories(dir);
+            for (String k : keys) {
+                byte[] b = got.get(k);
+                if (b == null) throw new IllegalStateException("the remote runs returned no checkpoint for run " + k);
+                AtomicFiles.write(checkpoint(k), b);
+                preloaded.add(k);
+            }
         }
 
         public Path checkpoint(String key) {
-            return dir.resolve(key + ".checkpoint.safetensors");
+            return dir.resolve(key + CHECKPOINT);
         }
 
         /** Step and steps of each run seen, by key (for the interruption message). */
@@ -124,14 +194,29 @@ public final class RunControl {
 
         @Override
         public void close() {
+            if (WORKER.get() == this) WORKER.remove();
             if (current == this) current = null;
         }
     }
 
+    /** The suffix of a run's checkpoint file. */
+    static final String CHECKPOINT = ".checkpoint.safetensors";
+
     /** Opens the session of a command's run (one at a time per process). */
     public static Session open(Path checkpointDir, double everySeconds, boolean resume) {
-        Session s = new Session(checkpointDir, everySeconds, resume);
+        Session s = new Session(checkpointDir, everySeconds, resume, null);
         current = s;
+        return s;
+    }
+
+    /**
+     * Opens a worker's session on the current thread ({@link SweepWorker}): runs resume from the checkpoints in
+     * {@code checkpointDir}; the sweep that holds run {@code only} trains that run alone and then ends the experiment
+     * ({@link WorkerDone}); checkpoints are saved only when a run ends or is stopped.
+     */
+    public static Session openWorker(Path checkpointDir, String only) {
+        Session s = new Session(checkpointDir, 0, true, only);
+        WORKER.set(s);
         return s;
     }
 
@@ -142,12 +227,12 @@ public final class RunControl {
 
     /** Calls {@code c} with the run key {@code key}; refuses to start when a stop was requested ({@link Stopped}). */
     public static <T> T withKey(String key, Callable<T> c) throws Exception {
-        if (stop && current != null) throw new Stopped();
+        if (stop && session() != null) throw new Stopped();
         String old = KEY.get();
         KEY.set(key);
         try {
             T out = c.call();
-            Session s = current;
+            Session s = session();
             if (s != null) s.runsDone.incrementAndGet();
             return out;
         } finally {
@@ -175,8 +260,8 @@ public final class RunControl {
      * metadata; else null (nothing changed).
      */
     public static Map<String, String> resume(Trainer t, String key, State state) throws IOException {
-        Session s = key == null ? null : current;
-        if (s == null || !s.resume || !Files.exists(s.checkpoint(key))) return null;
+        Session s = key == null ? null : session();
+        if (s == null || !s.resumes(key) || !Files.exists(s.checkpoint(key))) return null;
         Map<String, String> meta = Checkpoints.resume(s.checkpoint(key), t);
         try {
             state.restore(meta);
@@ -189,10 +274,13 @@ public final class RunControl {
     /** {@link #fit} after {@link #resume} gave {@code resumed} (null: a fresh start). */
     public static void fit(Trainer t, String key, int steps, int evalEvery, Dataset test, Hooks hooks, Trainer.Listener inner,
                            State state, Map<String, String> resumed) throws IOException {
-        Session s = key == null ? null : current;
+        Session s = key == null ? null : session();
         Path file = s == null ? null : s.checkpoint(key);
         if (resumed != null && "true".equals(resumed.get("run.done"))) {
-            if (s != null) s.progress(key, t.steps(), steps);
+            if (s != null) {
+                s.progress(key, t.steps(), steps);
+                s.runsFoundDone.incrementAndGet();
+            }
             return;
         }
         long[] lastSave = {System.nanoTime()};

@@ -213,6 +213,8 @@ public final class Runs {
         private final List<Double> evalAccuracy = new ArrayList<>();
         private Status status = Status.OK;
         private int done, timed;
+        /** The median step time a checkpoint recorded (NaN if none): a run that ends at once after resuming reports it. */
+        private double savedSeconds = Double.NaN;
         private double lossSum;
         private long last = System.nanoTime();
 
@@ -271,7 +273,7 @@ public final class Runs {
         }
 
         double medianSeconds() {
-            if (timed == 0) return Double.NaN; // every step was taken before a resume
+            if (timed == 0) return savedSeconds; // every step was taken before a resume: as its checkpoint measured
             long[] sorted = java.util.Arrays.copyOf(times, timed);
             java.util.Arrays.sort(sorted);
             return sorted[timed / 2] / 1e9;
@@ -281,7 +283,7 @@ public final class Runs {
         public Map<String, String> save() {
             return Map.of("watch.status", status.name(), "watch.done", Integer.toString(done), "watch.loss_sum", RunControl.hex(lossSum),
                     "watch.curve", RunControl.hex(curve), "watch.eval_steps", RunControl.hex(evalSteps.stream().map(Integer::doubleValue).toList()),
-                    "watch.eval_accuracy", RunControl.hex(evalAccuracy));
+                    "watch.eval_accuracy", RunControl.hex(evalAccuracy), "watch.seconds_per_step", RunControl.hex(medianSeconds()));
         }
 
         @Override
@@ -295,6 +297,8 @@ public final class Runs {
             for (double v : RunControl.unhexList(meta.get("watch.eval_steps"))) evalSteps.add((int) v);
             evalAccuracy.clear();
             evalAccuracy.addAll(RunControl.unhexList(meta.get("watch.eval_accuracy")));
+            String sec = meta.get("watch.seconds_per_step"); // absent in checkpoints written before it was recorded
+            savedSeconds = sec == null ? Double.NaN : RunControl.unhex(sec)[0];
             last = System.nanoTime();
         }
     }
@@ -336,7 +340,8 @@ public final class Runs {
 
     /**
      * Runs {@code task} for every setting and every seed of {@code s} (settings outer, seeds inner) on the threads of
-     * {@code s} ({@link #parallel}); the results, in that order, with the data they used.
+     * {@code s} ({@link #parallel}); the results, in that order, with the data they used. Under a session with
+     * {@link RemoteRuns} (--spark) the runs train there first and then resume here from their done checkpoints.
      */
     public static <S, C> Results<C> sweep(Dataset train, Dataset test, List<S> settings, Settings s, Task<S, C> task) {
         return sweep("run", train, test, settings, s, task);
@@ -349,14 +354,32 @@ public final class Runs {
      */
     public static <S, C> Results<C> sweep(String keyPrefix, Dataset train, Dataset test, List<S> settings, Settings s, Task<S, C> task) {
         List<Callable<C>> tasks = new ArrayList<>();
+        List<String> keys = new ArrayList<>();
         for (S x : settings) {
             for (long seed : s.seeds()) {
                 String key = String.format(java.util.Locale.ROOT, "%s-%03d", keyPrefix, tasks.size());
+                keys.add(key);
                 tasks.add(() -> RunControl.withKey(key, () -> task.run(x, seed)));
             }
         }
         RunControl.Session session = RunControl.session();
         if (session != null) session.runsTotal.addAndGet(tasks.size());
+        if (session != null && session.only() != null) {
+            // A worker (SweepWorker): its run alone, then the experiment ends; an earlier sweep's runs resume from the
+            // done checkpoints the worker was given.
+            int i = keys.indexOf(session.only());
+            if (i >= 0) {
+                parallel(1, List.of(tasks.get(i)));
+                throw new RunControl.WorkerDone();
+            }
+        } else if (session != null && session.remote() != null) {
+            // Trained elsewhere (--spark); each run below then resumes from its done checkpoint and ends at once.
+            try {
+                session.trainRemotely(keys);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException("cannot write the checkpoint: " + e.getMessage(), e);
+            }
+        }
         return new Results<>(train, test, parallel(s.threads(), tasks));
     }
 
