@@ -202,7 +202,8 @@ public final class BatchSweep extends Evidence<BatchSweep.Params, Runs.Results<B
 
     public BatchSweep() {
         super(NAME, "Small batches: BN against the number of values per statistic",
-                "batch 64…2 on the paper's MLP (m = B) and a ResNet-8 with a 4×4 last stage (m = 16·B): BN, GN, LN, IN, BatchRenorm, GhostBN, none",
+                "batch 64…2 on the paper's MLP (m = B) and a ResNet-8 with a 4×4 (--last-stage 2: 2×2) last stage (m = 16·B or 4·B): BN, GN, LN, IN, "
+                        + "BatchRenorm, GhostBN, none",
                 "Small batches, measured against m, the number of values each BN statistic is computed from: the paper's MLP on MNIST "
                         + "(BatchNorm1d, m = B, batch 64…2) and a ResNet-8 on Fashion-MNIST whose last stage is 4×4 (m = 16·B, batch 32…2), "
                         + "with BN, GroupNorm, LayerNorm, InstanceNorm, BatchRenorm, GhostBN and none, lr scaled with the batch: test error. "

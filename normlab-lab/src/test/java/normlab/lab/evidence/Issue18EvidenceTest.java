@@ -98,6 +98,9 @@ class Issue18EvidenceTest {
         assertEquals(20, Paper42.stepsTo(steps, a.curve(), 0.6));
         assertTrue(Double.isNaN(Paper42.stepsTo(steps, a.curve(), 0.9)));
         assertEquals(0.8, Paper42.max(new double[] {0.2, Double.NaN, 0.8}));
+        // rise over the last quarter: steps 10…40, ¾ of 40 = 30 → curve(40) − curve(30)
+        assertEquals(0.05, Paper42.lastQuarterRise(new int[] {10, 20, 30, 40}, new double[] {0.2, 0.6, 0.8, 0.85}), 1e-12);
+        assertTrue(Double.isNaN(Paper42.lastQuarterRise(new int[] {40}, new double[] {0.85})));
     }
 
     @Test
