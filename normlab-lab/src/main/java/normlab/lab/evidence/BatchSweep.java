@@ -32,6 +32,8 @@ import org.knowm.xchart.XYChart;
  *   <li>a ResNet-8 (post-activation, widths 8/16/32, stage strides 2/2/2) on Fashion-MNIST whose last stage is 4×4, so
  *       its deepest norms see m = 16·B values (B = 2: 32), B ∈ {32, 16, 8, 4, 2}, SGD with momentum 0.9.</li>
  * </ul>
+ * {@code --last-stage 2} gives the ResNet stage strides 2/2/4 instead (28×28 → 14 → 7 → 2): its deepest norms see m =
+ * 4·B values (B = 2: 8, where the MLP's BN is already hurt); {@code --nets} runs one of the two networks only.
  * Both train for a fixed number of epochs with the learning rate scaled with the batch, lr = base·B/B₀ (Goyal et al.
  * 2017, as Wu &amp; He do), and are tested in evaluation mode (running statistics, as BN is deployed). Methods:
  * BN; GN with 4 groups; LN and IN as Wu &amp; He define them (GN with 1 group, GN with one channel per group; the MLP
@@ -43,8 +45,19 @@ public final class BatchSweep extends Evidence<BatchSweep.Params, Runs.Results<B
     public static final String NAME = "batch-sweep";
     /** GhostBN's virtual batch. */
     public static final int GHOST = 4;
-    /** The ResNet's stage widths and strides: 28×28 → 14 → 7 → 4. */
+    /** The ResNet's stage widths and its default strides: 28×28 → 14 → 7 → 4. */
     static final int[] WIDTHS = {8, 16, 32}, STRIDES = {2, 2, 2};
+    /** The ResNet's last-stage sides {@code --last-stage} accepts: 4 (strides 2/2/2) or 2 (strides 2/2/4). */
+    public static final int LAST_STAGE = 4, SMALL_LAST_STAGE = 2;
+
+    /** The stage strides that give a last stage of {@code side}×{@code side} on 28×28 images. */
+    static int[] strides(int side) {
+        return switch (side) {
+            case LAST_STAGE -> STRIDES.clone();
+            case SMALL_LAST_STAGE -> new int[] {2, 2, 4};
+            default -> throw new IllegalArgumentException("--last-stage must be 4 (strides 2/2/2) or 2 (strides 2/2/4), got " + side);
+        };
+    }
 
     /** A normalization of this experiment and how each network gets it. */
     public enum Method {
@@ -89,16 +102,35 @@ public final class BatchSweep extends Evidence<BatchSweep.Params, Runs.Results<B
         }
     }
 
-    /** The two networks. {@code positions}: values per sample and channel in the deepest norm (m = B·positions). */
+    /** The two networks. */
     public enum Net {
-        MLP("MLP 784-100-100-100-10 (MNIST)", 1), RESNET("ResNet-8, last stage 4×4 (Fashion-MNIST)", 16);
+        MLP("mlp"), RESNET("resnet");
 
-        public final String label;
-        public final int positions;
+        public final String id;
 
-        Net(String label, int positions) {
-            this.label = label;
-            this.positions = positions;
+        Net(String id) {
+            this.id = id;
+        }
+
+        /** Values per sample and channel in the deepest norm (m = B·positions) with a ResNet last stage of {@code side}×{@code side}. */
+        public int positions(int side) {
+            return this == MLP ? 1 : side * side;
+        }
+
+        public String label(int side) {
+            return this == MLP ? "MLP 784-100-100-100-10 (MNIST)" : "ResNet-8, last stage " + side + "×" + side + " (Fashion-MNIST)";
+        }
+
+        /** The networks of {@code --nets}: mlp, resnet, or both separated by a comma. */
+        static List<Net> of(String ids) {
+            List<Net> nets = new ArrayList<>();
+            for (String id : ids.split(",", -1)) {
+                Net n = Arrays.stream(values()).filter(x -> x.id.equals(id.trim())).findFirst().orElseThrow(() -> new IllegalArgumentException(
+                        "--nets must be mlp, resnet or mlp,resnet, got '" + ids + "'"));
+                if (nets.contains(n)) throw new IllegalArgumentException("--nets names " + n.id + " twice in '" + ids + "'");
+                nets.add(n);
+            }
+            return nets;
         }
     }
 
@@ -115,7 +147,45 @@ public final class BatchSweep extends Evidence<BatchSweep.Params, Runs.Results<B
         }
     }
 
-    public record Params(Sweep mlp, Sweep resnet) {
+    /**
+     * @param mlp       the MLP's sweep, or null to skip it
+     * @param resnet    the ResNet's sweep, or null to skip it
+     * @param lastStage the side of the ResNet's last stage (4 or 2)
+     */
+    public record Params(Sweep mlp, Sweep resnet, int lastStage) {
+        public Params {
+            strides(lastStage);
+            if (mlp == null && resnet == null) throw new IllegalArgumentException("batch-sweep: at least one network must run");
+        }
+
+        /** Both networks, last stage 4×4. */
+        public Params(Sweep mlp, Sweep resnet) {
+            this(mlp, resnet, LAST_STAGE);
+        }
+
+        /** The sweep of {@code net} (null when it does not run). */
+        Sweep sweep(Net net) {
+            return net == Net.MLP ? mlp : resnet;
+        }
+
+        /** The parameters of {@code --nets} and {@code --last-stage} as given in {@code s}. */
+        static Params of(Settings s) {
+            List<Net> nets = Net.of(s.option("--nets", "mlp,resnet"));
+            String ls = s.option("--last-stage", Integer.toString(LAST_STAGE));
+            int side;
+            try {
+                side = Integer.parseInt(ls.trim());
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--last-stage must be 4 (strides 2/2/2) or 2 (strides 2/2/4), got '" + ls + "'");
+            }
+            strides(side);
+            if (side != LAST_STAGE && !nets.contains(Net.RESNET)) {
+                throw new IllegalArgumentException("--last-stage " + side + " changes the ResNet only, but --nets leaves it out");
+            }
+            Params p = of(s.quick());
+            return new Params(nets.contains(Net.MLP) ? p.mlp() : null, nets.contains(Net.RESNET) ? p.resnet() : null, side);
+        }
+
         public static Params of(boolean quick) {
             List<Method> mlpMethods = List.of(Method.BN, Method.GN, Method.LN, Method.BATCH_RENORM, Method.GHOST_BN, Method.NONE);
             List<Method> all = List.of(Method.values());
@@ -132,11 +202,20 @@ public final class BatchSweep extends Evidence<BatchSweep.Params, Runs.Results<B
 
     public BatchSweep() {
         super(NAME, "Small batches: BN against the number of values per statistic",
-                "batch 64…2 on the paper's MLP (m = B) and a ResNet-8 with a 4×4 last stage (m = 16·B): BN, GN, LN, IN, BatchRenorm, GhostBN, none",
+                "batch 64…2 on the paper's MLP (m = B) and a ResNet-8 with a 4×4 (--last-stage 2: 2×2) last stage (m = 16·B or 4·B): BN, GN, LN, IN, "
+                        + "BatchRenorm, GhostBN, none",
                 "Small batches, measured against m, the number of values each BN statistic is computed from: the paper's MLP on MNIST "
                         + "(BatchNorm1d, m = B, batch 64…2) and a ResNet-8 on Fashion-MNIST whose last stage is 4×4 (m = 16·B, batch 32…2), "
-                        + "with BN, GroupNorm, LayerNorm, InstanceNorm, BatchRenorm, GhostBN and none, lr scaled with the batch: test error.",
-                Params::of);
+                        + "with BN, GroupNorm, LayerNorm, InstanceNorm, BatchRenorm, GhostBN and none, lr scaled with the batch: test error. "
+                        + "--last-stage 2 makes the ResNet's last stage 2×2 (m = 4·B); --nets runs one network only.",
+                (Settings s) -> Params.of(s));
+    }
+
+    @Override
+    public List<Experiment.Option> options() {
+        return List.of(new Experiment.Option("--last-stage", "SIDE", Integer.toString(LAST_STAGE),
+                        "Side of the ResNet's last stage: 4 (strides 2/2/2, m = 16·B) or 2 (strides 2/2/4, m = 4·B)"),
+                new Experiment.Option("--nets", "NETS", "mlp,resnet", "Networks to run: mlp, resnet or mlp,resnet"));
     }
 
     /** The MLP with {@code m} after each hidden Linear (Xavier-normal weights, zero biases). */
@@ -147,13 +226,17 @@ public final class BatchSweep extends Evidence<BatchSweep.Params, Runs.Results<B
         return (Sequential) LayerTypes.rebuild(bn, x -> x instanceof BatchNorm1d b ? m.mlpLayer(b.numFeatures, s) : null);
     }
 
-    /** The ResNet-8 with {@code m}. */
-    static Sequential resnet(Method m, int steps, Rng rng) {
-        return ResNet.build(config(m.resnetNorm(schedule(steps))), rng);
+    /** The ResNet-8 with {@code m} and a last stage of {@code side}×{@code side}. */
+    static Sequential resnet(Method m, int steps, int side, Rng rng) {
+        return ResNet.build(config(m.resnetNorm(schedule(steps)), side), rng);
     }
 
     static ResNet.Config config(ResNet.Norm norm) {
-        return new ResNet.Config(8, ResNet.Block.POST, norm, 1, 10, WIDTHS, STRIDES, false);
+        return config(norm, LAST_STAGE);
+    }
+
+    static ResNet.Config config(ResNet.Norm norm, int side) {
+        return new ResNet.Config(8, ResNet.Block.POST, norm, 1, 10, WIDTHS, strides(side), false);
     }
 
     /** BatchRenorm's schedule scaled to a run of {@code steps}, as {@link Runs#cnn}: plain BN for 10 %, rmax → 3 by 80 %, dmax → 5 by 50 %. */
@@ -161,31 +244,39 @@ public final class BatchSweep extends Evidence<BatchSweep.Params, Runs.Results<B
         return new BatchRenorm.Schedule(steps / 10, 3, Math.max(1, steps * 8L / 10), 5, Math.max(1, steps / 2));
     }
 
-    /** m of the deepest norm at batch b: for the batch-statistics methods B (GhostBN: min(B, 4)) times the positions. */
+    /** m of the deepest norm at batch b (ResNet last stage 4×4): for the batch-statistics methods B (GhostBN: min(B, 4)) times the positions. */
     public static int m(Net net, Method method, int b) {
-        return (method == Method.GHOST_BN ? Math.min(b, GHOST) : b) * net.positions;
+        return m(net, method, b, LAST_STAGE);
+    }
+
+    /** {@link #m(Net, Method, int)} with a ResNet last stage of {@code side}×{@code side}. */
+    public static int m(Net net, Method method, int b, int side) {
+        return (method == Method.GHOST_BN ? Math.min(b, GHOST) : b) * net.positions(side);
     }
 
     @Override
     public Runs.Results<Cell> train(Params p, Settings s) throws IOException {
-        Dataset mTrain = Runs.data("mnist", true, p.mlp().trainSize()), mTest = Runs.data("mnist", false, p.mlp().testSize());
-        Dataset fTrain = Runs.data("fashion", true, p.resnet().trainSize()), fTest = Runs.data("fashion", false, p.resnet().testSize());
+        Dataset mTrain = p.mlp() == null ? null : Runs.data("mnist", true, p.mlp().trainSize());
+        Dataset mTest = p.mlp() == null ? null : Runs.data("mnist", false, p.mlp().testSize());
+        Dataset fTrain = p.resnet() == null ? null : Runs.data("fashion", true, p.resnet().trainSize());
+        Dataset fTest = p.resnet() == null ? null : Runs.data("fashion", false, p.resnet().testSize());
         record Variant(Net net, Method method, int batch) {}
         List<Variant> variants = new ArrayList<>();
         // Smallest batches and the ResNet first: they take longest, so the threads finish together.
         for (Net net : List.of(Net.RESNET, Net.MLP)) {
-            Sweep w = net == Net.MLP ? p.mlp() : p.resnet();
+            Sweep w = p.sweep(net);
+            if (w == null) continue;
             for (int bi = w.batches().length - 1; bi >= 0; bi--) for (Method m : w.methods()) variants.add(new Variant(net, m, w.batches()[bi]));
         }
-        Runs.Results<Cell> r = Runs.sweep(fTrain, fTest, variants, s, (v, seed) -> {
+        Runs.Results<Cell> r = Runs.sweep(fTrain != null ? fTrain : mTrain, fTest != null ? fTest : mTest, variants, s, (v, seed) -> {
             boolean mlp = v.net() == Net.MLP;
-            Sweep w = mlp ? p.mlp() : p.resnet();
+            Sweep w = p.sweep(v.net());
             Dataset train = mlp ? mTrain : fTrain, test = mlp ? mTest : fTest;
             Runs.Recipe rc = new Runs.Recipe(w.lr(v.batch()), w.momentum(), w.epochs() * (train.n / v.batch()), v.batch(), mlp);
-            Runs.Outcome o = Runs.train(seed, init -> mlp ? mlp(v.method(), rc.steps(), init) : resnet(v.method(), rc.steps(), init), rc, train,
+            Runs.Outcome o = Runs.train(seed, init -> mlp ? mlp(v.method(), rc.steps(), init) : resnet(v.method(), rc.steps(), p.lastStage(), init), rc, train,
                     test).outcome();
             s.say("  batch-sweep %-6s %-14s batch %2d (m %3d) seed %d: %s, error %.4f", mlp ? "MLP" : "ResNet", v.method().label, v.batch(),
-                    m(v.net(), v.method(), v.batch()), seed, o.status().text, 1 - o.accuracy());
+                    m(v.net(), v.method(), v.batch(), p.lastStage()), seed, o.status().text, 1 - o.accuracy());
             return new Cell(v.net(), v.method(), v.batch(), seed, o);
         });
         return r;
@@ -204,38 +295,47 @@ public final class BatchSweep extends Evidence<BatchSweep.Params, Runs.Results<B
     @Override
     public RunOutput publish(Params p, Settings s, Runs.Results<Cell> runs) {
         List<Cell> cells = runs.runs();
+        Sweep mw = p.mlp(), rw = p.resnet();
+        int side = p.lastStage();
         RunOutput out = new RunOutput(NAME, "Small batches: BN against the number of values per statistic", s.quick(), s.seeds()).describe(
-                "data", "MNIST (MLP: " + p.mlp().trainSize() + " training / " + p.mlp().testSize() + " test images), Fashion-MNIST (ResNet: "
-                        + p.resnet().trainSize() + " / " + p.resnet().testSize() + ")",
-                "mlp", "784-100-100-100-10 sigmoid, Xavier-normal weights, norm after each hidden Linear; plain SGD, lr = " + p.mlp().baseLr() + "·B/"
-                        + p.mlp().baseBatch() + ", " + p.mlp().epochs() + " epochs; batches " + Arrays.toString(p.mlp().batches()),
-                "resnet", "ResNet-8 post-activation, widths " + Arrays.toString(WIDTHS) + ", strides " + Arrays.toString(STRIDES)
-                        + " (last stage 4×4); SGD momentum " + p.resnet().momentum() + ", lr = " + p.resnet().baseLr() + "·B/" + p.resnet().baseBatch()
-                        + ", " + p.resnet().epochs() + " epochs; batches " + Arrays.toString(p.resnet().batches()),
+                "data", (mw == null ? "" : "MNIST (MLP: " + mw.trainSize() + " training / " + mw.testSize() + " test images)")
+                        + (mw != null && rw != null ? ", " : "") + (rw == null ? "" : "Fashion-MNIST (ResNet: " + rw.trainSize() + " / " + rw.testSize() + ")"),
+                "mlp", mw == null ? "not run (--nets)" : "784-100-100-100-10 sigmoid, Xavier-normal weights, norm after each hidden Linear; plain SGD, lr = "
+                        + mw.baseLr() + "·B/" + mw.baseBatch() + ", " + mw.epochs() + " epochs; batches " + Arrays.toString(mw.batches()),
+                "resnet", rw == null ? "not run (--nets)" : "ResNet-8 post-activation, widths " + Arrays.toString(WIDTHS) + ", strides "
+                        + Arrays.toString(strides(side)) + " (last stage " + side + "×" + side + "); SGD momentum " + rw.momentum() + ", lr = "
+                        + rw.baseLr() + "·B/" + rw.baseBatch() + ", " + rw.epochs() + " epochs; batches " + Arrays.toString(rw.batches()),
+                "last_stage", side,
                 "methods", "BN; GN 4 groups; LN (MLP: LayerNorm(100); ResNet: GN 1 group); IN (ResNet: GN one channel per group); "
                         + "BatchRenorm (plain BN for 10 % of the steps, rmax → 3 by 80 %, dmax → 5 by 50 %); GhostBN virtual batch " + GHOST + "; none",
                 "evaluation", "evaluation mode (running statistics)");
+        List<String> nonDefault = new ArrayList<>();
+        if (side != LAST_STAGE) nonDefault.add("--last-stage " + side);
+        if (mw == null || rw == null) nonDefault.add("--nets " + (mw == null ? "resnet" : "mlp"));
+        if (!nonDefault.isEmpty()) out.setting(String.join(" ", nonDefault));
         out.table("runs.csv", "net", "method", "batch", "m_deepest", "lr", "seed", "steps", "status", "test_error", "test_loss", "seconds_per_step");
         for (Cell c : cells) {
-            Sweep w = c.net() == Net.MLP ? p.mlp() : p.resnet();
-            out.row("runs.csv", c.net().name(), c.method().label, c.batch(), m(c.net(), c.method(), c.batch()), w.lr(c.batch()), c.seed(),
+            Sweep w = p.sweep(c.net());
+            out.row("runs.csv", c.net().name(), c.method().label, c.batch(), m(c.net(), c.method(), c.batch(), side), w.lr(c.batch()), c.seed(),
                     c.outcome().steps(), c.outcome().status().text, 1 - c.outcome().accuracy(), c.outcome().testLoss(), c.outcome().secondsPerStep());
         }
-        for (Net net : Net.values()) publishNet(out, s, net, net == Net.MLP ? p.mlp() : p.resnet(), cells);
+        for (Net net : Net.values()) if (p.sweep(net) != null) publishNet(out, s, net, p.sweep(net), side, cells);
         return out;
     }
 
-    private static void publishNet(RunOutput out, Settings s, Net net, Sweep w, List<Cell> cells) {
-        int k = w.batches().length;
+    private static void publishNet(RunOutput out, Settings s, Net net, Sweep w, int side, List<Cell> cells) {
+        int k = w.batches().length, positions = net.positions(side);
+        String label = net.label(side);
         String tag = net == Net.MLP ? "mlp" : "resnet";
         double[] xs = new double[k];
         for (int i = 0; i < k; i++) xs[i] = Math.log(w.batches()[i]) / Math.log(2);
-        XYChart c = Charts.xy((net == Net.MLP ? "(a) " : "(b) ") + net.label + ": test error vs batch", net == Net.MLP
-                ? "batch B = m, the values per BN statistic (log₂)" : "batch B (m = 16·B values per statistic in the last stage; log₂)", "test error", false);
+        XYChart c = Charts.xy((net == Net.MLP ? "(a) " : "(b) ") + label + ": test error vs batch", net == Net.MLP
+                ? "batch B = m, the values per BN statistic (log₂)" : "batch B (m = " + positions + "·B values per statistic in the last stage; log₂)",
+                "test error", false);
         c.getStyler().setxAxisTickLabelsFormattingFunction(x -> {
             long b = Math.round(Math.pow(2, x));
             if (Math.abs(Math.pow(2, x) - b) > 1e-6) return "";
-            return net == Net.MLP ? Long.toString(b) : b + " (m " + b * net.positions + ")";
+            return net == Net.MLP ? Long.toString(b) : b + " (m " + b * positions + ")";
         });
         for (int n = 0; n < w.methods().size(); n++) {
             Method m = w.methods().get(n);
@@ -246,18 +346,18 @@ public final class BatchSweep extends Evidence<BatchSweep.Params, Runs.Results<B
             }
             Charts.series(c, m.label, xs, e, n, m == Method.NONE);
         }
-        out.chart("batch_error_" + tag, "Test error vs batch B for every method on the " + net.label + ", mean ± s.d. over " + s.seeds().size()
-                + " seeds; " + (net == Net.MLP ? "m = B for BN and BatchRenorm, min(B, 4) for GhostBN" : "the deepest BN statistic sees m = 16·B values "
-                + "(GhostBN: 16·min(B, 4))") + "; dashed: no normalization.", c);
+        out.chart("batch_error_" + tag, "Test error vs batch B for every method on the " + label + ", mean ± s.d. over " + s.seeds().size()
+                + " seeds; " + (net == Net.MLP ? "m = B for BN and BatchRenorm, min(B, 4) for GhostBN" : "the deepest BN statistic sees m = " + positions
+                + "·B values (GhostBN: " + positions + "·min(B, 4))") + "; dashed: no normalization.", c);
         int hi = indexOf(w.batches(), 32), lo = indexOf(w.batches(), 2), four = indexOf(w.batches(), 4);
         if (hi < 0 || lo < 0 || !w.methods().contains(Method.BN)) return;
         List<Long> seeds = s.seeds();
         double[] bnHi = errors(cells, net, Method.BN, 32, seeds), bnLo = errors(cells, net, Method.BN, 2, seeds);
         if (w.methods().contains(Method.GN)) {
-            out.claim(groupNormVerdict(net.label, net.positions, bnHi, bnLo, errors(cells, net, Method.GN, 32, seeds), errors(cells, net, Method.GN, 2, seeds)));
+            out.claim(groupNormVerdict(label, positions, bnHi, bnLo, errors(cells, net, Method.GN, 32, seeds), errors(cells, net, Method.GN, 2, seeds)));
         }
         if (four >= 0 && w.methods().contains(Method.BATCH_RENORM)) {
-            out.claim(renormVerdict(net.label, net.positions, bnHi, errors(cells, net, Method.BN, 4, seeds), errors(cells, net, Method.BATCH_RENORM, 4, seeds)));
+            out.claim(renormVerdict(label, positions, bnHi, errors(cells, net, Method.BN, 4, seeds), errors(cells, net, Method.BATCH_RENORM, 4, seeds)));
         }
     }
 

@@ -85,12 +85,12 @@ public final class EvidenceReport {
     public static final double CHANCE_LIMIT = 0.2;
 
     /**
-     * Whether a run follows its experiment's protocol (default or quick settings). The evidence experiments always do
-     * (they take no other options); a Figure 1 run does when it trained on MNIST with the paper's batch, learning rate,
+     * Whether a run follows its experiment's protocol (default or quick settings). The evidence experiments do unless
+     * their summary names a non-default {@code setting} ({@link RunOutput#setting}); a Figure 1 run does when it trained on MNIST with the paper's batch, learning rate,
      * initialization and unit, for the paper's steps (evaluated as by default) or the quick 5,000 (evaluated every 250).
      */
     public static boolean matchesProtocol(JsonObject j) {
-        if (!FIG1.equals(j.get("experiment").getAsString())) return true;
+        if (!FIG1.equals(j.get("experiment").getAsString())) return !j.has("setting");
         JsonObject p = j.getAsJsonObject("parameters");
         if (p == null) return false;
         var d = normlab.lab.experiments.MnistExperiment.Params.defaults();

@@ -35,12 +35,24 @@ public final class RunOutput implements Published {
     private final Map<String, Chart<?, ?>> charts = new LinkedHashMap<>();
     private final Map<String, String> captions = new LinkedHashMap<>();
     private double wallSeconds;
+    /** A non-default setting the run was made with (e.g. {@code --last-stage 2}), or null for the experiment's protocol. */
+    private String setting;
 
     public RunOutput(String experiment, String title, boolean quick, List<Long> seeds) {
         this.experiment = experiment;
         this.title = title;
         this.quick = quick;
         this.seeds = List.copyOf(seeds);
+    }
+
+    /**
+     * Marks the run as made with a non-default setting of its experiment ({@code setting}, e.g. "--last-stage 2"; null:
+     * the protocol). summary.json records it, and the report lists such a run apart instead of showing it as the
+     * experiment's section. Returns this.
+     */
+    public RunOutput setting(String setting) {
+        this.setting = setting;
+        return this;
     }
 
     /** Starts CSV file {@code name} with its header columns. */
@@ -114,6 +126,7 @@ public final class RunOutput implements Published {
         o.addProperty("experiment", experiment);
         o.addProperty("title", title);
         o.addProperty("quick", quick);
+        if (setting != null) o.addProperty("setting", setting);
         JsonArray s = new JsonArray();
         seeds.forEach(s::add);
         o.add("seeds", s);

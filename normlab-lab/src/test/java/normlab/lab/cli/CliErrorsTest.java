@@ -188,6 +188,14 @@ class CliErrorsTest {
         }
         m.get("lr-sweep").addAll(List.of(a("lr-sweep", "--resume", p(pausedSweep), "--seeds", "3"),
                 a("lr-sweep", "--resume", p(pausedSweep), "--seed", "7")));
+        m.get("batch-sweep").addAll(List.of(
+                a("batch-sweep", "--quick", "--last-stage", "3", "--out", p("e1")),
+                a("batch-sweep", "--quick", "--last-stage", "x", "--out", p("e1")),
+                a("batch-sweep", "--quick", "--last-stage", "--out", p("e1")),
+                a("batch-sweep", "--quick", "--nets", "cnn", "--out", p("e1")),
+                a("batch-sweep", "--quick", "--nets", "mlp,mlp", "--out", p("e1")),
+                a("batch-sweep", "--quick", "--nets", "", "--out", p("e1")),
+                a("batch-sweep", "--quick", "--nets", "mlp", "--last-stage", "2", "--out", p("e1"))));
         m.get("rnn").addAll(List.of(
                 a("rnn", "--quick", "--chunk", "5", "--out", p("e1")),
                 a("rnn", "--quick", "--chunk", "0", "--out", p("e1")),

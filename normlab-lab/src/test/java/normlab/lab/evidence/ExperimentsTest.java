@@ -1,6 +1,8 @@
 package normlab.lab.evidence;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
@@ -148,6 +150,33 @@ class ExperimentsTest {
         assertTrue(Files.size(tmp.resolve("batch_error_mlp.png")) > 1000 && Files.exists(tmp.resolve("batch_error_resnet.svg")));
         assertEquals(64, BatchSweep.m(BatchSweep.Net.RESNET, BatchSweep.Method.GHOST_BN, 32)); // GhostBN: min(B, 4)·16
         assertEquals(4, normlab.models.ResNet.finalSize(BatchSweep.config(normlab.models.ResNet.BN), 28, 28)[0]);
+    }
+
+    @Test
+    void batchSweepWithA2x2LastStageRunsTheResNetAloneAsASetting(@TempDir Path tmp) throws Exception {
+        Settings s = new Settings(true, List.of(1L), 1, new java.io.PrintStream(java.io.OutputStream.nullOutputStream()),
+                java.util.Map.of("--last-stage", "2", "--nets", "resnet"));
+        BatchSweep.Params q = new BatchSweep().params(s);
+        assertNull(q.mlp());
+        assertEquals(2, q.lastStage());
+        BatchSweep.Sweep res = new BatchSweep.Sweep(List.of(BatchSweep.Method.BN, BatchSweep.Method.GN), new int[] {32, 2}, 0.05, 32, 0.9, 1, 64, 50);
+        RunOutput r = new BatchSweep().run(new BatchSweep.Params(null, res, 2), s);
+        r.write(tmp);
+        List<String> csv = Files.readAllLines(tmp.resolve("runs.csv"));
+        assertEquals(1 + 4, csv.size(), String.join("\n", csv));
+        // m of the deepest statistic with a 2×2 last stage: 4·B
+        assertTrue(csv.stream().anyMatch(l -> l.startsWith("RESNET,BatchNorm,2,8,")), String.join("\n", csv));
+        assertTrue(csv.stream().anyMatch(l -> l.startsWith("RESNET,GroupNorm,32,128,")), String.join("\n", csv));
+        assertEquals(1, r.claims.size()); // the ResNet's GN claim only
+        assertTrue(r.claims.get(0).measurement().contains("m 128 → 8"), r.claims.get(0).measurement());
+        assertTrue(r.claims.get(0).claim().contains("last stage 2×2"), r.claims.get(0).claim());
+        assertFalse(Files.exists(tmp.resolve("batch_error_mlp.png")));
+        // a non-default setting: recorded, and the report lists it apart from the protocol's run
+        com.google.gson.JsonObject j = com.google.gson.JsonParser.parseString(Files.readString(tmp.resolve(RunOutput.SUMMARY))).getAsJsonObject();
+        assertEquals("--last-stage 2 --nets resnet", j.get("setting").getAsString());
+        assertFalse(EvidenceReport.matchesProtocol(j));
+        assertEquals(8, BatchSweep.m(BatchSweep.Net.RESNET, BatchSweep.Method.BN, 2, 2));
+        assertEquals(2, normlab.models.ResNet.finalSize(BatchSweep.config(normlab.models.ResNet.BN, 2), 28, 28)[0]);
     }
 
     @Test

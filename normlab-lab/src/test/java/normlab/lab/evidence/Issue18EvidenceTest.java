@@ -3,6 +3,7 @@ package normlab.lab.evidence;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.google.gson.JsonObject;
@@ -11,7 +12,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import normlab.data.Dataset;
-import normlab.models.SmallCnn;
 import normlab.nn.Dropout;
 import normlab.nn.Linear;
 import normlab.nn.Module;
@@ -72,15 +72,21 @@ class Issue18EvidenceTest {
 
     @Test
     void regularizationModelsHaveTheirGhostBatchAndDropoutBeforeTheClassifier() {
-        Sequential g = Regularization.build(new Regularization.Variant(SmallCnn.Norm.GHOST_BN, 16, false), 0.5, new Rng(1));
+        // an MLP whose every norm is a BatchNorm1d-like layer (m = virtual batch), one before each of the 3 ReLUs
+        Sequential g = Regularization.build(new Regularization.Variant(Regularization.Norm.GHOST_BN, 16, false), 0.5, new Rng(1));
         List<Integer> vbs = g.layers().stream().filter(GhostBatchNorm.class::isInstance).map(m -> ((GhostBatchNorm) m).virtualBatchSize).toList();
-        assertEquals(List.of(16, 16), vbs);
-        Sequential d = Regularization.build(new Regularization.Variant(SmallCnn.Norm.BN, 0, true), 0.5, new Rng(1));
+        assertEquals(List.of(16, 16, 16), vbs);
+        assertEquals(0, g.layers().stream().filter(normlab.norm.BatchNorm1d.class::isInstance).count());
+        for (int i = 0; i < g.size(); i++) if (g.get(i) instanceof GhostBatchNorm) assertTrue(g.get(i + 1) instanceof normlab.nn.Activation.ReLU);
+        Sequential b = Regularization.build(new Regularization.Variant(Regularization.Norm.BN, 0, false), 0.5, new Rng(1));
+        assertEquals(3, b.layers().stream().filter(normlab.norm.BatchNorm1d.class::isInstance).count());
+        Sequential d = Regularization.build(new Regularization.Variant(Regularization.Norm.BN, 0, true), 0.5, new Rng(1));
         List<Module> l = d.layers();
         assertTrue(l.get(l.size() - 1) instanceof Linear && l.get(l.size() - 2) instanceof Dropout, l.toString());
         assertEquals(1, l.stream().filter(Dropout.class::isInstance).count());
-        assertEquals(0, Regularization.build(new Regularization.Variant(SmallCnn.Norm.NONE, 0, false), 0.5, new Rng(1)).layers().stream()
+        assertEquals(0, Regularization.build(new Regularization.Variant(Regularization.Norm.NONE, 0, false), 0.5, new Rng(1)).layers().stream()
                 .filter(Dropout.class::isInstance).count());
+        assertThrows(IllegalArgumentException.class, () -> new Regularization.Variant(Regularization.Norm.BN, 4, false));
     }
 
     @Test
@@ -92,6 +98,9 @@ class Issue18EvidenceTest {
         assertEquals(20, Paper42.stepsTo(steps, a.curve(), 0.6));
         assertTrue(Double.isNaN(Paper42.stepsTo(steps, a.curve(), 0.9)));
         assertEquals(0.8, Paper42.max(new double[] {0.2, Double.NaN, 0.8}));
+        // rise over the last quarter: steps 10…40, ¾ of 40 = 30 → curve(40) − curve(30)
+        assertEquals(0.05, Paper42.lastQuarterRise(new int[] {10, 20, 30, 40}, new double[] {0.2, 0.6, 0.8, 0.85}), 1e-12);
+        assertTrue(Double.isNaN(Paper42.lastQuarterRise(new int[] {40}, new double[] {0.85})));
     }
 
     @Test
