@@ -115,7 +115,7 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
 
         public static Params of(boolean quick, Order order, int chunk) {
             return quick ? new Params(order, chunk, 16, 100, 32, 0.01, 3_200, 500, 25, new int[] {4})
-                    : new Params(order, chunk, 64, 1_500, 64, 0.001, 0, 0, 250, new int[] {16, 4});
+                    : new Params(order, chunk, 64, 1_500, 64, 0.001, 0, 0, 250, new int[] {4});
         }
 
         /** Steps at batch b: the same number of training images as {@code steps} of {@code batch}. */
@@ -215,7 +215,7 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
                         + ", fed 28 per step, 28 steps) with a plain LSTM, LayerNorm-LSTM, BatchNorm-LSTM with per-time-step statistics and "
                         + "BatchNorm-LSTM with one shared set: test-accuracy curves, the per-step statistics of the recurrent "
                         + "pre-activations and the per-step running variances; then LN-LSTM and per-step BN-LSTM again at smaller batches "
-                        + "(full: 16 and 4; same images, lr ∝ batch): final test accuracy against the batch.", (Settings s) -> Params.of(s));
+                        + "(batch 4; same images, lr ∝ batch): final test accuracy against the batch.", (Settings s) -> Params.of(s));
     }
 
     @Override
