@@ -1,7 +1,9 @@
 package normlab.lab.evidence;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -263,11 +265,24 @@ class ExperimentsTest {
     void rnnRunsEveryCell(@TempDir Path tmp) throws Exception {
         RnnNorm.Params p = RnnNorm.Params.of(true);
         assertEquals(RnnNorm.Order.PERMUTED, p.order());
-        p = new RnnNorm.Params(p.order(), p.chunk(), p.hidden(), 40, p.batch(), p.lr(), 640, 200, 20);
+        assertArrayEquals(new int[] {4}, p.smallBatches());
+        p = new RnnNorm.Params(p.order(), p.chunk(), p.hidden(), 40, p.batch(), p.lr(), 640, 200, 20, new int[] {8});
+        assertEquals(160, p.steps(8));
+        assertEquals(p.lr() / 4, p.lr(8), 1e-15);
         RnnNorm e = new RnnNorm();
         Runs.Results<RnnNorm.Cell> runs = e.train(p, quiet(1));
-        assertEquals(4, runs.runs().size());
-        for (RnnNorm.Cell c : runs.runs()) {
+        assertEquals(4 + 2, runs.runs().size());
+        // The small-batch sweep: LN and per-step BN at batch 8 for the same 1,280 images, tested once at the end.
+        for (RnnNorm.Cell c : runs.runs().subList(4, 6)) {
+            assertEquals(8, c.batch());
+            assertArrayEquals(new int[] {160}, c.evalSteps(), c.variant() + " at batch 8");
+            assertTrue(c.last() > 0.2, c.variant() + " at batch 8 is above chance: " + c.last());
+        }
+        assertEquals(List.of(RnnNorm.Variant.LN, RnnNorm.Variant.BN), runs.runs().subList(4, 6).stream().map(RnnNorm.Cell::variant).toList());
+        assertTrue(Double.isNaN(runs.runs().get(4).batchStatAccuracy()) && runs.runs().get(5).batchStatAccuracy() > 0.2);
+        // Tested with test-batch statistics, the two BN cells (same weights) give the same accuracy; with running ones they differ.
+        assertEquals(runs.runs().get(2).batchStatAccuracy(), runs.runs().get(3).batchStatAccuracy());
+        for (RnnNorm.Cell c : runs.runs().subList(0, 4)) {
             assertEquals(2, c.accuracy().length, c.variant() + " evaluations");
             assertTrue(c.accuracy()[1] > 0.2, c.variant() + " is above chance after 40 steps at the quick run's size and rate: " + c.accuracy()[1]);
         }
@@ -283,8 +298,11 @@ class ExperimentsTest {
         assertEquals(null, runs.runs().get(0).runningVar());
         RunOutput r = e.publish(p, quiet(1), runs);
         r.write(tmp);
-        assertEquals(2, r.claims.size());
+        assertEquals(3, r.claims.size());
         assertTrue(Files.readAllLines(tmp.resolve("runs.csv")).size() == 1 + 4 * 2);
+        assertEquals(1 + 2 * 2, Files.readAllLines(tmp.resolve("batch_sweep.csv")).size());
+        assertTrue(Files.exists(tmp.resolve("rnn_batch.svg")));
+        assertThrows(IllegalArgumentException.class, () -> new RnnNorm.Params(RnnNorm.Order.PERMUTED, 28, 4, 10, 32, 0.01, 0, 0, 5, new int[] {32}));
         assertEquals(1 + 28 + 1, Files.readAllLines(tmp.resolve("running_variances.csv")).size());
         assertTrue(Files.size(tmp.resolve("rnn_accuracy.png")) > 1000 && Files.exists(tmp.resolve("rnn_recurrent_stats.svg")));
         // Same seed, same batches, same training arithmetic: per-step and shared BN end with the same weights.
