@@ -43,7 +43,7 @@ import org.knowm.xchart.XYChart;
  * is the population statistics used at inference (the naive BN-LSTM: one BatchNorm1d reused at every step).
  *
  * <p>Small batches ({@link Params#smallBatches}): LN-LSTM and per-step BN-LSTM are trained again at smaller batches
- * for the same number of training images, with lr ∝ batch (as batch-sweep does), and tested at the end. LN's
+ * on the images of the main runs' first {@code sweepSteps} steps, with lr ∝ batch (as batch-sweep does), and tested at the end. LN's
  * statistics are per sample, so the batch changes only the gradient noise; per-step BN's are estimated from the b
  * values of each step's batch, so at b = 4 training normalizes with noisy statistics and evaluation uses running
  * averages of them. The BN cells are also tested with every test batch normalized by its own statistics, which tells
@@ -90,22 +90,28 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
 
     /**
      * {@code smallBatches}: the batches below {@code batch} at which LN-LSTM and per-step BN-LSTM are trained again for the
-     * small-batch claim, for the same number of training images ({@code steps·batch/b} steps of b) with the learning rate
-     * scaled with the batch, lr·b/batch (as batch-sweep does), and tested once at the end.
+     * small-batch claim, on the images of {@code sweepSteps} steps of {@code batch} ({@code sweepSteps·batch/b} steps of
+     * b) with the learning rate scaled with the batch, lr·b/batch (as batch-sweep does), and tested once at the end. Their
+     * reference at {@code batch} is the main runs' test accuracy at step {@code sweepSteps} (an evaluation step): Adam
+     * at a constant rate has no schedule, so that is exactly the accuracy of a run of {@code sweepSteps} steps.
      */
     public record Params(Order order, int chunk, int hidden, int steps, int batch, double lr, int trainSize, int testSize, int evalEvery,
-                         int[] smallBatches) {
+                         int[] smallBatches, int sweepSteps) {
         public Params {
             smallBatches = smallBatches.clone();
+            if (smallBatches.length > 0 && (sweepSteps <= 0 || sweepSteps > steps || sweepSteps % evalEvery != 0)) {
+                throw new IllegalArgumentException("rnn: the small-batch sweep's budget must be a multiple of " + evalEvery + " steps up to " + steps
+                        + ", got " + sweepSteps);
+            }
             for (int b : smallBatches) {
                 if (b <= 0 || b >= batch) throw new IllegalArgumentException("rnn: small batches must lie in 1.." + (batch - 1) + ", got " + b);
-                if ((long) steps * batch % b != 0) throw new IllegalArgumentException("rnn: small batch " + b + " does not divide " + steps + "·" + batch + " images");
+                if ((long) sweepSteps * batch % b != 0) throw new IllegalArgumentException("rnn: small batch " + b + " does not divide " + sweepSteps + "·" + batch + " images");
             }
         }
 
         /** The parameters without the small-batch sweep. */
         public Params(Order order, int chunk, int hidden, int steps, int batch, double lr, int trainSize, int testSize, int evalEvery) {
-            this(order, chunk, hidden, steps, batch, lr, trainSize, testSize, evalEvery, new int[0]);
+            this(order, chunk, hidden, steps, batch, lr, trainSize, testSize, evalEvery, new int[0], 0);
         }
 
         /** The defaults: permuted order, 28 pixels per step. */
@@ -114,13 +120,13 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
         }
 
         public static Params of(boolean quick, Order order, int chunk) {
-            return quick ? new Params(order, chunk, 16, 100, 32, 0.01, 3_200, 500, 25, new int[] {4})
-                    : new Params(order, chunk, 64, 1_500, 64, 0.001, 0, 0, 250, new int[] {4});
+            return quick ? new Params(order, chunk, 16, 100, 32, 0.01, 3_200, 500, 25, new int[] {4}, 100)
+                    : new Params(order, chunk, 64, 1_500, 64, 0.001, 0, 0, 250, new int[] {4}, 500);
         }
 
-        /** Steps at batch b: the same number of training images as {@code steps} of {@code batch}. */
+        /** Steps of the small-batch sweep at batch b: the images of {@code sweepSteps} steps of {@code batch}. */
         public int steps(int b) {
-            return (int) ((long) steps * batch / b);
+            return (int) ((long) sweepSteps * batch / b);
         }
 
         /** The learning rate at batch b: lr·b/batch. */
@@ -215,7 +221,7 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
                         + ", fed 28 per step, 28 steps) with a plain LSTM, LayerNorm-LSTM, BatchNorm-LSTM with per-time-step statistics and "
                         + "BatchNorm-LSTM with one shared set: test-accuracy curves, the per-step statistics of the recurrent "
                         + "pre-activations and the per-step running variances; then LN-LSTM and per-step BN-LSTM again at smaller batches "
-                        + "(batch 4; same images, lr ∝ batch): final test accuracy against the batch.", (Settings s) -> Params.of(s));
+                        + "(batch 4, on the images of the main runs' first 500 steps, lr ∝ batch): test accuracy against the batch.", (Settings s) -> Params.of(s));
     }
 
     @Override
@@ -490,7 +496,8 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
             for (Variant v : compared) {
                 for (Cell c : cells) {
                     if (c.variant() == v && c.batch() == b) {
-                        out.row("batch_sweep.csv", v.name().toLowerCase(Locale.ROOT), b, p.lr(b), p.steps(b), c.seed(), c.last(), c.batchStatAccuracy(), c.divergedAt());
+                        out.row("batch_sweep.csv", v.name().toLowerCase(Locale.ROOT), b, p.lr(b), p.steps(b), c.seed(), sweepAccuracy(c, p),
+                                b == p.batch() ? Double.NaN : c.batchStatAccuracy(), c.divergedAt());
                     }
                 }
             }
@@ -506,31 +513,37 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
             Variant v = compared.get(k);
             Spread[] y = new Spread[batches.length];
             for (int i = 0; i < batches.length; i++) {
-                y[i] = Spread.of(accuracies(cells, v, batches[i], s.seeds(), false));
+                y[i] = Spread.of(accuracies(cells, v, batches[i], s.seeds(), false, p));
                 out.results.addProperty(v.name().toLowerCase(Locale.ROOT) + "_batch_" + batches[i] + "_final_accuracy_mean", y[i].mean());
             }
             Charts.series(chart, v.label, xs, y, k + 1, false);
         }
-        Spread[] bs = new Spread[batches.length];
-        for (int i = 0; i < batches.length; i++) bs[i] = Spread.of(accuracies(cells, Variant.BN, batches[i], s.seeds(), true));
-        Charts.series(chart, Variant.BN.label + ", tested with test-batch statistics", xs, bs, 3, true);
-        out.chart("rnn_batch", "Final test accuracy of LN-LSTM and per-step BN-LSTM trained at batch " + java.util.Arrays.toString(batches)
-                + " on the same number of images (" + p.steps() + "·" + p.batch() + "), lr = " + p.lr() + "·B/" + p.batch() + ", mean ± s.d. over "
-                + s.seeds().size() + " seeds; dashed: the BN cells tested with each test batch of " + BATCH_STAT_EVAL
-                + " normalized by its own statistics instead of the running ones.", chart);
+        out.chart("rnn_batch", "Test accuracy of LN-LSTM and per-step BN-LSTM trained at batch " + java.util.Arrays.toString(batches)
+                + " on the same " + p.sweepSteps() + "·" + p.batch() + " images (batch " + p.batch() + ": the main runs at step " + p.sweepSteps()
+                + "), lr = " + p.lr() + "·B/" + p.batch() + ", mean ± s.d. over " + s.seeds().size() + " seeds.", chart);
         int hi = p.batch(), lo = batches[batches.length - 1];
         List<Long> seeds = s.seeds();
-        out.claim(smallBatch(hi, lo, accuracies(cells, Variant.BN, hi, seeds, false), accuracies(cells, Variant.BN, lo, seeds, false),
-                accuracies(cells, Variant.LN, hi, seeds, false), accuracies(cells, Variant.LN, lo, seeds, false),
-                accuracies(cells, Variant.BN, hi, seeds, true), accuracies(cells, Variant.BN, lo, seeds, true)));
+        out.claim(smallBatch(hi, lo, accuracies(cells, Variant.BN, hi, seeds, false, p), accuracies(cells, Variant.BN, lo, seeds, false, p),
+                accuracies(cells, Variant.LN, hi, seeds, false, p), accuracies(cells, Variant.LN, lo, seeds, false, p),
+                accuracies(cells, Variant.BN, lo, seeds, true, p)));
     }
 
-    /** Final test accuracies (or, with {@code batchStats}, those with test-batch statistics) of cell v at batch b, per seed in order (NaN where missing). */
-    static double[] accuracies(List<Cell> cells, Variant v, int b, List<Long> seeds, boolean batchStats) {
+    /**
+     * A cell's test accuracy on the sweep's image budget: a small-batch run's final one; a main run's (at {@code batch})
+     * at step {@code sweepSteps} (NaN if it stopped before).
+     */
+    static double sweepAccuracy(Cell c, Params p) {
+        if (c.batch() != p.batch()) return c.last();
+        for (int i = 0; i < c.evalSteps().length; i++) if (c.evalSteps()[i] == p.sweepSteps() && c.divergedAt() == 0) return c.accuracy()[i];
+        return Double.NaN;
+    }
+
+    /** {@link #sweepAccuracy} (or, with {@code batchStats}, the final one with test-batch statistics) of cell v at batch b, per seed in order (NaN where missing). */
+    static double[] accuracies(List<Cell> cells, Variant v, int b, List<Long> seeds, boolean batchStats, Params p) {
         double[] a = new double[seeds.size()];
         java.util.Arrays.fill(a, Double.NaN);
         for (Cell c : cells) {
-            if (c.variant() == v && c.batch() == b) a[seeds.indexOf(c.seed())] = batchStats ? c.batchStatAccuracy() : c.last();
+            if (c.variant() == v && c.batch() == b) a[seeds.indexOf(c.seed())] = batchStats ? c.batchStatAccuracy() : sweepAccuracy(c, p);
         }
         return a;
     }
@@ -539,21 +552,20 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
      * Rule, per seed (paired): Δ = accuracy(batch hi) − accuracy(batch lo), the loss from training at the small batch.
      * HOLDS when BN's Δ shows (an {@link Effect} of ≥ 1 point over ≥ 3 seeds beyond 2 s.e.), Δ_BN − Δ_LN shows likewise,
      * and LN's mean Δ is at most half BN's; PARTLY when either of the first two shows; otherwise DOES_NOT_HOLD. The
-     * measurement adds the BN cells' accuracy with test-batch statistics (where the loss sits: weights or running
-     * statistics). All arrays per seed in the same order.
+     * measurement adds the small-batch BN cells' accuracy with test-batch statistics (where the loss sits: in the weights,
+     * or in running statistics that do not fit them). All arrays per seed in the same order.
      */
-    public static Claim smallBatch(int hi, int lo, double[] bnHi, double[] bnLo, double[] lnHi, double[] lnLo, double[] bnHiBatchStats,
-                                   double[] bnLoBatchStats) {
+    public static Claim smallBatch(int hi, int lo, double[] bnHi, double[] bnLo, double[] lnHi, double[] lnLo, double[] bnLoBatchStats) {
         Effect dBn = Effect.paired(bnHi, bnLo), dLn = Effect.paired(lnHi, lnLo);
         Effect gap = Effect.paired(BatchSweep.diff(bnHi, bnLo), BatchSweep.diff(lnHi, lnLo));
         boolean bnDrops = dBn.shows(0.01), bnWorse = gap.shows(0.01), lnFlat = dLn.diff() <= dBn.diff() / 2;
         return new Claim("BN-LSTMs are sensitive to small batches (their statistics are estimated per step from the batch); LN-LSTMs, "
                 + "normalized per sample, are not.", "Ba, Kiros & Hinton 2016 (Layer Normalization), §1 and §3; Cooijmans et al. 2017 (Recurrent Batch Normalization)",
-                String.format(Locale.ROOT, "final test accuracy batch %d → %d (same images, lr ∝ batch): BN-LSTM per-step %s → %s (Δ %s), "
-                        + "LN-LSTM %s → %s (Δ %s); Δ_BN − Δ_LN %s; BN tested with each test batch of %d normalized by its own statistics: "
-                        + "%s → %s", hi, lo, RunOutput.pct(Spread.of(bnHi)), RunOutput.pct(Spread.of(bnLo)), dBn.points(),
-                        RunOutput.pct(Spread.of(lnHi)), RunOutput.pct(Spread.of(lnLo)), dLn.points(), gap.points(), BATCH_STAT_EVAL,
-                        RunOutput.pct(Spread.of(bnHiBatchStats)), RunOutput.pct(Spread.of(bnLoBatchStats))),
+                String.format(Locale.ROOT, "test accuracy batch %d → %d (same images, lr ∝ batch): BN-LSTM per-step %s → %s (Δ %s), "
+                        + "LN-LSTM %s → %s (Δ %s); Δ_BN − Δ_LN %s; BN at batch %d tested with each test batch of %d normalized by its own "
+                        + "statistics instead of the running ones: %s", hi, lo, RunOutput.pct(Spread.of(bnHi)), RunOutput.pct(Spread.of(bnLo)), dBn.points(),
+                        RunOutput.pct(Spread.of(lnHi)), RunOutput.pct(Spread.of(lnLo)), dLn.points(), gap.points(), lo, BATCH_STAT_EVAL,
+                        RunOutput.pct(Spread.of(bnLoBatchStats))),
                 Verdict.of(bnDrops && bnWorse && lnFlat, bnDrops || bnWorse),
                 "Δ = accuracy(batch " + hi + ") − accuracy(batch " + lo + ") per seed; " + Effect.rule("1 point")
                         + "; holds if Δ_BN and Δ_BN − Δ_LN both count and mean Δ_LN ≤ ½ mean Δ_BN, partly if either counts");

@@ -266,7 +266,7 @@ class ExperimentsTest {
         RnnNorm.Params p = RnnNorm.Params.of(true);
         assertEquals(RnnNorm.Order.PERMUTED, p.order());
         assertArrayEquals(new int[] {4}, p.smallBatches());
-        p = new RnnNorm.Params(p.order(), p.chunk(), p.hidden(), 40, p.batch(), p.lr(), 640, 200, 20, new int[] {8});
+        p = new RnnNorm.Params(p.order(), p.chunk(), p.hidden(), 40, p.batch(), p.lr(), 640, 200, 20, new int[] {8}, 40);
         assertEquals(160, p.steps(8));
         assertEquals(p.lr() / 4, p.lr(8), 1e-15);
         RnnNorm e = new RnnNorm();
@@ -302,7 +302,9 @@ class ExperimentsTest {
         assertTrue(Files.readAllLines(tmp.resolve("runs.csv")).size() == 1 + 4 * 2);
         assertEquals(1 + 2 * 2, Files.readAllLines(tmp.resolve("batch_sweep.csv")).size());
         assertTrue(Files.exists(tmp.resolve("rnn_batch.svg")));
-        assertThrows(IllegalArgumentException.class, () -> new RnnNorm.Params(RnnNorm.Order.PERMUTED, 28, 4, 10, 32, 0.01, 0, 0, 5, new int[] {32}));
+        assertThrows(IllegalArgumentException.class, () -> new RnnNorm.Params(RnnNorm.Order.PERMUTED, 28, 4, 10, 32, 0.01, 0, 0, 5, new int[] {32}, 10));
+        // The budget must be an evaluation step of the main runs (their accuracy there is the batch-32 reference).
+        assertThrows(IllegalArgumentException.class, () -> new RnnNorm.Params(RnnNorm.Order.PERMUTED, 28, 4, 10, 32, 0.01, 0, 0, 5, new int[] {8}, 7));
         assertEquals(1 + 28 + 1, Files.readAllLines(tmp.resolve("running_variances.csv")).size());
         assertTrue(Files.size(tmp.resolve("rnn_accuracy.png")) > 1000 && Files.exists(tmp.resolve("rnn_recurrent_stats.svg")));
         // Same seed, same batches, same training arithmetic: per-step and shared BN end with the same weights.
