@@ -61,6 +61,23 @@ class ExperimentsTest {
         assertTrue(Files.size(tmp.resolve("resnet_train_loss.png")) > 1000 && Files.exists(tmp.resolve("resnet_depth.svg")));
     }
 
+    /** --protocol lean: depths 20 and 56 at half width, at 56 only the claims' norms; a bad value is refused even with --quick. */
+    @Test
+    void resnetLeanProtocol() {
+        java.util.function.Function<String, Settings> with = v -> new Settings(false, List.of(1L), 1, new PrintStream(new ByteArrayOutputStream()),
+                java.util.Map.of("--protocol", v));
+        ResNetDepth.Params lean = new ResNetDepth().params(with.apply("lean")), standard = new ResNetDepth().params(with.apply("standard"));
+        assertEquals(List.of(20, 56), lean.depths());
+        assertArrayEquals(new int[] {8, 16, 32}, lean.widths());
+        assertEquals(List.of("BN", "none", "none+zero-init"), lean.normsAt(56).stream().map(normlab.models.ResNet.Norm::label).toList());
+        assertEquals(4, lean.normsAt(20).size());
+        assertEquals(List.of(8, 20, 56), standard.depths());
+        assertEquals(4, standard.normsAt(56).size());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new ResNetDepth().params(new Settings(true, List.of(1L), 1, System.out, java.util.Map.of("--protocol", "huge"))));
+        assertTrue(e.getMessage().startsWith("--protocol must be standard or lean"), e.getMessage());
+    }
+
     @Test
     void lrSweepReportsDivergenceAndWritesItsFiles(@TempDir Path tmp) throws Exception {
         LrSweep.Params p = new LrSweep.Params(0.1, new double[] {1, 1e36}, 30, 60, 0.1, 600, 200);
