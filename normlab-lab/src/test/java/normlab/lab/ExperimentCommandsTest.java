@@ -54,6 +54,9 @@ class ExperimentCommandsTest {
             assertEquals(2, MnistEndToEndTest.run(out, "rnn", "--quick", c[0], c[1]), c[0] + " " + c[1]);
             assertEquals(c[2], out.toString(StandardCharsets.UTF_8).replaceAll("(?m)^WARNING.*\\R", "").strip());
         }
+        ByteArrayOutputStream bad = new ByteArrayOutputStream();
+        assertEquals(2, MnistEndToEndTest.run(bad, "resnet", "--quick", "--protocol", "huge"));
+        assertEquals("normlab resnet: --protocol must be standard or lean, got 'huge'", bad.toString(StandardCharsets.UTF_8).replaceAll("(?m)^WARNING.*\\R", "").strip());
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         assertEquals(2, MnistEndToEndTest.run(out, "lr-sweep", "--bogus"));
         assertEquals("normlab lr-sweep: Unknown option: '--bogus' (see normlab lr-sweep --help)", out.toString(StandardCharsets.UTF_8).strip());

@@ -25,6 +25,13 @@ import org.knowm.xchart.XYChart;
  * 1.87 s (GN). 3 depths × 8 variants × 3 seeds × 1,500 steps ≈ 86,000 CPU-seconds, plus ~5 % for evaluation: about
  * 12.5 hours with two runs side by side on 2 idle cores (9.5 h without the zero-init variants).
  *
+ * <p>{@code --protocol lean} ({@link Params#lean}) is the smallest run that still tests the claims, costed from thread
+ * CPU time per step at batch 64 and half width (8/16/32), measured on the shared machine: ResNet-56 0.40 s (BN), 0.34 s
+ * (GN), ≈ 0.29 s (none, scaled by the depth-20 ratio; plain unnormalized ResNet-56 diverges within a few steps);
+ * ResNet-20 0.16 s (BN), 0.14 s (GN), 0.12 s (none). 500 steps: depth 56 × {BN, none, none+zero-init} × 2 blocks × 3
+ * seeds ≈ 2,100 CPU-s, depth 20 × 4 norms × 2 × 3 ≈ 1,600 CPU-s, plus ~3 % evaluation: ≈ 3,800 CPU-s, about 32 min on
+ * 2 idle cores.
+ *
  * <p>Claims: pre-activation eases optimization at depth (He et al. 2016: the deep pre-activation net reaches a lower
  * training loss than the original); without normalization a deep residual stack at the default (Kaiming) init needs
  * special care (Zhang, Dauphin &amp; Ma 2019, Fixup: it explodes or trains far worse than with BN), and zero-initialized
@@ -40,14 +47,50 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
      */
     public static final ResNet.Norm NONE_ZERO_INIT = new ResNet.Norm("none+zero-init", null);
 
-    /** The experiment's settings: depths, the norms, SGD's lr, steps at a batch, data sizes, curve slice and points. */
-    public record Params(List<Integer> depths, List<ResNet.Norm> norms, int[] widths, double lr, int steps, int batch, int trainSize,
-                         int testSize, int curveSize, int curvePoints) {
+    /**
+     * The experiment's settings: depths, the norms (at every depth but the deepest), the norms at the deepest depth (the
+     * claims'), SGD's lr, steps at a batch, data sizes, curve slice and points.
+     */
+    public record Params(List<Integer> depths, List<ResNet.Norm> norms, List<ResNet.Norm> deepestNorms, int[] widths, double lr, int steps,
+                         int batch, int trainSize, int testSize, int curveSize, int curvePoints) {
+        /** The same norms at every depth. */
+        public Params(List<Integer> depths, List<ResNet.Norm> norms, int[] widths, double lr, int steps, int batch, int trainSize, int testSize,
+                      int curveSize, int curvePoints) {
+            this(depths, norms, norms, widths, lr, steps, batch, trainSize, testSize, curveSize, curvePoints);
+        }
+
         /** Quick: half widths (8/16/32), 12 steps of 32 on 1,024 images (a smoke run); full: widths 16/32/64, 1,500 steps of 64. */
         public static Params of(boolean quick) {
-            List<ResNet.Norm> norms = List.of(ResNet.BN, ResNet.gn(8), ResNet.NONE, NONE_ZERO_INIT);
+            List<ResNet.Norm> norms = List.of(ResNet.BN, ResNet.NONE, NONE_ZERO_INIT, ResNet.gn(8));
             return quick ? new Params(List.of(8, 14), norms, new int[] {8, 16, 32}, 0.05, 12, 32, 1_024, 256, 128, 2)
                     : new Params(List.of(8, 20, 56), norms, new int[] {16, 32, 64}, 0.05, 1_500, 64, 0, 10_000, 512, 10);
+        }
+
+        /**
+         * {@code --protocol lean}, the smallest full run that still tests the claims (about 3,800 CPU-seconds against the
+         * standard 86,000): depths 20 and 56 only (the claims are at the deepest, the trend needs two), half widths
+         * 8/16/32, 500 steps of 64 (32,000 images, half an epoch) at the same lr, at depth 56 only the claims' norms (BN,
+         * none, none+zero-init; GroupNorm at depth 20), 2,000 test images, the training-accuracy curve on 256 images at 5
+         * points.
+         */
+        public static Params lean() {
+            List<ResNet.Norm> norms = List.of(ResNet.BN, ResNet.NONE, NONE_ZERO_INIT, ResNet.gn(8));
+            return new Params(List.of(20, 56), norms, List.of(ResNet.BN, ResNet.NONE, NONE_ZERO_INIT), new int[] {8, 16, 32}, 0.05, 500, 64, 0,
+                    2_000, 256, 5);
+        }
+
+        /** The parameters for {@code --protocol} in {@code s} (quick ignores it). */
+        static Params of(Settings s) {
+            String protocol = s.option("--protocol", "standard");
+            if (!protocol.equals("standard") && !protocol.equals("lean")) {
+                throw new IllegalArgumentException("--protocol must be standard or lean, got '" + protocol + "'");
+            }
+            return s.quick() ? of(true) : protocol.equals("lean") ? lean() : of(false);
+        }
+
+        /** The norms trained at {@code depth}. */
+        List<ResNet.Norm> normsAt(int depth) {
+            return depth == depths.stream().mapToInt(Integer::intValue).max().orElseThrow() ? deepestNorms : norms;
         }
     }
 
@@ -76,8 +119,16 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
                         + "normalization, or none with zero-initialized residual branches; SGD momentum 0.9, constant lr. Training-loss and training-accuracy curves, test accuracy; claims on "
                         + "pre-activation at depth and on unnormalized deep stacks. --quick: depths 8 and 14 at half width, 12 steps on 1,024 "
                         + "images (a smoke run, well under a minute on 2 idle cores). Full: depths 8, 20, 56, 1,500 steps of batch 64 on the full training set "
-                        + "(about 12.5 h on 2 idle cores: a ResNet-56 step at batch 64 takes 1.6–1.9 s of one core).",
-                Params::of);
+                        + "(about 12.5 h on 2 idle cores: a ResNet-56 step at batch 64 takes 1.6–1.9 s of one core). --protocol lean: depths "
+                        + "20 and 56 at half width, 500 steps of 64, at depth 56 only BN / none / none+zero-init (about 3,800 CPU-seconds).",
+                (Settings s) -> Params.of(s));
+    }
+
+    @Override
+    public List<Experiment.Option> options() {
+        return List.of(new Experiment.Option("--protocol", "P", "standard",
+                "Full-run protocol: standard (depths 8/20/56, widths 16/32/64, 1,500 steps, every norm) or lean (depths 20/56, widths 8/16/32, "
+                        + "500 steps, at depth 56 only the claims' norms)"));
     }
 
     @Override
@@ -89,7 +140,9 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
         // Deepest first: they take longest, so the threads finish together.
         List<Integer> depths = new ArrayList<>(p.depths());
         depths.sort((a, b) -> b - a);
-        for (int d : depths) for (ResNet.Block b : ResNet.Block.values()) for (ResNet.Norm n : p.norms()) variants.add(new Variant(d, b, n));
+        // At a depth, the norms in the order of the list (the claims' first), post and pre side by side: a run cut short
+        // has the claims' pairs first.
+        for (int d : depths) for (ResNet.Norm n : p.normsAt(d)) for (ResNet.Block b : ResNet.Block.values()) variants.add(new Variant(d, b, n));
         int every = Math.max(1, p.steps() / p.curvePoints());
         return Runs.sweep(train, test, variants, s, (v, seed) -> {
             Rng root = new Rng(seed);
@@ -122,7 +175,8 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
                 "model", "ResNet 6n+2 (stem conv3×3, stages " + p.widths()[0] + "/" + p.widths()[1] + "/" + p.widths()[2]
                         + " strides 1/2/2, option-B projections, GAP, linear), Kaiming fan-out init",
                 "optimizer", "SGD momentum 0.9, lr " + p.lr() + " constant, no weight decay", "steps", p.steps(), "batch", p.batch(),
-                "depths", p.depths().toString(), "curve", "accuracy on " + p.curveSize() + " training images (eval mode) at " + p.curvePoints() + " points");
+                "depths", p.depths().toString(), "norms", p.norms().stream().map(ResNet.Norm::label).toList() + " (deepest: "
+                        + p.deepestNorms().stream().map(ResNet.Norm::label).toList() + ")", "test_images", p.testSize(), "curve", "accuracy on " + p.curveSize() + " training images (eval mode) at " + p.curvePoints() + " points");
         out.table("runs.csv", "depth", "block", "norm", "seed", "steps", "status", "final_train_loss", "train_curve_accuracy", "test_accuracy",
                 "test_loss", "seconds_per_step");
         out.table("curves.csv", "depth", "block", "norm", "seed", "kind", "step", "value");
@@ -141,7 +195,7 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
         XYChart accChart = Charts.xy("Training-set accuracy, ResNet-" + deepest, "step", "accuracy on " + p.curveSize() + " training images", false);
         int idx = 0;
         for (ResNet.Block b : ResNet.Block.values()) {
-            for (ResNet.Norm n : p.norms()) {
+            for (ResNet.Norm n : p.deepestNorms()) {
                 List<Cell> sel = select(cells, deepest, b, n.label());
                 String name = (b == ResNet.Block.PRE ? "pre-act " : "post-act ") + n.label();
                 Charts.series(lossChart, name, xsOf(p.steps(), 50), curveSpread(sel, true), idx, b == ResNet.Block.POST);
@@ -178,8 +232,8 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
             double[] t = select(cells, deepest, b, ResNet.BN.label()).stream().mapToDouble(c -> c.outcome().secondsPerStep()).toArray();
             if (t.length > 0) out.results.addProperty((b == ResNet.Block.PRE ? "pre" : "post") + "_BN_depth_" + deepest + "_seconds_per_step", Spread.of(t).mean());
         }
-        ResNet.Norm none = p.norms().contains(ResNet.NONE) ? ResNet.NONE : null;
-        if (p.norms().contains(ResNet.BN)) {
+        ResNet.Norm none = p.deepestNorms().contains(ResNet.NONE) ? ResNet.NONE : null;
+        if (p.deepestNorms().contains(ResNet.BN)) {
             out.claim(preActivationVerdict(deepest, finalLoss(select(cells, deepest, ResNet.Block.POST, "BN")),
                     finalLoss(select(cells, deepest, ResNet.Block.PRE, "BN"))));
             if (none != null) {
@@ -189,7 +243,7 @@ public final class ResNetDepth extends Evidence<ResNetDepth.Params, Runs.Results
                 bnDeep.addAll(select(cells, deepest, ResNet.Block.PRE, "BN"));
                 int diverged = (int) noneDeep.stream().filter(c -> c.outcome().diverged()).count();
                 out.claim(noNormVerdict(deepest, diverged, noneDeep.size(), finalLoss(noneDeep), finalLoss(bnDeep)));
-                if (p.norms().contains(NONE_ZERO_INIT)) {
+                if (p.deepestNorms().contains(NONE_ZERO_INIT)) {
                     List<Cell> zi = new ArrayList<>(select(cells, deepest, ResNet.Block.POST, NONE_ZERO_INIT.label()));
                     zi.addAll(select(cells, deepest, ResNet.Block.PRE, NONE_ZERO_INIT.label()));
                     int ziDiverged = (int) zi.stream().filter(c -> c.outcome().diverged()).count();

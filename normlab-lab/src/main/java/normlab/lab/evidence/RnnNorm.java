@@ -42,6 +42,13 @@ import org.knowm.xchart.XYChart;
  * BN-LSTM that trains step by step normalizes with per-step batch statistics, and what "shared statistics" can change
  * is the population statistics used at inference (the naive BN-LSTM: one BatchNorm1d reused at every step).
  *
+ * <p>Small batches ({@link Params#smallBatches}): LN-LSTM and per-step BN-LSTM are trained again at smaller batches
+ * on the images of the main runs' first {@code sweepSteps} steps, with lr ∝ batch (as batch-sweep does), and tested at the end. LN's
+ * statistics are per sample, so the batch changes only the gradient noise; per-step BN's are estimated from the b
+ * values of each step's batch, so at b = 4 training normalizes with noisy statistics and evaluation uses running
+ * averages of them. The BN cells are also tested with every test batch normalized by its own statistics, which tells
+ * whether a loss sits in the weights or in the running statistics.
+ *
  * <p>A run whose loss or gradient turns non-finite is stopped and measured as it is (runs.csv says where). This is what
  * BN-LSTMs do with {@code --order rows --chunk 4} (196 steps): MNIST's blank top rows make the first ~50–100 steps
  * identical across the batch, and BN of a pre-activation with no spread over the batch has derivative γ/√ε (31.6 at
@@ -81,15 +88,50 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
         }
     }
 
-    public record Params(Order order, int chunk, int hidden, int steps, int batch, double lr, int trainSize, int testSize, int evalEvery) {
+    /**
+     * {@code smallBatches}: the batches below {@code batch} at which LN-LSTM and per-step BN-LSTM are trained again for the
+     * small-batch claim, on the images of {@code sweepSteps} steps of {@code batch} ({@code sweepSteps·batch/b} steps of
+     * b) with the learning rate scaled with the batch, lr·b/batch (as batch-sweep does), and tested once at the end. Their
+     * reference at {@code batch} is the main runs' test accuracy at step {@code sweepSteps} (an evaluation step): Adam
+     * at a constant rate has no schedule, so that is exactly the accuracy of a run of {@code sweepSteps} steps.
+     */
+    public record Params(Order order, int chunk, int hidden, int steps, int batch, double lr, int trainSize, int testSize, int evalEvery,
+                         int[] smallBatches, int sweepSteps) {
+        public Params {
+            smallBatches = smallBatches.clone();
+            if (smallBatches.length > 0 && (sweepSteps <= 0 || sweepSteps > steps || sweepSteps % evalEvery != 0)) {
+                throw new IllegalArgumentException("rnn: the small-batch sweep's budget must be a multiple of " + evalEvery + " steps up to " + steps
+                        + ", got " + sweepSteps);
+            }
+            for (int b : smallBatches) {
+                if (b <= 0 || b >= batch) throw new IllegalArgumentException("rnn: small batches must lie in 1.." + (batch - 1) + ", got " + b);
+                if ((long) sweepSteps * batch % b != 0) throw new IllegalArgumentException("rnn: small batch " + b + " does not divide " + sweepSteps + "·" + batch + " images");
+            }
+        }
+
+        /** The parameters without the small-batch sweep. */
+        public Params(Order order, int chunk, int hidden, int steps, int batch, double lr, int trainSize, int testSize, int evalEvery) {
+            this(order, chunk, hidden, steps, batch, lr, trainSize, testSize, evalEvery, new int[0], 0);
+        }
+
         /** The defaults: permuted order, 28 pixels per step. */
         public static Params of(boolean quick) {
             return of(quick, Order.PERMUTED, 28);
         }
 
         public static Params of(boolean quick, Order order, int chunk) {
-            return quick ? new Params(order, chunk, 16, 100, 32, 0.01, 3_200, 500, 25)
-                    : new Params(order, chunk, 64, 1_500, 64, 0.001, 0, 0, 250);
+            return quick ? new Params(order, chunk, 16, 100, 32, 0.01, 3_200, 500, 25, new int[] {4}, 100)
+                    : new Params(order, chunk, 64, 1_500, 64, 0.001, 0, 0, 250, new int[] {4}, 500);
+        }
+
+        /** Steps of the small-batch sweep at batch b: the images of {@code sweepSteps} steps of {@code batch}. */
+        public int steps(int b) {
+            return (int) ((long) sweepSteps * batch / b);
+        }
+
+        /** The learning rate at batch b: lr·b/batch. */
+        public double lr(int b) {
+            return lr * b / batch;
         }
 
         /** The parameters for {@code --order} and {@code --chunk} as given in {@code s}. */
@@ -114,11 +156,13 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
     }
 
     /**
-     * One run: cell, seed, test accuracy after every evaluation, recurrent pre-activation mean and variance per step, and
-     * the step at which a non-finite loss or gradient stopped it (0: it finished). A stopped run is measured as it is.
+     * One run: cell, seed, test accuracy after every evaluation, recurrent pre-activation mean and variance per step, the
+     * step at which a non-finite loss or gradient stopped it (0: it finished), its batch, and (BN cells) the final test
+     * accuracy when every test batch of {@value #BATCH_STAT_EVAL} is normalized by its own batch statistics instead of the
+     * running ones (NaN for the other cells). A stopped run is measured as it is.
      */
     public record Cell(Variant variant, long seed, int[] evalSteps, double[] accuracy, double[] hhMean, double[] hhVar, double sharedRunningVar,
-                       int divergedAt, RunningVar runningVar) {
+                       int divergedAt, RunningVar runningVar, int batch, double batchStatAccuracy) {
         double last() {
             return accuracy[accuracy.length - 1];
         }
@@ -176,7 +220,8 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
                 "Sequential MNIST (by default permuted: the 784 pixels in one fixed random order, permutation seed " + PERMUTATION_SEED
                         + ", fed 28 per step, 28 steps) with a plain LSTM, LayerNorm-LSTM, BatchNorm-LSTM with per-time-step statistics and "
                         + "BatchNorm-LSTM with one shared set: test-accuracy curves, the per-step statistics of the recurrent "
-                        + "pre-activations and the per-step running variances.", (Settings s) -> Params.of(s));
+                        + "pre-activations and the per-step running variances; then LN-LSTM and per-step BN-LSTM again at smaller batches "
+                        + "(batch 4, on the images of the main runs' first 500 steps, lr ∝ batch): test accuracy against the batch.", (Settings s) -> Params.of(s));
     }
 
     @Override
@@ -210,75 +255,120 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
         return new Sequential(new Unflatten(t, p.chunk()), cell, new LastStep(), new Linear(h, 10, rng));
     }
 
+    /** The test batch whose own statistics {@link Cell#batchStatAccuracy} normalizes with. */
+    public static final int BATCH_STAT_EVAL = 100;
+
+    /** A setting of the small-batch sweep: a cell trained at batch b. */
+    record SmallBatch(Variant variant, int batch) {}
+
     @Override
     public Runs.Results<Cell> train(Params p, Settings s) throws IOException {
         Dataset train = ordered(Runs.data("mnist", true, p.trainSize()), p), test = ordered(Runs.data("mnist", false, p.testSize()), p);
         List<Variant> cells = List.of(Variant.values());
-        return Runs.sweep(train, test, cells, s, (c, seed) -> {
-            Rng root = new Rng(seed);
-            Rng init = root.split(), shuffle = root.split();
-            Sequential model = build(c, p, init);
-            List<Integer> at = new ArrayList<>();
-            List<Double> acc = new ArrayList<>();
-            int[] diverged = {0};
-            Trainer tr = new Trainer(model, new Adam(model.parameters(), p.lr()), train, p.batch(), shuffle, true);
-            Trainer.Listener watch = new Trainer.Listener() {
-                @Override
-                public void onEval(int step, double trainLoss, Evaluation e) {
-                    at.add(step);
-                    acc.add(e.accuracy());
-                }
+        List<Cell> all = new ArrayList<>(Runs.sweep(train, test, cells, s,
+                (c, seed) -> run(c, seed, p, p.batch(), p.lr(), p.steps(), p.evalEvery(), train, test, s)).runs());
+        // The small-batch sweep (own checkpoint keys): LN and per-step BN for as many images, lr ∝ batch, tested at the end.
+        List<SmallBatch> small = new ArrayList<>();
+        for (int b : p.smallBatches()) for (Variant v : List.of(Variant.LN, Variant.BN)) small.add(new SmallBatch(v, b));
+        if (!small.isEmpty()) {
+            all.addAll(Runs.sweep("batch", train, test, small, s,
+                    (c, seed) -> run(c.variant(), seed, p, c.batch(), p.lr(c.batch()), p.steps(c.batch()), p.steps(c.batch()), train, test, s)).runs());
+        }
+        return new Runs.Results<>(train, test, all);
+    }
 
-                @Override
-                public void onStep(int step, float loss) {
-                    if (!Float.isFinite(loss) || !Runs.finiteParameters(model)) diverged[0] = step;
-                }
-
-                /** The trainer refused a step with a non-finite gradient (weights kept): the run ends here. */
-                @Override
-                public void onNonFinite(normlab.train.NonFiniteException e) {
-                    diverged[0] = tr.steps() + 1;
-                }
-
-                @Override
-                public boolean stop() {
-                    return diverged[0] != 0;
-                }
-            };
-            // The run's own records go into its checkpoints (exact bits), so a resumed run ends as an uninterrupted one.
-            RunControl.State records = new RunControl.State() {
-                public java.util.Map<String, String> save() {
-                    return java.util.Map.of("rnn.at", RunControl.hex(at.stream().map(Integer::doubleValue).toList()), "rnn.acc", RunControl.hex(acc),
-                            "rnn.diverged", Integer.toString(diverged[0]));
-                }
-
-                public void restore(java.util.Map<String, String> meta) {
-                    at.clear();
-                    for (double v : RunControl.unhex(meta.get("rnn.at"))) at.add((int) v);
-                    acc.clear();
-                    acc.addAll(RunControl.unhexList(meta.get("rnn.acc")));
-                    diverged[0] = Integer.parseInt(meta.get("rnn.diverged"));
-                }
-            };
-            RunControl.fit(tr, RunControl.key(), p.steps(), p.evalEvery(), test, null, watch, records);
-            if (diverged[0] != 0) {
-                // measured as it stopped: one more evaluation at the stopping point
-                Evaluation ev = Trainer.evaluate(model, test, true, null, 200);
-                at.add(diverged[0]);
-                acc.add(ev.accuracy());
+    /** One run of cell {@code c} at batch {@code batch}: {@code steps} Adam steps at {@code lr}, tested every {@code evalEvery}. */
+    private static Cell run(Variant c, long seed, Params p, int batch, double lr, int steps, int evalEvery, Dataset train, Dataset test,
+                            Settings s) throws IOException {
+        Rng root = new Rng(seed);
+        Rng init = root.split(), shuffle = root.split();
+        Sequential model = build(c, p, init);
+        List<Integer> at = new ArrayList<>();
+        List<Double> acc = new ArrayList<>();
+        int[] diverged = {0};
+        Trainer tr = new Trainer(model, new Adam(model.parameters(), lr), train, batch, shuffle, true);
+        Trainer.Listener watch = new Trainer.Listener() {
+            @Override
+            public void onEval(int step, double trainLoss, Evaluation e) {
+                at.add(step);
+                acc.add(e.accuracy());
             }
-            double[][] mom = recurrentMoments(model, test, p);
-            double shared = Double.NaN;
-            if (model.get(1) instanceof NormLSTM n && n.kind == NormLSTM.Kind.BATCH_SHARED) {
-                shared = mean(n.namedBuffers().get("norm_hh.running_var").data);
+
+            @Override
+            public void onStep(int step, float loss) {
+                if (!Float.isFinite(loss) || !Runs.finiteParameters(model)) diverged[0] = step;
             }
-            Cell out = new Cell(c, seed, at.stream().mapToInt(Integer::intValue).toArray(), acc.stream().mapToDouble(Double::doubleValue).toArray(),
-                    mom[0], mom[1], shared, diverged[0], RunningVar.of(model.get(1)));
-            s.say("  rnn %-17s seed %d: test accuracy %s (%s)%s", c.label, seed, RunOutput.pct(out.last()),
-                    diverged[0] == 0 ? "after " + p.steps() + " steps" : "non-finite gradient at step " + diverged[0] + ", stopped",
-                    out.runningVar() == null ? "" : String.format(Locale.ROOT, "; smallest running variance %.3g", out.runningVar().min()));
-            return out;
-        });
+
+            /** The trainer refused a step with a non-finite gradient (weights kept): the run ends here. */
+            @Override
+            public void onNonFinite(normlab.train.NonFiniteException e) {
+                diverged[0] = tr.steps() + 1;
+            }
+
+            @Override
+            public boolean stop() {
+                return diverged[0] != 0;
+            }
+        };
+        // The run's own records go into its checkpoints (exact bits), so a resumed run ends as an uninterrupted one.
+        RunControl.State records = new RunControl.State() {
+            public java.util.Map<String, String> save() {
+                return java.util.Map.of("rnn.at", RunControl.hex(at.stream().map(Integer::doubleValue).toList()), "rnn.acc", RunControl.hex(acc),
+                        "rnn.diverged", Integer.toString(diverged[0]));
+            }
+
+            public void restore(java.util.Map<String, String> meta) {
+                at.clear();
+                for (double v : RunControl.unhex(meta.get("rnn.at"))) at.add((int) v);
+                acc.clear();
+                acc.addAll(RunControl.unhexList(meta.get("rnn.acc")));
+                diverged[0] = Integer.parseInt(meta.get("rnn.diverged"));
+            }
+        };
+        RunControl.fit(tr, RunControl.key(), steps, evalEvery, test, null, watch, records);
+        if (diverged[0] != 0) {
+            // measured as it stopped: one more evaluation at the stopping point
+            Evaluation ev = Trainer.evaluate(model, test, true, null, 200);
+            at.add(diverged[0]);
+            acc.add(ev.accuracy());
+        }
+        double[][] mom = recurrentMoments(model, test, p);
+        double shared = Double.NaN;
+        if (model.get(1) instanceof NormLSTM n && n.kind == NormLSTM.Kind.BATCH_SHARED) {
+            shared = mean(n.namedBuffers().get("norm_hh.running_var").data);
+        }
+        double batchStat = c == Variant.BN || c == Variant.BN_SHARED ? batchStatAccuracy(model, test) : Double.NaN;
+        Cell out = new Cell(c, seed, at.stream().mapToInt(Integer::intValue).toArray(), acc.stream().mapToDouble(Double::doubleValue).toArray(),
+                mom[0], mom[1], shared, diverged[0], RunningVar.of(model.get(1)), batch, batchStat);
+        s.say("  rnn %-17s batch %2d seed %d: test accuracy %s (%s)%s", c.label, batch, seed, RunOutput.pct(out.last()),
+                diverged[0] == 0 ? "after " + steps + " steps" : "non-finite gradient at step " + diverged[0] + ", stopped",
+                out.runningVar() == null ? "" : String.format(Locale.ROOT, "; smallest running variance %.3g; with test-batch statistics %s",
+                        out.runningVar().min(), RunOutput.pct(batchStat)));
+        return out;
+    }
+
+    /**
+     * Test accuracy of a BN cell when each test batch of {@value #BATCH_STAT_EVAL} images is normalized, step by step, by
+     * its own batch statistics (training-mode normalization, as in training) instead of the running averages; the running
+     * statistics are restored afterwards. Set beside the usual accuracy it separates the two ways small training batches
+     * can hurt: worse weights (both low) or running statistics that do not fit the weights (only the usual one low).
+     */
+    static double batchStatAccuracy(Sequential model, Dataset test) {
+        java.util.Map<String, Tensor> live = model.stateTensors(), saved = new java.util.LinkedHashMap<>();
+        live.forEach((k, v) -> saved.put(k, v.copy()));
+        boolean was = model.isTraining();
+        int correct = 0;
+        try {
+            model.train();
+            for (int from = 0; from < test.n; from += BATCH_STAT_EVAL) {
+                int[] idx = Dataset.range(from, Math.min(test.n, from + BATCH_STAT_EVAL));
+                correct += Trainer.countCorrect(model.forward(test.batchFlat(idx)), test.labels(idx));
+            }
+        } finally {
+            saved.forEach((k, v) -> live.get(k).copyFrom(v));
+            model.setTraining(was);
+        }
+        return (double) correct / test.n;
     }
 
     /**
@@ -314,7 +404,7 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
 
     @Override
     public RunOutput publish(Params p, Settings s, Runs.Results<Cell> runs) {
-        List<Cell> all = runs.runs();
+        List<Cell> all = runs.runs().stream().filter(c -> c.batch() == p.batch()).toList();
         RunOutput out = output(s, runs, "mnist", "sequence", p.length() + " steps of " + p.chunk() + " pixels, "
                         + (p.order() == Order.ROWS ? "row by row" : "in one fixed random pixel order (permutation seed " + PERMUTATION_SEED + ")"),
                 "model", "Unflatten → cell (hidden " + p.hidden() + ") → last step → Linear(" + p.hidden() + ", 10)",
@@ -391,7 +481,94 @@ public final class RnnNorm extends Evidence<RnnNorm.Params, Runs.Results<RnnNorm
         out.claim(perStepNeeded(last[Variant.BN.ordinal()], last[Variant.BN_SHARED.ordinal()], perVar, runVar,
                 of(all, Variant.BN).stream().filter(c -> c.divergedAt() != 0).count(), of(all, Variant.BN_SHARED).stream().filter(c -> c.divergedAt() != 0).count(),
                 minPerStep));
+        if (p.smallBatches().length > 0) publishSmallBatches(out, p, s, runs.runs());
         return out;
+    }
+
+    /** The small-batch sweep: batch_sweep.csv, the accuracy-vs-batch chart and the claim, at the largest and smallest batch. */
+    private static void publishSmallBatches(RunOutput out, Params p, Settings s, List<Cell> cells) {
+        int[] batches = new int[p.smallBatches().length + 1];
+        batches[0] = p.batch();
+        System.arraycopy(p.smallBatches(), 0, batches, 1, p.smallBatches().length);
+        out.table("batch_sweep.csv", "cell", "batch", "lr", "steps", "seed", "test_accuracy", "test_accuracy_batch_statistics", "stopped_non_finite_at");
+        List<Variant> compared = List.of(Variant.LN, Variant.BN);
+        for (int b : batches) {
+            for (Variant v : compared) {
+                for (Cell c : cells) {
+                    if (c.variant() == v && c.batch() == b) {
+                        out.row("batch_sweep.csv", v.name().toLowerCase(Locale.ROOT), b, p.lr(b), p.steps(b), c.seed(), sweepAccuracy(c, p),
+                                b == p.batch() ? Double.NaN : c.batchStatAccuracy(), c.divergedAt());
+                    }
+                }
+            }
+        }
+        double[] xs = new double[batches.length];
+        for (int i = 0; i < batches.length; i++) xs[i] = Math.log(batches[i]) / Math.log(2);
+        XYChart chart = Charts.xy("Final test accuracy vs batch (lr ∝ batch, same images)", "batch (log₂)", "test accuracy", false);
+        chart.getStyler().setxAxisTickLabelsFormattingFunction(x -> {
+            long b = Math.round(Math.pow(2, x));
+            return Math.abs(Math.pow(2, x) - b) > 1e-6 ? "" : Long.toString(b);
+        });
+        for (int k = 0; k < compared.size(); k++) {
+            Variant v = compared.get(k);
+            Spread[] y = new Spread[batches.length];
+            for (int i = 0; i < batches.length; i++) {
+                y[i] = Spread.of(accuracies(cells, v, batches[i], s.seeds(), false, p));
+                out.results.addProperty(v.name().toLowerCase(Locale.ROOT) + "_batch_" + batches[i] + "_final_accuracy_mean", y[i].mean());
+            }
+            Charts.series(chart, v.label, xs, y, k + 1, false);
+        }
+        out.chart("rnn_batch", "Test accuracy of LN-LSTM and per-step BN-LSTM trained at batch " + java.util.Arrays.toString(batches)
+                + " on the same " + p.sweepSteps() + "·" + p.batch() + " images (batch " + p.batch() + ": the main runs at step " + p.sweepSteps()
+                + "), lr = " + p.lr() + "·B/" + p.batch() + ", mean ± s.d. over " + s.seeds().size() + " seeds.", chart);
+        int hi = p.batch(), lo = batches[batches.length - 1];
+        List<Long> seeds = s.seeds();
+        out.claim(smallBatch(hi, lo, accuracies(cells, Variant.BN, hi, seeds, false, p), accuracies(cells, Variant.BN, lo, seeds, false, p),
+                accuracies(cells, Variant.LN, hi, seeds, false, p), accuracies(cells, Variant.LN, lo, seeds, false, p),
+                accuracies(cells, Variant.BN, lo, seeds, true, p)));
+    }
+
+    /**
+     * A cell's test accuracy on the sweep's image budget: a small-batch run's final one; a main run's (at {@code batch})
+     * at step {@code sweepSteps} (NaN if it stopped before).
+     */
+    static double sweepAccuracy(Cell c, Params p) {
+        if (c.batch() != p.batch()) return c.last();
+        for (int i = 0; i < c.evalSteps().length; i++) if (c.evalSteps()[i] == p.sweepSteps() && c.divergedAt() == 0) return c.accuracy()[i];
+        return Double.NaN;
+    }
+
+    /** {@link #sweepAccuracy} (or, with {@code batchStats}, the final one with test-batch statistics) of cell v at batch b, per seed in order (NaN where missing). */
+    static double[] accuracies(List<Cell> cells, Variant v, int b, List<Long> seeds, boolean batchStats, Params p) {
+        double[] a = new double[seeds.size()];
+        java.util.Arrays.fill(a, Double.NaN);
+        for (Cell c : cells) {
+            if (c.variant() == v && c.batch() == b) a[seeds.indexOf(c.seed())] = batchStats ? c.batchStatAccuracy() : sweepAccuracy(c, p);
+        }
+        return a;
+    }
+
+    /**
+     * Rule, per seed (paired): Δ = accuracy(batch hi) − accuracy(batch lo), the loss from training at the small batch.
+     * HOLDS when BN's Δ shows (an {@link Effect} of ≥ 1 point over ≥ 3 seeds beyond 2 s.e.), Δ_BN − Δ_LN shows likewise,
+     * and LN's mean Δ is at most half BN's; PARTLY when either of the first two shows; otherwise DOES_NOT_HOLD. The
+     * measurement adds the small-batch BN cells' accuracy with test-batch statistics (where the loss sits: in the weights,
+     * or in running statistics that do not fit them). All arrays per seed in the same order.
+     */
+    public static Claim smallBatch(int hi, int lo, double[] bnHi, double[] bnLo, double[] lnHi, double[] lnLo, double[] bnLoBatchStats) {
+        Effect dBn = Effect.paired(bnHi, bnLo), dLn = Effect.paired(lnHi, lnLo);
+        Effect gap = Effect.paired(BatchSweep.diff(bnHi, bnLo), BatchSweep.diff(lnHi, lnLo));
+        boolean bnDrops = dBn.shows(0.01), bnWorse = gap.shows(0.01), lnFlat = dLn.diff() <= dBn.diff() / 2;
+        return new Claim("BN-LSTMs are sensitive to small batches (their statistics are estimated per step from the batch); LN-LSTMs, "
+                + "normalized per sample, are not.", "Ba, Kiros & Hinton 2016 (Layer Normalization), §1 and §3; Cooijmans et al. 2017 (Recurrent Batch Normalization)",
+                String.format(Locale.ROOT, "test accuracy batch %d → %d (same images, lr ∝ batch): BN-LSTM per-step %s → %s (Δ %s), "
+                        + "LN-LSTM %s → %s (Δ %s); Δ_BN − Δ_LN %s; BN at batch %d tested with each test batch of %d normalized by its own "
+                        + "statistics instead of the running ones: %s", hi, lo, RunOutput.pct(Spread.of(bnHi)), RunOutput.pct(Spread.of(bnLo)), dBn.points(),
+                        RunOutput.pct(Spread.of(lnHi)), RunOutput.pct(Spread.of(lnLo)), dLn.points(), gap.points(), lo, BATCH_STAT_EVAL,
+                        RunOutput.pct(Spread.of(bnLoBatchStats))),
+                Verdict.of(bnDrops && bnWorse && lnFlat, bnDrops || bnWorse),
+                "Δ = accuracy(batch " + hi + ") − accuracy(batch " + lo + ") per seed; " + Effect.rule("1 point")
+                        + "; holds if Δ_BN and Δ_BN − Δ_LN both count and mean Δ_LN ≤ ½ mean Δ_BN, partly if either counts");
     }
 
     private static List<Cell> of(List<Cell> all, Variant c) {

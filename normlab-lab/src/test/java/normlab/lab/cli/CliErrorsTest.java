@@ -171,7 +171,7 @@ class CliErrorsTest {
                 a("mnist", "--resume", p(paused), "--seeds", "3"),
                 a("mnist", "--resume", p(pausedSweep))));
         for (String e : List.of("lr-sweep", "init-sweep", "batch-sweep", "batch-stats", "shift", "dropout", "depth", "placement", "landscape", "zoo",
-                "transformer", "rnn", "paper-4-2", "regularization", "contrast")) {
+                "transformer", "rnn", "resnet", "paper-4-2", "regularization", "contrast")) {
             m.put(e, new ArrayList<>(List.of(
                     a(e, "--quick", "--seeds", "0", "--out", p("e1")),
                     a(e, "--quick", "--threads", "0", "--out", p("e1")),
@@ -196,6 +196,7 @@ class CliErrorsTest {
                 a("batch-sweep", "--quick", "--nets", "mlp,mlp", "--out", p("e1")),
                 a("batch-sweep", "--quick", "--nets", "", "--out", p("e1")),
                 a("batch-sweep", "--quick", "--nets", "mlp", "--last-stage", "2", "--out", p("e1"))));
+        m.get("resnet").add(a("resnet", "--quick", "--protocol", "huge", "--out", p("e1")));
         m.get("rnn").addAll(List.of(
                 a("rnn", "--quick", "--chunk", "5", "--out", p("e1")),
                 a("rnn", "--quick", "--chunk", "0", "--out", p("e1")),

@@ -1,9 +1,11 @@
 package normlab.lab.evidence;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -59,6 +61,23 @@ class ExperimentsTest {
         assertEquals(3, j.getAsJsonArray("claims").size()); // pre-activation, no norm, zero-init
         assertTrue(curves.stream().anyMatch(l -> l.startsWith("8,POST,none+zero-init,1,")), String.join("\n", curves));
         assertTrue(Files.size(tmp.resolve("resnet_train_loss.png")) > 1000 && Files.exists(tmp.resolve("resnet_depth.svg")));
+    }
+
+    /** --protocol lean: depths 20 and 56 at half width, at 56 only the claims' norms; a bad value is refused even with --quick. */
+    @Test
+    void resnetLeanProtocol() {
+        java.util.function.Function<String, Settings> with = v -> new Settings(false, List.of(1L), 1, new PrintStream(new ByteArrayOutputStream()),
+                java.util.Map.of("--protocol", v));
+        ResNetDepth.Params lean = new ResNetDepth().params(with.apply("lean")), standard = new ResNetDepth().params(with.apply("standard"));
+        assertEquals(List.of(20, 56), lean.depths());
+        assertArrayEquals(new int[] {8, 16, 32}, lean.widths());
+        assertEquals(List.of("BN", "none", "none+zero-init"), lean.normsAt(56).stream().map(normlab.models.ResNet.Norm::label).toList());
+        assertEquals(4, lean.normsAt(20).size());
+        assertEquals(List.of(8, 20, 56), standard.depths());
+        assertEquals(4, standard.normsAt(56).size());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new ResNetDepth().params(new Settings(true, List.of(1L), 1, System.out, java.util.Map.of("--protocol", "huge"))));
+        assertTrue(e.getMessage().startsWith("--protocol must be standard or lean"), e.getMessage());
     }
 
     @Test
@@ -292,11 +311,24 @@ class ExperimentsTest {
     void rnnRunsEveryCell(@TempDir Path tmp) throws Exception {
         RnnNorm.Params p = RnnNorm.Params.of(true);
         assertEquals(RnnNorm.Order.PERMUTED, p.order());
-        p = new RnnNorm.Params(p.order(), p.chunk(), p.hidden(), 40, p.batch(), p.lr(), 640, 200, 20);
+        assertArrayEquals(new int[] {4}, p.smallBatches());
+        p = new RnnNorm.Params(p.order(), p.chunk(), p.hidden(), 40, p.batch(), p.lr(), 640, 200, 20, new int[] {8}, 40);
+        assertEquals(160, p.steps(8));
+        assertEquals(p.lr() / 4, p.lr(8), 1e-15);
         RnnNorm e = new RnnNorm();
         Runs.Results<RnnNorm.Cell> runs = e.train(p, quiet(1));
-        assertEquals(4, runs.runs().size());
-        for (RnnNorm.Cell c : runs.runs()) {
+        assertEquals(4 + 2, runs.runs().size());
+        // The small-batch sweep: LN and per-step BN at batch 8 for the same 1,280 images, tested once at the end.
+        for (RnnNorm.Cell c : runs.runs().subList(4, 6)) {
+            assertEquals(8, c.batch());
+            assertArrayEquals(new int[] {160}, c.evalSteps(), c.variant() + " at batch 8");
+            assertTrue(c.last() > 0.2, c.variant() + " at batch 8 is above chance: " + c.last());
+        }
+        assertEquals(List.of(RnnNorm.Variant.LN, RnnNorm.Variant.BN), runs.runs().subList(4, 6).stream().map(RnnNorm.Cell::variant).toList());
+        assertTrue(Double.isNaN(runs.runs().get(4).batchStatAccuracy()) && runs.runs().get(5).batchStatAccuracy() > 0.2);
+        // Tested with test-batch statistics, the two BN cells (same weights) give the same accuracy; with running ones they differ.
+        assertEquals(runs.runs().get(2).batchStatAccuracy(), runs.runs().get(3).batchStatAccuracy());
+        for (RnnNorm.Cell c : runs.runs().subList(0, 4)) {
             assertEquals(2, c.accuracy().length, c.variant() + " evaluations");
             assertTrue(c.accuracy()[1] > 0.2, c.variant() + " is above chance after 40 steps at the quick run's size and rate: " + c.accuracy()[1]);
         }
@@ -312,8 +344,13 @@ class ExperimentsTest {
         assertEquals(null, runs.runs().get(0).runningVar());
         RunOutput r = e.publish(p, quiet(1), runs);
         r.write(tmp);
-        assertEquals(2, r.claims.size());
+        assertEquals(3, r.claims.size());
         assertTrue(Files.readAllLines(tmp.resolve("runs.csv")).size() == 1 + 4 * 2);
+        assertEquals(1 + 2 * 2, Files.readAllLines(tmp.resolve("batch_sweep.csv")).size());
+        assertTrue(Files.exists(tmp.resolve("rnn_batch.svg")));
+        assertThrows(IllegalArgumentException.class, () -> new RnnNorm.Params(RnnNorm.Order.PERMUTED, 28, 4, 10, 32, 0.01, 0, 0, 5, new int[] {32}, 10));
+        // The budget must be an evaluation step of the main runs (their accuracy there is the batch-32 reference).
+        assertThrows(IllegalArgumentException.class, () -> new RnnNorm.Params(RnnNorm.Order.PERMUTED, 28, 4, 10, 32, 0.01, 0, 0, 5, new int[] {8}, 7));
         assertEquals(1 + 28 + 1, Files.readAllLines(tmp.resolve("running_variances.csv")).size());
         assertTrue(Files.size(tmp.resolve("rnn_accuracy.png")) > 1000 && Files.exists(tmp.resolve("rnn_recurrent_stats.svg")));
         // Same seed, same batches, same training arithmetic: per-step and shared BN end with the same weights.

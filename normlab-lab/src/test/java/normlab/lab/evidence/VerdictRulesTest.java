@@ -201,6 +201,16 @@ class VerdictRulesTest {
         assertEquals(Verdict.DOES_NOT_HOLD, RnnNorm.perStepNeeded(none, none, v, r, 0, 0, 0.05).verdict());
         assertTrue(RnnNorm.perStepNeeded(ln, none, v, r, 0, 0, 0.05).measurement().contains("at t = 0"));
         assertTrue(RnnNorm.perStepNeeded(none, none, v, r, 1, 0, 0.05).measurement().contains("stopped by a non-finite gradient: 1 per-step"));
+        // Small batches, per seed: BN loses ~13 points from batch 64 to 4, LN about none.
+        double[] bn64 = {.94, .94, .95}, bn4 = {.80, .82, .81}, ln64 = {.93, .93, .92}, ln4 = {.93, .92, .92}, x = {.9, .9, .9};
+        assertEquals(Verdict.HOLDS, RnnNorm.smallBatch(64, 4, bn64, bn4, ln64, ln4, x).verdict());
+        // Both lose the same: BN's loss counts but not its excess over LN's.
+        assertEquals(Verdict.PARTLY, RnnNorm.smallBatch(64, 4, bn64, bn4, bn64, bn4, x).verdict());
+        // LN loses more than half of BN's loss (10 vs 6 points): partly, even though the gap of 4 points counts.
+        double[] bn4b = {.84, .839, .851}, ln4b = {.87, .869, .861};
+        assertEquals(Verdict.PARTLY, RnnNorm.smallBatch(64, 4, bn64, bn4b, ln64, ln4b, x).verdict());
+        assertEquals(Verdict.DOES_NOT_HOLD, RnnNorm.smallBatch(64, 4, bn64, bn64, ln64, ln64, x).verdict());
+        assertTrue(RnnNorm.smallBatch(64, 4, bn64, bn4, ln64, ln4, x).measurement().contains("batch 64 → 4"));
     }
 
     @Test
