@@ -24,6 +24,12 @@ import time
 
 T_START = time.perf_counter()
 
+# One thread per network, BLAS included: Debian's PyTorch uses OpenBLAS's pthreads, whose idle workers spin in
+# sched_yield (a first full run without this got 5 % of a core, in involuntary switches); torch.set_num_threads does
+# not reach them. Set before torch loads OpenBLAS.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
