@@ -195,14 +195,7 @@ public final class Peer {
 
     /** STREAM-like copy of 2 × 128 MB, split over the pool: the bandwidth ceiling for this run (2 passes counted). */
     private void copy() {
-        int n = 32 << 20;
-        float[] a = new float[n], b = new float[n];
-        Arrays.fill(a, 1f);
-        int chunk = 1 << 16;
-        int chunks = n / chunk;
-        double sec = time(() -> Parallel.forRange(chunks, 1, (lo, hi) ->
-                System.arraycopy(a, lo * chunk, b, lo * chunk, (hi - lo) * chunk)));
-        emit("copy", "copy", "[" + n + "]", sec, 2L * 4 * n, "ok", null);
+        copy("copy", 32 << 20, 1 << 16);
     }
 
     /**
@@ -210,14 +203,17 @@ public final class Peer {
      * 1 MB in and 1 MB out): the same split copy, repeated over buffers that stay cached (2 passes counted).
      */
     private void copyInCache() {
-        int n = 256 * 1024;
+        copy("copy_cache", 256 * 1024, 1 << 12);
+    }
+
+    /** Copies n floats in chunks split over the pool; emits the time with 2 passes of traffic counted. */
+    private void copy(String op, int n, int chunk) {
         float[] a = new float[n], b = new float[n];
         Arrays.fill(a, 1f);
-        int chunk = 1 << 12;
         int chunks = n / chunk;
         double sec = time(() -> Parallel.forRange(chunks, 1, (lo, hi) ->
                 System.arraycopy(a, lo * chunk, b, lo * chunk, (hi - lo) * chunk)));
-        emit("copy", "copy_cache", "[" + n + "]", sec, 2L * 4 * n, "ok", null);
+        emit("copy", op, "[" + n + "]", sec, 2L * 4 * n, "ok", null);
     }
 
     /**
