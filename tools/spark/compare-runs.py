@@ -1,14 +1,45 @@
 #!/usr/bin/env python3
 """Compares two runs directories of `normlab reproduce --all` (e.g. with and without --spark) experiment by experiment:
 summary.json's results and claims (measurement and verdict) and every CSV, leaving out wall-clock figures (summary keys
-and CSV columns whose name mentions seconds, ms, µs, time, wall, saving or speed, the same rule as SparkSweepsTest).
+and CSV columns whose name mentions seconds, ms, µs, time, wall, saving or speed, at any depth, and durations written
+inside a claim's measurement; a claim judged on speed measured in the run, e.g. zoo's folding cost, is not compared).
+NaN equals NaN.
 Prints one line per experiment and each difference; exit 1 if any.
 
 usage: tools/spark/compare-runs.py RUNS_A RUNS_B
 """
 import csv, json, os, re, sys
 
-TIMING = re.compile(r"(?i).*(second|_ms|_us|µs|wall|time|saving|speed).*")
+TIMING = re.compile(r"(?i).*(second|(^|[_ ])ms(_|$)|(^|[_ ])us(_|$)|µs|wall|time|saving|speed).*")
+# a duration inside a claim's measurement text ("0.126 ms vs 0.053 ms"): masked before claims are compared
+DURATION = re.compile(r"[0-9][0-9.,]*(e-?[0-9]+)? ?(ms|µs|us|s)\b|saving per round [0-9.]+ ± [0-9.]+ %")
+
+
+def same(p, q):
+    """Equal values, NaN equal to NaN, dicts compared key by key leaving out timing keys."""
+    if isinstance(p, float) and isinstance(q, float) and p != p and q != q:
+        return True
+    if isinstance(p, dict) and isinstance(q, dict):
+        keys = {k for k in set(p) | set(q) if not TIMING.match(k)}
+        return all(k in p and k in q and same(p[k], q[k]) for k in keys)
+    if isinstance(p, list) and isinstance(q, list):
+        return len(p) == len(q) and all(same(u, v) for u, v in zip(p, q))
+    return p == q
+
+
+def is_timing_claim(c):
+    """A claim judged on speed measured in this run (the lab's Timing rule reports "interleaved rounds")."""
+    return isinstance(c, dict) and "interleaved rounds" in str(c.get("measurement", ""))
+
+
+def claim_text(c):
+    """A claim without the durations in its measurement (those differ from run to run, as every timing does)."""
+    if not isinstance(c, dict):
+        return c
+    c = dict(c)
+    if isinstance(c.get("measurement"), str):
+        c["measurement"] = DURATION.sub("<time>", c["measurement"])
+    return c
 
 
 def experiments(runs):
@@ -43,13 +74,15 @@ def compare(a, b):
         if TIMING.match(k) or k not in ry:
             continue
         compared += 1
-        if rx[k] != ry[k]:
+        if not same(rx[k], ry[k]):
             diffs.append("results.%s: %r vs %r" % (k, rx[k], ry[k]))
     cx, cy = x.get("claims", []), y.get("claims", [])
     for i in range(max(len(cx), len(cy))):
         p = cx[i] if i < len(cx) else None
         q = cy[i] if i < len(cy) else None
-        if p != q:
+        if is_timing_claim(p) and is_timing_claim(q):
+            continue  # a verdict on measured speed (Timing's interleaved rounds): it differs between any two runs
+        if claim_text(p) != claim_text(q):
             diffs.append("claim %d: %s vs %s" % (i, json.dumps(p, ensure_ascii=False)[:300], json.dumps(q, ensure_ascii=False)[:300]))
     for f in sorted(os.listdir(a)):
         if not f.endswith(".csv"):
